@@ -1,0 +1,398 @@
+// Parses a stack's raw config into the PlatformModel, or throws ONE ConfigError that lists
+// every problem. Structural problems come from the zod schema; cross-field problems from
+// the checks below, which run once the structure is sound. Every check is linear in the
+// size of the config (fleet-scale stacks have thousands of VMs).
+import { z } from "zod";
+import { ConfigError, PathSegment, ProblemList } from "./errors";
+import {
+  deriveMac,
+  NetworkModel,
+  NodeModel,
+  PfModel,
+  PlatformModel,
+  PoolModel,
+  VfGroupModel,
+  VmModel,
+} from "./model";
+import { CONFIG_KEY, CONFIG_NAMESPACE, platform, PlatformConfig } from "./schema";
+import { findOverlap, parseVfRange, Span } from "./vfRanges";
+import { DEFAULT_GUEST_IMAGES } from "./versions";
+
+export const CONFIG_ROOT = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
+const EXAMPLE = "stacks/Pulumi.example.yaml";
+
+/** The device plugin accepts only these characters in a resource name. */
+const RESOURCE_NAME = /^[A-Za-z0-9_]+$/;
+/** Feature gates that must never be set: SRIOV was removed from KubeVirt long ago. */
+const REMOVED_GATES = new Set(["SRIOV"]);
+const INJECTION_GATE = "ExternalNetResourceInjection";
+
+export function parsePlatform(raw: unknown, root: string = CONFIG_ROOT): PlatformModel {
+  const parsed = platform.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(root, parsed.error.issues.map(fromZodIssue));
+  }
+  const problems = new ProblemList();
+  const model = crossCheck(parsed.data, problems);
+  problems.throwIfAny(root);
+  return model;
+}
+
+// ---- zod issues → problems with a cure -------------------------------------------------
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: string; fix: string } {
+  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "invalid_type":
+      if (input === undefined) {
+        return { path, problem: `is required (a ${issue.expected})`, fix: `add it (see ${EXAMPLE})` };
+      }
+      return { path, problem: `must be a ${issue.expected}, got ${describe(input)}`, fix: `write a ${issue.expected} value (see ${EXAMPLE})` };
+    case "invalid_value":
+      return {
+        path,
+        problem: `${describe(input)} is not allowed`,
+        fix: `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "too_small":
+      return {
+        path,
+        problem: issue.origin === "array" ? `needs at least ${issue.minimum} entr${Number(issue.minimum) === 1 ? "y" : "ies"}` : `${describe(input)} is below the minimum ${issue.minimum}`,
+        fix: issue.origin === "array" ? "add the missing entries" : `use a value of at least ${issue.minimum}`,
+      };
+    case "too_big":
+      return {
+        path,
+        problem: issue.origin === "array" ? `has more than ${issue.maximum} entries` : `${describe(input)} is above the maximum ${issue.maximum}`,
+        fix: issue.origin === "array" ? "remove entries" : `use a value of at most ${issue.maximum}`,
+      };
+    case "invalid_format":
+      return { path, problem: `${describe(input)} ${issue.message}`, fix: "correct the value to that format" };
+    case "unrecognized_keys":
+      return {
+        path,
+        problem: `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
+        fix: `remove it or fix its spelling (${EXAMPLE} lists every key)`,
+      };
+    case "invalid_union":
+      return { path, problem: `${describe(input)} matches none of the allowed forms`, fix: `use one of the forms shown in ${EXAMPLE}` };
+    default:
+      return { path, problem: issue.message, fix: `correct the value (see ${EXAMPLE})` };
+  }
+}
+
+// ---- cross-field checks ---------------------------------------------------------------
+
+function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (index: number, k: string, firstIndex: number) => void): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first === undefined) seen.set(k, i);
+    else report(i, k, first);
+  });
+}
+
+function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
+  checkAddons(cfg, problems);
+
+  // Pools.
+  const pools = new Map<string, PoolModel>();
+  cfg.pools.forEach((p, i) => {
+    if (!RESOURCE_NAME.test(p.name)) {
+      problems.add(["pools", i, "name"], `"${p.name}" has characters the device plugin refuses (only letters, digits and '_' are allowed)`, `rename it, e.g. "${p.name.replace(/[^A-Za-z0-9_]/g, "_")}"`);
+    }
+    if (pools.has(p.name)) {
+      problems.add(["pools", i, "name"], `duplicate pool "${p.name}"`, "give each pool a unique name");
+      return;
+    }
+    pools.set(p.name, { config: p, resource: `${p.prefix}/${p.name}`, members: [], supplyByNode: new Map(), supply: 0 });
+  });
+
+  // Nodes, PFs, VF assignment.
+  duplicates(cfg.nodes, (n) => n.name, (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"));
+  const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, pools, problems));
+
+  // Networks.
+  const networks = new Map<string, NetworkModel>();
+  const byName = new Map<string, NetworkModel[]>();
+  cfg.networks.forEach((net, i) => {
+    const path: PathSegment[] = ["networks", i];
+    const ref = `${net.namespace}/${net.name}`;
+    const pool = pools.get(net.pool);
+    if (!pool) {
+      problems.add([...path, "pool"], `unknown pool "${net.pool}"`, `use one of the pools defined under pools: ${[...pools.keys()].join(", ") || "(none)"}`);
+    }
+    if (net.vlan < 0 || net.vlan > 4094) {
+      problems.add([...path, "vlan"], `VLAN ${net.vlan} is outside 0–4094`, "use a VLAN ID from 1 to 4094, or 0 for untagged");
+    }
+    if (net.vlanQoS !== undefined) {
+      if (net.vlan === 0) problems.add([...path, "vlanQoS"], "vlanQoS is set but the network has no VLAN (vlan 0)", "set a vlan from 1 to 4094, or remove vlanQoS");
+      if (net.vlanQoS < 0 || net.vlanQoS > 7) problems.add([...path, "vlanQoS"], `vlanQoS ${net.vlanQoS} is outside 0–7`, "use an 802.1p priority from 0 to 7");
+    }
+    if (net.vlanProto !== undefined && net.vlan === 0) {
+      problems.add([...path, "vlanProto"], "vlanProto is set but the network has no VLAN (vlan 0)", "set a vlan from 1 to 4094, or remove vlanProto");
+    }
+    if (net.mtu !== undefined && (net.mtu < 68 || net.mtu > 9702)) {
+      problems.add([...path, "mtu"], `MTU ${net.mtu} is outside 68–9702`, "use an MTU the NIC supports, e.g. 1500 or 9000");
+    }
+    if (net.minTxRate !== undefined && net.maxTxRate !== undefined && net.maxTxRate > 0 && net.minTxRate > net.maxTxRate) {
+      problems.add([...path, "minTxRate"], `minTxRate ${net.minTxRate} exceeds maxTxRate ${net.maxTxRate}`, "lower minTxRate or raise maxTxRate (Mbps)");
+    }
+    if (networks.has(ref)) {
+      problems.add([...path, "name"], `duplicate network "${ref}"`, "give each network a unique name within its namespace");
+      return;
+    }
+    if (!pool) return;
+    const model: NetworkModel = { config: net, ref, pool };
+    networks.set(ref, model);
+    const list = byName.get(net.name) ?? [];
+    list.push(model);
+    byName.set(net.name, list);
+  });
+
+  const vms = checkVms(cfg, networks, byName, problems);
+  checkVmPools(vms, cfg, problems);
+
+  return { config: cfg, nodes, pools, networks, vms };
+}
+
+function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {
+  const kv = cfg.kubevirt;
+  kv.featureGates.forEach((g, i) => {
+    if (REMOVED_GATES.has(g)) {
+      problems.add(["kubevirt", "featureGates", i], `feature gate "${g}" no longer exists in KubeVirt`, "remove it: SR-IOV needs no gate");
+    }
+    if (g === INJECTION_GATE && !kv.networkResourcesInjector) {
+      problems.add(["kubevirt", "featureGates", i], `"${INJECTION_GATE}" on without the network-resources-injector leaves SR-IOV VMs without a VF`, "remove the gate, or set kubevirt.networkResourcesInjector: true");
+    }
+  });
+  if (kv.networkResourcesInjector && kv.disabledFeatureGates.includes(INJECTION_GATE)) {
+    problems.add(["kubevirt", "disabledFeatureGates"], `"${INJECTION_GATE}" is disabled but networkResourcesInjector is true: the injector would never be used`, "choose one: remove it from disabledFeatureGates or set networkResourcesInjector: false");
+  }
+  const m = kv.operatorManifest;
+  if (m.file !== undefined && m.url !== undefined) {
+    problems.add(["kubevirt", "operatorManifest"], "both file and url are set", "keep one: file for a local copy, url for a mirror");
+  }
+  for (const [key, image] of Object.entries(cfg.images)) {
+    if (image !== undefined && !/^[^\s]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(image.replace(/^[^/]+:\d+\//, "x/"))) {
+      problems.add(["images", key], `image "${image}" has no tag or digest`, "pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>");
+    } else if (image !== undefined && /:latest$/.test(image)) {
+      problems.add(["images", key], `image "${image}" uses the moving tag "latest"`, "pin a release tag or a digest");
+    }
+  }
+}
+
+function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<string, PoolModel>, problems: ProblemList): NodeModel {
+  const base: PathSegment[] = ["nodes", ni];
+  const pfs: PfModel[] = [];
+  const seenPci = new Map<string, number>();
+  const seenName = new Map<string, number>();
+  if (n.ssh.passwordSecret !== undefined && n.ssh.privateKeySecret !== undefined) {
+    problems.add([...base, "ssh"], "both privateKeySecret and passwordSecret are set", "keep one way to log in");
+  }
+  n.physicalFunctions.forEach((pf, pi) => {
+    const path: PathSegment[] = [...base, "physicalFunctions", pi];
+    if ((pf.name === undefined) === (pf.pciAddress === undefined)) {
+      problems.add(path, "a physical function needs exactly one of name or pciAddress", "set name (e.g. ens1f0) or pciAddress (e.g. 0000:02:00.0), not both");
+      return;
+    }
+    const key = (pf.name ?? pf.pciAddress) as string;
+    const seen = pf.pciAddress !== undefined ? seenPci : seenName;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.add([...path, pf.pciAddress !== undefined ? "pciAddress" : "name"], `duplicate physical function "${key}" (also at physicalFunctions[${first}])`, "list each PF of a node once");
+      return;
+    }
+    seen.set(key, pi);
+
+    const groups: VfGroupModel[] = [];
+    if ((pf.pool === undefined) === (pf.ranges === undefined) && pf.numVfs > 0) {
+      problems.add(path, "a physical function with VFs needs exactly one of pool or ranges", "set pool to give every VF to one pool, or ranges to split them");
+    } else if (pf.pool !== undefined) {
+      if (pf.numVfs > 0) groups.push({ first: 0, last: pf.numVfs - 1, pool: pf.pool, driver: pf.driver });
+    } else if (pf.ranges !== undefined) {
+      const spans: Span[] = [];
+      pf.ranges.forEach((r, ri) => {
+        const parsed = parseVfRange(r.vfs);
+        if (typeof parsed === "string") {
+          problems.add([...path, "ranges", ri, "vfs"], parsed, "write ranges low-high, e.g. 0-3");
+          return;
+        }
+        for (const s of parsed) {
+          if (s.last >= pf.numVfs) {
+            problems.add([...path, "ranges", ri, "vfs"], `VF ${s.last} does not exist: the PF gets ${pf.numVfs} VFs (0–${pf.numVfs - 1})`, `raise numVfs to at least ${s.last + 1} or shrink the range`);
+          }
+          spans.push(s);
+          groups.push({ first: s.first, last: s.last, pool: r.pool, driver: r.driver ?? pf.driver });
+        }
+      });
+      const overlap = findOverlap(spans);
+      if (overlap) {
+        problems.add([...path, "ranges"], `VF ranges overlap (${overlap[0].first}-${overlap[0].last} and ${overlap[1].first}-${overlap[1].last})`, "give each VF to one pool only");
+      }
+    }
+    if (pf.vfSettings?.minTxRate !== undefined && pf.vfSettings.maxTxRate !== undefined && pf.vfSettings.maxTxRate > 0 && pf.vfSettings.minTxRate > pf.vfSettings.maxTxRate) {
+      problems.add([...path, "vfSettings", "minTxRate"], "minTxRate exceeds maxTxRate", "lower minTxRate or raise maxTxRate (Mbps)");
+    }
+    const model: PfModel = { key, config: pf, groups };
+    for (const g of groups) {
+      const pool = pools.get(g.pool);
+      if (!pool) {
+        const where = pf.pool !== undefined ? [...path, "pool"] : [...path, "ranges"];
+        problems.add(where, `unknown pool "${g.pool}"`, `define it under pools, or use one of: ${[...pools.keys()].join(", ") || "(none)"}`);
+        continue;
+      }
+      pool.members.push({ node: n.name, pf: model, group: g });
+      const count = g.last - g.first + 1;
+      pool.supplyByNode.set(n.name, (pool.supplyByNode.get(n.name) ?? 0) + count);
+      pool.supply += count;
+    }
+    pfs.push(model);
+  });
+  return { config: n, pfs };
+}
+
+function checkVms(
+  cfg: PlatformConfig,
+  networks: Map<string, NetworkModel>,
+  byName: Map<string, NetworkModel[]>,
+  problems: ProblemList,
+): VmModel[] {
+  const vms: VmModel[] = [];
+  const macs = new Map<string, string>();
+  const addresses = new Map<string, string>();
+  const refs = new Set<string>();
+  const roles = new Map<string, string>();
+  cfg.vms.forEach((v) => roles.set(v.name, v.role));
+
+  cfg.vms.forEach((v, i) => {
+    const path: PathSegment[] = ["vms", i];
+    const ref = `${v.namespace}/${v.name}`;
+    if (refs.has(ref)) problems.add([...path, "name"], `duplicate VM "${ref}"`, "give each VM a unique name within its namespace");
+    refs.add(ref);
+
+    // Role blocks.
+    for (const role of ["pbx", "loadgen", "custom"] as const) {
+      if (v[role] !== undefined && v.role !== role) {
+        problems.add([...path, role], `a ${v.role} VM has a "${role}" block`, `remove it, or set role: ${role}`);
+      }
+    }
+    if (v.role === "loadgen") {
+      if (v.loadgen === undefined) problems.add([...path, "loadgen"], "a loadgen VM needs a loadgen block with its target PBX", "add loadgen: { target: <pbx vm name> }");
+      else if (roles.get(v.loadgen.target) !== "pbx") {
+        problems.add([...path, "loadgen", "target"], `"${v.loadgen.target}" is not a PBX VM of this stack`, `name a VM with role: pbx`);
+      }
+    }
+    if (v.role === "custom" && v.custom === undefined) {
+      problems.add([...path, "custom"], "a custom VM needs custom.userData", "add custom: { userData: \"#cloud-config ...\" }");
+    }
+
+    // Latency tuning prerequisites.
+    const t = v.tuning;
+    if (t.isolateEmulatorThread && !t.dedicatedCpus) {
+      problems.add([...path, "tuning", "isolateEmulatorThread"], "an isolated emulator thread needs dedicated CPUs", "set tuning.dedicatedCpus: true or isolateEmulatorThread: false");
+    }
+    if (t.numaPassthrough && (!t.dedicatedCpus || t.hugepages === "none")) {
+      problems.add([...path, "tuning", "numaPassthrough"], "NUMA guest mapping passthrough needs dedicated CPUs and hugepages", "set tuning.dedicatedCpus: true and tuning.hugepages to 1Gi or 2Mi, or numaPassthrough: false");
+    }
+    if (t.hugepages === "1Gi" && !/^\d+Gi$/.test(v.memory)) {
+      problems.add([...path, "memory"], `memory ${v.memory} is not a whole number of 1Gi hugepages`, "use a memory size in Gi, or tuning.hugepages: 2Mi");
+    }
+    if (t.hugepages === "2Mi" && /Mi$/.test(v.memory) && parseInt(v.memory, 10) % 2 !== 0) {
+      problems.add([...path, "memory"], `memory ${v.memory} is not a whole number of 2Mi hugepages`, "use an even number of Mi");
+    }
+
+    // Interfaces.
+    const ifaces: VmModel["interfaces"] = [];
+    v.interfaces.forEach((itf, ii) => {
+      const ipath: PathSegment[] = [...path, "interfaces", ii];
+      let net: NetworkModel | undefined;
+      if (itf.network.includes("/")) net = networks.get(itf.network);
+      else {
+        const candidates = byName.get(itf.network) ?? [];
+        net = candidates.find((c) => c.config.namespace === v.namespace) ?? (candidates.length === 1 ? candidates[0] : undefined);
+        if (!net && candidates.length > 1) {
+          problems.add([...ipath, "network"], `"${itf.network}" exists in several namespaces`, `write it as <namespace>/${itf.network}`);
+          return;
+        }
+      }
+      if (!net) {
+        problems.add([...ipath, "network"], `unknown network "${itf.network}"`, `use one of the networks defined under networks: ${[...networks.keys()].join(", ") || "(none)"}`);
+        return;
+      }
+      const mac = itf.mac ?? deriveMac(ref, net.ref);
+      const macOwner = macs.get(mac);
+      if (macOwner !== undefined) problems.add([...ipath, "mac"], `MAC ${mac} is already used by ${macOwner}`, "give each interface its own MAC");
+      macs.set(mac, `${ref} on ${net.ref}`);
+      const ip = itf.address.split("/")[0];
+      const addrKey = `${net.ref}|${ip}`;
+      const owner = addresses.get(addrKey);
+      if (owner !== undefined) problems.add([...ipath, "address"], `${ip} is already used on ${net.ref} by ${owner}`, "give each VM its own address");
+      addresses.set(addrKey, ref);
+      if (!validIpv4Cidr(itf.address)) {
+        problems.add([...ipath, "address"], `"${itf.address}" is not a valid IPv4 address/prefix`, "use octets 0–255 and a prefix 1–32");
+      } else if (net.config.subnet !== undefined && !inSubnet(itf.address, net.config.subnet)) {
+        problems.add([...ipath, "address"], `${itf.address} is outside the network's subnet ${net.config.subnet}`, `pick an address in ${net.config.subnet}`);
+      }
+      ifaces.push({ config: itf, network: net, mac });
+    });
+    vms.push({ config: v, ref, interfaces: ifaces, image: v.image ?? DEFAULT_GUEST_IMAGES[v.role] });
+  });
+  return vms;
+}
+
+/** Pools that VMs use must hand out VFs bound to vfio-pci, and only those. */
+function checkVmPools(vms: VmModel[], cfg: PlatformConfig, problems: ProblemList): void {
+  const reported = new Set<string>();
+  for (const vm of vms) {
+    for (const itf of vm.interfaces) {
+      const pool = itf.network.pool;
+      if (reported.has(pool.config.name)) continue;
+      const bad = pool.members.find((m) => m.group.driver !== "vfio-pci");
+      if (bad) {
+        reported.add(pool.config.name);
+        const ni = cfg.nodes.findIndex((n) => n.name === bad.node);
+        const pi = cfg.nodes[ni].physicalFunctions.indexOf(bad.pf.config);
+        problems.add(
+          ["nodes", ni, "physicalFunctions", pi, "driver"],
+          `pool "${pool.config.name}" is used by VM ${vm.ref} but VFs ${bad.group.first}-${bad.group.last} of ${bad.node}/${bad.pf.key} use the ${bad.group.driver} driver`,
+          "set driver: vfio-pci for every VF of a pool that VMs use (KubeVirt passes VFs through with vfio)",
+        );
+      }
+    }
+  }
+}
+
+export function parseIpv4(ip: string): number | undefined {
+  const parts = ip.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+function validIpv4Cidr(text: string): boolean {
+  const [ip, len] = text.split("/");
+  const n = Number(len);
+  return parseIpv4(ip) !== undefined && Number.isInteger(n) && n >= 1 && n <= 32;
+}
+
+export function inSubnet(address: string, subnet: string): boolean {
+  const [ip] = address.split("/");
+  const [net, lenText] = subnet.split("/");
+  const a = parseIpv4(ip);
+  const b = parseIpv4(net);
+  const len = Number(lenText);
+  if (a === undefined || b === undefined || !(len >= 0 && len <= 32)) return false;
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return (a & mask) === (b & mask);
+}

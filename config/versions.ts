@@ -1,0 +1,39 @@
+// Every upstream version and image the program deploys, pinned in one place.
+// Sources: the projects' release pages as recorded in FIELD-NOTES (late 2026).
+// Upstream example manifests use `:latest`/`:snapshot`: never copy those tags.
+
+export const DEFAULT_VERSIONS = {
+  /** Multus thick plugin, k8snetworkplumbingwg/multus-cni releases. */
+  multus: "v4.3.0",
+  /** SR-IOV network device plugin, k8snetworkplumbingwg/sriov-network-device-plugin releases. */
+  sriovDevicePlugin: "v3.11.0",
+  /** SR-IOV CNI, k8snetworkplumbingwg/sriov-cni releases. */
+  sriovCni: "v2.10.0",
+  /** KubeVirt operator release (kubevirt/kubevirt). */
+  kubevirt: "v1.9.0",
+} as const;
+
+export const DEFAULT_IMAGES = {
+  multus: (v: string) => `ghcr.io/k8snetworkplumbingwg/multus-cni:${v}-thick`,
+  sriovDevicePlugin: (v: string) => `ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:${v}`,
+  sriovCni: (v: string) => `ghcr.io/k8snetworkplumbingwg/sriov-cni:${v}`,
+} as const;
+
+/**
+ * SHA-256 of the KubeVirt operator manifest (`kubevirt-operator.yaml`) per release, checked
+ * before the manifest is applied. A release without an entry here must be given a
+ * `kubevirt.manifest.sha256` in the stack.
+ */
+export const KUBEVIRT_OPERATOR_SHA256: Readonly<Record<string, string>> = {};
+
+export const kubevirtOperatorUrl = (version: string): string =>
+  `https://github.com/kubevirt/kubevirt/releases/download/${version}/kubevirt-operator.yaml`;
+
+/** Guest images that actually ship the VoIP software (FIELD-NOTES: VoIP workload). */
+export const DEFAULT_GUEST_IMAGES = {
+  /** Asterisk is in Ubuntu 24.04 universe; Debian 12 has none. */
+  pbx: "quay.io/containerdisks/ubuntu:24.04",
+  /** SIPp is Debian's `sip-tester`. */
+  loadgen: "quay.io/containerdisks/debian:12",
+  custom: "quay.io/containerdisks/debian:12",
+} as const;
