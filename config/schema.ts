@@ -347,7 +347,11 @@ export const platform = z
         sriovCni: releaseVersion.default(DEFAULT_VERSIONS.sriovCni),
       })
       .strict()
-      .default({ ...DEFAULT_VERSIONS }),
+      .default({
+        multus: DEFAULT_VERSIONS.multus,
+        sriovDevicePlugin: DEFAULT_VERSIONS.sriovDevicePlugin,
+        sriovCni: DEFAULT_VERSIONS.sriovCni,
+      }),
     /** Full image overrides (must carry a tag or digest). */
     images: z
       .object({ multus: z.string().optional(), sriovDevicePlugin: z.string().optional(), sriovCni: z.string().optional() })

@@ -84,8 +84,14 @@ function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: 
         problem: `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
         fix: `remove it or fix its spelling (${EXAMPLE} lists every key)`,
       };
-    case "invalid_union":
+    case "invalid_union": {
+      const u = issue as { discriminator?: string; options?: unknown[] };
+      if (u.discriminator !== undefined && u.options !== undefined) {
+        const value = input !== null && typeof input === "object" ? (input as Record<string, unknown>)[u.discriminator] : input;
+        return { path, problem: `${describe(value)} is not allowed`, fix: `use one of: ${u.options.map((o) => JSON.stringify(o)).join(", ")}` };
+      }
       return { path, problem: `${describe(input)} matches none of the allowed forms`, fix: `use one of the forms shown in ${EXAMPLE}` };
+    }
     default:
       return { path, problem: issue.message, fix: `correct the value (see ${EXAMPLE})` };
   }

@@ -1,0 +1,90 @@
+import * as k8s from "@pulumi/kubernetes";
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import type { DevicePluginConfigMap } from "../render/devicePlugin";
+import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+
+export interface SriovDevicePluginArgs {
+  namespace: string;
+  image: string;
+  config: DevicePluginConfigMap;
+  /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
+  vfFingerprints: pulumi.Input<string>[];
+  waitForReadiness: boolean;
+}
+
+/** Hash annotations on the pod template: the plugin reads its config and VFs only at start. */
+export const CONFIG_HASH_ANNOTATION = "kubevirt-sriov/config-hash";
+export const VF_HASH_ANNOTATION = "kubevirt-sriov/vf-hash";
+
+/** SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes. */
+export class SriovDevicePlugin extends pulumi.ComponentResource {
+  public readonly configMapName: pulumi.Output<string>;
+  public readonly daemonSetName: pulumi.Output<string>;
+  public readonly image: pulumi.Output<string>;
+  public readonly daemonSet: k8s.apps.v1.DaemonSet;
+
+  constructor(name: string, args: SriovDevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:SriovDevicePlugin", name, {}, opts);
+    const parent = { parent: this };
+    const ns = args.namespace;
+    const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
+
+    const cm = new k8s.core.v1.ConfigMap(`${name}-config`, {
+      metadata: { name: "sriovdp-config", namespace: ns, labels },
+      data: args.config.data,
+    }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
+
+    const vfHash = pulumi.all(args.vfFingerprints).apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
+
+    this.daemonSet = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+      metadata: { name: "kube-sriov-device-plugin", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+      spec: {
+        selector: { matchLabels: { name: "sriov-device-plugin" } },
+        updateStrategy: { type: "RollingUpdate" },
+        template: {
+          metadata: {
+            labels: { ...labels, name: "sriov-device-plugin" },
+            annotations: { [CONFIG_HASH_ANNOTATION]: args.config.hash, [VF_HASH_ANNOTATION]: vfHash },
+          },
+          spec: {
+            hostNetwork: true,
+            nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
+            tolerations: AGENT_TOLERATIONS,
+            serviceAccountName: sa.metadata.name,
+            priorityClassName: "system-node-critical",
+            containers: [{
+              name: "kube-sriovdp",
+              image: args.image,
+              imagePullPolicy: "IfNotPresent",
+              args: ["--log-dir=sriovdp", "--log-level=10", `--config-file=${args.config.configFile}`],
+              env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+              securityContext: { privileged: true },
+              resources: { requests: { cpu: "250m", memory: "40Mi" }, limits: { cpu: "1", memory: "200Mi" } },
+              volumeMounts: [
+                { name: "devicesock", mountPath: "/var/lib/kubelet/device-plugins" },
+                { name: "plugins-registry", mountPath: "/var/lib/kubelet/plugins_registry" },
+                { name: "log", mountPath: "/var/log" },
+                { name: "config-volume", mountPath: "/etc/pcidp" },
+                { name: "device-info", mountPath: "/var/run/k8s.cni.cncf.io/devinfo/dp" },
+              ],
+            }],
+            volumes: [
+              { name: "devicesock", hostPath: { path: "/var/lib/kubelet/device-plugins" } },
+              { name: "plugins-registry", hostPath: { path: "/var/lib/kubelet/plugins_registry" } },
+              { name: "log", hostPath: { path: "/var/log" } },
+              { name: "device-info", hostPath: { path: "/var/run/k8s.cni.cncf.io/devinfo/dp", type: "DirectoryOrCreate" } },
+              { name: "config-volume", configMap: { name: cm.metadata.name } },
+            ],
+          },
+        },
+      },
+    }, parent);
+
+    this.configMapName = cm.metadata.name;
+    this.daemonSetName = this.daemonSet.metadata.name;
+    this.image = pulumi.output(args.image);
+    this.registerOutputs({ configMapName: this.configMapName, daemonSetName: this.daemonSetName, image: this.image });
+  }
+}

@@ -1,0 +1,47 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { KubevirtConfig } from "../config/schema";
+import { effectiveDisabledGates, renderKubevirtCr } from "../render/kubevirt";
+import { PART_OF } from "./common";
+
+export interface KubevirtArgs {
+  config: KubevirtConfig;
+  /** The operator manifest, already checked against its SHA-256 (see loadOperatorManifest). */
+  operatorManifest: string;
+  registryMirror?: string;
+  waitForReadiness: boolean;
+}
+
+/** KubeVirt: the operator from the pinned release manifest, then the KubeVirt CR. */
+export class Kubevirt extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly version: pulumi.Output<string>;
+  public readonly disabledFeatureGates: pulumi.Output<string[]>;
+  /** The CR: VMs depend on it. */
+  public readonly cr: k8s.apiextensions.CustomResource;
+
+  constructor(name: string, args: KubevirtArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:Kubevirt", name, {}, opts);
+    const operator = new k8s.yaml.v2.ConfigGroup(`${name}-operator`, {
+      yaml: args.operatorManifest,
+      skipAwait: !args.waitForReadiness,
+    }, { parent: this });
+
+    const cr = renderKubevirtCr(args.config, args.registryMirror);
+    this.cr = new k8s.apiextensions.CustomResource(`${name}-cr`, {
+      apiVersion: cr.apiVersion,
+      kind: cr.kind,
+      metadata: {
+        ...cr.metadata,
+        labels: PART_OF,
+        annotations: { ...cr.metadata.annotations, ...(args.waitForReadiness ? {} : { "pulumi.com/skipAwait": "true" }) },
+      },
+      spec: cr.spec,
+    }, { parent: this, dependsOn: [operator] });
+
+    this.namespace = pulumi.output(args.config.namespace);
+    this.version = pulumi.output(args.config.version);
+    this.disabledFeatureGates = pulumi.output(effectiveDisabledGates(args.config));
+    this.registerOutputs({ namespace: this.namespace, version: this.version, disabledFeatureGates: this.disabledFeatureGates });
+  }
+}

@@ -1,0 +1,46 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { NetworkModel } from "../config/model";
+import { renderNad } from "../render/nad";
+import { PART_OF } from "./common";
+
+export interface SriovNetworksArgs {
+  networks: readonly NetworkModel[];
+}
+
+export interface NetworkOutput {
+  /** `<namespace>/<name>`, as VMs and pods reference it. */
+  ref: string;
+  namespace: string;
+  name: string;
+  /** Device-plugin resource the NAD requests, `<prefix>/<pool>`. */
+  resourceName: string;
+  vlan: number;
+}
+
+/** One NetworkAttachmentDefinition per SR-IOV network. */
+export class SriovNetworks extends pulumi.ComponentResource {
+  public readonly networks: pulumi.Output<NetworkOutput[]>;
+  public readonly nads: k8s.apiextensions.CustomResource[];
+
+  constructor(name: string, args: SriovNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:SriovNetworks", name, {}, opts);
+    this.nads = args.networks.map((net) => {
+      const doc = renderNad(net);
+      return new k8s.apiextensions.CustomResource(`${name}-${net.config.namespace}-${net.config.name}`, {
+        apiVersion: "k8s.cni.cncf.io/v1",
+        kind: "NetworkAttachmentDefinition",
+        metadata: { ...doc.metadata, labels: PART_OF },
+        spec: doc.spec,
+      }, { parent: this });
+    });
+    this.networks = pulumi.output(args.networks.map((n) => ({
+      ref: n.ref,
+      namespace: n.config.namespace,
+      name: n.config.name,
+      resourceName: n.pool.resource,
+      vlan: n.config.vlan,
+    })));
+    this.registerOutputs({ networks: this.networks });
+  }
+}

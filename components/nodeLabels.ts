@@ -1,0 +1,27 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { SRIOV_NODE_LABEL } from "./common";
+
+export interface NodeLabelsArgs {
+  /** Kubernetes node name → extra labels (the SR-IOV label is always set). */
+  nodes: ReadonlyArray<{ name: string; labels: Record<string, string> }>;
+}
+
+/**
+ * Labels the prepared nodes so the node agents land on them only. Server-side apply patches:
+ * destroying them removes just these labels and leaves the Node alone.
+ */
+export class NodeLabels extends pulumi.ComponentResource {
+  public readonly nodeNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: NodeLabelsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:NodeLabels", name, {}, opts);
+    for (const n of args.nodes) {
+      new k8s.core.v1.NodePatch(`${name}-${n.name}`, {
+        metadata: { name: n.name, labels: { ...n.labels, [SRIOV_NODE_LABEL]: "true" } },
+      }, { parent: this });
+    }
+    this.nodeNames = pulumi.output(args.nodes.map((n) => n.name));
+    this.registerOutputs({ nodeNames: this.nodeNames });
+  }
+}

@@ -1,0 +1,92 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformModel } from "../config/model";
+import { renderDevicePluginConfigMap } from "../render/devicePlugin";
+import { agentImages } from "../render/images";
+import { renderNodeState } from "../render/nodePlan";
+import { SriovDevicePlugin } from "./devicePlugin";
+import { Kubevirt } from "./kubevirt";
+import { Multus } from "./multus";
+import { NetworkOutput, SriovNetworks } from "./networks";
+import { NodeLabels } from "./nodeLabels";
+import { NodeConnection, SriovNodePrep } from "./nodePrep";
+import { SriovCni } from "./sriovCni";
+import { VoipVm, VoipVmOutput } from "./voipVm";
+
+export interface NodePrepOutput {
+  node: string;
+  vfioReady: boolean;
+  kernelChanges: string[];
+  physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
+}
+
+export interface SriovPlatformArgs {
+  model: PlatformModel;
+  /** Checked operator manifest text (loadOperatorManifest). */
+  kubevirtOperatorManifest: string;
+  /** SSH connection per node name; private keys and passwords are secret Outputs. */
+  connections: ReadonlyMap<string, NodeConnection>;
+}
+
+/**
+ * The whole stack for one cluster: node preparation, node agents, KubeVirt, the SR-IOV
+ * networks and the VoIP VMs, in the order the cluster needs them.
+ */
+export class SriovPlatform extends pulumi.ComponentResource {
+  public readonly nodes: pulumi.Output<NodePrepOutput[]>;
+  public readonly networks: pulumi.Output<NetworkOutput[]>;
+  public readonly vms: pulumi.Output<VoipVmOutput[]>;
+
+  constructor(name: string, args: SriovPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:index:SriovPlatform", name, {}, opts);
+    const parent = { parent: this };
+    const { model } = args;
+    const cfg = model.config;
+    const images = agentImages(cfg);
+    const ns = cfg.agentNamespace;
+    const wait = cfg.waitForReadiness;
+
+    // Nodes are prepared in parallel: no prep depends on another.
+    const preps = model.nodes.map((n) => {
+      const connection = args.connections.get(n.config.name);
+      if (!connection) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
+      return new SriovNodePrep(`${name}-${n.config.name}`, { state: renderNodeState(n), connection }, parent);
+    });
+    const labels = new NodeLabels(`${name}-labels`, {
+      nodes: model.nodes.map((n) => ({ name: n.config.name, labels: n.config.labels })),
+    }, { ...parent, dependsOn: preps });
+
+    const multus = new Multus(`${name}-multus`, { namespace: ns, image: images.multus, waitForReadiness: wait }, parent);
+    const devicePlugin = new SriovDevicePlugin(`${name}-dp`, {
+      namespace: ns,
+      image: images.sriovDevicePlugin,
+      config: renderDevicePluginConfigMap(model),
+      vfFingerprints: preps.map((p) => p.vfFingerprint),
+      waitForReadiness: wait,
+    }, { ...parent, dependsOn: [...preps, labels] });
+    new SriovCni(`${name}-cni`, { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
+
+    const kubevirt = new Kubevirt(`${name}-kubevirt`, {
+      config: cfg.kubevirt,
+      operatorManifest: args.kubevirtOperatorManifest,
+      registryMirror: cfg.registryMirror,
+      waitForReadiness: wait,
+    }, parent);
+
+    const networks = new SriovNetworks(`${name}-net`, { networks: [...model.networks.values()] }, {
+      ...parent,
+      dependsOn: [multus.crd, devicePlugin],
+    });
+
+    const vms = model.vms.map((vm) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
+      vm,
+      model,
+    }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads] }));
+
+    this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.kernelChanges, p.physicalFunctions]).apply(
+      ([vfioReady, kernelChanges, pfs]) => ({ vfioReady, kernelChanges, physicalFunctions: pfs }),
+    ))).apply((list) => list.map((o, i) => ({ node: model.nodes[i].config.name, ...o })));
+    this.networks = networks.networks;
+    this.vms = pulumi.all(vms.map((v) => v.output));
+    this.registerOutputs({ nodes: this.nodes, networks: this.networks, vms: this.vms });
+  }
+}

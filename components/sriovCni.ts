@@ -1,0 +1,51 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+
+export interface SriovCniArgs {
+  namespace: string;
+  image: string;
+  waitForReadiness: boolean;
+}
+
+/** SR-IOV CNI: a DaemonSet that copies the `sriov` binary into /opt/cni/bin. Unprivileged. */
+export class SriovCni extends pulumi.ComponentResource {
+  public readonly daemonSetName: pulumi.Output<string>;
+  public readonly image: pulumi.Output<string>;
+
+  constructor(name: string, args: SriovCniArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:SriovCni", name, {}, opts);
+    const labels = { ...PART_OF, app: "sriov-cni", tier: "node", name: "sriov-cni" };
+    const ds = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+      metadata: { name: "kube-sriov-cni-ds", namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+      spec: {
+        selector: { matchLabels: { name: "sriov-cni" } },
+        updateStrategy: { type: "RollingUpdate" },
+        template: {
+          metadata: { labels },
+          spec: {
+            nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
+            tolerations: AGENT_TOLERATIONS,
+            containers: [{
+              name: "kube-sriov-cni",
+              image: args.image,
+              imagePullPolicy: "IfNotPresent",
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
+              volumeMounts: [{ name: "cnibin", mountPath: "/host/opt/cni/bin" }],
+            }],
+            volumes: [{ name: "cnibin", hostPath: { path: "/opt/cni/bin" } }],
+          },
+        },
+      },
+    }, { parent: this });
+    this.daemonSetName = ds.metadata.name;
+    this.image = pulumi.output(args.image);
+    this.registerOutputs({ daemonSetName: this.daemonSetName, image: this.image });
+  }
+}

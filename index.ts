@@ -1,0 +1,63 @@
+// Reads the stack config once, validates and plans it, then builds the platform and exports
+// its typed outputs. Nothing else lives here.
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError } from "./config/errors";
+import { requiredSecrets, sshPlan } from "./config/ssh";
+import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config/schema";
+import { parsePlatform } from "./config/validate";
+import { loadOperatorManifest } from "./components/operatorManifest";
+import type { StackOutputsInput } from "./components/outputs";
+import { renderStaticOutputs } from "./components/outputs";
+import { SriovPlatform } from "./components/platform";
+import { connectionsFor } from "./components/connections";
+import { assertFeasible, planPlatform } from "./plan";
+
+export = async (): Promise<StackOutputsInput> => {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const stack = pulumi.getStack();
+  try {
+    const model = parsePlatform(config.requireObject<unknown>(CONFIG_KEY));
+    const plan = planPlatform(model);
+    for (const w of assertFeasible(plan, model.config.allowOvercommit)) pulumi.log.warn(w);
+
+    const ssh = sshPlan(model);
+    const secrets = readSecrets(config, requiredSecrets(ssh));
+    const manifest = await loadOperatorManifest(model.config.kubevirt, model.config.registryMirror);
+
+    const platform = new SriovPlatform(stack, {
+      model,
+      kubevirtOperatorManifest: manifest,
+      connections: connectionsFor(ssh, secrets),
+    });
+    return {
+      ...renderStaticOutputs(model),
+      networks: platform.networks,
+      nodes: platform.nodes,
+      vms: platform.vms,
+      plan,
+    };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+};
+
+/** Each named secret must be set, and set with --secret: a plaintext key would land in state. */
+function readSecrets(config: pulumi.Config, needed: Map<string, string>): Map<string, pulumi.Output<string>> {
+  const problems: { path: string[]; problem: string; fix: string }[] = [];
+  const out = new Map<string, pulumi.Output<string>>();
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  for (const [key, usedBy] of needed) {
+    const full = `${CONFIG_NAMESPACE}:${key}`;
+    const value = config.getSecret(key);
+    if (value === undefined) {
+      problems.push({ path: [key], problem: `not set (needed by ${usedBy})`, fix: `run: pulumi config set --secret ${key} -- "$(cat ~/.ssh/id_ed25519)"` });
+    } else if (isSecret !== undefined && !isSecret(full)) {
+      problems.push({ path: [key], problem: "is stored in plaintext in the stack file", fix: `re-set it with: pulumi config set --secret ${key} ...` });
+    } else {
+      out.set(key, value);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(CONFIG_NAMESPACE, problems, "missing or unsafe secrets");
+  return out;
+}

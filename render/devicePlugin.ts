@@ -1,0 +1,115 @@
+// The SR-IOV network device plugin's config.json (v3 format, `selectors` as an array),
+// rendered from the pools and the VFs each node gives them.
+import { createHash } from "crypto";
+import type { NodeModel, PlatformModel, PoolModel } from "../config/model";
+
+export interface DevicePluginSelector {
+  drivers: string[];
+  vendors?: string[];
+  devices?: string[];
+  pfNames?: string[];
+  rootDevices?: string[];
+}
+
+export interface DevicePluginResource {
+  resourceName: string;
+  resourcePrefix: string;
+  deviceType: "netDevice" | "accelerator" | "auxNetDevice";
+  excludeTopology?: boolean;
+  selectors: DevicePluginSelector[];
+}
+
+export interface DevicePluginConfig {
+  resourceList: DevicePluginResource[];
+}
+
+/** What goes into the `sriovdp-config` ConfigMap and how the DaemonSet finds its file. */
+export interface DevicePluginConfigMap {
+  /** `uniform`: one config.json for every node; `per-node`: `<node>.json` per node. */
+  mode: "uniform" | "per-node";
+  data: Record<string, string>;
+  /** The file the plugin reads, as a container argument (`$(NODE_NAME)` expands per pod). */
+  configFile: string;
+  /** Hash of the data: the DaemonSet's pod template carries it so pods roll on change. */
+  hash: string;
+}
+
+/** The VF driver name as the device plugin sees it ("netdevice" = the PF's own VF driver). */
+function driverSelector(driver: string): string | undefined {
+  return driver === "vfio-pci" ? "vfio-pci" : undefined;
+}
+
+/** One node's view: for each pool, the VFs this node contributes, as explicit ranges. */
+export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap<string, PoolModel>): DevicePluginConfig {
+  const resourceList: DevicePluginResource[] = [];
+  for (const pool of pools.values()) {
+    // Group this node's VF groups in the pool by driver and by how the PF is addressed.
+    const byKey = new Map<string, DevicePluginSelector>();
+    for (const pf of node.pfs) {
+      for (const g of pf.groups) {
+        if (g.pool !== pool.config.name) continue;
+        const key = `${g.driver}|${pf.config.name !== undefined ? "pfNames" : "rootDevices"}`;
+        let sel = byKey.get(key);
+        if (!sel) {
+          const drv = driverSelector(g.driver);
+          sel = { drivers: drv ? [drv] : [] };
+          if (pool.config.vendors) sel.vendors = [...pool.config.vendors];
+          if (pool.config.devices) sel.devices = [...pool.config.devices];
+          byKey.set(key, sel);
+        }
+        const range = `${pf.key}#${g.first}-${g.last}`;
+        if (pf.config.name !== undefined) (sel.pfNames ??= []).push(range);
+        else (sel.rootDevices ??= []).push(range);
+      }
+    }
+    if (byKey.size === 0) continue;
+    const selectors = [...byKey.values()].map((s) => {
+      // An empty drivers list would match any driver: leave the key out instead.
+      if (s.drivers.length === 0) {
+        const { drivers: _unused, ...rest } = s;
+        return rest as DevicePluginSelector;
+      }
+      return s;
+    });
+    const res: DevicePluginResource = {
+      resourceName: pool.config.name,
+      resourcePrefix: pool.config.prefix,
+      deviceType: pool.config.deviceType,
+      selectors,
+    };
+    if (pool.config.excludeTopology) res.excludeTopology = true;
+    resourceList.push(res);
+  }
+  return { resourceList };
+}
+
+/**
+ * The ConfigMap content. A uniform fleet (every node renders the same document) gets one
+ * `config.json`; otherwise each node gets its own file, because the plugin's selectors
+ * cannot tell nodes apart and the same PF name may serve different pools on two nodes.
+ */
+export function renderDevicePluginConfigMap(model: PlatformModel): DevicePluginConfigMap {
+  const docs = new Map<string, string>();
+  for (const node of model.nodes) {
+    docs.set(node.config.name, JSON.stringify(renderNodeDevicePluginConfig(node, model.pools), null, 2));
+  }
+  const distinct = new Set(docs.values());
+  let data: Record<string, string>;
+  let mode: DevicePluginConfigMap["mode"];
+  if (distinct.size <= 1) {
+    mode = "uniform";
+    data = { "config.json": [...distinct][0] ?? JSON.stringify({ resourceList: [] }, null, 2) };
+  } else {
+    mode = "per-node";
+    data = {};
+    for (const [node, doc] of docs) data[`${node}.json`] = doc;
+  }
+  const hash = createHash("sha256");
+  for (const k of Object.keys(data).sort()) hash.update(k).update("\0").update(data[k]).update("\0");
+  return {
+    mode,
+    data,
+    configFile: mode === "uniform" ? "/etc/pcidp/config.json" : "/etc/pcidp/$(NODE_NAME).json",
+    hash: hash.digest("hex").slice(0, 16),
+  };
+}

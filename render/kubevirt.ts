@@ -1,0 +1,105 @@
+// The KubeVirt CR, and the checks on the operator manifest it depends on.
+import { createHash } from "crypto";
+import type { KubevirtConfig } from "../config/schema";
+
+export const INJECTION_GATE = "ExternalNetResourceInjection";
+export const VERSION_ANNOTATION = "kubevirt-sriov/version";
+
+/** Compares release tags like v1.9.0; pre-release suffixes count as the release. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const parse = (v: string) => v.replace(/^v/, "").split("-")[0].split(".").map(Number);
+  const a = parse(version);
+  const b = parse(min);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+/**
+ * Gates to disable. From v1.9 ExternalNetResourceInjection is on by default and then
+ * virt-controller stops requesting the VF named by the NAD: unless the
+ * network-resources-injector runs, SR-IOV VMs would start without a VF.
+ */
+export function effectiveDisabledGates(kv: KubevirtConfig): string[] {
+  const gates = [...kv.disabledFeatureGates];
+  if (versionAtLeast(kv.version, "v1.9.0") && !kv.networkResourcesInjector && !gates.includes(INJECTION_GATE)) {
+    gates.push(INJECTION_GATE);
+  }
+  return gates;
+}
+
+export interface KubevirtCr {
+  apiVersion: "kubevirt.io/v1";
+  kind: "KubeVirt";
+  metadata: { name: string; namespace: string; annotations: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | undefined): KubevirtCr {
+  const developerConfiguration: Record<string, unknown> = { useEmulation: kv.useEmulation };
+  if (kv.featureGates.length > 0) developerConfiguration.featureGates = [...kv.featureGates];
+  const disabled = effectiveDisabledGates(kv);
+  if (disabled.length > 0) developerConfiguration.disabledFeatureGates = disabled;
+  const placement = (p: KubevirtConfig["infra"]) =>
+    Object.keys(p.nodeSelector).length > 0 || p.tolerations.length > 0
+      ? { nodePlacement: { nodeSelector: { ...p.nodeSelector }, tolerations: p.tolerations.map((t) => ({ ...t })) } }
+      : undefined;
+  const spec: Record<string, unknown> = {
+    certificateRotateStrategy: {},
+    configuration: { developerConfiguration },
+    customizeComponents: {},
+    imagePullPolicy: "IfNotPresent",
+  };
+  const infra = placement(kv.infra);
+  const workloads = placement(kv.workloads);
+  if (infra) spec.infra = infra;
+  if (workloads) spec.workloads = workloads;
+  if (registryMirror !== undefined) {
+    spec.imageRegistry = `${registryMirror.replace(/\/$/, "")}/kubevirt`;
+    spec.imageTag = kv.version;
+  }
+  return {
+    apiVersion: "kubevirt.io/v1",
+    kind: "KubeVirt",
+    metadata: { name: "kubevirt", namespace: kv.namespace, annotations: { [VERSION_ANNOTATION]: kv.version } },
+    spec,
+  };
+}
+
+export function sha256Hex(text: string | Buffer): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * Checks the operator manifest against the pinned SHA-256 and points its images at the
+ * mirror. Returns an error message (what is wrong — how to fix it) instead of throwing, so
+ * callers can fold it into their own error type.
+ */
+export function verifyOperatorManifest(
+  text: string,
+  source: string,
+  version: string,
+  pinned: string | undefined,
+): { ok: true } | { ok: false; message: string } {
+  const actual = sha256Hex(text);
+  if (pinned === undefined) {
+    return {
+      ok: false,
+      message: `the KubeVirt ${version} operator manifest from ${source} has SHA-256 ${actual}, but no SHA-256 is pinned — check it against the release's published checksum, then set kubevirt.operatorManifest.sha256: ${actual}`,
+    };
+  }
+  if (actual !== pinned) {
+    return {
+      ok: false,
+      message: `the KubeVirt ${version} operator manifest from ${source} has SHA-256 ${actual}, expected ${pinned} — the file was changed or is a different release; fetch the right one, or pin the new hash only after checking it`,
+    };
+  }
+  return { ok: true };
+}
+
+/** Rewrites the operator's quay.io/kubevirt images to the mirror (air-gapped clusters). */
+export function mirrorOperatorManifest(text: string, registryMirror: string | undefined): string {
+  if (registryMirror === undefined) return text;
+  return text.split("quay.io/kubevirt/").join(`${registryMirror.replace(/\/$/, "")}/kubevirt/`);
+}

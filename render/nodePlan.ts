@@ -1,0 +1,39 @@
+// The desired state of one node, as the node script receives it: a pure function of the
+// stack config, so an unchanged config renders byte-identical state and runs no command.
+import type { NodeModel } from "../config/model";
+import type { NodeState, PfState, VfGroup } from "./nodeState";
+
+export function renderNodeState(node: NodeModel): NodeState {
+  const cfg = node.config;
+  const pfs: PfState[] = node.pfs.map((pf) => {
+    const s = pf.config.vfSettings;
+    const vfGroups: VfGroup[] = [...pf.groups]
+      .sort((a, b) => a.first - b.first)
+      .map((g) => {
+        const group: VfGroup = { first: g.first, last: g.last, driver: g.driver, pool: g.pool };
+        if (s?.trust !== undefined) group.trust = s.trust;
+        if (s?.spoofchk !== undefined) group.spoofchk = s.spoofchk;
+        if (s?.linkState !== undefined) group.linkState = s.linkState;
+        if (s?.minTxRate !== undefined) group.minTxRate = s.minTxRate;
+        if (s?.maxTxRate !== undefined) group.maxTxRate = s.maxTxRate;
+        return group;
+      });
+    const state: PfState = { numVfs: pf.config.numVfs, vfGroups };
+    if (pf.config.name !== undefined) state.name = pf.config.name;
+    if (pf.config.pciAddress !== undefined) state.pciAddress = pf.config.pciAddress;
+    if (pf.config.mtu !== undefined) state.mtu = pf.config.mtu;
+    return state;
+  });
+  return {
+    schema: 1,
+    node: cfg.name,
+    allowDisruption: cfg.allowDisruption,
+    pfs,
+    kernel: {
+      iommu: cfg.iommu,
+      hugepages1G: cfg.bootHugepages["1Gi"],
+      hugepages2M: cfg.bootHugepages["2Mi"],
+      writeBootloader: cfg.writeBootloader,
+    },
+  };
+}
