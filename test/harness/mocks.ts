@@ -1,0 +1,50 @@
+// Pulumi mocks that record every resource the program registers, answering node-prep
+// commands with a node report built from the desired state they carry.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
+
+export type CommandStdout = (resourceName: string, inputs: Record<string, any>) => string;
+
+export class RecordingMocks implements pulumi.runtime.Mocks {
+  readonly resources: RecordedResource[] = [];
+
+  constructor(private readonly commandStdout: CommandStdout) {}
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+    this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+    const state: Record<string, any> = { ...args.inputs };
+    if (args.type === "command:remote:Command") {
+      state.stdout = this.commandStdout(args.name, args.inputs);
+      state.stderr = "";
+    }
+    if (args.type.startsWith("kubernetes:") && state.metadata && state.metadata.name === undefined) {
+      state.metadata = { ...state.metadata, name: `${args.name}-generated` };
+    }
+    return { id: `${args.name}_id`, state };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+    return args.inputs;
+  }
+
+  ofType(type: string): RecordedResource[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  one(type: string, name: string | RegExp): RecordedResource {
+    const found = this.resources.filter((r) => r.type === type && (typeof name === "string" ? r.name === name : name.test(r.name)));
+    if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}: ${this.resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+    return found[0];
+  }
+}
+
+/** Unwraps the secret envelope the SDK sends to mocks. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}

@@ -1,0 +1,26 @@
+// Spawns runProgram.ts for one stack and returns what the program registered.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { ProgramRequest, ProgramResult } from "./runProgram";
+
+export function runProgram(req: ProgramRequest): ProgramResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-program-"));
+  try {
+    const file = path.join(dir, "request.json");
+    fs.writeFileSync(file, JSON.stringify(req));
+    const out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "runProgram.ts"), file], {
+      cwd: path.join(__dirname, "..", ".."),
+      maxBuffer: 512 * 1024 * 1024,
+      encoding: "utf8",
+      env: { ...process.env, PULUMI_NODEJS_SKIP_CHECKS: "1" },
+    });
+    return JSON.parse(out) as ProgramResult;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A throwaway SSH key for tests (never a real credential). */
+export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-not-real\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -1,0 +1,52 @@
+// Runs the real program (index.ts) under mocks in THIS process and prints what it
+// registered as JSON. One program per process (Node's module cache): tests spawn it.
+//   node -r ts-node/register/transpile-only test/harness/runProgram.ts <request.json>
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordingMocks } from "./mocks";
+import { fakeNodeReportStdout } from "./nodeReports";
+
+export interface ProgramRequest {
+  stack: string;
+  /** The structured config (kubevirt-sriov:platform). */
+  platform: unknown;
+  /** Other kubevirt-sriov:<key> values; `secret: true` marks them secret. */
+  config?: Record<string, { value: string; secret: boolean }>;
+  preview?: boolean;
+}
+
+export interface ProgramResult {
+  resources: { type: string; name: string; inputs: Record<string, any> }[];
+  outputs?: Record<string, any>;
+  error?: { name: string; message: string };
+}
+
+async function main(): Promise<void> {
+  const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
+  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs));
+  const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
+  const secretKeys: string[] = [];
+  for (const [k, v] of Object.entries(req.config ?? {})) {
+    all[`kubevirt-sriov:${k}`] = v.value;
+    if (v.secret) secretKeys.push(`kubevirt-sriov:${k}`);
+  }
+  pulumi.runtime.setAllConfig(all, secretKeys);
+  await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);
+  const result: ProgramResult = { resources: mocks.resources };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program = require("../../index") as () => Promise<Record<string, unknown>>;
+    const outputs = await (pulumi.runtime as any).runInPulumiStack(program);
+    await (pulumi.runtime as any).waitForRPCs();
+    result.outputs = JSON.parse(JSON.stringify(outputs ?? {}));
+  } catch (e) {
+    const err = e as Error;
+    result.error = { name: err.constructor?.name ?? "Error", message: err.message };
+  }
+  process.stdout.write(JSON.stringify(result));
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e?.stack ?? e));
+  process.exit(2);
+});
