@@ -168,6 +168,7 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   });
 
   const vms = checkVms(cfg, networks, byName, problems);
+  checkLoadTargets(vms, problems);
   checkVmPools(vms, cfg, problems);
 
   return { config: cfg, nodes, pools, networks, vms };
@@ -356,6 +357,38 @@ function checkVms(
     vms.push({ config: v, ref, interfaces: ifaces, image: v.image ?? DEFAULT_GUEST_IMAGES[v.role] });
   });
   return vms;
+}
+
+/** A load generator must call an extension its PBX answers, from an address it accepts. */
+function checkLoadTargets(vms: VmModel[], problems: ProblemList): void {
+  const pbxByName = new Map<string, VmModel>();
+  for (const vm of vms) if (vm.config.role === "pbx") pbxByName.set(vm.config.name, vm);
+  vms.forEach((vm, i) => {
+    const lg = vm.config.loadgen;
+    if (vm.config.role !== "loadgen" || lg === undefined) return;
+    const pbx = pbxByName.get(lg.target);
+    if (!pbx) return;
+    const pbxExt = pbx.config.pbx?.extension ?? "100";
+    if (lg.extension !== pbxExt) {
+      problems.add(["vms", i, "loadgen", "extension"], `calls extension ${lg.extension} but PBX "${pbx.config.name}" answers ${pbxExt}`, `set loadgen.extension to "${pbxExt}" (every call would fail with 404)`);
+    }
+    const own = vm.interfaces[0]?.config.address;
+    const pbxIf = pbx.interfaces[0]?.config.address;
+    const allow = pbx.config.pbx?.allowFrom ?? (pbxIf !== undefined ? subnetOf(pbxIf) : undefined);
+    if (own !== undefined && allow !== undefined && !inSubnet(own, allow)) {
+      problems.add(["vms", i, "interfaces", 0, "address"], `${own} is outside ${allow}, the subnet PBX "${pbx.config.name}" accepts calls from`, "give the load generator an address in that subnet, or widen the PBX's pbx.allowFrom");
+    }
+  });
+}
+
+function subnetOf(address: string): string | undefined {
+  const [ip, lenText] = address.split("/");
+  const a = parseIpv4(ip);
+  const len = Number(lenText);
+  if (a === undefined || !(len >= 0 && len <= 32)) return undefined;
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  const n = (a & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((sh) => (n >>> sh) & 255).join(".")}/${len}`;
 }
 
 /** Pools that VMs use must hand out VFs bound to vfio-pci, and only those. */

@@ -86,6 +86,8 @@ const cases: Array<[string, (c: Cfg) => void, string, RegExp]> = [
   ["memory quantity format", (c) => (c.vms[0].memory = "4GB"), "platform.vms[0].memory", /Mi or Gi/],
   ["VM without interfaces", (c) => (c.vms[0].interfaces = []), "platform.vms[0].interfaces", /at least 1/],
   ["bad SSH public key", (c) => (c.vms[0].sshAuthorizedKeys = ["hello"]), "platform.vms[0].sshAuthorizedKeys[0]", /OpenSSH public key/],
+  ["loadgen calls an extension the PBX does not answer", (c) => (c.vms[1].loadgen.extension = "200"), "platform.vms[1].loadgen.extension", /PBX "pbx1" answers 100/],
+  ["loadgen outside the PBX's allowFrom", (c) => (c.vms[0].pbx = { allowFrom: "192.168.100.0/28" }), "platform.vms[1].interfaces[0].address", /outside 192.168.100.0\/28/],
   ["unknown environment", (c) => (c.environment = "prod"), "platform.environment", /"production"/],
 ];
 
@@ -116,14 +118,14 @@ describe("stack config validation", () => {
 
   for (const [name, mutate, path, pattern] of cases) {
     it(`rejects: ${name}`, () => {
-      const cfg = multiNodeConfig();
+      const cfg: Cfg = multiNodeConfig();
       mutate(cfg);
       expectConfigError(cfg, path, pattern);
     });
   }
 
   it("lists every cross-field problem in one message", () => {
-    const cfg = multiNodeConfig();
+    const cfg: Cfg = multiNodeConfig();
     cfg.pools[1].name = "sig-nal";
     cfg.networks[0].vlan = 5000;
     cfg.nodes[1].name = "worker-a";

@@ -1,0 +1,123 @@
+// One VoIP VM (PBX, load generator or custom) as a KubeVirt VirtualMachine or
+// VirtualMachineInstance, with its cloud-init Secret when the documents are too large to go
+// inline. Everything it sends is rendered by the pure functions in render/.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformModel, VmModel } from "../config/model";
+import { asteriskSettingsFor } from "../render/asterisk";
+import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
+import { planGuestNics } from "../render/guestNics";
+import { sippRunFor, STATS_FILE } from "../render/sipp";
+import { nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
+
+export interface VoipVmOutput {
+  name: string;
+  namespace: string;
+  kind: "VirtualMachine" | "VirtualMachineInstance";
+  role: "pbx" | "loadgen" | "custom";
+  nodeSelector: Record<string, string>;
+  sriovInterfaces: { network: string; mac: string; guestIp: string; guestInterface: string }[];
+  management: { console: string; ssh: string };
+  /** PBX only: what to dial. */
+  sipUri?: string;
+  /** Load generator only. */
+  loadTest?: {
+    /** Run inside the guest. */
+    command: string;
+    /** The same, from a workstation with virtctl. */
+    viaVirtctl: string;
+    /** SIPp statistics (CSV, ';'-separated) of the last run. */
+    statsFile: string;
+    /** What SIPp calls: the PBX's extension, address and port. */
+    target: string;
+  };
+}
+
+export interface VoipVmArgs {
+  vm: VmModel;
+  model: PlatformModel;
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** What the stack exports for a VM; follows from the config alone. */
+export function renderVmOutput(vm: VmModel, model: PlatformModel): VoipVmOutput {
+  const { name, namespace, kind, role, guestUser } = vm.config;
+  // virtctl's current target syntax: [user@]vm|vmi/<name>[/<namespace>].
+  const ssh = `virtctl ssh ${guestUser}@${kind === "VirtualMachine" ? "vm" : "vmi"}/${name}/${namespace}`;
+  const out: VoipVmOutput = {
+    name,
+    namespace,
+    kind,
+    role,
+    nodeSelector: nodeSelectorFor(vm),
+    sriovInterfaces: planGuestNics(vm).sriov.map((n) => ({ network: n.networkRef, mac: n.mac, guestIp: n.ip, guestInterface: n.name })),
+    management: { console: `virtctl console ${name} -n ${namespace}`, ssh },
+  };
+  if (role === "pbx") {
+    const s = asteriskSettingsFor(vm);
+    out.sipUri = `sip:${s.extension}@${s.bindIp}:${s.sipPort}`;
+  }
+  if (role === "loadgen") {
+    const command = `sudo ${LOADTEST_SCRIPT}`;
+    const run = sippRunFor(vm, model);
+    out.loadTest = {
+      command,
+      viaVirtctl: `${ssh} --command '${command}'`,
+      statsFile: STATS_FILE,
+      target: `sip:${run.extension}@${run.remote.ip}:${run.remote.port}`,
+    };
+  }
+  return out;
+}
+
+export class VoipVm extends pulumi.ComponentResource {
+  /** The KubeVirt object (VirtualMachine or VirtualMachineInstance). */
+  public readonly vm: k8s.apiextensions.CustomResource;
+  /** Present when a cloud-init document exceeds KubeVirt's inline limit. */
+  public readonly cloudInitSecret?: k8s.core.v1.Secret;
+  public readonly output: pulumi.Output<VoipVmOutput>;
+
+  constructor(name: string, args: VoipVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:voip:VoipVm", name, {}, opts);
+    const { vm, model } = args;
+    const dependsOn = args.dependsOn ?? [];
+
+    let userData: string;
+    try {
+      userData = renderUserData(vm, model);
+    } catch (e) {
+      throw new pulumi.ResourceError(`VM ${vm.ref}: ${e instanceof Error ? e.message : String(e)}`, this);
+    }
+    const networkData = renderNetworkData(vm);
+    const object = renderVmObject(vm, userData, networkData, { registryMirror: model.config.registryMirror });
+    const placement = placeCloudInit(vm, userData, networkData);
+
+    if (placement.secret !== undefined) {
+      this.cloudInitSecret = new k8s.core.v1.Secret(`${name}-cloudinit`, {
+        metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
+        type: "Opaque",
+        stringData: placement.secret.stringData,
+      }, { parent: this, dependsOn });
+    }
+
+    this.vm = new k8s.apiextensions.CustomResource(`${name}-vm`, {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: {
+        name: vm.config.name,
+        namespace: vm.config.namespace,
+        labels: object.metadata?.labels,
+        // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
+        annotations: { ...object.metadata?.annotations, "pulumi.com/skipAwait": "true" },
+      },
+      spec: object.spec,
+    }, {
+      parent: this,
+      dependsOn: this.cloudInitSecret !== undefined ? [...dependsOn, this.cloudInitSecret] : dependsOn,
+    });
+
+    // Known from the config alone, so previews show it too.
+    this.output = pulumi.output(renderVmOutput(vm, model));
+    this.registerOutputs({ output: this.output });
+  }
+}
