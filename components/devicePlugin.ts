@@ -8,6 +8,8 @@ export interface SriovDevicePluginArgs {
   namespace: string;
   image: string;
   config: DevicePluginConfigMap;
+  /** How many nodes read the config (policies compute VF supply from it). */
+  nodeCount: number;
   /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
   vfFingerprints: pulumi.Input<string>[];
   waitForReadiness: boolean;
@@ -16,6 +18,8 @@ export interface SriovDevicePluginArgs {
 /** Hash annotations on the pod template: the plugin reads its config and VFs only at start. */
 export const CONFIG_HASH_ANNOTATION = "kubevirt-sriov/config-hash";
 export const VF_HASH_ANNOTATION = "kubevirt-sriov/vf-hash";
+/** On the ConfigMap: the number of nodes a uniform config.json serves. */
+export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
 
 /** SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes. */
 export class SriovDevicePlugin extends pulumi.ComponentResource {
@@ -31,7 +35,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
     const cm = new k8s.core.v1.ConfigMap(`${name}-config`, {
-      metadata: { name: "sriovdp-config", namespace: ns, labels },
+      metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.nodeCount) } },
       data: args.config.data,
     }, parent);
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);

@@ -60,6 +60,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
       namespace: ns,
       image: images.sriovDevicePlugin,
       config: renderDevicePluginConfigMap(model),
+      nodeCount: model.nodes.length,
       vfFingerprints: preps.map((p) => p.vfFingerprint),
       waitForReadiness: wait,
     }, { ...parent, dependsOn: [...preps, labels] });

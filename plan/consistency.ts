@@ -1,0 +1,178 @@
+// Checks that the pieces of a platform agree with each other and with what discovery found:
+// pools ↔ networks, KubeVirt's injection gate, MTUs, NUMA locality, VF counts. Each check is
+// one pass over nodes, pools or VMs with precomputed indexes.
+import type { PathSegment } from "../config/errors";
+import type { NodeModel, PfModel, PlatformModel } from "../config/model";
+import type { DiscoveredNode, DiscoveredPf, InjectionState, KubevirtPlan, PlanProblem } from "./types";
+
+const INJECTION_GATE = "ExternalNetResourceInjection";
+/** From this release KubeVirt turns ExternalNetResourceInjection on by default (beta). */
+const INJECTION_DEFAULT_ON = [1, 9] as const;
+
+export interface Findings {
+  errors: PlanProblem[];
+  /** Warnings as problems; the planner formats them with the config root. */
+  warnings: { path: PathSegment[]; problem: string; fix: string }[];
+}
+
+export function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const parts = version.replace(/^v/, "").split(/[.-]/).map((p) => parseInt(p, 10));
+  for (let i = 0; i < min.length; i++) {
+    const v = Number.isFinite(parts[i]) ? parts[i] : 0;
+    if (v !== min[i]) return v > min[i];
+  }
+  return true;
+}
+
+/** The gate as the cluster will run it, given what the KubeVirt component writes. */
+export function kubevirtPlan(model: PlatformModel): KubevirtPlan {
+  const kv = model.config.kubevirt;
+  let state: InjectionState;
+  if (kv.networkResourcesInjector) state = "injector";
+  else if (versionAtLeast(kv.version, INJECTION_DEFAULT_ON) || kv.disabledFeatureGates.includes(INJECTION_GATE)) state = "disabled";
+  else state = "off-by-default";
+  return { version: kv.version, externalNetResourceInjection: state };
+}
+
+/** Finds a node's discovered PF for a configured PF (by PCI address, else by name). */
+function discoveredIndex(d: DiscoveredNode): { byPci: Map<string, DiscoveredPf>; byName: Map<string, DiscoveredPf> } {
+  const byPci = new Map<string, DiscoveredPf>();
+  const byName = new Map<string, DiscoveredPf>();
+  for (const pf of d.pfs) {
+    byPci.set(pf.pciAddress, pf);
+    if (pf.name !== undefined) byName.set(pf.name, pf);
+  }
+  return { byPci, byName };
+}
+
+interface PfFacts {
+  node: string;
+  pf: PfModel;
+  numa?: number;
+  mtu?: number;
+}
+
+export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<string, DiscoveredNode>): Findings {
+  const errors: PlanProblem[] = [];
+  const warnings: Findings["warnings"] = [];
+  const cfg = model.config;
+  const poolIndex = new Map(cfg.pools.map((p, i) => [p.name, i]));
+
+  // PF facts: config first, discovery fills in (and is checked against) the rest.
+  const facts = new Map<PfModel, PfFacts>();
+  model.nodes.forEach((node: NodeModel, ni) => {
+    const d = discovery?.get(node.config.name);
+    const index = d ? discoveredIndex(d) : undefined;
+    node.pfs.forEach((pf) => {
+      const pi = node.config.physicalFunctions.indexOf(pf.config);
+      const path: PathSegment[] = ["nodes", ni, "physicalFunctions", pi];
+      const found = index ? (pf.config.pciAddress !== undefined ? index.byPci.get(pf.config.pciAddress) : index.byName.get(pf.config.name as string)) : undefined;
+      if (index && !found) {
+        errors.push({
+          kind: "consistency",
+          path,
+          problem: `physical function "${pf.key}" was not found on node ${node.config.name} (discovery lists ${d!.pfs.map((p) => p.name ?? p.pciAddress).join(", ") || "no PFs"})`,
+          fix: "fix the name or pciAddress, or remove the PF",
+        });
+      }
+      if (found && pf.config.numVfs > found.totalVfs) {
+        errors.push({
+          kind: "consistency",
+          path: [...path, "numVfs"],
+          problem: `${pf.config.numVfs} VFs requested on ${node.config.name}/${pf.key} but the PF supports ${found.totalVfs} (sriov_totalvfs)`,
+          fix: `lower numVfs to at most ${found.totalVfs}`,
+        });
+      }
+      if (found && pf.config.numaNode !== undefined && pf.config.numaNode !== found.numaNode) {
+        warnings.push({
+          path: [...path, "numaNode"],
+          problem: `configured NUMA node ${pf.config.numaNode} but discovery found ${found.numaNode} for ${node.config.name}/${pf.key}`,
+          fix: `set numaNode: ${found.numaNode} (the planner uses the discovered value)`,
+        });
+      }
+      facts.set(pf, {
+        node: node.config.name,
+        pf,
+        numa: found ? found.numaNode : pf.config.numaNode,
+        mtu: pf.config.mtu ?? found?.mtu,
+      });
+    });
+  });
+
+  // Pools without members, and the smallest PF MTU behind each pool.
+  const minMtu = new Map<string, { mtu: number; where: string }>();
+  /** Per pool: nodes where its VFs sit on PFs of more than one NUMA node. */
+  const numaSpread = new Map<string, { node: string; numas: number[] }[]>();
+  for (const [name, pool] of model.pools) {
+    const pi = poolIndex.get(name) as number;
+    if (pool.members.length === 0) {
+      warnings.push({
+        path: ["pools", pi],
+        problem: `pool "${name}" has no VFs on any node`,
+        fix: "give it VFs (physicalFunctions[].pool or ranges) or remove it",
+      });
+    }
+    const perNode = new Map<string, Set<number>>();
+    for (const m of pool.members) {
+      const f = facts.get(m.pf);
+      if (!f) continue;
+      if (f.mtu !== undefined) {
+        const cur = minMtu.get(name);
+        if (!cur || f.mtu < cur.mtu) minMtu.set(name, { mtu: f.mtu, where: `${m.node}/${m.pf.key}` });
+      }
+      if (f.numa !== undefined) {
+        const s = perNode.get(m.node) ?? new Set<number>();
+        s.add(f.numa);
+        perNode.set(m.node, s);
+      }
+    }
+    const spread = [...perNode].filter(([, s]) => s.size > 1).map(([node, s]) => ({ node, numas: [...s].sort((a, b) => a - b) }));
+    if (spread.length > 0) numaSpread.set(name, spread);
+  }
+
+  // Networks ↔ pools: supply and MTU.
+  cfg.networks.forEach((net, i) => {
+    const pool = model.pools.get(net.pool);
+    if (!pool) return;
+    if (pool.supply === 0) {
+      warnings.push({
+        path: ["networks", i, "pool"],
+        problem: `network "${net.namespace}/${net.name}" uses pool "${net.pool}" (resource ${pool.resource}) that no node supplies VFs to, so the device plugin never advertises it`,
+        fix: "give the pool VFs on some node, or point the network at another pool",
+      });
+    }
+    const m = minMtu.get(net.pool);
+    if (net.mtu !== undefined && m !== undefined && net.mtu > m.mtu) {
+      errors.push({
+        kind: "consistency",
+        path: ["networks", i, "mtu"],
+        problem: `MTU ${net.mtu} exceeds the MTU ${m.mtu} of PF ${m.where}, the smallest behind pool "${net.pool}"`,
+        fix: `lower the network's mtu to at most ${m.mtu}, or raise the PF mtu`,
+      });
+    }
+  });
+
+  // NUMA passthrough VMs on pools whose VFs span NUMA nodes: one warning per pool.
+  const numaVms = new Map<string, { first: number; count: number }>();
+  model.vms.forEach((vm, i) => {
+    if (!vm.config.tuning.numaPassthrough) return;
+    const pools = new Set(vm.interfaces.map((itf) => itf.network.pool.config.name));
+    for (const p of pools) {
+      if (!numaSpread.has(p)) continue;
+      const cur = numaVms.get(p);
+      if (cur) cur.count++;
+      else numaVms.set(p, { first: i, count: 1 });
+    }
+  });
+  for (const [p, { first, count }] of numaVms) {
+    const spread = numaSpread.get(p)!;
+    const example = spread[0];
+    warnings.push({
+      path: ["vms", first, "tuning", "numaPassthrough"],
+      problem: `${count === 1 ? `VM ${model.vms[first].ref} maps` : `${count} VMs (first ${model.vms[first].ref}) map`} guest NUMA nodes to the host, but pool "${p}" has VFs on NUMA nodes ${example.numas.join(" and ")} of ${example.node}${spread.length > 1 ? ` (and ${spread.length - 1} more nodes)` : ""}: a VF may sit on a remote NUMA node`,
+      fix: "split the pool so that each pool's VFs on a node sit on one NUMA node, or turn numaPassthrough off",
+    });
+  }
+
+  return { errors, warnings };
+}

@@ -1,0 +1,93 @@
+// The planner's input from node discovery and its JSON-serializable result (a stack output).
+import type { PathSegment } from "../config/errors";
+
+/** What node preparation found on a node; the node-prep report is mapped onto this. */
+export interface DiscoveredPf {
+  name?: string;
+  pciAddress: string;
+  numaNode: number;
+  mtu?: number;
+  totalVfs: number;
+}
+
+export interface DiscoveredNode {
+  pfs: DiscoveredPf[];
+}
+
+/** One pool's VFs on one node. */
+export interface PoolNodeUsage {
+  node: string;
+  supply: number;
+  requested: number;
+  free: number;
+}
+
+export interface PoolPlan {
+  pool: string;
+  /** `<prefix>/<name>`, what NADs annotate and VMs request. */
+  resource: string;
+  supply: number;
+  /** VFs that all VMs of the stack request, placed or not. */
+  demand: number;
+  byNode: PoolNodeUsage[];
+}
+
+export interface Quantity {
+  supply: number;
+  requested: number;
+  free: number;
+}
+
+/** Node-level resources besides VFs: what the node declares and what placed VMs take. */
+export interface NodePlan {
+  node: string;
+  dedicatedCpus: Quantity;
+  hugepages1Gi: Quantity;
+  hugepages2Mi: Quantity;
+}
+
+export interface Placement {
+  /** `<namespace>/<name>`. */
+  vm: string;
+  node: string | null;
+  /** Why the VM has no node (absent when placed). */
+  reason?: string;
+}
+
+/**
+ * capacity: demand above supply (allowOvercommit turns these into warnings);
+ * consistency: the pieces disagree and a deploy would break whatever the capacity.
+ */
+export type PlanProblemKind = "capacity" | "consistency";
+
+export interface PlanProblem {
+  kind: PlanProblemKind;
+  /** Path in the stack config, as in ConfigError (`pools[1]`, `vms[3].interfaces[0]`). */
+  path: PathSegment[];
+  problem: string;
+  fix: string;
+}
+
+/** The effective state of KubeVirt's ExternalNetResourceInjection gate. */
+export type InjectionState =
+  /** v1.9+ turns it on by default; the program puts it in disabledFeatureGates. */
+  | "disabled"
+  /** The network-resources-injector is deployed and requests the VFs. */
+  | "injector"
+  /** Before v1.9 the gate is off unless enabled. */
+  | "off-by-default";
+
+export interface KubevirtPlan {
+  version: string;
+  externalNetResourceInjection: InjectionState;
+}
+
+export interface Plan {
+  feasible: boolean;
+  pools: PoolPlan[];
+  nodes: NodePlan[];
+  placement: Placement[];
+  kubevirt: KubevirtPlan;
+  warnings: string[];
+  errors: PlanProblem[];
+}

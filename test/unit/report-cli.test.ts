@@ -1,0 +1,67 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError } from "../../config/errors";
+import { listStacks, ReportCliError, runReport } from "../../report/cli";
+import { ROOT } from "./plan-support";
+
+const hasDot = !spawnSync("dot", ["-V"]).error;
+
+describe("report CLI", () => {
+  let root: string;
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "report-cli-"));
+    fs.mkdirSync(path.join(root, "stacks"));
+    fs.copyFileSync(path.join(ROOT, "stacks", "Pulumi.kubecon-demo.yaml"), path.join(root, "stacks", "Pulumi.kubecon-demo.yaml"));
+    lines.length = 0;
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("refuses an unknown stack and lists the stacks that exist", () => {
+    fs.writeFileSync(path.join(root, "stacks", "Pulumi.prod-east.yaml"), "config: {}\n");
+    assert.deepStrictEqual(listStacks(path.join(root, "stacks")), ["kubecon-demo", "prod-east"]);
+    assert.throws(() => runReport("kubecon", { root, log }), (e: unknown) => e instanceof ReportCliError && e.message === 'unknown stack "kubecon": no stacks/Pulumi.kubecon.yaml — stacks that exist: kubecon-demo, prod-east');
+    assert.throws(() => runReport("../stacks/Pulumi.kubecon-demo", { root, log }), ReportCliError);
+  });
+
+  it("says which key is missing, and passes config errors through", () => {
+    fs.writeFileSync(path.join(root, "stacks", "Pulumi.empty.yaml"), "config: {}\n");
+    assert.throws(() => runReport("empty", { root, log }), /stacks\/Pulumi\.empty\.yaml has no config key "kubevirt-sriov:platform"/);
+    fs.writeFileSync(path.join(root, "stacks", "Pulumi.bad.yaml"), "config:\n  kubevirt-sriov:platform:\n    nodes: []\n    pools: []\n");
+    assert.throws(() => runReport("bad", { root, log }), ConfigError);
+  });
+
+  it("writes the Markdown without an SVG when dot is missing, and says so", () => {
+    const run = runReport("kubecon-demo", { root, log, dot: path.join(root, "no-such-dot") });
+    assert.strictEqual(run.svgPath, undefined);
+    assert.ok(!fs.existsSync(path.join(root, "reports", "kubecon-demo.svg")));
+    const md = fs.readFileSync(path.join(root, "reports", "kubecon-demo.md"), "utf8");
+    assert.match(md, /```mermaid\nflowchart LR/);
+    assert.ok(!md.includes("kubecon-demo.svg"));
+    assert.match(lines[0], /Graphviz ".*no-such-dot" not found: skipping reports\/kubecon-demo\.svg \(install it with \.ci\/install-report-deps\.sh\)/);
+  });
+
+  (hasDot ? it : it.skip)("renders the SVG with Graphviz and links it", () => {
+    const run = runReport("kubecon-demo", { root, log });
+    assert.strictEqual(run.plan.feasible, true);
+    // Graphviz writes '-' as an entity.
+    const svg = fs.readFileSync(path.join(root, "reports", "kubecon-demo.svg"), "utf8").replace(/&#45;/g, "-");
+    assert.match(svg, /<svg /);
+    for (const label of ["k8s-node1", "0000:02:00.3", "sriov_net_B", "default/sriov-net", "default/sipp"]) assert.ok(svg.includes(label), label);
+    assert.match(fs.readFileSync(run.markdownPath, "utf8"), /\[kubecon-demo\.svg\]\(kubecon-demo\.svg\)/);
+    assert.match(lines.at(-1) ?? "", /wrote reports\/kubecon-demo\.md and reports\/kubecon-demo\.svg: feasible, 0 warnings/);
+  });
+
+  it("keeps the checked-in kubecon-demo report current", () => {
+    runReport("kubecon-demo", { root, log, dot: path.join(root, "no-such-dot") });
+    const fresh = fs.readFileSync(path.join(root, "reports", "kubecon-demo.md"), "utf8");
+    const kept = fs.readFileSync(path.join(ROOT, "reports", "kubecon-demo.md"), "utf8");
+    // The kept one links its SVG; otherwise they are the same.
+    assert.strictEqual(kept.replace("Offline rendering (Graphviz): [kubecon-demo.svg](kubecon-demo.svg)\n\n", ""), fresh, "run `npm run report -- kubecon-demo`");
+  });
+});
