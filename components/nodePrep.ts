@@ -1,0 +1,150 @@
+// SriovNodePrep: prepares one bare-metal node's SR-IOV PFs over SSH with
+// node/sriov-node.sh, and exposes what the node reported as typed outputs.
+import { createHash } from "crypto";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { NodeRoots, NodeState, renderRemoteCommand } from "../render/nodeState";
+import { NodeReport, PhysicalFunctionReport, parseNodeReport } from "../render/nodeReport";
+
+export interface SshEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  privateKey?: pulumi.Input<string>;
+  password?: pulumi.Input<string>;
+  /** Expected host key ("ssh-ed25519 AAAA..."); without it the host key is not checked. */
+  hostKey?: string;
+}
+
+export interface NodeConnection extends SshEndpoint {
+  proxy?: SshEndpoint;
+  dialErrorLimit?: number;
+  perDialTimeout?: number;
+}
+
+/** A PF as the node reported it, plus the distinct drivers its VFs are bound to. */
+export type PhysicalFunctionOutput = PhysicalFunctionReport & { drivers: string[] };
+
+export interface SriovNodePrepArgs {
+  state: NodeState;
+  connection: NodeConnection;
+  /** Run the script through `sudo -n`. Default: when the SSH user is not root. */
+  sudo?: boolean;
+  /** Lab and tests only: point the script at a simulated host's roots and tool shims. */
+  simulatedHost?: { roots: NodeRoots; pathPrefix?: string };
+}
+
+/**
+ * A short hash of the VF layout of the PFs this state manages (other PFs on the node do
+ * not count). Stable across runs while the layout is unchanged.
+ */
+export function vfFingerprint(pfs: PhysicalFunctionReport[], state: NodeState): string {
+  const ours = (pf: PhysicalFunctionReport) =>
+    state.pfs.some((p) => p.pciAddress === pf.pciAddress || (p.name !== undefined && p.name === pf.name));
+  const layout = pfs
+    .filter(ours)
+    .sort((a, b) => a.pciAddress.localeCompare(b.pciAddress))
+    .map((pf) => ({
+      pf: pf.pciAddress,
+      numVfs: pf.numVfs,
+      // IOMMU groups can be renumbered when VFs are recreated; the device plugin must then restart.
+      vfs: pf.vfs.map((vf) => [vf.pciAddress, vf.driver, vf.iommuGroup]),
+    }));
+  return createHash("sha256").update(JSON.stringify(layout)).digest("hex").slice(0, 16);
+}
+
+function secretOrUndefined(v: pulumi.Input<string> | undefined): pulumi.Output<string> | undefined {
+  return v === undefined ? undefined : pulumi.secret(v);
+}
+
+function endpoint(e: SshEndpoint): command.types.input.remote.ProxyConnectionArgs {
+  return {
+    host: e.host,
+    port: e.port,
+    user: e.user,
+    privateKey: secretOrUndefined(e.privateKey),
+    password: secretOrUndefined(e.password),
+    hostKey: e.hostKey,
+  };
+}
+
+/** remote.Command's connection, with every credential wrapped in pulumi.secret. */
+export function remoteConnection(c: NodeConnection): command.types.input.remote.ConnectionArgs {
+  return {
+    ...endpoint(c),
+    proxy: c.proxy ? endpoint(c.proxy) : undefined,
+    dialErrorLimit: c.dialErrorLimit,
+    perDialTimeout: c.perDialTimeout,
+  };
+}
+
+export class SriovNodePrep extends pulumi.ComponentResource {
+  /** Everything the node reported after apply. */
+  public readonly report: pulumi.Output<NodeReport>;
+  public readonly physicalFunctions: pulumi.Output<PhysicalFunctionOutput[]>;
+  /** Kernel arguments the node did not boot with (IOMMU, hugepages); a reboot applies them. */
+  public readonly kernelChanges: pulumi.Output<string[]>;
+  public readonly rebootRequired: pulumi.Output<boolean>;
+  public readonly vfioReady: pulumi.Output<boolean>;
+  /** Put on the device plugin's pod template so it restarts when VFs are recreated. */
+  public readonly vfFingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: SriovNodePrepArgs, opts?: pulumi.ComponentResourceOptions) {
+    // args stay out of the component's registered inputs: they carry SSH secrets.
+    super("kubevirt-sriov:node:SriovNodePrep", name, {}, opts);
+    const node = args.state.node;
+    const c = args.connection;
+    if (!c.host || !c.user || !Number.isInteger(c.port) || c.port < 1 || c.port > 65535) {
+      throw new pulumi.ResourceError(`node ${node}: SSH connection needs host, user and a port 1-65535`, this);
+    }
+    // Non-root SSH users need passwordless sudo for the script (sysfs writes are root-only).
+    const options = { sudo: args.sudo ?? c.user !== "root", ...args.simulatedHost };
+    let apply: string;
+    let revert: string;
+    try {
+      apply = renderRemoteCommand("apply", args.state, options);
+      revert = renderRemoteCommand("revert", args.state, options);
+    } catch (e) {
+      throw new pulumi.ResourceError(`node ${node}: ${(e as Error).message}`, this);
+    }
+
+    const cmd = new command.remote.Command(
+      `${name}-sriov`,
+      {
+        connection: remoteConnection(c),
+        create: apply,
+        // Without `update` a changed state would replace: create the new, then revert it.
+        update: apply,
+        // Runs from the stored inputs alone: script and state are inline.
+        delete: revert,
+        // Setting PULUMI_COMMAND_STDOUT needs sshd AcceptEnv, and nothing reads it.
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this },
+    );
+
+    this.report = cmd.stdout.apply((out) => {
+      try {
+        return parseNodeReport(out);
+      } catch (e) {
+        throw new pulumi.ResourceError(`node ${node}: ${(e as Error).message}`, this);
+      }
+    });
+    this.physicalFunctions = this.report.apply((r) =>
+      r.pfs.map((pf) => ({ ...pf, drivers: [...new Set(pf.vfs.flatMap((vf) => (vf.driver ? [vf.driver] : [])))].sort() })),
+    );
+    this.kernelChanges = this.report.apply((r) => r.kernelChanges);
+    this.rebootRequired = this.report.apply((r) => r.rebootRequired);
+    this.vfioReady = this.report.apply((r) => r.vfioReady);
+    this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, args.state));
+
+    this.registerOutputs({
+      report: this.report,
+      physicalFunctions: this.physicalFunctions,
+      kernelChanges: this.kernelChanges,
+      rebootRequired: this.rebootRequired,
+      vfioReady: this.vfioReady,
+      vfFingerprint: this.vfFingerprint,
+    });
+  }
+}

@@ -1,0 +1,985 @@
+#!/usr/bin/env bash
+# sriov-node.sh: prepare one Kubernetes node's SR-IOV physical functions (PFs) for
+# KubeVirt VMs. Shipped inline by components/nodePrep.ts; also installed on the node
+# and re-run at boot by kubevirt-sriov-vfs.service, because VFs vanish at reboot.
+#
+#   sriov-node.sh discover          one line of JSON: IOMMU, vfio, PFs and their VFs
+#   sriov-node.sh apply             desired state (render/nodeState.ts) on stdin
+#   sriov-node.sh apply-from-state  the state saved by the last apply (boot unit)
+#   sriov-node.sh revert            undo apply; desired state on stdin is optional
+#
+# Needs bash 4.4+, coreutils, findutils, iproute2 and kmod; no jq, no python.
+# Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
+# Exit codes: 2 a precondition failed and nothing was changed; 3 a change failed
+# midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
+set -euo pipefail
+shopt -s nullglob
+umask 022 # files under /etc must be readable whatever umask sudo or sshd handed us
+
+SYSFS_ROOT=${SYSFS_ROOT:-/sys}
+PROC_ROOT=${PROC_ROOT:-/proc}
+ETC_ROOT=${ETC_ROOT:-/etc}
+DEV_ROOT=${DEV_ROOT:-/dev}
+
+PCI=$SYSFS_ROOT/bus/pci
+VFIO=vfio-pci
+STATE_DIR=$ETC_ROOT/kubevirt-sriov
+ORIG_DIR=$STATE_DIR/original
+UNIT=kubevirt-sriov-vfs.service
+UNIT_FILE=$ETC_ROOT/systemd/system/$UNIT
+GRUB_SNIPPET=$ETC_ROOT/default/grub.d/kubevirt-sriov.cfg
+SELF=${BASH_SOURCE[0]}
+
+WRITES=0
+LAST_ERROR=
+NODE=$(uname -n 2>/dev/null || echo unknown)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-node.XXXXXX")
+ERR_FILE=$WORK/err
+trap 'rm -rf -- "$WORK"' EXIT
+
+# ---------------------------------------------------------------- messages
+log() { printf 'sriov-node[%s]: %s\n' "$NODE" "$*" >&2; }
+die() { # die <exit-code> <message>
+  local code=$1
+  shift
+  printf 'sriov-node[%s]: error: %s\n' "$NODE" "$*" >&2
+  exit "$code"
+}
+
+# ---------------------------------------------------------------- reads
+# Helpers return through `printf -v <var>` so hot loops fork nothing.
+read_attr() { # read_attr <var> <path>: first line of a file, empty if unreadable
+  printf -v "$1" '%s' ''
+  if [[ -r $2 ]]; then
+    IFS= read -r "$1" <"$2" || true
+  fi
+}
+
+first_entry() { # first_entry <var> <dir>: name of the first entry of a directory
+  local _e
+  printf -v "$1" '%s' ''
+  for _e in "$2"/*; do
+    printf -v "$1" '%s' "${_e##*/}"
+    return 0
+  done
+}
+
+json_quote() { # json_quote <var> <text>: a JSON string literal
+  local _s=$2
+  _s=${_s//\\/\\\\}
+  _s=${_s//\"/\\\"}
+  _s=${_s//[$'\001'-$'\037']/ }
+  printf -v "$1" '"%s"' "$_s"
+}
+
+# The node-wide maps below replace per-VF lookups: one readdir per driver and one find
+# over class/net instead of several sysfs reads per VF (a PF can have 256 VFs).
+MAPS_AT=-1
+refresh_maps() { # DRV_OF[bdf]=driver, NET_OF[bdf]=netdev; rebuilt only after changes
+  ((MAPS_AT != WRITES)) || return 0
+  declare -gA DRV_OF=() NET_OF=()
+  local link drv name target
+  for link in "$PCI"/drivers/*/[0-9a-f][0-9a-f][0-9a-f][0-9a-f]:*; do
+    drv=${link%/*}
+    DRV_OF[${link##*/}]=${drv##*/}
+  done
+  while read -r name target; do
+    target=${target%/net/*}
+    NET_OF[${target##*/}]=$name
+  done < <(find "$SYSFS_ROOT/class/net/" -mindepth 1 -maxdepth 1 -type l -printf '%f %l\n' 2>/dev/null || true)
+  MAPS_AT=$WRITES
+}
+
+# VF addresses and IOMMU groups only change when VFs are recreated (a sriov_numvfs write).
+NUMVFS_GEN=0
+declare -A INV_KEY=() INV_BDF=() INV_GRP=()
+json_int() { # json_int <var> <default>: keep an integer, else the default (null, -1, 0)
+  local _v=${!1}
+  [[ $_v =~ ^-?[0-9]+$ ]] || printf -v "$1" '%s' "$2"
+}
+
+vf_inventory() { # vf_inventory <pf-dir> <count>: fills VF_BDF VF_DRV VF_GRP VF_NET
+  local pfdir=$1 n=$2 i links=() grp path target
+  VF_BDF=() VF_DRV=() VF_GRP=() VF_NET=()
+  ((n > 0)) || return 0
+  refresh_maps
+  if [[ ${INV_KEY[$pfdir]:-} == "$n:$NUMVFS_GEN" ]]; then
+    read -r -a VF_BDF <<<"${INV_BDF[$pfdir]}"
+    read -r -a VF_GRP <<<"${INV_GRP[$pfdir]}"
+  else
+    for ((i = 0; i < n; i++)); do links+=("$pfdir/virtfn$i"); done
+    mapfile -t VF_BDF < <(readlink -- "${links[@]}" || true)
+    ((${#VF_BDF[@]} == n)) || die 3 "$(pf_label_dir "$pfdir"): sriov_numvfs is $n but only ${#VF_BDF[@]} virtfn links exist; cure: re-run apply"
+    VF_BDF=("${VF_BDF[@]##*/}")
+    local -A grp_of=()
+    links=()
+    for ((i = 0; i < n; i++)); do links+=("$PCI/devices/${VF_BDF[i]}/iommu_group"); done
+    # find prints only the links that exist, each with its own path: no -L test per VF.
+    while read -r path target; do
+      path=${path%/iommu_group}
+      grp_of[${path##*/}]=${target##*/}
+    done < <(find "${links[@]}" -maxdepth 0 -type l -printf '%p %l\n' 2>/dev/null || true)
+    for ((i = 0; i < n; i++)); do VF_GRP[i]=${grp_of[${VF_BDF[i]}]:--}; done
+    INV_KEY[$pfdir]=$n:$NUMVFS_GEN
+    INV_BDF[$pfdir]=${VF_BDF[*]}
+    INV_GRP[$pfdir]=${VF_GRP[*]}
+  fi
+  for ((i = 0; i < n; i++)); do
+    grp=${VF_GRP[i]}
+    [[ $grp != - ]] || VF_GRP[i]=''
+    VF_DRV[i]=${DRV_OF[${VF_BDF[i]}]:-}
+    VF_NET[i]=${NET_OF[${VF_BDF[i]}]:-}
+  done
+}
+
+pf_label_dir() { # pf_label_dir <pf-dir>: "PF <name> (<bdf>)"
+  local name
+  first_entry name "$1/net"
+  printf 'PF %s (%s)' "${name:--}" "${1##*/}"
+}
+
+# ---------------------------------------------------------------- discover
+iommu_groups() { # number of IOMMU groups; 0 means the IOMMU is off
+  local g=("$SYSFS_ROOT"/kernel/iommu_groups/*)
+  echo "${#g[@]}"
+}
+
+vfio_loaded() { [[ -d $PCI/drivers/$VFIO ]]; }
+vfio_loadable() { vfio_loaded || modprobe -n -q "$VFIO" >/dev/null 2>&1; }
+
+discover_json() { # sets DISCOVER to the discovery JSON object without its closing brace
+  local kernel=${KERNEL_RELEASE:-} cmdline groups dev cls q pfs="" sep=""
+  [[ -n $kernel ]] || kernel=$(uname -r)
+  read_attr cmdline "$PROC_ROOT/cmdline"
+  groups=$(iommu_groups)
+  json_quote kernel "$kernel"
+  json_quote cmdline "$cmdline"
+  for dev in "$PCI"/devices/*; do
+    [[ -e $dev/sriov_totalvfs ]] || continue
+    read_attr cls "$dev/class"
+    [[ $cls == 0x02* ]] || continue # SR-IOV NVMe and accelerators are not ours
+    pf_json q "$dev"
+    pfs+="$sep$q"
+    sep=,
+  done
+  local loaded=false loadable=false enabled=false
+  vfio_loaded && loaded=true
+  vfio_loadable && loadable=true
+  ((groups > 0)) && enabled=true
+  DISCOVER="{\"schema\":1,\"kernel\":$kernel,\"iommu\":{\"enabled\":$enabled,\"groups\":$groups,\"cmdline\":$cmdline},\"vfio\":{\"loaded\":$loaded,\"loadable\":$loadable},\"pfs\":[$pfs]"
+}
+
+pf_json() { # pf_json <var> <pf-dir>
+  local dev=$2 name="" drv="" v d total num numa state="unknown" mtu="null" op i dq vq vfs="" sep=""
+  first_entry name "$dev/net"
+  [[ -L $dev/driver ]] && drv=$(readlink -- "$dev/driver") && drv=${drv##*/}
+  read_attr v "$dev/vendor"
+  read_attr d "$dev/device"
+  read_attr total "$dev/sriov_totalvfs"
+  read_attr num "$dev/sriov_numvfs"
+  read_attr numa "$dev/numa_node"
+  if [[ -n $name ]]; then
+    read_attr op "$dev/net/$name/operstate"
+    case $op in up) state=up ;; down | lowerlayerdown | notpresent) state=down ;; esac
+    read_attr mtu "$dev/net/$name/mtu"
+    json_quote name "$name"
+  else
+    name=null
+  fi
+  if [[ -n $drv ]]; then json_quote drv "$drv"; else drv=null; fi
+  json_quote v "$v"
+  json_quote d "$d"
+  json_int total 0
+  json_int num 0
+  json_int numa -1
+  json_int mtu null
+  vf_inventory "$dev" "$num"
+  for i in "${!VF_BDF[@]}"; do
+    vq="{\"index\":$i,\"pciAddress\":\"${VF_BDF[i]}\",\"driver\":"
+    if [[ -n ${VF_DRV[i]} ]]; then json_quote dq "${VF_DRV[i]}" && vq+=$dq; else vq+=null; fi
+    vq+=",\"iommuGroup\":"
+    if [[ -n ${VF_GRP[i]} ]]; then vq+="\"${VF_GRP[i]}\"}"; else vq+="null}"; fi
+    vfs+="$sep$vq"
+    sep=,
+  done
+  printf -v "$1" '%s' "{\"name\":$name,\"pciAddress\":\"${dev##*/}\",\"vendor\":$v,\"device\":$d,\"driver\":$drv,\"totalVfs\":$total,\"numVfs\":$num,\"numaNode\":$numa,\"linkState\":\"$state\",\"mtu\":$mtu,\"vfs\":[$vfs]}"
+}
+
+# ---------------------------------------------------------------- desired state
+# Line format (render/nodeState.ts renderStateLines):
+#   schema 1 | node <name> | allow_disruption 0|1
+#   kernel <intel|amd> <hugepages1G> <hugepages2M> <writeBootloader 0|1>
+#   pf <name|-> <bdf|-> <numVfs> <mtu|->
+#   group <pf#> <first> <last> <vfio-pci|netdevice> <pool> <trust> <spoofchk> <vlan> <qos> <minTx> <maxTx> <linkState>
+#   end
+RE_UINT='^(0|[1-9][0-9]{0,8})$'
+RE_OPT_UINT='^(-|0|[1-9][0-9]{0,8})$'
+RE_FLAG='^(-|0|1)$'
+RE_IFNAME='^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$'
+RE_BDF='^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
+RE_NODE='^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+RE_POOL='^[A-Za-z0-9_.-]{1,63}$'
+
+bad_state() { die 64 "desired state line $1: $2 (got: $3); cure: regenerate it with render/nodeState.ts"; }
+
+want() { # want <line#> <line> <regex> <value...>
+  local ln=$1 line=$2 re=$3 v
+  shift 3
+  for v in "$@"; do [[ $v =~ $re ]] || bad_state "$ln" "bad token '$v'" "$line"; done
+}
+
+parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
+  local text=$1 ln=0 line kw a=() complete=0
+  S_SCHEMA='' S_NODE='' S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
+  P_NAME=() P_BDF=() P_NUM=() P_MTU=()
+  G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=() G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    ln=$((ln + 1))
+    [[ -n $line ]] || continue
+    ((complete == 0)) || bad_state "$ln" "text after 'end'" "$line"
+    read -r -a a <<<"$line"
+    kw=${a[0]}
+    case $kw:${#a[@]} in
+      schema:2) [[ ${a[1]} == 1 ]] || bad_state "$ln" "unsupported schema" "$line"; S_SCHEMA=1 ;;
+      node:2) want "$ln" "$line" "$RE_NODE" "${a[1]}"; S_NODE=${a[1]} ;;
+      allow_disruption:2) want "$ln" "$line" '^[01]$' "${a[1]}"; S_ALLOW=${a[1]} ;;
+      kernel:5)
+        want "$ln" "$line" '^(intel|amd)$' "${a[1]}"
+        want "$ln" "$line" "$RE_UINT" "${a[2]}" "${a[3]}"
+        want "$ln" "$line" '^[01]$' "${a[4]}"
+        S_IOMMU=${a[1]} S_H1G=${a[2]} S_H2M=${a[3]} S_BOOT=${a[4]} ;;
+      pf:5)
+        [[ ${a[1]} == - ]] || want "$ln" "$line" "$RE_IFNAME" "${a[1]}"
+        [[ ${a[2]} == - ]] || want "$ln" "$line" "$RE_BDF" "${a[2]}"
+        [[ ${a[1]}${a[2]} != -- ]] || bad_state "$ln" "a PF needs a name or a PCI address" "$line"
+        want "$ln" "$line" "$RE_UINT" "${a[3]}"
+        want "$ln" "$line" "$RE_OPT_UINT" "${a[4]}"
+        P_NAME+=("${a[1]}") P_BDF+=("${a[2]}") P_NUM+=("${a[3]}") P_MTU+=("${a[4]}") ;;
+      group:13) parse_group "$ln" "$line" "${a[@]:1}" ;;
+      end:1) complete=1 ;;
+      *) bad_state "$ln" "unknown line" "$line" ;;
+    esac
+  done <<<"$text"
+  [[ $S_SCHEMA == 1 && -n $S_NODE ]] || die 64 "desired state lacks 'schema 1' or 'node'; cure: regenerate it with render/nodeState.ts"
+  ((complete)) || die 64 "desired state is truncated (no 'end' line); cure: re-run"
+}
+
+parse_group() { # parse_group <line#> <line> <pf#> <first> <last> <driver> <pool> <trust> <spoof> <vlan> <qos> <min> <max> <state>
+  local ln=$1 line=$2
+  shift 2
+  want "$ln" "$line" "$RE_UINT" "$1" "$2" "$3"
+  want "$ln" "$line" '^(vfio-pci|netdevice)$' "$4"
+  want "$ln" "$line" "$RE_POOL" "$5"
+  want "$ln" "$line" "$RE_FLAG" "$6" "$7"
+  want "$ln" "$line" "$RE_OPT_UINT" "$8" "$9" "${10}" "${11}"
+  want "$ln" "$line" '^(-|auto|enable|disable)$' "${12}"
+  (($1 < ${#P_NUM[@]})) || bad_state "$ln" "group refers to an unknown PF" "$line"
+  (($2 <= $3 && $3 < P_NUM[$1])) || bad_state "$ln" "VF range $2-$3 is outside 0-$((P_NUM[$1] - 1))" "$line"
+  local g
+  for g in "${!G_PF[@]}"; do
+    if ((G_PF[g] == $1 && $2 <= G_LAST[g] && G_FIRST[g] <= $3)); then
+      bad_state "$ln" "VF range $2-$3 overlaps ${G_FIRST[g]}-${G_LAST[g]}" "$line"
+    fi
+  done
+  G_PF+=("$1") G_FIRST+=("$2") G_LAST+=("$3") G_DRV+=("$4") G_POOL+=("$5") G_TRUST+=("$6") G_SPOOF+=("$7")
+  G_VLAN+=("$8") G_QOS+=("$9") G_MIN+=("${10}") G_MAX+=("${11}") G_STATE+=("${12}")
+}
+
+any_vfio() {
+  local d
+  for d in "${G_DRV[@]}"; do [[ $d == "$VFIO" ]] && return 0; done
+  return 1
+}
+
+pf_wants_vfio() { # pf_wants_vfio <pf#>
+  local g
+  for g in "${!G_PF[@]}"; do [[ ${G_PF[g]} == "$1" && ${G_DRV[g]} == "$VFIO" ]] && return 0; done
+  return 1
+}
+
+desired_drivers() { # desired_drivers <pf#>: fills WANT[vf]=vfio-pci|netdevice for grouped VFs
+  local g v
+  WANT=()
+  for g in "${!G_PF[@]}"; do
+    [[ ${G_PF[g]} == "$1" ]] || continue
+    for ((v = G_FIRST[g]; v <= G_LAST[g]; v++)); do WANT[v]=${G_DRV[g]}; done
+  done
+}
+
+# ---------------------------------------------------------------- checks (no writes)
+resolve_pfs() { # fills R_DIR R_BDF R_NAME R_LABEL; appends problems to ERRORS
+  local i dir bdf name target
+  R_DIR=() R_BDF=() R_NAME=() R_LABEL=()
+  for i in "${!P_NUM[@]}"; do
+    dir='' bdf=${P_BDF[i]} name=${P_NAME[i]}
+    R_LABEL[i]="PF ${name:--} (${bdf:--})"
+    if [[ $name != - ]]; then
+      if [[ ! -e $SYSFS_ROOT/class/net/$name/device ]]; then
+        ERRORS+=("${R_LABEL[i]} not found on this node: no $SYSFS_ROOT/class/net/$name/device; present SR-IOV PFs: $(present_pfs); cure: fix the PF name or pciAddress for node $S_NODE in the stack config")
+        continue
+      fi
+      target=$(readlink -f -- "$SYSFS_ROOT/class/net/$name/device")
+      if [[ $bdf != - && ${target##*/} != "$bdf" ]]; then
+        ERRORS+=("${R_LABEL[i]}: interface $name is PCI device ${target##*/}, not $bdf; cure: make name and pciAddress agree in the stack config")
+        continue
+      fi
+      bdf=${target##*/}
+    elif [[ ! -e $PCI/devices/$bdf ]]; then
+      ERRORS+=("${R_LABEL[i]} not found on this node: no $PCI/devices/$bdf; present SR-IOV PFs: $(present_pfs); cure: fix the PF pciAddress for node $S_NODE in the stack config")
+      continue
+    fi
+    dir=$PCI/devices/$bdf
+    [[ $name != - ]] || first_entry name "$dir/net"
+    R_DIR[i]=$dir R_BDF[i]=$bdf R_NAME[i]=$name
+    R_LABEL[i]="PF ${name:--} ($bdf)"
+  done
+}
+
+present_pfs() {
+  local dev name out=""
+  for dev in "$PCI"/devices/*; do
+    [[ -e $dev/sriov_totalvfs ]] || continue
+    first_entry name "$dev/net"
+    out+="${out:+, }${name:--} (${dev##*/})"
+  done
+  echo "${out:-none}"
+}
+
+check_pf() { # check_pf <pf#>: capability, VF count, driver, disruption
+  local i=$1 dir=${R_DIR[$1]} label=${R_LABEL[$1]} total num want=${P_NUM[$1]} v cur
+  if [[ ! -e $dir/sriov_totalvfs ]]; then
+    ERRORS+=("$label is not SR-IOV capable: no sriov_totalvfs; cure: choose an SR-IOV capable PF, or enable SR-IOV in the NIC firmware and BIOS")
+    return 0
+  fi
+  read_attr total "$dir/sriov_totalvfs"
+  read_attr num "$dir/sriov_numvfs"
+  if ((want > total)); then
+    ERRORS+=("$label supports at most $total VFs (sriov_totalvfs) but $want were requested; cure: set numVfs to $total or less")
+  fi
+  if [[ ! -L $dir/driver ]]; then
+    ERRORS+=("$label has no driver bound, so the kernel cannot create VFs; cure: load the NIC driver and check dmesg")
+  fi
+  if [[ ${R_NAME[i]} == "" || ${R_NAME[i]} == - ]] && pf_has_link_settings "$i"; then
+    ERRORS+=("$label has no network interface, so MTU and per-VF settings cannot be applied; cure: bind the PF to its network driver")
+  fi
+  CUR_NUM[i]=$num
+  vf_inventory "$dir" "$num"
+  desired_drivers "$i"
+  for v in "${!VF_BDF[@]}"; do
+    cur=${VF_DRV[v]}
+    if ((num != want)); then
+      note_disruption "$i" "$v" "changing the VF count from $num to $want destroys it"
+    elif [[ -n ${WANT[v]:-} ]] && ! driver_ok "${WANT[v]}" "$cur"; then
+      note_disruption "$i" "$v" "rebinding it from ${cur:-no driver} to ${WANT[v]} interrupts it"
+    fi
+  done
+}
+
+pf_has_link_settings() { # pf_has_link_settings <pf#>: MTU or any per-VF setting configured
+  local g k
+  [[ ${P_MTU[$1]} != - ]] && return 0
+  for g in "${!G_PF[@]}"; do
+    [[ ${G_PF[g]} == "$1" ]] || continue
+    for k in "${G_TRUST[g]}" "${G_SPOOF[g]}" "${G_VLAN[g]}" "${G_QOS[g]}" "${G_MIN[g]}" "${G_MAX[g]}" "${G_STATE[g]}"; do
+      [[ $k == - ]] || return 0
+    done
+  done
+  return 1
+}
+
+# Drivers that take a VF without giving it a kernel netdev (vfio, DPDK's uio, stubs).
+NON_NET_DRIVERS=" vfio-pci uio_pci_generic igb_uio pci-stub "
+driver_ok() { # driver_ok <wanted> <current-driver>
+  # A netdevice VF counts by its driver, not its netdev: a pod may have moved the netdev
+  # into its own network namespace, out of the host's sysfs view.
+  if [[ $1 == "$VFIO" ]]; then [[ $2 == "$VFIO" ]]; else [[ -n $2 && $NON_NET_DRIVERS != *" $2 "* ]]; fi
+}
+
+vfio_holders() { # fills HOLDERS[group]="pid N (comm)" from open /dev/vfio/<group> fds
+  local dirs=("$PROC_ROOT"/[0-9]*/fd) line pid comm grp
+  declare -gA HOLDERS=()
+  ((${#dirs[@]})) || return 0
+  while read -r line; do
+    pid=${line%% *}
+    pid=${pid%/fd}
+    pid=${pid##*/}
+    grp=${line##*/}
+    read_attr comm "$PROC_ROOT/$pid/comm"
+    HOLDERS[$grp]="pid $pid (${comm:-?})"
+  done < <(find "${dirs[@]}" -maxdepth 1 -lname "$DEV_ROOT/vfio/*" -printf '%h %l\n' 2>/dev/null || true)
+}
+
+note_disruption() { # note_disruption <pf#> <vf> <why>: record the VF if something uses it
+  local i=$1 v=$2 why=$3 bdf=${VF_BDF[$2]} drv=${VF_DRV[$2]} net=${VF_NET[$2]} grp=${VF_GRP[$2]} flags addr use=""
+  if [[ -z ${HOLDERS_SCANNED:-} ]]; then
+    vfio_holders
+    HOLDERS_SCANNED=1
+  fi
+  if [[ -n $grp && -n ${HOLDERS[$grp]:-} ]]; then
+    use="its vfio group $grp is held open by ${HOLDERS[$grp]}"
+  elif [[ -n $net ]]; then
+    read_attr flags "$PCI/devices/$bdf/net/$net/flags"
+    if ((${flags:-0} & 1)); then
+      # Link-local addresses come with every up interface; only global ones mean use.
+      addr=$(ip -o addr show dev "$net" scope global 2>/dev/null || true)
+      if [[ $addr =~ inet6?\ ([^ ]+) ]]; then
+        use="its netdev $net is up with address ${BASH_REMATCH[1]}"
+      fi
+    fi
+  elif [[ -n $drv && $NON_NET_DRIVERS != *" $drv "* ]]; then
+    # Bound to a net driver but no netdev in our sysfs: it lives in another network
+    # namespace, which is what the SR-IOV CNI does for a pod.
+    use="its $drv netdev is not in the host network namespace (a pod has it)"
+  fi
+  [[ -n $use ]] || return 0
+  IN_USE+=("${R_LABEL[i]}: VF $v ($bdf) is in use: $use; $why")
+}
+
+check_all() { # every precondition, before any write
+  local i
+  ERRORS=() IN_USE=() CUR_NUM=()
+  HOLDERS_SCANNED=''
+  resolve_pfs
+  for i in "${!R_DIR[@]}"; do check_pf "$i"; done
+  check_duplicates
+  if any_vfio; then
+    if (($(iommu_groups) == 0)); then
+      local cure="add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot"
+      [[ $S_IOMMU == amd ]] && cure="enable AMD-Vi in the BIOS, add iommu=pt (AMD) to the kernel command line and reboot"
+      ERRORS+=("the IOMMU is off ($SYSFS_ROOT/kernel/iommu_groups is empty) but VFs of $(vfio_pf_labels) must go to vfio-pci; cure: $cure")
+    fi
+    if ! vfio_loadable; then
+      ERRORS+=("the vfio-pci driver is not available (modprobe -n vfio-pci fails and $PCI/drivers/vfio-pci is absent) but VFs of $(vfio_pf_labels) need it; cure: install the kernel's vfio-pci module (linux-modules-extra on Ubuntu) or build it in")
+    fi
+  fi
+  if ((${#IN_USE[@]})) && ((S_ALLOW == 0)); then
+    for i in "${IN_USE[@]}"; do ERRORS+=("$i"); done
+    ERRORS+=("refusing to disrupt VFs in use; cure: stop the VMs and pods using them (drain node $S_NODE) and re-run, or set allowDisruption: true")
+  fi
+  if ((${#ERRORS[@]})); then
+    for i in "${ERRORS[@]}"; do log "error: $i"; done
+    return 1
+  fi
+  ((${#IN_USE[@]} == 0)) || log "allowDisruption is set: disrupting ${#IN_USE[@]} VF(s) in use"
+}
+
+check_duplicates() {
+  local i j
+  for i in "${!R_BDF[@]}"; do
+    for j in "${!R_BDF[@]}"; do
+      if ((i < j)) && [[ ${R_BDF[i]} == "${R_BDF[j]}" ]]; then
+        ERRORS+=("${R_LABEL[j]} is listed twice in the desired state; cure: list each PF once")
+      fi
+    done
+  done
+}
+
+vfio_pf_labels() {
+  local i out=""
+  for i in "${!P_NUM[@]}"; do
+    pf_wants_vfio "$i" && out+="${out:+, }${R_LABEL[i]:-PF ${P_NAME[i]} (${P_BDF[i]})}"
+  done
+  echo "$out"
+}
+
+# ---------------------------------------------------------------- writes
+# Every change to the node goes through sysfs_write, run_change or put_file so the
+# run can say how many changes it made; a re-apply of the same state makes none.
+sysfs_write() { # sysfs_write <path> <value>
+  WRITES=$((WRITES + 1))
+  [[ $1 != */sriov_numvfs ]] || NUMVFS_GEN=$((NUMVFS_GEN + 1))
+  if ! printf '%s\n' "$2" 2>"$ERR_FILE" >"$1"; then
+    read_attr LAST_ERROR "$ERR_FILE"
+    LAST_ERROR=${LAST_ERROR##*: }
+    return 1
+  fi
+}
+
+run_change() { # run_change <command...>: a command that changes the node
+  WRITES=$((WRITES + 1))
+  if ! "$@" >"$ERR_FILE" 2>&1; then
+    LAST_ERROR=$(<"$ERR_FILE")
+    LAST_ERROR=${LAST_ERROR//$'\n'/ }
+    return 1
+  fi
+}
+
+put_file() { # put_file <path> <mode> <content>: atomic replace when the content differs
+  local path=$1 mode=$2 content=$3 tmp
+  if [[ -f $path ]] && [[ $(<"$path") == "$content" ]]; then return 1; fi
+  WRITES=$((WRITES + 1))
+  mkdir -p -- "${path%/*}"
+  tmp=$(mktemp "${path%/*}/.${path##*/}.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f -- "$tmp" "$path"
+}
+
+fail_pf() { # fail_pf <pf#> <what> <cure>
+  die 3 "${R_LABEL[$1]}: $2: ${LAST_ERROR:-unknown error}; $WRITES change(s) made so far; cure: $3"
+}
+
+record_original() { # remember the count and autoprobe we found, once, for revert
+  local i=$1 dir=${R_DIR[$1]} ap
+  [[ -f $ORIG_DIR/${R_BDF[i]} ]] && return 0
+  read_attr ap "$dir/sriov_drivers_autoprobe"
+  put_file "$ORIG_DIR/${R_BDF[i]}" 0644 "numvfs ${CUR_NUM[i]}
+autoprobe ${ap:-1}
+name ${R_NAME[i]:--}" || true
+}
+
+set_pf_link() { # MTU first: some drivers reject a VF MTU above the PF's
+  local i=$1 name=${R_NAME[$1]} dir=${R_DIR[$1]} mtu flags
+  [[ -n $name && $name != - ]] || return 0
+  if [[ ${P_MTU[i]} != - ]]; then
+    read_attr mtu "$dir/net/$name/mtu"
+    if [[ $mtu != "${P_MTU[i]}" ]]; then
+      run_change ip link set dev "$name" mtu "${P_MTU[i]}" || fail_pf "$i" "setting MTU ${P_MTU[i]} failed" "check that the NIC supports this MTU"
+    fi
+  fi
+  read_attr flags "$dir/net/$name/flags"
+  if ! ((${flags:-0} & 1)); then
+    run_change ip link set dev "$name" up || fail_pf "$i" "bringing the interface up failed" "check dmesg for the NIC driver"
+  fi
+}
+
+set_autoprobe() { # off when VFs go to vfio-pci, so host drivers never grab them first
+  local i=$1 dir=${R_DIR[$1]} want=1 cur
+  pf_wants_vfio "$i" && want=0
+  read_attr cur "$dir/sriov_drivers_autoprobe"
+  [[ $cur == "$want" ]] && return 0
+  sysfs_write "$dir/sriov_drivers_autoprobe" "$want" || fail_pf "$i" "writing sriov_drivers_autoprobe=$want failed" "check dmesg"
+}
+
+set_numvfs() { # the kernel refuses nonzero -> other nonzero (EBUSY): go through 0
+  local i=$1 dir=${R_DIR[$1]} want=${P_NUM[$1]} cur
+  read_attr cur "$dir/sriov_numvfs"
+  [[ $cur == "$want" ]] && return 0
+  if ((cur != 0)); then
+    sysfs_write "$dir/sriov_numvfs" 0 || fail_pf "$i" "disabling the $cur existing VFs failed" "check dmesg; a VM may still hold a VF"
+  fi
+  if ((want != 0)); then
+    sysfs_write "$dir/sriov_numvfs" "$want" || fail_pf "$i" "creating $want VFs failed" "check dmesg (firmware VF limits, PCI resources: pci=realloc)"
+  fi
+}
+
+ensure_vfio_module() {
+  vfio_loaded && return 0
+  run_change modprobe "$VFIO" || die 3 "loading vfio-pci failed: $LAST_ERROR; cure: install the vfio-pci kernel module"
+}
+
+bind_vfio() { # bind_vfio <pf#> <vf>: driver_override + unbind + bind, then clear the override
+  local i=$1 v=$2 bdf=${VF_BDF[$2]} cur=${VF_DRV[$2]} dir=$PCI/devices/${VF_BDF[$2]} ovr
+  read_attr ovr "$dir/driver_override"
+  if [[ $cur == "$VFIO" ]]; then
+    [[ $ovr == "(null)" || -z $ovr ]] || sysfs_write "$dir/driver_override" "" || fail_pf "$i" "clearing driver_override of VF $v ($bdf) failed" "re-run apply"
+    return 0
+  fi
+  local cure="check dmesg for VF $v ($bdf), then re-run apply (it resumes where it stopped)"
+  [[ $ovr == "$VFIO" ]] || sysfs_write "$dir/driver_override" "$VFIO" || fail_pf "$i" "setting driver_override of VF $v ($bdf) failed" "$cure"
+  if [[ -n $cur ]]; then
+    sysfs_write "$PCI/drivers/$cur/unbind" "$bdf" || fail_pf "$i" "unbinding VF $v ($bdf) from $cur failed" "$cure"
+  fi
+  sysfs_write "$PCI/drivers/$VFIO/bind" "$bdf" || fail_pf "$i" "binding VF $v ($bdf) to vfio-pci failed" "$cure"
+  sysfs_write "$dir/driver_override" "" || fail_pf "$i" "clearing driver_override of VF $v ($bdf) failed" "$cure"
+  [[ -e $PCI/drivers/$VFIO/$bdf ]] || { LAST_ERROR="not bound after bind"; fail_pf "$i" "VF $v ($bdf) is not on vfio-pci" "$cure"; }
+}
+
+release_for_netdev() { # release_for_netdev <pf#> <vf>: clear override, leave the VF unbound
+  local i=$1 v=$2 bdf=${VF_BDF[$2]} cur=${VF_DRV[$2]} dir=$PCI/devices/${VF_BDF[$2]} ovr
+  local cure="check dmesg for VF $v ($bdf), then re-run apply"
+  read_attr ovr "$dir/driver_override"
+  [[ $ovr == "(null)" || -z $ovr ]] || sysfs_write "$dir/driver_override" "" || fail_pf "$i" "clearing driver_override of VF $v ($bdf) failed" "$cure"
+  driver_ok netdevice "$cur" && return 1
+  if [[ -n $cur ]]; then
+    sysfs_write "$PCI/drivers/$cur/unbind" "$bdf" || fail_pf "$i" "unbinding VF $v ($bdf) from $cur failed" "$cure"
+  fi
+  return 0
+}
+
+probe_netdev_vfs() { # probe_netdev_vfs <pf#> <vf...>: let the kernel pick the VF's own driver
+  local i=$1 dir=${R_DIR[$1]} v ap bdf
+  shift
+  (($#)) || return 0
+  # With sriov_drivers_autoprobe=0 the PCI core only probes a VF whose driver_override
+  # names the driver (pci_device_can_probe), so open it for the duration of the probe.
+  read_attr ap "$dir/sriov_drivers_autoprobe"
+  [[ $ap == 1 ]] || sysfs_write "$dir/sriov_drivers_autoprobe" 1 || fail_pf "$i" "enabling sriov_drivers_autoprobe failed" "check dmesg"
+  for v in "$@"; do
+    bdf=${VF_BDF[v]}
+    sysfs_write "$PCI/drivers_probe" "$bdf" || fail_pf "$i" "probing VF $v ($bdf) failed" "check dmesg, then re-run apply"
+  done
+  [[ $ap == 1 ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$ap" || fail_pf "$i" "restoring sriov_drivers_autoprobe=$ap failed" "check dmesg"
+  vf_inventory "$dir" "${P_NUM[i]}"
+  for v in "$@"; do
+    if ! driver_ok netdevice "${VF_DRV[v]}"; then
+      LAST_ERROR="no kernel network driver claimed it"
+      fail_pf "$i" "VF $v (${VF_BDF[v]}) did not bind to a network driver" "load the VF driver (iavf, ixgbevf, mlx5_core, ...) and re-run apply"
+    fi
+  done
+}
+
+bind_vfs() { # bind_vfs <pf#>: every grouped VF onto its pool's driver
+  local i=$1 v probe=()
+  vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
+  desired_drivers "$i"
+  for v in "${!WANT[@]}"; do
+    if [[ ${WANT[v]} == "$VFIO" ]]; then
+      bind_vfio "$i" "$v"
+    elif release_for_netdev "$i" "$v"; then
+      probe+=("$v")
+    fi
+  done
+  probe_netdev_vfs "$i" "${probe[@]}"
+}
+
+read_vf_config() { # read_vf_config <pf#>: parse `ip link show` vf lines into VC_* arrays
+  local line n
+  VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=()
+  while IFS= read -r line; do
+    [[ $line =~ ^[[:space:]]+vf\ ([0-9]+) ]] || continue
+    n=${BASH_REMATCH[1]}
+    VC_VLAN[n]=0 VC_QOS[n]=0 VC_MIN[n]=0 VC_MAX[n]=0 VC_TRUST[n]='' VC_SPOOF[n]='' VC_STATE[n]=''
+    [[ $line =~ ,\ vlan\ ([0-9]+) ]] && VC_VLAN[n]=${BASH_REMATCH[1]}
+    [[ $line =~ ,\ qos\ ([0-9]+) ]] && VC_QOS[n]=${BASH_REMATCH[1]}
+    [[ $line =~ min_tx_rate\ ([0-9]+) ]] && VC_MIN[n]=${BASH_REMATCH[1]}
+    [[ $line =~ max_tx_rate\ ([0-9]+) ]] && VC_MAX[n]=${BASH_REMATCH[1]}
+    [[ $line =~ spoof\ checking\ (on|off) ]] && VC_SPOOF[n]=${BASH_REMATCH[1]}
+    [[ $line =~ trust\ (on|off) ]] && VC_TRUST[n]=${BASH_REMATCH[1]}
+    [[ $line =~ link-state\ (auto|enable|disable) ]] && VC_STATE[n]=${BASH_REMATCH[1]}
+  done < <(ip link show dev "${R_NAME[$1]}")
+}
+
+configure_vfs() { # configure_vfs <pf#>: ip link set dev <pf> vf N ... only where it differs
+  local i=$1 g v args=() t s
+  pf_has_link_settings "$i" || return 0
+  read_vf_config "$i"
+  for g in "${!G_PF[@]}"; do
+    [[ ${G_PF[g]} == "$i" ]] || continue
+    for ((v = G_FIRST[g]; v <= G_LAST[g]; v++)); do
+      args=()
+      if [[ ${G_TRUST[g]} != - ]]; then
+        t=off
+        [[ ${G_TRUST[g]} == 0 ]] || t=on
+        [[ ${VC_TRUST[v]:-} == "$t" ]] || args+=(trust "$t")
+      fi
+      if [[ ${G_SPOOF[g]} != - ]]; then
+        s=off
+        [[ ${G_SPOOF[g]} == 0 ]] || s=on
+        [[ ${VC_SPOOF[v]:-} == "$s" ]] || args+=(spoofchk "$s")
+      fi
+      if [[ ${G_VLAN[g]} != - ]] && [[ ${VC_VLAN[v]:-} != "${G_VLAN[g]}" || (${G_QOS[g]} != - && ${VC_QOS[v]:-} != "${G_QOS[g]}") ]]; then
+        args+=(vlan "${G_VLAN[g]}")
+        [[ ${G_QOS[g]} == - ]] || args+=(qos "${G_QOS[g]}")
+      fi
+      if [[ (${G_MIN[g]} != - && ${VC_MIN[v]:-} != "${G_MIN[g]}") || (${G_MAX[g]} != - && ${VC_MAX[v]:-} != "${G_MAX[g]}") ]]; then
+        [[ ${G_MIN[g]} == - ]] || args+=(min_tx_rate "${G_MIN[g]}")
+        [[ ${G_MAX[g]} == - ]] || args+=(max_tx_rate "${G_MAX[g]}")
+      fi
+      if [[ ${G_STATE[g]} != - && ${VC_STATE[v]:-} != "${G_STATE[g]}" ]]; then
+        args+=(state "${G_STATE[g]}")
+      fi
+      ((${#args[@]})) || continue
+      run_change ip link set dev "${R_NAME[i]}" vf "$v" "${args[@]}" || fail_pf "$i" "setting ${args[*]} on VF $v failed" "check that the NIC driver supports these VF settings"
+    done
+  done
+}
+
+apply_pf() { # apply_pf <pf#>: a PF counts as changed when anything but the record was written
+  local i=$1 before
+  record_original "$i"
+  before=$WRITES
+  set_pf_link "$i"
+  set_autoprobe "$i"
+  set_numvfs "$i"
+  pf_wants_vfio "$i" && ensure_vfio_module
+  bind_vfs "$i"
+  configure_vfs "$i"
+  ((WRITES == before)) || CHANGED[i]=1
+}
+
+# ---------------------------------------------------------------- kernel command line
+desired_kernel_args() { # fills KARGS: IOMMU for vfio-pci, boot-time hugepages
+  KARGS=()
+  if any_vfio; then
+    if [[ $S_IOMMU == intel ]]; then KARGS+=(intel_iommu=on iommu=pt); else KARGS+=(iommu=pt); fi
+  fi
+  local def=""
+  ((S_H1G > 0)) && def=1G
+  [[ -z $def ]] && ((S_H2M > 0)) && def=2M
+  [[ -z $def ]] || KARGS+=("default_hugepagesz=$def")
+  ((S_H1G == 0)) || KARGS+=(hugepagesz=1G "hugepages=$S_H1G")
+  ((S_H2M == 0)) || KARGS+=(hugepagesz=2M "hugepages=$S_H2M")
+}
+
+hp_size() { local s=${1^^}; echo "${s%B}"; }
+
+kernel_changes() { # fills KCHANGES: desired args the running kernel did not boot with
+  local cmdline tok size="" def="" huge_ok=1 a toks=()
+  local -A have=() pages=()
+  read_attr cmdline "$PROC_ROOT/cmdline"
+  read -r -a toks <<<"$cmdline"
+  for tok in "${toks[@]}"; do
+    have[$tok]=1
+    case $tok in
+      default_hugepagesz=*) def=$(hp_size "${tok#*=}") ;;
+      hugepagesz=*) size=$(hp_size "${tok#*=}") ;;
+      hugepages=*) pages[${size:-default}]=${tok#*=} ;;
+    esac
+  done
+  KCHANGES=()
+  desired_kernel_args
+  for a in "${KARGS[@]}"; do
+    case $a in
+      intel_iommu=on) (($(iommu_groups) > 0)) || [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
+      iommu=pt) [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
+    esac
+  done
+  if ((S_H1G > 0)); then [[ $def == 1G && ${pages[1G]:-} == "$S_H1G" ]] || huge_ok=0; fi
+  if ((S_H2M > 0)); then
+    [[ ${pages[2M]:-} == "$S_H2M" ]] || huge_ok=0
+    ((S_H1G > 0)) || [[ $def == 2M ]] || huge_ok=0
+  fi
+  ((huge_ok)) && return 0
+  for a in "${KARGS[@]}"; do [[ $a == *huge* ]] && KCHANGES+=("$a"); done
+  return 0
+}
+
+write_bootloader() { # grub.d snippet; inert until update-grub and a reboot
+  ((S_BOOT)) || return 0
+  if ((${#KARGS[@]} == 0)); then
+    if [[ -e $GRUB_SNIPPET ]]; then
+      WRITES=$((WRITES + 1))
+      rm -f -- "$GRUB_SNIPPET"
+    fi
+    return 0
+  fi
+  if put_file "$GRUB_SNIPPET" 0644 "# Managed by kubevirt-sriov for node $S_NODE; removed by sriov-node.sh revert.
+GRUB_CMDLINE_LINUX=\"\${GRUB_CMDLINE_LINUX} ${KARGS[*]}\""; then
+    log "wrote $GRUB_SNIPPET: run update-grub (or grub2-mkconfig) and reboot to apply"
+  fi
+}
+
+# ---------------------------------------------------------------- persistence
+unit_text() {
+  local env="" var
+  for var in SYSFS_ROOT PROC_ROOT ETC_ROOT DEV_ROOT; do
+    case $var:${!var} in
+      SYSFS_ROOT:/sys | PROC_ROOT:/proc | ETC_ROOT:/etc | DEV_ROOT:/dev) ;;
+      *) env+="Environment=$var=${!var}"$'\n' ;;
+    esac
+  done
+  # udev-settle: PF netdevs must carry their final names before we look them up.
+  # Before network-pre: VFs exist before any network manager configures interfaces.
+  cat <<EOF
+# Managed by kubevirt-sriov: recreates SR-IOV VFs and driver bindings at boot,
+# because VFs vanish at reboot. Removed by sriov-node.sh revert.
+[Unit]
+Description=kubevirt-sriov: SR-IOV VFs and drivers for node $S_NODE
+DefaultDependencies=no
+Wants=network-pre.target systemd-udev-settle.service
+After=systemd-udev-settle.service systemd-modules-load.service local-fs.target
+Before=network-pre.target kubelet.service shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+${env}ExecStart=/bin/bash $STATE_DIR/sriov-node.sh apply-from-state
+
+[Install]
+WantedBy=multi-user.target kubelet.service
+EOF
+}
+
+copy_self() { # the boot unit runs this copy of the script, byte for byte
+  local dst=$STATE_DIR/sriov-node.sh tmp
+  [[ -f $dst ]] && cmp -s -- "$SELF" "$dst" && return 0
+  WRITES=$((WRITES + 1))
+  mkdir -p -- "$STATE_DIR"
+  tmp=$(mktemp "$STATE_DIR/.sriov-node.sh.XXXXXX")
+  cat -- "$SELF" >"$tmp"
+  chmod 0755 "$tmp"
+  mv -f -- "$tmp" "$dst"
+}
+
+install_persistence() { # install_persistence <state-text>
+  local changed=0
+  copy_self
+  put_file "$STATE_DIR/state" 0644 "$1" || true
+  put_file "$UNIT_FILE" 0644 "$(unit_text)" && changed=1
+  if ! command -v systemctl >/dev/null; then
+    log "warning: no systemctl; VFs will not be recreated at boot"
+    return 0
+  fi
+  if ((changed)); then
+    run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
+  fi
+  if ! systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
+    run_change systemctl enable "$UNIT" || die 3 "systemctl enable $UNIT failed: $LAST_ERROR; cure: check systemd"
+  fi
+}
+
+# ---------------------------------------------------------------- verbs
+vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group device
+  local i v
+  (($(iommu_groups) > 0)) && vfio_loaded || return 1
+  for i in "${!P_NUM[@]}"; do
+    pf_wants_vfio "$i" || continue
+    vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
+    desired_drivers "$i"
+    for v in "${!WANT[@]}"; do
+      [[ ${WANT[v]} == "$VFIO" ]] || continue
+      [[ ${VF_DRV[v]} == "$VFIO" && -n ${VF_GRP[v]} && -e $DEV_ROOT/vfio/${VF_GRP[v]} ]] || return 1
+    done
+  done
+}
+
+json_list() { # json_list <var> <items...>
+  local _var=$1 _x _q _out="" _sep=""
+  shift
+  for _x in "$@"; do
+    json_quote _q "$_x"
+    _out+="$_sep$_q"
+    _sep=,
+  done
+  printf -v "$_var" '[%s]' "$_out"
+}
+
+cmd_apply() { # cmd_apply <state-text> <install-persistence 0|1>
+  local i changed=() ready=false reboot=false kc cp
+  parse_state "$1"
+  NODE=$S_NODE
+  CHANGED=()
+  kernel_changes
+  if ! check_all; then
+    write_bootloader
+    die 2 "apply refused: $((${#ERRORS[@]})) problem(s) above; nothing on the PFs was changed"
+  fi
+  write_bootloader
+  for i in "${!P_NUM[@]}"; do apply_pf "$i"; done
+  (($2 == 0)) || install_persistence "$1"
+  for i in "${!CHANGED[@]}"; do changed+=("${R_BDF[i]}"); done
+  vfio_ready && ready=true
+  ((${#KCHANGES[@]} == 0)) || {
+    reboot=true
+    log "kernel command line lacks: ${KCHANGES[*]}; a reboot is needed (nothing was rebooted)"
+  }
+  if ((WRITES == 0)); then log "apply: no changes (0 writes)"; else log "apply: $WRITES writes"; fi
+  discover_json
+  json_list kc "${KCHANGES[@]}"
+  json_list cp "${changed[@]}"
+  printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
+}
+
+revert_pf() { # revert_pf <record-file>: restore autoprobe, then the recorded VF count
+  local rec=$1 bdf=${1##*/} dir=$PCI/devices/${1##*/} k val num=0 ap=1 cur
+  while read -r k val; do
+    case $k in numvfs) num=$val ;; autoprobe) ap=$val ;; esac
+  done <"$rec"
+  [[ $num =~ $RE_UINT && $ap =~ ^[01]$ ]] || die 64 "corrupt record $rec; cure: fix or delete it"
+  R_LABEL=("$(pf_label_dir "$dir")")
+  if [[ ! -e $dir/sriov_numvfs ]]; then
+    log "warning: ${R_LABEL[0]} is gone; dropping its record"
+    return 0
+  fi
+  read_attr cur "$dir/sriov_drivers_autoprobe"
+  [[ $cur == "$ap" ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$ap" || fail_pf 0 "restoring sriov_drivers_autoprobe=$ap failed" "check dmesg"
+  read_attr cur "$dir/sriov_numvfs"
+  if [[ $cur == "$num" ]] && ! pf_has_vfio_vfs "$dir" "$cur"; then return 0; fi
+  if ((cur != 0)); then sysfs_write "$dir/sriov_numvfs" 0 || fail_pf 0 "disabling VFs failed" "check dmesg"; fi
+  if ((num != 0)); then sysfs_write "$dir/sriov_numvfs" "$num" || fail_pf 0 "restoring $num VFs failed" "check dmesg"; fi
+  RESTORED+=("$bdf")
+}
+
+pf_has_vfio_vfs() { # pf_has_vfio_vfs <pf-dir> <count>
+  local d
+  vf_inventory "$1" "$2"
+  for d in "${VF_DRV[@]}"; do [[ $d == "$VFIO" ]] && return 0; done
+  return 1
+}
+
+revert_checks() { # in-use safety for every PF revert would touch
+  local rec dir num cur v k val
+  ERRORS=() IN_USE=() HOLDERS_SCANNED=''
+  for rec in "$ORIG_DIR"/*; do
+    dir=$PCI/devices/${rec##*/}
+    [[ -e $dir/sriov_numvfs ]] || continue
+    num=0
+    while read -r k val; do [[ $k == numvfs ]] && num=$val; done <"$rec"
+    read_attr cur "$dir/sriov_numvfs"
+    [[ $cur == "$num" ]] && ! pf_has_vfio_vfs "$dir" "$cur" && continue
+    R_LABEL=("$(pf_label_dir "$dir")")
+    vf_inventory "$dir" "$cur"
+    for v in "${!VF_BDF[@]}"; do note_disruption 0 "$v" "revert destroys it"; done
+  done
+  if ((${#IN_USE[@]})) && ((S_ALLOW == 0)); then
+    for v in "${IN_USE[@]}"; do log "error: $v"; done
+    die 2 "revert refused: VFs in use; cure: stop the VMs and pods using them (drain the node) and re-run, or set allowDisruption: true"
+  fi
+}
+
+cmd_revert() { # cmd_revert <state-text, may be empty>
+  local recs=("$ORIG_DIR"/*) rec rp
+  S_ALLOW=0
+  if [[ -n ${1//[[:space:]]/} ]]; then
+    parse_state "$1"
+    NODE=$S_NODE
+  elif [[ -f $STATE_DIR/state ]]; then
+    parse_state "$(<"$STATE_DIR/state")"
+  fi
+  RESTORED=()
+  if ((${#recs[@]} == 0)) && [[ ! -e $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET ]]; then
+    log "revert: nothing to revert (this node was never prepared by kubevirt-sriov)"
+  else
+    revert_checks
+    for rec in "${recs[@]}"; do revert_pf "$rec"; done
+    remove_persistence
+  fi
+  if ((WRITES == 0)); then log "revert: no changes (0 writes)"; else log "revert: $WRITES writes"; fi
+  discover_json
+  json_list rp "${RESTORED[@]}"
+  printf '%s\n' "$DISCOVER,\"verb\":\"revert\",\"revert\":{\"writes\":$WRITES,\"restoredPfs\":$rp}}"
+}
+
+remove_persistence() {
+  if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
+    run_change systemctl disable "$UNIT" || die 3 "systemctl disable $UNIT failed: $LAST_ERROR; cure: check systemd"
+  fi
+  if [[ -e $UNIT_FILE ]]; then
+    WRITES=$((WRITES + 1))
+    rm -f -- "$UNIT_FILE"
+    if command -v systemctl >/dev/null; then
+      run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
+    fi
+  fi
+  if [[ -e $STATE_DIR ]]; then
+    WRITES=$((WRITES + 1))
+    rm -rf -- "$STATE_DIR"
+  fi
+  if [[ -e $GRUB_SNIPPET ]]; then
+    WRITES=$((WRITES + 1))
+    rm -f -- "$GRUB_SNIPPET"
+    log "removed $GRUB_SNIPPET: run update-grub and reboot to drop the kernel arguments"
+  fi
+}
+
+main() {
+  local verb=${1:-}
+  case $verb in
+    discover)
+      discover_json
+      printf '%s\n' "$DISCOVER,\"verb\":\"discover\"}" ;;
+    apply) cmd_apply "$(cat)" 1 ;;
+    apply-from-state)
+      [[ -f $STATE_DIR/state ]] || die 2 "no saved state at $STATE_DIR/state; cure: run apply first"
+      cmd_apply "$(<"$STATE_DIR/state")" 0 ;;
+    revert)
+      local text=""
+      [[ -t 0 ]] || text=$(cat)
+      cmd_revert "$text" ;;
+    *) die 64 "usage: sriov-node.sh discover|apply|apply-from-state|revert (state on stdin for apply)" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,239 @@
+// Desired state of one node's SR-IOV physical functions, and the two renderings the
+// node script consumes: a line-oriented form bash reads with `read` (no jq or python on
+// nodes), and the exact shell command a `remote.Command` runs over SSH.
+// Pure functions: no Pulumi here.
+import * as fs from "fs";
+import * as path from "path";
+
+export interface VfGroup {
+  first: number;
+  last: number;
+  driver: "vfio-pci" | "netdevice";
+  pool: string;
+  trust?: boolean;
+  spoofchk?: boolean;
+  vlan?: number;
+  qos?: number;
+  minTxRate?: number;
+  maxTxRate?: number;
+  linkState?: "auto" | "enable" | "disable";
+}
+
+export interface PfState {
+  name?: string;
+  pciAddress?: string;
+  numVfs: number;
+  mtu?: number;
+  vfGroups: VfGroup[];
+}
+
+export interface NodeState {
+  schema: 1;
+  node: string;
+  allowDisruption: boolean;
+  pfs: PfState[];
+  kernel: { iommu: "intel" | "amd"; hugepages1G: number; hugepages2M: number; writeBootloader: boolean };
+}
+
+export type NodeVerb = "apply" | "revert" | "discover";
+
+/** Test hooks: where the script finds /sys, /proc, /etc and /dev, and extra PATH entries. */
+export interface NodeRoots {
+  sysfs?: string;
+  proc?: string;
+  etc?: string;
+  dev?: string;
+}
+
+export interface RemoteCommandOptions {
+  /** Run the script through `sudo -n` (the SSH user is not root). */
+  sudo?: boolean;
+  /** Non-default roots, passed inline as VAR=value (sshd's AcceptEnv is not relied on). */
+  roots?: NodeRoots;
+  /** Directory prepended to PATH on the node (tests put ip/modprobe/systemctl shims there). */
+  pathPrefix?: string;
+}
+
+/** Where the node script lives in this repository. */
+export const NODE_SCRIPT_PATH = path.join(__dirname, "..", "node", "sriov-node.sh");
+
+// Kernel/PCI facts the tokens must respect (they end up as words on a shell line).
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/; // IFNAMSIZ 16 incl. NUL; no '/', ':' or space
+const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/; // sysfs spelling: lowercase hex
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/; // Kubernetes node name (DNS-1123 subdomain)
+const POOL = /^[A-Za-z0-9_.-]{1,63}$/;
+const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
+const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
+const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`
+
+function fail(where: string, msg: string): never {
+  throw new Error(`node state ${where}: ${msg}`);
+}
+
+function uint(where: string, v: unknown, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    fail(where, `expected an integer 0..${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function optUint(where: string, v: unknown, max: number): string {
+  return v === undefined ? "-" : String(uint(where, v, max));
+}
+
+function optFlag(where: string, v: unknown): string {
+  if (v === undefined) return "-";
+  if (typeof v !== "boolean") fail(where, `expected true or false, got ${JSON.stringify(v)}`);
+  return v ? "1" : "0";
+}
+
+function match(where: string, v: unknown, re: RegExp, what: string): string {
+  if (typeof v !== "string" || !re.test(v)) fail(where, `${JSON.stringify(v)} is not a valid ${what}`);
+  return v;
+}
+
+function groupLine(pfIndex: number, pf: PfState, g: VfGroup, where: string): string {
+  const first = uint(`${where}.first`, g.first, MAX_TOTAL_VFS);
+  const last = uint(`${where}.last`, g.last, MAX_TOTAL_VFS);
+  if (first > last || last >= pf.numVfs) {
+    fail(where, `VF range ${first}-${last} must lie within 0-${pf.numVfs - 1} (numVfs ${pf.numVfs})`);
+  }
+  if (g.driver !== "vfio-pci" && g.driver !== "netdevice") {
+    fail(`${where}.driver`, `${JSON.stringify(g.driver)} is not "vfio-pci" or "netdevice"`);
+  }
+  if (g.qos !== undefined && g.vlan === undefined) fail(`${where}.qos`, "qos needs a vlan (ip link ... vlan V qos Q)");
+  if (g.minTxRate !== undefined && g.maxTxRate !== undefined && g.maxTxRate > 0 && g.minTxRate > g.maxTxRate) {
+    fail(where, `minTxRate ${g.minTxRate} exceeds maxTxRate ${g.maxTxRate}`);
+  }
+  if (g.linkState !== undefined && !["auto", "enable", "disable"].includes(g.linkState)) {
+    fail(`${where}.linkState`, `${JSON.stringify(g.linkState)} is not auto, enable or disable`);
+  }
+  return [
+    "group",
+    pfIndex,
+    first,
+    last,
+    g.driver,
+    match(`${where}.pool`, g.pool, POOL, "pool name"),
+    optFlag(`${where}.trust`, g.trust),
+    optFlag(`${where}.spoofchk`, g.spoofchk),
+    optUint(`${where}.vlan`, g.vlan, 4094),
+    optUint(`${where}.qos`, g.qos, 7),
+    optUint(`${where}.minTxRate`, g.minTxRate, 1_000_000),
+    optUint(`${where}.maxTxRate`, g.maxTxRate, 1_000_000),
+    g.linkState ?? "-",
+  ].join(" ");
+}
+
+/**
+ * The desired state as lines bash reads with `while read -r`. Every token is checked
+ * against a strict pattern first, so nothing in the stack config can reach a shell as
+ * anything but a plain word. Throws on invalid state, naming the field.
+ */
+export function renderStateLines(state: NodeState): string {
+  if (state.schema !== 1) fail("schema", `unsupported schema ${JSON.stringify(state.schema)}`);
+  const node = match("node", state.node, NODE_NAME, "Kubernetes node name");
+  if (typeof state.allowDisruption !== "boolean") fail("allowDisruption", "expected true or false");
+  const k = state.kernel;
+  if (!k || (k.iommu !== "intel" && k.iommu !== "amd")) fail("kernel.iommu", 'expected "intel" or "amd"');
+  if (typeof k.writeBootloader !== "boolean") fail("kernel.writeBootloader", "expected true or false");
+  const lines = [
+    "schema 1",
+    `node ${node}`,
+    `allow_disruption ${state.allowDisruption ? 1 : 0}`,
+    `kernel ${k.iommu} ${uint("kernel.hugepages1G", k.hugepages1G, 1_000_000)} ${uint("kernel.hugepages2M", k.hugepages2M, 100_000_000)} ${k.writeBootloader ? 1 : 0}`,
+  ];
+  if (!Array.isArray(state.pfs)) fail("pfs", "expected a list");
+  const seen = new Set<string>();
+  const groups: string[] = [];
+  state.pfs.forEach((pf, i) => {
+    const where = `pfs[${i}]`;
+    if (pf.name === undefined && pf.pciAddress === undefined) fail(where, "needs a name or a pciAddress");
+    const name = pf.name === undefined ? "-" : match(`${where}.name`, pf.name, IFNAME, "interface name");
+    const bdf = pf.pciAddress === undefined ? "-" : match(`${where}.pciAddress`, pf.pciAddress, BDF, "PCI address (0000:02:00.0)");
+    for (const key of [name, bdf]) {
+      if (key === "-") continue;
+      if (seen.has(key)) fail(where, `${key} is listed twice`);
+      seen.add(key);
+    }
+    const numVfs = uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS);
+    lines.push(`pf ${name} ${bdf} ${numVfs} ${optUint(`${where}.mtu`, pf.mtu, 65535)}`);
+    if (pf.mtu !== undefined && pf.mtu < 68) fail(`${where}.mtu`, "must be at least 68");
+    if (!Array.isArray(pf.vfGroups)) fail(`${where}.vfGroups`, "expected a list");
+    const taken: [number, number][] = [];
+    pf.vfGroups.forEach((g, j) => {
+      const gw = `${where}.vfGroups[${j}]`;
+      const line = groupLine(i, pf, g, gw);
+      for (const [a, b] of taken) {
+        if (g.first <= b && a <= g.last) fail(gw, `VF range ${g.first}-${g.last} overlaps ${a}-${b}`);
+      }
+      taken.push([g.first, g.last]);
+      groups.push(line);
+    });
+  });
+  return [...lines, ...groups, "end"].join("\n") + "\n";
+}
+
+let cachedScript: string | undefined;
+
+/** The node script's text (read once). */
+export function nodeScript(): string {
+  cachedScript ??= fs.readFileSync(NODE_SCRIPT_PATH, "utf8");
+  return cachedScript;
+}
+
+function base64Lines(text: string): string {
+  return (Buffer.from(text, "utf8").toString("base64").match(/.{1,76}/g) ?? []).join("\n");
+}
+
+function rootAssignments(opts: RemoteCommandOptions): string[] {
+  const out: string[] = [];
+  const roots: [keyof NodeRoots, string][] = [
+    ["sysfs", "SYSFS_ROOT"],
+    ["proc", "PROC_ROOT"],
+    ["etc", "ETC_ROOT"],
+    ["dev", "DEV_ROOT"],
+  ];
+  for (const [key, env] of roots) {
+    const v = opts.roots?.[key];
+    if (v !== undefined) out.push(`${env}=${match(`roots.${key}`, v, ROOT_PATH, "absolute path")}`);
+  }
+  if (opts.pathPrefix !== undefined) {
+    out.push(`PATH=${match("pathPrefix", opts.pathPrefix, ROOT_PATH, "absolute path")}:$PATH`);
+  }
+  return out;
+}
+
+/**
+ * The shell command a remote.Command runs: it carries the script and the state inline
+ * (base64 in quoted here-documents, so no character of either is ever interpreted),
+ * unpacks them into a private temp dir removed on exit, and runs one verb. It uses only
+ * POSIX sh, base64 and mktemp, so it works whatever the login shell. Deterministic:
+ * the same state always gives the same string, so Pulumi sees no diff and runs nothing.
+ */
+export function renderRemoteCommand(verb: NodeVerb, state: NodeState, opts: RemoteCommandOptions = {}): string {
+  if (!["apply", "revert", "discover"].includes(verb)) throw new Error(`unknown verb ${JSON.stringify(verb)}`);
+  const stateLines = renderStateLines(state);
+  const env = rootAssignments(opts);
+  const runner = opts.sudo ? ["sudo", "-n", "env", ...env] : env;
+  const run = [...runner, "bash", '"$d/sriov-node.sh"', verb, '<"$d/state"'].join(" ");
+  // No single quote anywhere below, so the whole thing can be wrapped in sh -c '...'.
+  const body = [
+    "set -eu",
+    "umask 077",
+    'd=$(mktemp -d "${TMPDIR:-/tmp}/kubevirt-sriov.XXXXXX")',
+    'trap "rm -rf -- \\"$d\\"" EXIT',
+    'base64 -d >"$d/sriov-node.sh" <<"KUBEVIRT_SRIOV_SCRIPT"',
+    base64Lines(nodeScript()),
+    "KUBEVIRT_SRIOV_SCRIPT",
+    'base64 -d >"$d/state" <<"KUBEVIRT_SRIOV_STATE"',
+    base64Lines(stateLines),
+    "KUBEVIRT_SRIOV_STATE",
+    run,
+  ].join("\n");
+  const command = `sh -c '${body}\n'`;
+  if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+    throw new Error(`node command is ${Buffer.byteLength(command)} bytes, over the ${MAX_COMMAND_BYTES}-byte limit of one exec argument`);
+  }
+  return command;
+}

@@ -1,0 +1,60 @@
+// Answers a mocked node-prep command the way a healthy node would: it decodes the desired
+// state the command carries and reports that state as applied, so mocks tests see the
+// same outputs a real node produces (the real script runs in the node-prep tests and the lab).
+
+function decodeState(create: string): string {
+  const m = /<<"KUBEVIRT_SRIOV_STATE"\n([\s\S]*?)\nKUBEVIRT_SRIOV_STATE/.exec(create);
+  if (!m) throw new Error("mock: no desired state in the node command");
+  return Buffer.from(m[1].replace(/\s+/g, ""), "base64").toString("utf8");
+}
+
+export function fakeNodeReportStdout(inputs: Record<string, any>): string {
+  const lines = decodeState(String(inputs.create)).split("\n");
+  let node = "";
+  const pfs: any[] = [];
+  const groups: string[][] = [];
+  for (const line of lines) {
+    const w = line.split(" ");
+    if (w[0] === "node") node = w[1];
+    if (w[0] === "pf") pfs.push({ name: w[1], bdf: w[2], numVfs: Number(w[3]), mtu: w[4] });
+    if (w[0] === "group") groups.push(w);
+  }
+  const report = {
+    schema: 1,
+    kernel: "6.1.0-mock",
+    iommu: { enabled: true, groups: 64, cmdline: "BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt" },
+    vfio: { loaded: true, loadable: true },
+    pfs: pfs.map((pf, i) => {
+      const bdf = pf.bdf !== "-" ? pf.bdf : `0000:${(0x10 + i).toString(16).padStart(2, "0")}:00.0`;
+      const driverOf = (vf: number) => {
+        const g = groups.find((x) => Number(x[1]) === i && vf >= Number(x[2]) && vf <= Number(x[3]));
+        return g && g[4] === "vfio-pci" ? "vfio-pci" : "iavf";
+      };
+      return {
+        name: pf.name !== "-" ? pf.name : null,
+        pciAddress: bdf,
+        vendor: "0x8086",
+        device: "0x1572",
+        driver: "i40e",
+        totalVfs: 64,
+        numVfs: pf.numVfs,
+        numaNode: 0,
+        linkState: "up",
+        mtu: pf.mtu !== "-" ? Number(pf.mtu) : 1500,
+        vfs: Array.from({ length: pf.numVfs }, (_, vf) => ({
+          index: vf,
+          pciAddress: `${bdf.slice(0, 8)}${(2 + Math.floor(vf / 8)).toString(16).padStart(2, "0")}.${vf % 8}`,
+          driver: driverOf(vf),
+          iommuGroup: String(100 + i * 64 + vf),
+        })),
+      };
+    }),
+    verb: "apply",
+    node,
+    apply: { writes: 0, changedPfs: [] },
+    kernelChanges: [],
+    rebootRequired: false,
+    vfioReady: true,
+  };
+  return `apply: no changes (0 writes)\n${JSON.stringify(report)}\n`;
+}

@@ -1,0 +1,226 @@
+// Pure parts of node preparation: the state lines, the remote command, the report parser.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import fc from "fast-check";
+import { NodeState, nodeScript, renderRemoteCommand, renderStateLines } from "../../render/nodeState";
+import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
+import { allOn, nodeState } from "../sim/states";
+
+const mixed: NodeState = nodeState([
+  {
+    name: "ens1f0", numVfs: 8, mtu: 9000, vfGroups: [
+      { first: 0, last: 5, driver: "vfio-pci", pool: "voice", trust: true, spoofchk: false, vlan: 100, qos: 5 },
+      { first: 6, last: 7, driver: "netdevice", pool: "sig", minTxRate: 10, maxTxRate: 1000, linkState: "enable" },
+    ],
+  },
+  { pciAddress: "0000:3b:00.1", numVfs: 0, vfGroups: [] },
+], { kernel: { iommu: "amd", hugepages1G: 8, hugepages2M: 512, writeBootloader: true }, allowDisruption: true });
+
+describe("nodeprep: renderStateLines", () => {
+  it("renders the line format the script reads", () => {
+    assert.strictEqual(renderStateLines(mixed), [
+      "schema 1",
+      "node k8s-node1",
+      "allow_disruption 1",
+      "kernel amd 8 512 1",
+      "pf ens1f0 - 8 9000",
+      "pf - 0000:3b:00.1 0 -",
+      "group 0 0 5 vfio-pci voice 1 0 100 5 - - -",
+      "group 0 6 7 netdevice sig - - - - 10 1000 enable",
+      "end",
+      "",
+    ].join("\n"));
+  });
+
+  it("is deterministic", () => {
+    assert.strictEqual(renderStateLines(mixed), renderStateLines(JSON.parse(JSON.stringify(mixed))));
+  });
+
+  const bad: [string, (s: NodeState) => void, RegExp][] = [
+    ["shell in a PF name", (s) => (s.pfs[0].name = "ens1f0;reboot"), /pfs\[0\]\.name: "ens1f0;reboot" is not a valid interface name/],
+    ["command substitution in a PF name", (s) => (s.pfs[0].name = "$(reboot)"), /pfs\[0\]\.name/],
+    ["a newline in a PF name (would start a new state line)", (s) => (s.pfs[0].name = "ens1\npf x - 1 -"), /pfs\[0\]\.name/],
+    ["a space in a pool (would shift the fields)", (s) => (s.pfs[0].vfGroups[0].pool = "voice 1"), /vfGroups\[0\]\.pool/],
+    ["an uppercase PCI address", (s) => (s.pfs[1].pciAddress = "0000:3B:00.1"), /pfs\[1\]\.pciAddress/],
+    ["a PCI address with a path", (s) => (s.pfs[1].pciAddress = "../../0000:3b:00.1"), /pfs\[1\]\.pciAddress/],
+    ["a node name with a quote", (s) => (s.node = "k8s'node"), /node: "k8s'node" is not a valid Kubernetes node name/],
+    ["an interface name over 15 characters", (s) => (s.pfs[0].name = "a234567890123456"), /pfs\[0\]\.name/],
+    ["a fractional VF count", (s) => (s.pfs[0].numVfs = 2.5), /pfs\[0\]\.numVfs: expected an integer/],
+    ["a VF count given as a string", (s) => ((s.pfs[0] as unknown as Record<string, unknown>).numVfs = "8; reboot"), /pfs\[0\]\.numVfs/],
+    ["a VLAN over 4094", (s) => (s.pfs[0].vfGroups[0].vlan = 4095), /vfGroups\[0\]\.vlan/],
+    ["qos without a vlan", (s) => delete s.pfs[0].vfGroups[0].vlan, /qos needs a vlan/],
+    ["a range past numVfs", (s) => (s.pfs[0].vfGroups[1].last = 8), /VF range 6-8 must lie within 0-7/],
+    ["overlapping ranges", (s) => (s.pfs[0].vfGroups[1].first = 5), /VF range 5-7 overlaps 0-5/],
+    ["an unknown driver", (s) => ((s.pfs[0].vfGroups[0] as unknown as Record<string, unknown>).driver = "uio"), /driver/],
+    ["a link state with a shell word", (s) => ((s.pfs[0].vfGroups[1] as unknown as Record<string, unknown>).linkState = "auto;id"), /linkState/],
+    ["trust as a string", (s) => ((s.pfs[0].vfGroups[0] as unknown as Record<string, unknown>).trust = "1"), /trust: expected true or false/],
+    ["a PF listed twice", (s) => (s.pfs[1].name = "ens1f0"), /ens1f0 is listed twice/],
+    ["a PF with neither name nor address", (s) => delete s.pfs[1].pciAddress, /needs a name or a pciAddress/],
+    ["an unknown iommu vendor", (s) => ((s.kernel as unknown as Record<string, unknown>).iommu = "arm"), /kernel\.iommu/],
+  ];
+  for (const [what, mutate, message] of bad) {
+    it(`rejects ${what}`, () => {
+      const s: NodeState = JSON.parse(JSON.stringify(mixed));
+      mutate(s);
+      assert.throws(() => renderStateLines(s), message);
+    });
+  }
+
+  it("property: any accepted interface name renders as one plain word; anything else is rejected", () => {
+    const safeWord = /^[A-Za-z0-9_.:-]+$/;
+    fc.assert(fc.property(fc.string({ maxLength: 20 }), (name) => {
+      const s = nodeState([allOn(name, 2)]);
+      let lines: string;
+      try {
+        lines = renderStateLines(s);
+      } catch (e) {
+        assert.ok(e instanceof Error && /pfs\[0\]\.name/.test(e.message), String(e));
+        return;
+      }
+      assert.strictEqual(lines.split("\n").length, 8, "schema, node, allow, kernel, pf, group, end and the final newline");
+      for (const word of lines.trim().split(/\s+/)) assert.match(word, safeWord);
+    }), { numRuns: 2000 });
+  });
+
+  it("property: every rendered state has only safe words, whatever the pools and numbers", () => {
+    const pool = fc.stringMatching(/^[A-Za-z0-9_.-]{1,10}$/);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), pool, fc.integer({ min: 0, max: 4094 }), (n, p, vlan) => {
+      const lines = renderStateLines(nodeState([allOn("ens1f0", n, "vfio-pci", { pool: p, vlan })]));
+      for (const word of lines.trim().split(/\s+/)) assert.match(word, /^[A-Za-z0-9_.:-]+$/);
+    }));
+  });
+});
+
+describe("nodeprep: renderRemoteCommand", () => {
+  const state = nodeState([allOn("ens1f0", 4)]);
+
+  function unpack(command: string): { script: string; state: string } {
+    const block = (tag: string) => {
+      const m = new RegExp(`<<"${tag}"\\n([A-Za-z0-9+/=\\n]*)\\n${tag}\\n`).exec(command);
+      assert.ok(m, `no ${tag} here-document`);
+      return Buffer.from(m[1].replace(/\n/g, ""), "base64").toString("utf8");
+    };
+    return { script: block("KUBEVIRT_SRIOV_SCRIPT"), state: block("KUBEVIRT_SRIOV_STATE") };
+  }
+
+  it("carries the script and the state inline, byte for byte", () => {
+    const cmd = renderRemoteCommand("apply", state);
+    const { script, state: lines } = unpack(cmd);
+    assert.strictEqual(script, nodeScript());
+    assert.strictEqual(script, fs.readFileSync(path.join(__dirname, "..", "..", "node", "sriov-node.sh"), "utf8"));
+    assert.strictEqual(lines, renderStateLines(state));
+  });
+
+  it("is deterministic and changes only with the state or the verb", () => {
+    assert.strictEqual(renderRemoteCommand("apply", state), renderRemoteCommand("apply", nodeState([allOn("ens1f0", 4)])));
+    assert.notStrictEqual(renderRemoteCommand("apply", state), renderRemoteCommand("apply", nodeState([allOn("ens1f0", 5)])));
+    assert.notStrictEqual(renderRemoteCommand("apply", state), renderRemoteCommand("revert", state));
+  });
+
+  it("wraps everything in sh -c with no other single quote, runs the verb on the state, cleans up", () => {
+    const cmd = renderRemoteCommand("revert", state);
+    assert.ok(cmd.startsWith("sh -c '") && cmd.endsWith("\n'"));
+    assert.strictEqual(cmd.split("'").length, 3);
+    assert.match(cmd, /\nbash "\$d\/sriov-node\.sh" revert <"\$d\/state"\n'$/);
+    assert.match(cmd, /trap "rm -rf -- \\"\$d\\"" EXIT/);
+  });
+
+  it("puts sudo, roots and PATH inline (no AcceptEnv needed)", () => {
+    const cmd = renderRemoteCommand("apply", state, { sudo: true, roots: { sysfs: "/tmp/x/sys", etc: "/tmp/x/etc" }, pathPrefix: "/tmp/x/bin" });
+    assert.match(cmd, /\nsudo -n env SYSFS_ROOT=\/tmp\/x\/sys ETC_ROOT=\/tmp\/x\/etc PATH=\/tmp\/x\/bin:\$PATH bash "\$d\/sriov-node\.sh" apply <"\$d\/state"\n'$/);
+    assert.throws(() => renderRemoteCommand("apply", state, { roots: { sysfs: "/tmp/x'; reboot" } }), /roots\.sysfs/);
+    assert.throws(() => renderRemoteCommand("apply", state, { pathPrefix: "relative/bin" }), /pathPrefix/);
+  });
+
+  it("rejects an invalid state instead of rendering it", () => {
+    assert.throws(() => renderRemoteCommand("apply", nodeState([allOn("ens1f0`id`", 4)])), /pfs\[0\]\.name/);
+  });
+
+  it("runs under a plain POSIX sh (dash) and removes its temp dir", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nodeprep-cmd-"));
+    try {
+      // discover reads only; the roots point at an empty tree.
+      fs.mkdirSync(path.join(tmp, "sys/bus/pci/devices"), { recursive: true });
+      fs.mkdirSync(path.join(tmp, "proc"));
+      fs.writeFileSync(path.join(tmp, "proc/cmdline"), "ro quiet\n");
+      const cmd = renderRemoteCommand("discover", state, { roots: { sysfs: `${tmp}/sys`, proc: `${tmp}/proc` } });
+      const r = spawnSync("/bin/dash", ["-c", cmd], { encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: tmp, KERNEL_RELEASE: "6.1.0-test" } });
+      assert.strictEqual(r.status, 0, r.stderr);
+      const d = parseDiscovery(r.stdout);
+      assert.deepStrictEqual([d.kernel, d.iommu.cmdline, d.pfs], ["6.1.0-test", "ro quiet", []]);
+      assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.startsWith("kubevirt-sriov.")), [], "temp dir removed");
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("stays well under the 128 KiB limit of one exec argument", () => {
+    const big = nodeState(Array.from({ length: 16 }, (_, i) => ({
+      name: `ens${i}f0`, numVfs: 64, mtu: 9000,
+      vfGroups: Array.from({ length: 8 }, (_, j) => ({ first: j * 8, last: j * 8 + 7, driver: "vfio-pci" as const, pool: `pool${j}`, vlan: 100 + j })),
+    })));
+    assert.ok(Buffer.byteLength(renderRemoteCommand("apply", big)) < 100 * 1024);
+  });
+});
+
+describe("nodeprep: parseNodeReport", () => {
+  const report = {
+    schema: 1, kernel: "6.1.0-18-amd64",
+    iommu: { enabled: true, groups: 42, cmdline: "ro intel_iommu=on iommu=pt" },
+    vfio: { loaded: true, loadable: true },
+    pfs: [{
+      name: "ens1f0", pciAddress: "0000:10:00.0", vendor: "0x8086", device: "0x1572", driver: "i40e", totalVfs: 64,
+      numVfs: 2, numaNode: 0, linkState: "up", mtu: 9000,
+      vfs: [{ index: 0, pciAddress: "0000:10:02.0", driver: "vfio-pci", iommuGroup: "12" }, { index: 1, pciAddress: "0000:10:02.1", driver: null, iommuGroup: null }],
+    }],
+    verb: "apply", node: "k8s-node1", apply: { writes: 7, changedPfs: ["0000:10:00.0"] },
+    kernelChanges: [], rebootRequired: false, vfioReady: true,
+  };
+  const stdout = (o: unknown) => `some progress\n${JSON.stringify(o)}\n\n`;
+
+  it("parses the last non-empty line into a typed report", () => {
+    const r = parseNodeReport(stdout(report));
+    assert.strictEqual(r.pfs[0].vfs[0].driver, "vfio-pci");
+    assert.strictEqual(r.apply.writes, 7);
+    assert.strictEqual(r.vfioReady, true);
+  });
+
+  const malformed: [string, string, RegExp][] = [
+    ["empty stdout", "", /node report: the node script printed nothing on stdout/],
+    ["only blank lines", "\n \n", /printed nothing/],
+    ["a last line that is not JSON", "apply: 3 writes\n", /node report: the last line of stdout is not JSON .*: apply: 3 writes/],
+    ["truncated JSON", JSON.stringify(report).slice(0, 80), /not JSON/],
+    ["a JSON string", '"ok"', /node report: malformed report: \(root\): /],
+    ["null", "null", /malformed report/],
+    ["a discovery (no apply section)", JSON.stringify({ ...report, verb: "discover", apply: undefined }), /verb: .*; apply: /],
+    ["a wrong schema version", JSON.stringify({ ...report, schema: 2 }), /schema: /],
+    ["a bad PCI address", JSON.stringify({ ...report, pfs: [{ ...report.pfs[0], pciAddress: "10:00.0" }] }), /pfs\.0\.pciAddress: not a PCI address/],
+    ["a VF count as a string", JSON.stringify({ ...report, pfs: [{ ...report.pfs[0], numVfs: "2" }] }), /pfs\.0\.numVfs/],
+    ["a bad link state", JSON.stringify({ ...report, pfs: [{ ...report.pfs[0], linkState: "UP" }] }), /pfs\.0\.linkState/],
+    ["kernelChanges not a list", JSON.stringify({ ...report, kernelChanges: "iommu=pt" }), /kernelChanges/],
+  ];
+  for (const [what, out, message] of malformed) {
+    it(`rejects ${what} with a clear message`, () => {
+      assert.throws(() => parseNodeReport(out), (e: unknown) => e instanceof Error && !(e instanceof TypeError) && message.test(e.message));
+    });
+  }
+
+  it("rejects non-string input with an Error, not a TypeError", () => {
+    for (const v of [undefined, null, 42, {}]) {
+      assert.throws(() => parseNodeReport(v as unknown as string), (e: unknown) => e instanceof Error && !(e instanceof TypeError) && /expected the script's stdout as a string/.test(e.message));
+    }
+  });
+
+  it("property: arbitrary stdout either parses or fails with a 'node report:' Error", () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.constant(JSON.stringify(report))), (out) => {
+      try {
+        parseNodeReport(out);
+      } catch (e) {
+        assert.ok(e instanceof Error && !(e instanceof TypeError) && e.message.startsWith("node report: "), String(e));
+      }
+    }), { numRuns: 1000 });
+  });
+});
