@@ -10,12 +10,21 @@ export function runProgram(req: ProgramRequest): ProgramResult {
   try {
     const file = path.join(dir, "request.json");
     fs.writeFileSync(file, JSON.stringify(req));
-    const out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "runProgram.ts"), file], {
-      cwd: path.join(__dirname, "..", ".."),
-      maxBuffer: 512 * 1024 * 1024,
-      encoding: "utf8",
-      env: { ...process.env, PULUMI_NODEJS_SKIP_CHECKS: "1" },
-    });
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "runProgram.ts"), file], {
+        cwd: path.join(__dirname, "..", ".."),
+        maxBuffer: 512 * 1024 * 1024,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    } catch (e) {
+      // A failed program leaves SDK promises behind and the SDK then exits non-zero:
+      // what the program did is still on stdout.
+      const err = e as { stdout?: string; stderr?: string };
+      if (!err.stdout) throw new Error(`program harness crashed: ${err.stderr ?? String(e)}`);
+      out = err.stdout;
+    }
     return JSON.parse(out) as ProgramResult;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -33,6 +33,18 @@ async function main(): Promise<void> {
   pulumi.runtime.setAllConfig(all, secretKeys);
   await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);
   const result: ProgramResult = { resources: mocks.resources };
+  // A failing program rejects promises the SDK holds too: report the first error once.
+  let reported = false;
+  const report = (e: unknown) => {
+    if (reported) return;
+    reported = true;
+    const err = e as Error;
+    result.error = { name: err?.constructor?.name ?? "Error", message: err?.message ?? String(e) };
+    process.stdout.write(JSON.stringify(result));
+    process.exit(0);
+  };
+  process.on("unhandledRejection", report);
+  process.on("uncaughtException", report);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const program = require("../../index") as () => Promise<Record<string, unknown>>;
@@ -40,9 +52,10 @@ async function main(): Promise<void> {
     await (pulumi.runtime as any).waitForRPCs();
     result.outputs = JSON.parse(JSON.stringify(outputs ?? {}));
   } catch (e) {
-    const err = e as Error;
-    result.error = { name: err.constructor?.name ?? "Error", message: err.message };
+    report(e);
+    return;
   }
+  reported = true;
   process.stdout.write(JSON.stringify(result));
 }
 
