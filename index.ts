@@ -35,6 +35,7 @@ export = async (): Promise<StackOutputsInput> => {
       nodes: platform.nodes,
       vms: platform.vms,
       plan,
+      discoveredPlan: platform.discoveredPlan,
     };
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);

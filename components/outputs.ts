@@ -51,7 +51,10 @@ export interface StackOutputs extends StaticOutputs {
   networks: NetworkOutput[];
   nodes: NodePrepOutput[];
   vms: VoipVmOutput[];
+  /** The pre-flight plan from the config alone (known in preview). */
   plan: Plan;
+  /** The plan re-run with what node preparation discovered. */
+  discoveredPlan: Plan;
 }
 
 /** The same, as the program returns it (values may still be Outputs). */

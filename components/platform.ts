@@ -1,5 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import { formatProblem } from "../config/errors";
 import type { PlatformModel } from "../config/model";
+import { CONFIG_ROOT } from "../config/validate";
+import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages } from "../render/images";
 import { renderNodeState } from "../render/nodePlan";
@@ -35,6 +38,8 @@ export class SriovPlatform extends pulumi.ComponentResource {
   public readonly nodes: pulumi.Output<NodePrepOutput[]>;
   public readonly networks: pulumi.Output<NetworkOutput[]>;
   public readonly vms: pulumi.Output<VoipVmOutput[]>;
+  /** The plan again, now with what node preparation found (NUMA nodes, MTUs, VF limits). */
+  public readonly discoveredPlan: pulumi.Output<Plan>;
 
   constructor(name: string, args: SriovPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:index:SriovPlatform", name, {}, opts);
@@ -86,8 +91,18 @@ export class SriovPlatform extends pulumi.ComponentResource {
     this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.kernelChanges, p.physicalFunctions]).apply(
       ([vfioReady, kernelChanges, pfs]) => ({ vfioReady, kernelChanges, physicalFunctions: pfs }),
     ))).apply((list) => list.map((o, i) => ({ node: model.nodes[i].config.name, ...o })));
+    this.discoveredPlan = pulumi.all(preps.map((p) => p.report)).apply((reports) => {
+      const discovery = new Map<string, DiscoveredNode>(reports.map((r) => [r.node, {
+        pfs: r.pfs.map((pf) => ({ ...(pf.name ? { name: pf.name } : {}), pciAddress: pf.pciAddress, numaNode: pf.numaNode, totalVfs: pf.totalVfs, ...(pf.mtu !== null ? { mtu: pf.mtu } : {}) })),
+      }]));
+      const plan = planPlatform(model, discovery);
+      // The nodes are already prepared: what discovery reveals is reported, not undone.
+      for (const w of plan.warnings) pulumi.log.warn(w, this);
+      for (const e of plan.errors) pulumi.log.warn(formatProblem(CONFIG_ROOT, e), this);
+      return plan;
+    });
     this.networks = networks.networks;
     this.vms = pulumi.all(vms.map((v) => v.output));
-    this.registerOutputs({ nodes: this.nodes, networks: this.networks, vms: this.vms });
+    this.registerOutputs({ nodes: this.nodes, networks: this.networks, vms: this.vms, discoveredPlan: this.discoveredPlan });
   }
 }

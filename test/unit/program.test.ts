@@ -103,7 +103,7 @@ describe("program under mocks: kubecon-demo", function () {
   it("node k8s-node1: one remote command with a secret key, apply on create/update, revert on delete; label patch", () => {
     const cmds = byType(r, "command:remote:Command");
     assert.equal(cmds.length, 1);
-    const c = { ...cmds[0].inputs, connection: plain(cmds[0].inputs.connection) };
+    const c: Record<string, any> = { ...cmds[0].inputs, connection: plain(cmds[0].inputs.connection) };
     assert.equal(c.connection.host, "k8s-node1.example.internal");
     assert.equal(c.connection.user, "root");
     assert.ok(!JSON.stringify(c.create).includes("test-key-material"), "no key in the command");
@@ -163,7 +163,7 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
   });
 
   it("one command per node, bastion and host key wired, sudo for a non-root user", () => {
-    const cmds = byType(r, "command:remote:Command").map((c) => ({ ...c, inputs: { ...c.inputs, connection: plain(c.inputs.connection) } }));
+    const cmds = byType(r, "command:remote:Command").map((c) => ({ ...c, inputs: { ...c.inputs, connection: plain(c.inputs.connection) } as Record<string, any> }));
     assert.equal(cmds.length, 2);
     const a = cmds.find((c) => c.inputs.connection.host === "10.0.0.11")!;
     const b = cmds.find((c) => c.inputs.connection.host === "10.0.0.12")!;
