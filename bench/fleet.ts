@@ -16,8 +16,8 @@ export const DEFAULT_FLEET: FleetShape = { nodes: 500, pfsPerNode: 2, vfsPerPf: 
 /**
  * Each PF's VFs are split evenly over the pools in ranges (so every pool exists on every
  * node); networks round-robin over pools; VMs get one SR-IOV interface each, round-robin
- * over networks, with unique addresses. A quarter of the VMs are PBXs, the rest load
- * generators aimed at them. Node capacity is generous so the plan is feasible.
+ * over networks, with unique addresses. A quarter of the VMs (at least one per network) are
+ * PBXs, the rest load generators aimed at a PBX on their network. Node capacity is generous so the plan is feasible.
  */
 export function generateFleet(shape: FleetShape): Record<string, unknown> {
   const pools = Array.from({ length: shape.pools }, (_, i) => ({ name: `pool_${i}` }));
@@ -42,7 +42,10 @@ export function generateFleet(shape: FleetShape): Record<string, unknown> {
     vlan: 100 + i,
     subnet: `10.${100 + (i % 100)}.0.0/16`,
   }));
-  const pbxCount = Math.max(1, Math.floor(shape.vms / 4));
+  const pbxCount = Math.max(shape.networks, Math.floor(shape.vms / 4));
+  // A load generator calls a PBX on its own network (VM p sits on network p % networks).
+  const pbxPerNetwork = Math.floor(pbxCount / shape.networks);
+  const pbxOnNetwork = (v: number, net: number) => net + shape.networks * (Math.floor(v / shape.networks) % pbxPerNetwork);
   const vms = Array.from({ length: shape.vms }, (_, v) => {
     const net = v % shape.networks;
     const host = Math.floor(v / shape.networks) + 1;
@@ -50,7 +53,7 @@ export function generateFleet(shape: FleetShape): Record<string, unknown> {
     const base = { name: `vm-${v}`, namespace: "voip", cpus: 2, memory: "2Gi", interfaces: [{ network: `net-${net}`, address }] };
     return v < pbxCount
       ? { ...base, role: "pbx" }
-      : { ...base, role: "loadgen", loadgen: { target: `vm-${v % pbxCount}` } };
+      : { ...base, role: "loadgen", loadgen: { target: `vm-${pbxOnNetwork(v, net)}` } };
   });
   return {
     environment: "lab",
