@@ -1,5 +1,6 @@
 // Pure parts of node preparation: the state lines, the remote command, the report parser.
 import * as assert from "assert";
+import { gunzipSync } from "zlib";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -99,11 +100,11 @@ describe("nodeprep: renderRemoteCommand", () => {
 
   function unpack(command: string): { script: string; state: string } {
     const block = (tag: string) => {
-      const m = new RegExp(`<<"${tag}"\\n([A-Za-z0-9+/=\\n]*)\\n${tag}\\n`).exec(command);
+      const m = new RegExp(`<<"${tag}"[^\\n]*\\n([A-Za-z0-9+/=\\n]*)\\n${tag}\\n`).exec(command);
       assert.ok(m, `no ${tag} here-document`);
-      return Buffer.from(m[1].replace(/\n/g, ""), "base64").toString("utf8");
+      return Buffer.from(m[1].replace(/\n/g, ""), "base64");
     };
-    return { script: block("KUBEVIRT_SRIOV_SCRIPT"), state: block("KUBEVIRT_SRIOV_STATE") };
+    return { script: gunzipSync(block("KUBEVIRT_SRIOV_SCRIPT")).toString("utf8"), state: block("KUBEVIRT_SRIOV_STATE").toString("utf8") };
   }
 
   it("carries the script and the state inline, byte for byte", () => {
