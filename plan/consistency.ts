@@ -3,11 +3,10 @@
 // one pass over nodes, pools or VMs with precomputed indexes.
 import type { PathSegment } from "../config/errors";
 import type { NodeModel, PfModel, PlatformModel } from "../config/model";
+import { effectiveDisabledGates, INJECTION_GATE } from "../render/kubevirt";
 import type { DiscoveredNode, DiscoveredPf, InjectionState, KubevirtPlan, PlanProblem } from "./types";
 
-const INJECTION_GATE = "ExternalNetResourceInjection";
 /** From this release KubeVirt turns ExternalNetResourceInjection on by default (beta). */
-const INJECTION_DEFAULT_ON = [1, 9] as const;
 
 export interface Findings {
   errors: PlanProblem[];
@@ -15,21 +14,12 @@ export interface Findings {
   warnings: { path: PathSegment[]; problem: string; fix: string }[];
 }
 
-export function versionAtLeast(version: string, min: readonly number[]): boolean {
-  const parts = version.replace(/^v/, "").split(/[.-]/).map((p) => parseInt(p, 10));
-  for (let i = 0; i < min.length; i++) {
-    const v = Number.isFinite(parts[i]) ? parts[i] : 0;
-    if (v !== min[i]) return v > min[i];
-  }
-  return true;
-}
-
 /** The gate as the cluster will run it, given what the KubeVirt component writes. */
 export function kubevirtPlan(model: PlatformModel): KubevirtPlan {
   const kv = model.config.kubevirt;
   let state: InjectionState;
   if (kv.networkResourcesInjector) state = "injector";
-  else if (versionAtLeast(kv.version, INJECTION_DEFAULT_ON) || kv.disabledFeatureGates.includes(INJECTION_GATE)) state = "disabled";
+  else if (effectiveDisabledGates(kv).includes(INJECTION_GATE)) state = "disabled";
   else state = "off-by-default";
   return { version: kv.version, externalNetResourceInjection: state };
 }

@@ -1,6 +1,6 @@
 // The preflight planner: pure functions of the PlatformModel (and optional node discovery).
 export { assertFeasible, planPlatform } from "./plan";
-export { checkConsistency, kubevirtPlan, versionAtLeast } from "./consistency";
+export { checkConsistency, kubevirtPlan } from "./consistency";
 export { memoryMi, vmDemand } from "./demand";
 export type { VmDemand } from "./demand";
 export type {

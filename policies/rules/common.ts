@@ -178,12 +178,4 @@ export function nadIndex(resources: readonly { type: string; props: Json; urn: s
   return out;
 }
 
-/** "v1.9.0" ≥ [1, 9]; pre-release suffixes count as the release. */
-export function versionAtLeast(version: string, min: readonly number[]): boolean {
-  const parts = version.replace(/^v/, "").split("-")[0].split(".").map((p) => parseInt(p, 10));
-  for (let i = 0; i < min.length; i++) {
-    const v = Number.isFinite(parts[i]) ? parts[i] : 0;
-    if (v !== min[i]) return v > min[i];
-  }
-  return true;
-}
+export { versionAtLeast } from "../../render/kubevirt";

@@ -5,7 +5,7 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { arr, dig, INJECTION_GATE, INJECTOR_NAME, KUBEVIRT_VERSION_ANNOTATION, metaOf, TYPES, versionAtLeast } from "./common";
 
-const GATE_DEFAULT_ON = [1, 9] as const;
+const GATE_DEFAULT_ON = "v1.9.0";
 
 export interface KubevirtGateConfig {
   /** The KubeVirt release, when the CR carries no kubevirt-sriov/version annotation. */
