@@ -147,10 +147,14 @@ export class SimHost {
     this.systemdState = path.join(dir, "systemd");
   }
 
-  /** Mounts a simulated host described by `hw` and waits until it serves requests. */
-  static async start(hw: SimHardware): Promise<SimHost> {
+  /**
+   * Mounts a simulated host described by `hw` and waits until it serves requests.
+   * `detached`: the simulator outlives this process (the lab); stop it with stopDetached.
+   */
+  static async start(hw: SimHardware, opts: { dir?: string; detached?: boolean } = {}): Promise<SimHost> {
     assertFuseAvailable();
-    const h = new SimHost(fs.mkdtempSync(path.join(os.tmpdir(), "sriov-sim-")));
+    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sriov-sim-"));
+    const h = new SimHost(dir);
     for (const d of [h.sysfs, h.proc, h.etc, h.dev, h.bin, h.systemdState]) fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(h.proc, "cmdline"), (hw.cmdline ?? "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet") + "\n");
     fs.writeFileSync(h.writeLog, "");
@@ -159,10 +163,15 @@ export class SimHost {
     fs.writeFileSync(hwFile, JSON.stringify({ ...hw, devRoot: h.dev }, null, 1));
     h.writeShims();
     const logFd = fs.openSync(path.join(h.dir, "sim.log"), "a");
-    h.child = spawn(PYTHON, [SIM_PY, hwFile, h.sysfs, h.writeLog], { stdio: ["ignore", logFd, logFd] });
+    h.child = spawn(PYTHON, [SIM_PY, hwFile, h.sysfs, h.writeLog], { stdio: ["ignore", logFd, logFd], detached: opts.detached ?? false });
     fs.closeSync(logFd);
     h.child.on("exit", () => (h.exited = true));
-    live.add(h);
+    if (opts.detached) {
+      fs.writeFileSync(path.join(h.dir, "sim.pid"), String(h.child.pid));
+      h.child.unref();
+    } else {
+      live.add(h);
+    }
     const deadline = Date.now() + 15000;
     while (!fs.existsSync(path.join(h.sysfs, ".sim", "ready"))) {
       if (h.exited || Date.now() > deadline) {
@@ -173,6 +182,30 @@ export class SimHost {
       await sleep(20);
     }
     return h;
+  }
+
+  /** A host another process started (detached) in `dir`: read its state and logs. */
+  static attach(dir: string): SimHost {
+    return new SimHost(dir);
+  }
+
+  /** Unmounts a detached host and ends its simulator; keeps its files. */
+  static stopDetached(dir: string): void {
+    const h = new SimHost(dir);
+    if (isMounted(h.sysfs)) {
+      const r = spawnSync("fusermount", ["-u", h.sysfs]);
+      if (r.status !== 0) spawnSync("umount", ["-l", h.sysfs]);
+    }
+    const pidFile = path.join(dir, "sim.pid");
+    if (fs.existsSync(pidFile)) {
+      const pid = Number(fs.readFileSync(pidFile, "utf8"));
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // Already gone with its mount.
+      }
+      fs.rmSync(pidFile);
+    }
   }
 
   /** bin/<tool>: the shim with this host's paths baked in (one exec per call, as with the real tool). */

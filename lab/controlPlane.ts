@@ -1,0 +1,156 @@
+// The lab's Kubernetes control plane: a real etcd, kube-apiserver and kube-controller-manager
+// (namespace controller and garbage collector, so namespace deletes finish) on loopback,
+// credentials made with openssl, everything under the lab directory. No kubelet.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as https from "https";
+import * as path from "path";
+import { startDaemon, stopDaemon, waitFor } from "./processes";
+
+export interface ControlPlanePorts {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+}
+
+export class ControlPlane {
+  readonly pki: string;
+  readonly kubeconfig: string;
+
+  /** `bin`: where the toolchain's binaries are, asked only when the plane starts. */
+  constructor(readonly dir: string, private readonly toolchainBin: () => string, readonly ports: ControlPlanePorts) {
+    this.pki = path.join(dir, "pki");
+    this.kubeconfig = path.join(dir, "kubeconfig");
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.ports.apiserver}`;
+  }
+
+  private openssl(...args: string[]): void {
+    execFileSync("openssl", args, { cwd: this.pki, stdio: ["ignore", "ignore", "pipe"] });
+  }
+
+  /** A CA, an admin client certificate (system:masters) and the service-account key pair. */
+  private makeCredentials(): void {
+    if (fs.existsSync(path.join(this.pki, "admin.crt"))) return;
+    fs.mkdirSync(path.join(this.pki, "serving"), { recursive: true });
+    this.openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=kubevirt-sriov-lab-ca");
+    this.openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "admin.key", "-out", "admin.csr", "-subj", "/O=system:masters/CN=lab-admin");
+    this.openssl("x509", "-req", "-in", "admin.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "admin.crt", "-days", "30");
+    this.openssl("genrsa", "-out", "sa.key", "2048");
+    this.openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+  }
+
+  private writeKubeconfig(): void {
+    const b64 = (f: string) => fs.readFileSync(path.join(this.pki, f)).toString("base64");
+    const doc = {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "lab", cluster: { server: this.url, "certificate-authority-data": b64("serving/apiserver.crt") } }],
+      users: [{ name: "lab-admin", user: { "client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key") } }],
+      contexts: [{ name: "lab", context: { cluster: "lab", user: "lab-admin" } }],
+      "current-context": "lab",
+    };
+    fs.writeFileSync(this.kubeconfig, JSON.stringify(doc, null, 2), { mode: 0o600 });
+  }
+
+  async start(): Promise<void> {
+    const bin = this.toolchainBin();
+    this.makeCredentials();
+    const logs = path.join(this.dir, "logs");
+    fs.mkdirSync(logs, { recursive: true });
+    const etcdUrl = `http://127.0.0.1:${this.ports.etcdClient}`;
+    startDaemon(this.dir, "etcd", path.join(bin, "etcd"), [
+      "--name", "lab", "--data-dir", path.join(this.dir, "etcd"), "--unsafe-no-fsync",
+      "--listen-client-urls", etcdUrl, "--advertise-client-urls", etcdUrl,
+      "--listen-peer-urls", `http://127.0.0.1:${this.ports.etcdPeer}`,
+      "--initial-advertise-peer-urls", `http://127.0.0.1:${this.ports.etcdPeer}`,
+      "--initial-cluster", `lab=http://127.0.0.1:${this.ports.etcdPeer}`,
+    ]);
+    await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`).then((r) => r.ok).catch(() => false)), 30_000);
+
+    startDaemon(this.dir, "kube-apiserver", path.join(bin, "kube-apiserver"), [
+      `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+      // A loopback advertise address needs the endpoint reconciler off (1.37 refuses it).
+      "--endpoint-reconciler-type=none",
+      `--secure-port=${this.ports.apiserver}`, `--cert-dir=${path.join(this.pki, "serving")}`,
+      `--client-ca-file=${path.join(this.pki, "ca.crt")}`, "--authorization-mode=RBAC",
+      `--service-account-issuer=${this.url}`, `--service-account-key-file=${path.join(this.pki, "sa.pub")}`,
+      `--service-account-signing-key-file=${path.join(this.pki, "sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true",
+      "--disable-admission-plugins=ServiceAccount",
+    ]);
+    await waitFor("kube-apiserver", async () => fs.existsSync(path.join(this.pki, "serving", "apiserver.crt")) && (await this.get("/readyz").then(() => true).catch(() => false)), 90_000);
+    this.writeKubeconfig();
+
+    startDaemon(this.dir, "kube-controller-manager", path.join(bin, "kube-controller-manager"), [
+      `--kubeconfig=${this.kubeconfig}`,
+      "--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token",
+      `--service-account-private-key-file=${path.join(this.pki, "sa.key")}`,
+      `--root-ca-file=${path.join(this.pki, "serving", "apiserver.crt")}`,
+      "--use-service-account-credentials=false", "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
+    ]);
+  }
+
+  /** Stops the control plane: controller-manager and apiserver before etcd. */
+  stop(): void {
+    for (const name of ["kube-controller-manager", "kube-apiserver", "etcd"]) stopDaemon(this.dir, name);
+  }
+
+  request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = https.request(`${this.url}${urlPath}`, {
+        method,
+        ca: fs.readFileSync(path.join(this.pki, "serving", "apiserver.crt")),
+        cert: fs.readFileSync(path.join(this.pki, "admin.crt")),
+        key: fs.readFileSync(path.join(this.pki, "admin.key")),
+        headers: payload ? { "content-type": "application/json" } : {},
+        timeout: 10_000,
+      }, (res) => {
+        let data = "";
+        res.on("data", (c) => (data += c));
+        res.on("end", () => {
+          let parsed: unknown = data;
+          try {
+            parsed = JSON.parse(data);
+          } catch {
+            // Plain-text answers (/readyz) stay text.
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      });
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error(`${method} ${urlPath}: timeout`)));
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** GET that fails on anything but 200. */
+  async get(urlPath: string): Promise<any> {
+    const r = await this.request("GET", urlPath);
+    if (r.status !== 200) throw new Error(`GET ${urlPath}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    return r.body;
+  }
+
+  /** GET that answers undefined for 404. */
+  async find(urlPath: string): Promise<any> {
+    const r = await this.request("GET", urlPath);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new Error(`GET ${urlPath}: HTTP ${r.status}`);
+    return r.body;
+  }
+
+  /** The lab's Node objects (no kubelet registers them). */
+  async ensureNode(name: string): Promise<void> {
+    if (await this.find(`/api/v1/nodes/${name}`)) return;
+    const r = await this.request("POST", "/api/v1/nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubevirt-sriov/lab": "true" } },
+    });
+    if (r.status !== 201) throw new Error(`creating Node ${name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  }
+}
