@@ -106,7 +106,7 @@ function costTable(rows: CostRow[]): string {
   return [head, ...lines].join("\n");
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const o = args();
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
@@ -114,7 +114,7 @@ function main(): void {
 
   const main = measure(`${o.shape.nodes} nodes × ${o.shape.pfsPerNode} PFs × ${o.shape.vfsPerPf} VFs, ${o.shape.pools} pools, ${o.shape.networks} networks, ${o.shape.vms} VMs`, o.shape, o.runs);
   const scaling = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
-  const lab = o.skipLab ? "skipped (--skip-lab)" : labBenchmarks(o.runs);
+  const lab = o.skipLab ? "skipped (--skip-lab)" : await labBenchmarks(o.runs);
 
   const doc = [
     "# Benchmarks",
@@ -141,4 +141,7 @@ function main(): void {
   console.log(doc);
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -12,7 +12,7 @@ import { labHardware, LabNode } from "./nodes";
 
 export const REPO = path.join(__dirname, "..");
 export const STACK = "lab";
-const NODE_COUNT = 3;
+const DEFAULT_NODE_COUNT = 3;
 
 function step(msg: string): void {
   process.stderr.write(`\n==> ${msg}\n`);
@@ -25,6 +25,9 @@ export interface LabOptions {
   portBase?: number;
   /** Where pulumi's output goes: the terminal, or captured (tests). */
   quiet?: boolean;
+  /** Simulated nodes (default 3, or $KUBEVIRT_SRIOV_LAB_NODES); past the stack file's three,
+   *  nodes are copies of its last one. */
+  nodeCount?: number;
 }
 
 export class Lab {
@@ -50,7 +53,9 @@ export class Lab {
       etcdPeer: this.portBase + 81,
       apiserver: this.portBase + 443,
     });
-    this.nodes = Array.from({ length: NODE_COUNT }, (_, i) => new LabNode(this.dir, {
+    const count = opts.nodeCount ?? Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? DEFAULT_NODE_COUNT);
+    if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`lab node count must be 1–64, got ${count}`);
+    this.nodes = Array.from({ length: count }, (_, i) => new LabNode(this.dir, {
       name: `lab-node-${i + 1}`,
       sshPort: this.portBase + 1 + i,
       hardware: labHardware(i),
@@ -161,6 +166,8 @@ export class Lab {
     if (fs.existsSync(this.configFile)) return;
     const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, any> };
     const platform = doc.config["kubevirt-sriov:platform"];
+    const template = platform.nodes as Record<string, any>[];
+    platform.nodes = this.nodes.map((n, i) => ({ ...structuredClone(template[Math.min(i, template.length - 1)]), name: n.spec.name }));
     platform.nodes.forEach((n: { ssh: { port: number; hostKey?: string } }, i: number) => {
       n.ssh.port = this.nodes[i].spec.sshPort;
       // Pinned like on a real fleet (ssh-keyscan): the lab knows its nodes' keys.
