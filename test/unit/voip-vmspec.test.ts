@@ -297,9 +297,16 @@ interface OpenApi {
   definitions: Record<string, Schema>;
 }
 
+/**
+ * KubeVirt's published OpenAPI document is read from where it is kept (never copied into
+ * this repository): $KUBEVIRT_OPENAPI, or the team's shared/ reference beside the checkout
+ * or at /work/shared.
+ */
 function loadOpenApi(): OpenApi {
-  const file = path.join(ROOT, "..", "shared", "reference", "kubevirt-v1.9.0-openapi.json");
-  if (!fs.existsSync(file)) throw new Error(`KubeVirt OpenAPI not found at ${file} (shared/ must sit beside the repository)`);
+  const name = path.join("shared", "reference", "kubevirt-v1.9.0-openapi.json");
+  const candidates = [process.env.KUBEVIRT_OPENAPI, path.join(ROOT, "..", name), path.join("/work", name)].filter((f): f is string => !!f);
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) throw new Error(`KubeVirt v1.9.0 OpenAPI not found (looked at ${candidates.join(", ")}); set KUBEVIRT_OPENAPI to its path`);
   return JSON.parse(fs.readFileSync(file, "utf8")) as OpenApi;
 }
 
