@@ -132,6 +132,7 @@ class Sim:
             if d.driver:
                 self.drivers.add(d.driver)
             self.add_device(d)
+        self.check_vf_addresses()
         for pf in self.pfs:
             n = pf.initial_vfs
             if n:
@@ -145,6 +146,19 @@ class Sim:
         if self.iommu:
             d.group = self.next_group
             self.next_group += 1
+
+    def check_vf_addresses(self):
+        """A real NIC's SR-IOV capability never gives two functions the same address: refuse a
+        hardware description whose VF ranges (offset/stride) collide with each other or with a
+        device, instead of simulating something no kernel could see."""
+        owner = {bdf: "device %s" % bdf for bdf in self.devices}
+        for pf in self.pfs:
+            for i in range(pf.total):
+                bdf = vf_bdf(pf.bdf, pf.offset, pf.stride, i)
+                if bdf in owner:
+                    raise SystemExit("sysfs_sim: VF %d of PF %s would sit at %s, already taken by %s: set a different offset for one of them"
+                                     % (i, pf.bdf, bdf, owner[bdf]))
+                owner[bdf] = "VF %d of PF %s" % (i, pf.bdf)
 
     def add_pf(self, spec):
         pf = Device(spec["bdf"], spec.get("vendor", "0x8086"), spec.get("device", "0x1572"),
