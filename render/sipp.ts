@@ -38,11 +38,29 @@ export interface SippRun {
   errorsFile: string;
 }
 
+/** PBX VMs by name, built once per model: a scan per load generator is quadratic at fleet scale. */
+const pbxIndex = new WeakMap<PlatformModel, Map<string, VmModel[]>>();
+
+function pbxNamed(model: PlatformModel, name: string): VmModel[] {
+  let index = pbxIndex.get(model);
+  if (!index) {
+    index = new Map();
+    for (const v of model.vms) {
+      if (v.config.role !== "pbx") continue;
+      const list = index.get(v.config.name) ?? [];
+      list.push(v);
+      index.set(v.config.name, list);
+    }
+    pbxIndex.set(model, index);
+  }
+  return index.get(name) ?? [];
+}
+
 /** The PBX VM a load generator calls: its namesake in the same namespace, else the only one. */
 export function findTargetPbx(vm: VmModel, model: PlatformModel): VmModel {
   const target = vm.config.loadgen?.target;
   if (target === undefined) throw new Error(`VM ${vm.ref} is not a load generator`);
-  const candidates = model.vms.filter((v) => v.config.name === target && v.config.role === "pbx");
+  const candidates = pbxNamed(model, target);
   const pbx = candidates.find((v) => v.config.namespace === vm.config.namespace) ?? candidates[0];
   if (pbx === undefined) throw new Error(`load generator ${vm.ref}: no PBX VM named "${target}"`);
   return pbx;
