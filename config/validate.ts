@@ -393,14 +393,15 @@ function subnetOf(address: string): string | undefined {
 
 /** Pools that VMs use must hand out VFs bound to vfio-pci, and only those. */
 function checkVmPools(vms: VmModel[], cfg: PlatformConfig, problems: ProblemList): void {
-  const reported = new Set<string>();
+  // Each pool is checked once, however many VMs use it (a scan per VM is quadratic at scale).
+  const checked = new Set<string>();
   for (const vm of vms) {
     for (const itf of vm.interfaces) {
       const pool = itf.network.pool;
-      if (reported.has(pool.config.name)) continue;
+      if (checked.has(pool.config.name)) continue;
+      checked.add(pool.config.name);
       const bad = pool.members.find((m) => m.group.driver !== "vfio-pci");
       if (bad) {
-        reported.add(pool.config.name);
         const ni = cfg.nodes.findIndex((n) => n.name === bad.node);
         const pi = cfg.nodes[ni].physicalFunctions.indexOf(bad.pf.config);
         problems.add(
