@@ -8,7 +8,7 @@ import type { ProgramSummary } from "../test/harness/runProgram";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2]);
-  const mocks = new RecordingMocks(() => "");
+  const mocks = new RecordingMocks(() => "", false);
   await pulumi.runtime.setMocks(mocks, "floor", "floor", false);
   const started = process.hrtime.bigint();
   await (pulumi.runtime as any).runInPulumiStack(async () => {
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   });
   await (pulumi.runtime as any).waitForRPCs();
   const summary: ProgramSummary = {
-    resources: mocks.resources.length,
+    resources: mocks.count,
     wallMs: Number(process.hrtime.bigint() - started) / 1e6,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   };

@@ -23,7 +23,8 @@ export interface NodeConnection extends SshEndpoint {
 }
 
 /** A PF as the node reported it, plus the distinct drivers its VFs are bound to. */
-export type PhysicalFunctionOutput = PhysicalFunctionReport & { drivers: string[] };
+/** A PF as the stack outputs show it: counts and drivers, not every VF (fleet-scale state). */
+export type PhysicalFunctionOutput = Omit<PhysicalFunctionReport, "vfs"> & { drivers: string[] };
 
 export interface SriovNodePrepArgs {
   state: NodeState;
@@ -131,15 +132,15 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       }
     });
     this.physicalFunctions = this.report.apply((r) =>
-      r.pfs.map((pf) => ({ ...pf, drivers: [...new Set(pf.vfs.flatMap((vf) => (vf.driver ? [vf.driver] : [])))].sort() })),
+      r.pfs.map(({ vfs, ...pf }) => ({ ...pf, drivers: [...new Set(vfs.flatMap((vf) => (vf.driver ? [vf.driver] : [])))].sort() })),
     );
     this.kernelChanges = this.report.apply((r) => r.kernelChanges);
     this.rebootRequired = this.report.apply((r) => r.rebootRequired);
     this.vfioReady = this.report.apply((r) => r.vfioReady);
     this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, args.state));
 
+    // The full report (every VF) stays a property; registering it would store it twice per node.
     this.registerOutputs({
-      report: this.report,
       physicalFunctions: this.physicalFunctions,
       kernelChanges: this.kernelChanges,
       rebootRequired: this.rebootRequired,

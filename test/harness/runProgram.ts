@@ -32,7 +32,7 @@ export interface ProgramResult {
 
 async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
-  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs));
+  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary);
   const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
   const secretKeys: string[] = [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   reported = true;
   if (req.summary) {
     const summary: ProgramSummary = {
-      resources: mocks.resources.length,
+      resources: mocks.count,
       wallMs: Number(process.hrtime.bigint() - started) / 1e6,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
     };
