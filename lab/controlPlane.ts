@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
-import { startDaemon, stopDaemon, waitFor } from "./processes";
+import { daemonPid, logFile, startDaemon, stopDaemon, waitFor } from "./processes";
 
 export interface ControlPlanePorts {
   etcdClient: number;
@@ -68,7 +68,7 @@ export class ControlPlane {
       "--initial-advertise-peer-urls", `http://127.0.0.1:${this.ports.etcdPeer}`,
       "--initial-cluster", `lab=http://127.0.0.1:${this.ports.etcdPeer}`,
     ]);
-    await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`).then((r) => r.ok).catch(() => false)), 30_000);
+    await waitFor("etcd", async () => this.alive("etcd") && (await fetch(`${etcdUrl}/health`).then((r) => r.ok).catch(() => false)), 30_000);
 
     startDaemon(this.dir, "kube-apiserver", path.join(bin, "kube-apiserver"), [
       `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -81,7 +81,7 @@ export class ControlPlane {
       "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true",
       "--disable-admission-plugins=ServiceAccount",
     ]);
-    await waitFor("kube-apiserver", async () => fs.existsSync(path.join(this.pki, "serving", "apiserver.crt")) && (await this.get("/readyz").then(() => true).catch(() => false)), 90_000);
+    await waitFor("kube-apiserver", async () => this.alive("kube-apiserver") && fs.existsSync(path.join(this.pki, "serving", "apiserver.crt")) && (await this.get("/readyz").then(() => true).catch(() => false)), 90_000);
     this.writeKubeconfig();
 
     startDaemon(this.dir, "kube-controller-manager", path.join(bin, "kube-controller-manager"), [
@@ -91,6 +91,13 @@ export class ControlPlane {
       `--root-ca-file=${path.join(this.pki, "serving", "apiserver.crt")}`,
       "--use-service-account-credentials=false", "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
     ]);
+  }
+
+  /** True while `name` runs; throws with the end of its log once it has died (e.g. a port in use). */
+  private alive(name: string): boolean {
+    if (daemonPid(this.dir, name) !== undefined) return true;
+    const log = fs.existsSync(logFile(this.dir, name)) ? fs.readFileSync(logFile(this.dir, name), "utf8").trim().split("\n").slice(-3).join("\n") : "(no log)";
+    throw new Error(`${name} exited (log: ${logFile(this.dir, name)}):\n${log}\nIf a port is in use, stop the other lab (npm run lab:down) or set KUBEVIRT_SRIOV_LAB_PORT_BASE.`);
   }
 
   /** Stops the control plane: controller-manager and apiserver before etcd. */

@@ -218,7 +218,7 @@ function nextSteps(lab: Lab): string {
     "The lab is up. Try:",
     `  npm run lab -- pulumi stack output --json          # the typed stack outputs again`,
     `  npm run lab -- pulumi preview --policy-pack policies   # the policy pack through the real engine`,
-    `  ssh -i ${path.join(lab.dir, "ssh", "id_ed25519")} -p ${lab.nodes[0].spec.sshPort} root@127.0.0.1 'bash /etc/kubevirt-sriov/sriov-node.sh discover'`,
+    `  ssh -i ${path.join(lab.dir, "ssh", "id_ed25519")} -p ${lab.nodes[0].spec.sshPort} root@127.0.0.1 'bash "$ETC_ROOT/kubevirt-sriov/sriov-node.sh" discover'`,
     `  edit ${lab.configFile} (e.g. a numVfs), then: npm run lab -- pulumi up --yes`,
     `  KUBECONFIG=${lab.controlPlane.kubeconfig} kubectl get nad,vm,kubevirt -A   # if you have kubectl`,
     "  npm run lab:down                                   # destroy, stop everything",
