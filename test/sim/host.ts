@@ -335,3 +335,19 @@ export function x710Host(count = 1, over: Partial<SimHardware> = {}, pfOver: Par
     ...over,
   };
 }
+
+/**
+ * For a mocha suite: `const start = simHostPerTest()` gives a start(hw) whose host is
+ * stopped (and unmounted) after each test, also when the test failed.
+ */
+export function simHostPerTest(): (hw: SimHardware) => Promise<SimHost> {
+  let host: SimHost | undefined;
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+  });
+  return async (hw) => {
+    host = await SimHost.start(hw);
+    return host;
+  };
+}

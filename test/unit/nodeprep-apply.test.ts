@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { NodeState, renderStateLines } from "../../render/nodeState";
 import { parseNodeReport } from "../../render/nodeReport";
-import { RunResult, SimHardware, SimHost, x710Host } from "../sim/host";
+import { RunResult, SimHost, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
 
 const PF0 = "0000:10:00.0";
@@ -10,16 +10,7 @@ const PF1 = "0000:11:00.0";
 
 describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
   this.timeout(120000);
-  let host: SimHost | undefined;
-
-  async function start(hw: SimHardware): Promise<SimHost> {
-    host = await SimHost.start(hw);
-    return host;
-  }
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-  });
+  const start = simHostPerTest();
 
   function apply(h: SimHost, state: NodeState): RunResult {
     return h.run(["apply"], renderStateLines(state));

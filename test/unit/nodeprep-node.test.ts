@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderStateLines } from "../../render/nodeState";
 import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
-import { SCRIPT_PATH, SimHardware, SimHost, x710Host } from "../sim/host";
+import { SCRIPT_PATH, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
 
 const PF0 = "0000:10:00.0";
@@ -13,15 +13,7 @@ const UNIT = "kubevirt-sriov-vfs.service";
 
 describe("nodeprep: sriov-node.sh revert, persistence and discover", function () {
   this.timeout(120000);
-  let host: SimHost | undefined;
-  async function start(hw: SimHardware): Promise<SimHost> {
-    host = await SimHost.start(hw);
-    return host;
-  }
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-  });
+  const start = simHostPerTest();
 
   describe("revert", () => {
     it("restores the VF count and autoprobe recorded on first apply, and removes what apply installed", async () => {
