@@ -34,6 +34,7 @@ export = async (): Promise<StackOutputsInput> => {
       networks: platform.networks,
       nodes: platform.nodes,
       vms: platform.vms,
+      networkResourcesInjector: platform.networkResourcesInjector,
       plan,
       discoveredPlan: platform.discoveredPlan,
     };

@@ -4,6 +4,7 @@ import type { PlatformModel } from "../config/model";
 import type { Plan } from "../plan";
 import type { NetworkOutput } from "./networks";
 import type { NodePrepOutput } from "./platform";
+import type { InjectorOutput } from "./injector";
 import type { VoipVmOutput } from "./voipVm";
 import { agentImages, AgentImages } from "../render/images";
 
@@ -11,6 +12,7 @@ export interface ComponentVersions {
   multus: string;
   sriovDevicePlugin: string;
   sriovCni: string;
+  networkResourcesInjector: string;
   kubevirt: string;
 }
 
@@ -51,6 +53,8 @@ export interface StackOutputs extends StaticOutputs {
   networks: NetworkOutput[];
   nodes: NodePrepOutput[];
   vms: VoipVmOutput[];
+  /** The network-resources-injector, when kubevirt.networkResourcesInjector deploys it. */
+  networkResourcesInjector: InjectorOutput | null;
   /** The pre-flight plan from the config alone (known in preview). */
   plan: Plan;
   /** The plan re-run with what node preparation discovered. */

@@ -7,6 +7,7 @@ import { renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages } from "../render/images";
 import { renderNodeState } from "../render/nodePlan";
 import { SriovDevicePlugin } from "./devicePlugin";
+import { InjectorOutput, NetworkResourcesInjector } from "./injector";
 import { Kubevirt } from "./kubevirt";
 import { Multus } from "./multus";
 import { NetworkOutput, SriovNetworks } from "./networks";
@@ -28,6 +29,8 @@ export interface SriovPlatformArgs {
   kubevirtOperatorManifest: string;
   /** SSH connection per node name; private keys and passwords are secret Outputs. */
   connections: ReadonlyMap<string, NodeConnection>;
+  /** The clock for certificate renewal (the injector's); default: now. */
+  now?: Date;
 }
 
 /**
@@ -38,6 +41,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
   public readonly nodes: pulumi.Output<NodePrepOutput[]>;
   public readonly networks: pulumi.Output<NetworkOutput[]>;
   public readonly vms: pulumi.Output<VoipVmOutput[]>;
+  public readonly networkResourcesInjector: pulumi.Output<InjectorOutput | null>;
   /** The plan again, now with what node preparation found (NUMA nodes, MTUs, VF limits). */
   public readonly discoveredPlan: pulumi.Output<Plan>;
 
@@ -83,10 +87,24 @@ export class SriovPlatform extends pulumi.ComponentResource {
       dependsOn: [multus.crd, devicePlugin],
     });
 
+    // With the injection gate on, a VM's launcher pod gets its VF only through the webhook, so
+    // the webhook must be serving before any VM exists (and go away only after them).
+    const nri = cfg.kubevirt.networkResourcesInjector;
+    const injector = nri
+      ? new NetworkResourcesInjector(`${name}-network-resources-injector`, {
+        namespace: ns,
+        image: images.networkResourcesInjector,
+        settings: nri,
+        placement: cfg.kubevirt.infra,
+        waitForReadiness: wait,
+        now: args.now ?? new Date(),
+      }, { ...parent, dependsOn: [multus.crd] })
+      : undefined;
+
     const vms = model.vms.map((vm) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
       vm,
       model,
-    }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads] }));
+    }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
 
     this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.kernelChanges, p.physicalFunctions]).apply(
       ([vfioReady, kernelChanges, pfs]) => ({ vfioReady, kernelChanges, physicalFunctions: pfs }),
@@ -103,6 +121,13 @@ export class SriovPlatform extends pulumi.ComponentResource {
     });
     this.networks = networks.networks;
     this.vms = pulumi.all(vms.map((v) => v.output));
-    this.registerOutputs({ nodes: this.nodes, networks: this.networks, vms: this.vms, discoveredPlan: this.discoveredPlan });
+    this.networkResourcesInjector = injector ? injector.output : pulumi.output(null);
+    this.registerOutputs({
+      nodes: this.nodes,
+      networks: this.networks,
+      vms: this.vms,
+      networkResourcesInjector: this.networkResourcesInjector,
+      discoveredPlan: this.discoveredPlan,
+    });
   }
 }

@@ -303,6 +303,37 @@ export const vm = z
 
 // ---- cluster add-ons ------------------------------------------------------------------
 
+/** The network-resources-injector: an admission webhook that adds the VF requests to pods. */
+export const injectorSettings = z
+  .object({
+    replicas: z.number().int().min(1).max(10).default(2),
+    /**
+     * Which pods the webhook sees: only KubeVirt's virt-launcher pods (default: an injector
+     * outage then stops VM starts only), or every pod outside the system namespaces.
+     */
+    scope: z.enum(["virt-launcher", "all-pods"]).default("virt-launcher"),
+    /** Fail: a pod is refused while the webhook is down (a VM would otherwise start without its VF). */
+    failurePolicy: z.enum(["Fail", "Ignore"]).default("Fail"),
+    /**
+     * Require the API server's client certificate (the injector's own default). Needs an
+     * AdmissionConfiguration on every kube-apiserver that presents one to this webhook.
+     */
+    requireClientCert: z.boolean().default(false),
+    /** The webhook's serving certificate, issued by the program and renewed by `pulumi up`. */
+    certificate: z
+      .object({
+        /** Lifetime of the serving certificate. */
+        validityDays: z.number().int().min(2).max(3650).default(365),
+        /** `pulumi up` issues a new one once per this many days (must be below validityDays). */
+        renewEveryDays: z.number().int().min(1).max(3649).default(180),
+        /** Lifetime of the program's own CA that signs it (kept across renewals). */
+        caValidityDays: z.number().int().min(3).max(36500).default(3650),
+      })
+      .strict()
+      .default({ validityDays: 365, renewEveryDays: 180, caValidityDays: 3650 }),
+  }, { error: "must be true, false or a map of injector settings — write `networkResourcesInjector: true`, or a map like `{replicas: 2, scope: virt-launcher}` (see stacks/Pulumi.example.yaml)" })
+  .strict();
+
 export const kubevirtConfig = z
   .object({
     version: releaseVersion.default(DEFAULT_VERSIONS.kubevirt),
@@ -310,8 +341,15 @@ export const kubevirtConfig = z
     useEmulation: z.boolean().default(false),
     featureGates: z.array(z.string().regex(/^[A-Za-z0-9]+$/)).default([]),
     disabledFeatureGates: z.array(z.string().regex(/^[A-Za-z0-9]+$/)).default([]),
-    /** Deploy the network-resources-injector instead of disabling ExternalNetResourceInjection. */
-    networkResourcesInjector: z.boolean().default(false),
+    /**
+     * Deploy the network-resources-injector instead of disabling ExternalNetResourceInjection:
+     * false (default), true (the defaults below) or the settings. Normalized to undefined or the
+     * full settings, so `if (kv.networkResourcesInjector)` reads "is it deployed".
+     */
+    networkResourcesInjector: z.preprocess(
+      (v) => (v === true ? {} : v === false || v === null ? undefined : v),
+      injectorSettings.optional(),
+    ),
     operatorManifest: z
       .object({
         /** Local copy of kubevirt-operator.yaml (air-gapped clusters) ... */
@@ -345,16 +383,23 @@ export const platform = z
         multus: releaseVersion.default(DEFAULT_VERSIONS.multus),
         sriovDevicePlugin: releaseVersion.default(DEFAULT_VERSIONS.sriovDevicePlugin),
         sriovCni: releaseVersion.default(DEFAULT_VERSIONS.sriovCni),
+        networkResourcesInjector: releaseVersion.default(DEFAULT_VERSIONS.networkResourcesInjector),
       })
       .strict()
       .default({
         multus: DEFAULT_VERSIONS.multus,
         sriovDevicePlugin: DEFAULT_VERSIONS.sriovDevicePlugin,
         sriovCni: DEFAULT_VERSIONS.sriovCni,
+        networkResourcesInjector: DEFAULT_VERSIONS.networkResourcesInjector,
       }),
     /** Full image overrides (must carry a tag or digest). */
     images: z
-      .object({ multus: z.string().optional(), sriovDevicePlugin: z.string().optional(), sriovCni: z.string().optional() })
+      .object({
+        multus: z.string().optional(),
+        sriovDevicePlugin: z.string().optional(),
+        sriovCni: z.string().optional(),
+        networkResourcesInjector: z.string().optional(),
+      })
       .strict()
       .default({}),
     /** Namespace of the node agents (Multus, device plugin, CNI). */
@@ -387,6 +432,7 @@ export type VmConfig = z.infer<typeof vm>;
 export type VmTuning = z.infer<typeof vmTuning>;
 export type VmInterfaceConfig = z.infer<typeof vmInterface>;
 export type KubevirtConfig = z.infer<typeof kubevirtConfig>;
+export type InjectorSettings = z.infer<typeof injectorSettings>;
 export type SshEndpoint = z.infer<typeof sshEndpoint>;
 export type VfDriver = z.infer<typeof vfDriver>;
 

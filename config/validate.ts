@@ -16,7 +16,7 @@ import {
 } from "./model";
 import { CONFIG_KEY, CONFIG_NAMESPACE, platform, PlatformConfig } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
-import { DEFAULT_GUEST_IMAGES } from "./versions";
+import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
 
 export const CONFIG_ROOT = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
 const EXAMPLE = "stacks/Pulumi.example.yaml";
@@ -49,6 +49,8 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+const article = (word: string): string => (/^[aeiou]/.test(word) ? "an" : "a");
+
 function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: string; fix: string } {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const input = (issue as { input?: unknown }).input;
@@ -57,7 +59,15 @@ function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: 
       if (input === undefined) {
         return { path, problem: `is required (a ${issue.expected})`, fix: `add it (see ${EXAMPLE})` };
       }
-      return { path, problem: `must be a ${issue.expected}, got ${describe(input)}`, fix: `write a ${issue.expected} value (see ${EXAMPLE})` };
+      if (issue.message.includes(" — ")) {
+        // The schema spelled out what this key accepts: "<what it must be> — <fix>".
+        const [problem, fix] = issue.message.split(" — ");
+        return { path, problem: `${problem}, got ${describe(input)}`, fix };
+      }
+      {
+        const expected = issue.expected === "int" ? "integer" : issue.expected;
+        return { path, problem: `must be ${article(expected)} ${expected}, got ${describe(input)}`, fix: `write ${article(expected)} ${expected} value (see ${EXAMPLE})` };
+      }
     case "invalid_value":
       return {
         path,
@@ -186,6 +196,20 @@ function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {
   });
   if (kv.networkResourcesInjector && kv.disabledFeatureGates.includes(INJECTION_GATE)) {
     problems.add(["kubevirt", "disabledFeatureGates"], `"${INJECTION_GATE}" is disabled but networkResourcesInjector is true: the injector would never be used`, "choose one: remove it from disabledFeatureGates or set networkResourcesInjector: false");
+  }
+  const nri = kv.networkResourcesInjector;
+  if (nri) {
+    const at = ["kubevirt", "networkResourcesInjector", "certificate"];
+    const c = nri.certificate;
+    if (c.renewEveryDays >= c.validityDays) {
+      problems.add([...at, "renewEveryDays"], `renewing every ${c.renewEveryDays} days lets a ${c.validityDays}-day certificate expire between renewals`, "make renewEveryDays smaller than validityDays (half of it leaves room for a missed run)");
+    }
+    if (c.caValidityDays <= c.validityDays) {
+      problems.add([...at, "caValidityDays"], `a ${c.caValidityDays}-day CA cannot sign a ${c.validityDays}-day certificate`, "make caValidityDays larger than validityDays (the default is 3650)");
+    }
+    if (!versionAtLeast(kv.version, "v1.9.0") && !kv.featureGates.includes(INJECTION_GATE)) {
+      problems.add(["kubevirt", "networkResourcesInjector"], `KubeVirt ${kv.version} requests the VFs itself unless "${INJECTION_GATE}" is on, so the injector would never be used`, `add "${INJECTION_GATE}" to kubevirt.featureGates, or drop networkResourcesInjector`);
+    }
   }
   const m = kv.operatorManifest;
   if (m.file !== undefined && m.url !== undefined) {

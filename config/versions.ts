@@ -11,12 +11,16 @@ export const DEFAULT_VERSIONS = {
   sriovCni: "v2.10.0",
   /** KubeVirt operator release (kubevirt/kubevirt). */
   kubevirt: "v1.9.0",
+  /** Network-resources-injector webhook, k8snetworkplumbingwg/network-resources-injector (tag 2026-07-06). */
+  networkResourcesInjector: "v1.9.0",
 } as const;
 
 export const DEFAULT_IMAGES = {
   multus: (v: string) => `ghcr.io/k8snetworkplumbingwg/multus-cni:${v}-thick`,
   sriovDevicePlugin: (v: string) => `ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:${v}`,
   sriovCni: (v: string) => `ghcr.io/k8snetworkplumbingwg/sriov-cni:${v}`,
+  /** Published by the project's release workflow as ghcr.io/<repo>:<tag> (no `latest`). */
+  networkResourcesInjector: (v: string) => `ghcr.io/k8snetworkplumbingwg/network-resources-injector:${v}`,
 } as const;
 
 /**
@@ -37,3 +41,14 @@ export const DEFAULT_GUEST_IMAGES = {
   loadgen: "quay.io/containerdisks/debian:12",
   custom: "quay.io/containerdisks/debian:12",
 } as const;
+
+/** Compares release tags like v1.9.0; pre-release suffixes count as the release. */
+export function versionAtLeast(version: string, min: string): boolean {
+  const parse = (v: string) => v.replace(/^v/, "").split("-")[0].split(".").map(Number);
+  const a = parse(version);
+  const b = parse(min);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}

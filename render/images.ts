@@ -1,4 +1,4 @@
-// Image references for the node agents: pinned defaults, stack overrides, registry mirror.
+// Image references for the node agents and the injector: pinned defaults, stack overrides, registry mirror.
 import type { PlatformConfig } from "../config/schema";
 import { DEFAULT_IMAGES } from "../config/versions";
 
@@ -6,6 +6,8 @@ export interface AgentImages {
   multus: string;
   sriovDevicePlugin: string;
   sriovCni: string;
+  /** Deployed only with kubevirt.networkResourcesInjector. */
+  networkResourcesInjector: string;
 }
 
 /**
@@ -28,5 +30,6 @@ export function agentImages(cfg: PlatformConfig): AgentImages {
     multus: pick(cfg.images.multus, DEFAULT_IMAGES.multus(v.multus)),
     sriovDevicePlugin: pick(cfg.images.sriovDevicePlugin, DEFAULT_IMAGES.sriovDevicePlugin(v.sriovDevicePlugin)),
     sriovCni: pick(cfg.images.sriovCni, DEFAULT_IMAGES.sriovCni(v.sriovCni)),
+    networkResourcesInjector: pick(cfg.images.networkResourcesInjector, DEFAULT_IMAGES.networkResourcesInjector(v.networkResourcesInjector)),
   };
 }

@@ -1,20 +1,12 @@
 // The KubeVirt CR, and the checks on the operator manifest it depends on.
 import { createHash } from "crypto";
 import type { KubevirtConfig } from "../config/schema";
+import { versionAtLeast } from "../config/versions";
+
+export { versionAtLeast };
 
 export const INJECTION_GATE = "ExternalNetResourceInjection";
 export const VERSION_ANNOTATION = "kubevirt-sriov/version";
-
-/** Compares release tags like v1.9.0; pre-release suffixes count as the release. */
-export function versionAtLeast(version: string, min: string): boolean {
-  const parse = (v: string) => v.replace(/^v/, "").split("-")[0].split(".").map(Number);
-  const a = parse(version);
-  const b = parse(min);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return true;
-}
 
 /**
  * Gates to disable. From v1.9 ExternalNetResourceInjection is on by default and then

@@ -2,6 +2,7 @@
 // simulated SR-IOV nodes. One lab for the whole suite; the tests run in order and each
 // starts from the state the previous one left (mocha --bail stops at the first failure).
 import { strict as assert } from "assert";
+import { X509Certificate } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -16,6 +17,8 @@ const pfState = (i: number, name: string) => {
   assert.ok(pf, `lab-node-${i + 1} has no PF ${name}`);
   return pf;
 };
+/** The injector's TLS key, checked for in the state at the end. */
+let injectorKeyLines: string[] = [];
 const writes = (i: number) => node(i).host.writes().length;
 const sessions = () => lab.nodes.map((n) => n.sessions());
 const ok = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
@@ -111,15 +114,54 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
   it("the policy pack runs through the real engine; a stack that breaks a mandatory policy is blocked", () => {
     const good = ok(lab.pulumi(["preview", "--policy-pack", "policies"]), "preview --policy-pack");
     assert.doesNotMatch(good, /\[mandatory\]/);
-    // Claims an injector the stack does not deploy: SR-IOV VMs would get no VF.
-    lab.editPlatform((p) => (p.kubevirt.networkResourcesInjector = true));
+    // A valid config the program would deploy, but production must pin every node's host key.
+    let saved: { environment?: string; hostKey?: string } = {};
+    lab.editPlatform((p) => {
+      saved = { environment: p.environment, hostKey: p.nodes[0].ssh.hostKey };
+      p.environment = "production";
+      delete p.nodes[0].ssh.hostKey;
+    });
     try {
       const bad = lab.pulumi(["preview", "--policy-pack", "policies"]);
       assert.notEqual(bad.status, 0, "the preview must fail");
-      assert.match(bad.stdout + bad.stderr, /\[mandatory\]\s+kubevirt-injection-gate/);
+      assert.match(bad.stdout + bad.stderr, /\[mandatory\]\s+node-prep-host-keys-production/);
     } finally {
-      lab.editPlatform((p) => delete p.kubevirt.networkResourcesInjector);
+      lab.editPlatform((p) => {
+        if (saved.environment === undefined) delete p.environment;
+        else p.environment = saved.environment;
+        p.nodes[0].ssh.hostKey = saved.hostKey;
+      });
     }
+  });
+
+  it("the network-resources-injector: its webhook trusts the certificate it serves, the gate stays on, the next up changes nothing", async () => {
+    lab.editPlatform((p) => (p.kubevirt.networkResourcesInjector = true));
+    ok(lab.up(), "pulumi up with the injector");
+    const webhook = await api.get("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/network-resources-injector-config");
+    const hook = webhook.webhooks[0];
+    assert.deepEqual(hook.objectSelector, { matchLabels: { "kubevirt.io": "virt-launcher" } });
+    assert.deepEqual(hook.clientConfig.service, { namespace: "kube-system", name: "network-resources-injector-service", path: "/mutate", port: 443 });
+    const secret = await api.get("/api/v1/namespaces/kube-system/secrets/network-resources-injector-tls");
+    const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"], "base64"));
+    const ca = new X509Certificate(Buffer.from(hook.clientConfig.caBundle, "base64"));
+    assert.ok(cert.verify(ca.publicKey), "the caBundle signs the serving certificate");
+    assert.ok(cert.checkHost("network-resources-injector-service.kube-system.svc"));
+    const deployment = await api.get("/apis/apps/v1/namespaces/kube-system/deployments/network-resources-injector");
+    assert.equal(deployment.spec.template.spec.containers[0].image, "ghcr.io/k8snetworkplumbingwg/network-resources-injector:v1.9.0");
+    const kv = await api.get("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt");
+    assert.deepEqual(kv.spec.configuration.developerConfiguration, { useEmulation: true });
+    assert.equal(lab.outputs().networkResourcesInjector.webhookConfiguration, "network-resources-injector-config");
+    // The injector satisfies the injection-gate policy, and the certificate is not re-issued.
+    assert.doesNotMatch(ok(lab.pulumi(["preview", "--policy-pack", "policies"]), "preview --policy-pack"), /\[mandatory\]/);
+    ok(lab.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes with the injector");
+    const key = Buffer.from(secret.data["tls.key"], "base64").toString();
+    lab.editPlatform((p) => delete p.kubevirt.networkResourcesInjector);
+    ok(lab.up(), "pulumi up without the injector");
+    assert.equal(await api.find("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/network-resources-injector-config"), undefined);
+    assert.equal(await api.find("/api/v1/namespaces/kube-system/secrets/network-resources-injector-tls"), undefined);
+    const kvAfter = await api.get("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt");
+    assert.deepEqual(kvAfter.spec.configuration.developerConfiguration.disabledFeatureGates, ["ExternalNetResourceInjection"]);
+    injectorKeyLines = key.split("\n").filter((l) => l && !l.startsWith("-----"));
   });
 
   it("an unreachable node fails the up by name while the others are done; it converges once back", () => {
@@ -164,7 +206,7 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     }
   });
 
-  it("no SSH private key in plaintext in the state, the logs or the lab's stack config", () => {
+  it("no private key (SSH or the injector's TLS key) in plaintext in the state, the logs or the lab's stack config", () => {
     const key = fs.readFileSync(path.join(lab.dir, "ssh", "id_ed25519"), "utf8");
     const body = key.split("\n").filter((l) => l && !l.startsWith("-----"));
     assert.ok(body.length > 0);
@@ -184,6 +226,7 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
       if (fs.statSync(f).size > 50 * 1024 * 1024) continue;
       const text = fs.readFileSync(f, "latin1");
       for (const line of body) assert.ok(!text.includes(line), `${f} contains the SSH private key`);
+      for (const line of injectorKeyLines) assert.ok(!text.includes(line), `${f} contains the injector's TLS key`);
       assert.ok(!text.includes("BEGIN OPENSSH PRIVATE KEY"), `${f} contains a private key`);
     }
   });

@@ -1,6 +1,7 @@
 // Pulumi mocks that record every resource the program registers, answering node-prep
 // commands with a node report built from the desired state they carry.
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
 
 export interface RecordedResource {
   type: string;
@@ -26,6 +27,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       state.stdout = this.commandStdout(args.name, args.inputs);
       state.stderr = "";
     }
+    if (args.type === "command:local:Command") Object.assign(state, runLocalCommand(args.inputs));
     if (args.type.startsWith("kubernetes:") && state.metadata && state.metadata.name === undefined) {
       state.metadata = { ...state.metadata, name: `${args.name}-generated` };
     }
@@ -51,4 +53,18 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export function isSecretValue(v: unknown): boolean {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
+/**
+ * Local commands run for real, as the command provider would run them (`sh -c`, with stdin and
+ * environment): the injector's certificate command then yields a real bundle under mocks.
+ */
+function runLocalCommand(inputs: Record<string, any>): { stdout: string; stderr: string } {
+  const r = spawnSync("sh", ["-c", String(inputs.create)], {
+    input: inputs.stdin ?? "",
+    env: { ...process.env, ...(inputs.environment ?? {}) },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`local command failed (${r.status}): ${r.stderr}`);
+  return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
 }

@@ -27,7 +27,7 @@ const cases: Array<[string, (c: Cfg) => void, string, RegExp]> = [
   ["duplicate PF name", (c) => (c.nodes[0].physicalFunctions[1].name = "ens1f0"), "platform.nodes[0].physicalFunctions[1].name", /duplicate physical function "ens1f0"/],
   ["duplicate PCI address", (c) => c.nodes[1].physicalFunctions.push({ pciAddress: "0000:3b:00.0", numVfs: 2, pool: "media_a" }), "platform.nodes[1].physicalFunctions[1].pciAddress", /duplicate physical function "0000:3b:00.0"/],
   ["negative VF count", (c) => (c.nodes[0].physicalFunctions[1].numVfs = -1), "platform.nodes[0].physicalFunctions[1].numVfs", /below the minimum 0/],
-  ["fractional VF count", (c) => (c.nodes[0].physicalFunctions[1].numVfs = 2.5), "platform.nodes[0].physicalFunctions[1].numVfs", /must be a int/],
+  ["fractional VF count", (c) => (c.nodes[0].physicalFunctions[1].numVfs = 2.5), "platform.nodes[0].physicalFunctions[1].numVfs", /must be an integer, got 2.5 — write an integer value/],
   ["unknown VF driver", (c) => (c.nodes[0].physicalFunctions[1].driver = "igb_uio"), "platform.nodes[0].physicalFunctions[1].driver", /use one of: "vfio-pci", "netdevice"/],
   ["PF with pool and ranges", (c) => (c.nodes[0].physicalFunctions[0].pool = "media_a"), "platform.nodes[0].physicalFunctions[0]", /exactly one of pool or ranges/],
   ["PF with VFs but no pool", (c) => delete c.nodes[0].physicalFunctions[1].pool, "platform.nodes[0].physicalFunctions[1]", /exactly one of pool or ranges/],
@@ -145,7 +145,7 @@ describe("stack config validation", () => {
     assert.equal(m.pools.get("sriov_net_A")?.resource, "intel.com/sriov_net_A");
     assert.equal(m.networks.get("default/sriov-net")?.config.vlan, 0);
     assert.ok(m.nodes[0].pfs.every((p) => p.groups.every((g) => g.driver === "vfio-pci")));
-    assert.deepEqual(m.config.versions, { multus: "v4.3.0", sriovDevicePlugin: "v3.11.0", sriovCni: "v2.10.0" });
+    assert.deepEqual(m.config.versions, { multus: "v4.3.0", sriovDevicePlugin: "v3.11.0", sriovCni: "v2.10.0", networkResourcesInjector: "v1.9.0" });
     assert.equal(m.config.kubevirt.version, "v1.9.0");
     assert.equal(m.config.waitForReadiness, true);
   });

@@ -133,7 +133,8 @@ describe("program under mocks: kubecon-demo", function () {
 
   it("typed outputs: versions, images, pools, networks, KubeVirt namespace, nodes, VMs, plan", () => {
     const o = r.outputs as any;
-    assert.deepEqual(o.versions, { multus: "v4.3.0", sriovDevicePlugin: "v3.11.0", sriovCni: "v2.10.0", kubevirt: "v1.9.0" });
+    assert.deepEqual(o.versions, { multus: "v4.3.0", sriovDevicePlugin: "v3.11.0", sriovCni: "v2.10.0", networkResourcesInjector: "v1.9.0", kubevirt: "v1.9.0" });
+    assert.equal(o.networkResourcesInjector, null);
     assert.equal(o.images.sriovCni, "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.10.0");
     assert.deepEqual(o.pools.map((p: any) => [p.resourceName, p.vfCount, p.nodes]), [
       ["intel.com/sriov_net_A", 16, [{ node: "k8s-node1", vfs: 16 }]],

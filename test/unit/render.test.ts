@@ -133,6 +133,7 @@ describe("images", () => {
     assert.deepEqual(agentImages(m.config), {
       multus: "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0-thick",
       sriovDevicePlugin: "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0",
+      networkResourcesInjector: "ghcr.io/k8snetworkplumbingwg/network-resources-injector:v1.9.0",
       sriovCni: "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.10.0",
     });
   });
