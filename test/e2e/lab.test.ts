@@ -115,22 +115,19 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     const good = ok(lab.pulumi(["preview", "--policy-pack", "policies"]), "preview --policy-pack");
     assert.doesNotMatch(good, /\[mandatory\]/);
     // A valid config the program would deploy, but production must pin every node's host key.
-    let saved: { environment?: string; hostKey?: string } = {};
+    const policyConfig = path.join(lab.dir, "policy-config.json");
+    fs.writeFileSync(policyConfig, JSON.stringify({ "node-prep-host-keys-production": { environment: "production" } }));
+    let hostKey: string | undefined;
     lab.editPlatform((p) => {
-      saved = { environment: p.environment, hostKey: p.nodes[0].ssh.hostKey };
-      p.environment = "production";
+      hostKey = p.nodes[0].ssh.hostKey;
       delete p.nodes[0].ssh.hostKey;
     });
     try {
-      const bad = lab.pulumi(["preview", "--policy-pack", "policies"]);
+      const bad = lab.pulumi(["preview", "--policy-pack", "policies", "--policy-pack-config", policyConfig]);
       assert.notEqual(bad.status, 0, "the preview must fail");
       assert.match(bad.stdout + bad.stderr, /\[mandatory\]\s+node-prep-host-keys-production/);
     } finally {
-      lab.editPlatform((p) => {
-        if (saved.environment === undefined) delete p.environment;
-        else p.environment = saved.environment;
-        p.nodes[0].ssh.hostKey = saved.hostKey;
-      });
+      lab.editPlatform((p) => (p.nodes[0].ssh.hostKey = hostKey));
     }
   });
 
@@ -154,7 +151,23 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     // The injector satisfies the injection-gate policy, and the certificate is not re-issued.
     assert.doesNotMatch(ok(lab.pulumi(["preview", "--policy-pack", "policies"]), "preview --policy-pack"), /\[mandatory\]/);
     ok(lab.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes with the injector");
-    const key = Buffer.from(secret.data["tls.key"], "base64").toString();
+    // A renewal (here: a new validity) issues a new serving certificate from the same CA, so the
+    // webhook's caBundle, and with it the API server's trust, does not change.
+    lab.editPlatform((p) => (p.kubevirt.networkResourcesInjector = { certificate: { validityDays: 300 } }));
+    ok(lab.up(), "pulumi up with a new certificate validity");
+    const renewed = await api.get("/api/v1/namespaces/kube-system/secrets/network-resources-injector-tls");
+    const hookAfter = (await api.get("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/network-resources-injector-config")).webhooks[0];
+    assert.equal(hookAfter.clientConfig.caBundle, hook.clientConfig.caBundle, "same CA");
+    const newCert = new X509Certificate(Buffer.from(renewed.data["tls.crt"], "base64"));
+    assert.notEqual(newCert.serialNumber, cert.serialNumber, "a new serving certificate");
+    assert.ok(newCert.verify(ca.publicKey));
+    assert.ok(Math.abs(Date.parse(newCert.validTo) - Date.now() - 300 * 86_400_000) < 86_400_000, `valid for 300 days: ${newCert.validTo}`);
+    // The CA's key lives only in the command's (secret) output: find it to check the state later.
+    const exported = JSON.parse(ok(lab.pulumi(["stack", "export", "--show-secrets"], { capture: true }), "stack export"));
+    const tlsCommand = exported.deployment.resources.find((x: any) => x.type === "command:local:Command" && /network-resources-injector-tls$/.test(x.urn));
+    const caKey: string = JSON.parse(tlsCommand.outputs.stdout).ca.key;
+    assert.match(caKey, /BEGIN PRIVATE KEY/);
+    const key = [secret, renewed].map((x) => Buffer.from(x.data["tls.key"], "base64").toString()).join("") + caKey;
     lab.editPlatform((p) => delete p.kubevirt.networkResourcesInjector);
     ok(lab.up(), "pulumi up without the injector");
     assert.equal(await api.find("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/network-resources-injector-config"), undefined);
