@@ -1,9 +1,9 @@
 // From KubeVirt v1.9 the ExternalNetResourceInjection gate is on by default and virt-controller
 // stops requesting the VF a NAD names: without the network-resources-injector, SR-IOV VMs
 // would start with no VF. So a v1.9+ KubeVirt CR must disable the gate unless the injector
-// is part of the stack.
+// (its webhook) is part of the stack.
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { arr, dig, INJECTION_GATE, INJECTOR_NAME, KUBEVIRT_VERSION_ANNOTATION, metaOf, TYPES, versionAtLeast } from "./common";
+import { arr, dig, INJECTION_GATE, INJECTOR_NAME, known, KUBEVIRT_VERSION_ANNOTATION, metaOf, str, TYPES, versionAtLeast } from "./common";
 
 const GATE_DEFAULT_ON = "v1.9.0";
 
@@ -12,13 +12,24 @@ export interface KubevirtGateConfig {
   kubevirtVersion?: string;
 }
 
-const INJECTOR_WORKLOAD = /^kubernetes:(apps\/v1:(Deployment|DaemonSet)|core\/v1:Pod)$/;
+const INJECTOR_WORKLOAD = /^kubernetes:apps\/v1:(Deployment|DaemonSet)$/;
+const MUTATING_WEBHOOKS = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
 
-/** The injector: a resource of that (Pulumi) name, or a workload whose object has that name. */
+/**
+ * The injector only acts through its webhook, so a workload of that name is not enough: the
+ * stack must hold a MutatingWebhookConfiguration that calls an injector Service, or run
+ * upstream's manifest whose `installer` init container creates that configuration itself.
+ */
 function injectorDeployed(resources: readonly PolicyResource[]): boolean {
-  return resources.some(
-    (r) => r.name === INJECTOR_NAME || r.name.endsWith(`-${INJECTOR_NAME}`) || (INJECTOR_WORKLOAD.test(r.type) && metaOf(r.props).name === INJECTOR_NAME),
-  );
+  return resources.some((r) => {
+    if (r.type === MUTATING_WEBHOOKS) {
+      return arr(known(() => r.props.webhooks)).some((w) => (str(dig(w, "clientConfig", "service", "name")) ?? "").includes(INJECTOR_NAME));
+    }
+    if (INJECTOR_WORKLOAD.test(r.type) && metaOf(r.props).name === INJECTOR_NAME) {
+      return arr(dig(r.props, "spec", "template", "spec", "initContainers")).some((c) => arr(dig(c, "command")).includes("installer"));
+    }
+    return false;
+  });
 }
 
 export function checkInjectionGate(resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void): void {

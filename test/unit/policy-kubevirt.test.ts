@@ -60,7 +60,14 @@ describe("policy kubevirt-injection-gate", () => {
       spec: { configuration: { developerConfiguration: dev } },
     });
   const disabled = { disabledFeatureGates: ["ExternalNetResourceInjection"] };
-  const injector = resource(T.deployment, "network-resources-injector", { metadata: { name: "network-resources-injector", namespace: "kube-system" } });
+  const injector = resource("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", "platform-network-resources-injector-webhook", {
+    metadata: { name: "network-resources-injector-config" },
+    webhooks: [{ name: "network-resources-injector-config.k8s.cni.cncf.io", clientConfig: { service: { name: "network-resources-injector-service", namespace: "kube-system" } } }],
+  });
+  const deployment = (initContainers: unknown[]) => resource(T.deployment, "network-resources-injector", {
+    metadata: { name: "network-resources-injector", namespace: "kube-system" },
+    spec: { template: { spec: { containers: [{ name: "webhook-server", command: ["webhook"] }], initContainers } } },
+  });
 
   it("requires the gate disabled on v1.9+ without the injector", async () => {
     const out = await runStack(kubevirtInjectionGate, [cr("v1.9.0")]);
@@ -73,8 +80,17 @@ describe("policy kubevirt-injection-gate", () => {
     assert.deepStrictEqual((await runStack(kubevirtInjectionGate, [cr("v1.9.0", disabled)])).violations, []);
     assert.deepStrictEqual((await runStack(kubevirtInjectionGate, [cr("v1.8.4")])).violations, []);
     assert.deepStrictEqual((await runStack(kubevirtInjectionGate, [cr("v1.9.0"), injector])).violations, []);
-    // A component child named <parent>-network-resources-injector counts too.
-    assert.deepStrictEqual((await runStack(kubevirtInjectionGate, [cr("v1.10.0"), resource("kubevirt-sriov:addons:Injector", "platform-network-resources-injector", {})])).violations, []);
+    // Upstream's manifest: its installer init container creates the webhook configuration.
+    assert.deepStrictEqual((await runStack(kubevirtInjectionGate, [cr("v1.10.0"), deployment([{ name: "installer", command: ["installer"] }])])).violations, []);
+  });
+
+  it("does not count an injector without its webhook", async () => {
+    const out = await runStack(kubevirtInjectionGate, [cr("v1.9.0"), deployment([])]);
+    assert.match(out.violations[0].message, /leaves ExternalNetResourceInjection on by default and the stack has no network-resources-injector/);
+    const otherWebhook = resource("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration", "other", {
+      metadata: { name: "other" }, webhooks: [{ name: "x.example.com", clientConfig: { service: { name: "other-service", namespace: "x" } } }],
+    });
+    assert.equal((await runStack(kubevirtInjectionGate, [cr("v1.9.0"), otherWebhook])).violations.length, 1);
   });
 
   it("flags disabling the gate although the injector runs", async () => {
