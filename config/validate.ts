@@ -138,6 +138,7 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   // Nodes, PFs, VF assignment.
   duplicates(cfg.nodes, (n) => n.name, (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"));
   const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, pools, problems));
+  if (cfg.environment === "production") checkProductionHostKeys(cfg, problems);
 
   // Networks.
   const networks = new Map<string, NetworkModel>();
@@ -182,6 +183,19 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   checkVmPools(vms, cfg, problems);
 
   return { config: cfg, nodes, pools, networks, vms };
+}
+
+/** In production, SSH that would accept any host key is a man-in-the-middle waiting to happen. */
+function checkProductionHostKeys(cfg: PlatformConfig, problems: ProblemList): void {
+  const fix = (host: string) => `pin it: hostKey: "$(ssh-keyscan -t ed25519 ${host} | cut -d' ' -f2-)", or set environment to staging`;
+  cfg.nodes.forEach((n, i) => {
+    if (n.ssh.hostKey === undefined) {
+      problems.add(["nodes", i, "ssh", "hostKey"], `node "${n.name}" has no SSH host key in a production stack`, fix(n.ssh.host));
+    }
+    if (n.bastion !== undefined && n.bastion.hostKey === undefined) {
+      problems.add(["nodes", i, "bastion", "hostKey"], `the jump host of node "${n.name}" has no SSH host key in a production stack`, fix(n.bastion.host));
+    }
+  });
 }
 
 function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {

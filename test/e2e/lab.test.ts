@@ -165,7 +165,9 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     // The CA's key lives only in the command's (secret) output: find it to check the state later.
     const exported = JSON.parse(ok(lab.pulumi(["stack", "export", "--show-secrets"], { capture: true }), "stack export"));
     const tlsCommand = exported.deployment.resources.find((x: any) => x.type === "command:local:Command" && /network-resources-injector-tls$/.test(x.urn));
-    const caKey: string = JSON.parse(tlsCommand.outputs.stdout).ca.key;
+    // --show-secrets writes a secret as {<sig>, plaintext: <its JSON>}.
+    const stdout = tlsCommand.outputs.stdout;
+    const caKey: string = JSON.parse(typeof stdout === "string" ? stdout : JSON.parse(stdout.plaintext)).ca.key;
     assert.match(caKey, /BEGIN PRIVATE KEY/);
     const key = [secret, renewed].map((x) => Buffer.from(x.data["tls.key"], "base64").toString()).join("") + caKey;
     lab.editPlatform((p) => delete p.kubevirt.networkResourcesInjector);

@@ -27,6 +27,8 @@ const cases: Array<[string, (c: Cfg) => void, string, RegExp]> = [
   ["duplicate PF name", (c) => (c.nodes[0].physicalFunctions[1].name = "ens1f0"), "platform.nodes[0].physicalFunctions[1].name", /duplicate physical function "ens1f0"/],
   ["duplicate PCI address", (c) => c.nodes[1].physicalFunctions.push({ pciAddress: "0000:3b:00.0", numVfs: 2, pool: "media_a" }), "platform.nodes[1].physicalFunctions[1].pciAddress", /duplicate physical function "0000:3b:00.0"/],
   ["negative VF count", (c) => (c.nodes[0].physicalFunctions[1].numVfs = -1), "platform.nodes[0].physicalFunctions[1].numVfs", /below the minimum 0/],
+  ["production node without a host key", (c) => (c.environment = "production"), "platform.nodes[1].ssh.hostKey", /node "worker-b" has no SSH host key in a production stack — pin it: hostKey: .*ssh-keyscan -t ed25519 10\.0\.0\.12/],
+  ["production bastion without a host key", (c) => (c.environment = "production"), "platform.nodes[1].bastion.hostKey", /the jump host of node "worker-b" has no SSH host key in a production stack .*bastion\.example\.internal/],
   ["fractional VF count", (c) => (c.nodes[0].physicalFunctions[1].numVfs = 2.5), "platform.nodes[0].physicalFunctions[1].numVfs", /must be an integer, got 2.5 — write an integer value/],
   ["unknown VF driver", (c) => (c.nodes[0].physicalFunctions[1].driver = "igb_uio"), "platform.nodes[0].physicalFunctions[1].driver", /use one of: "vfio-pci", "netdevice"/],
   ["PF with pool and ranges", (c) => (c.nodes[0].physicalFunctions[0].pool = "media_a"), "platform.nodes[0].physicalFunctions[0]", /exactly one of pool or ranges/],
