@@ -113,9 +113,9 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       `${name}-sriov`,
       {
         connection: remoteConnection(c),
+        // Also what a change runs: with no `update`, @pulumi/command 1.2 runs `create` again
+        // in place (only `triggers` replace), so the script is not stored a third time.
         create: apply,
-        // Without `update` a changed state would replace: create the new, then revert it.
-        update: apply,
         // Runs from the stored inputs alone: script and state are inline.
         delete: revert,
         // Setting PULUMI_COMMAND_STDOUT needs sshd AcceptEnv, and nothing reads it.

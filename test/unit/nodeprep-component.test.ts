@@ -91,7 +91,8 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
     const cmd = await settle(c);
     assert.strictEqual(cmd.name, "node1-sriov");
     assert.strictEqual(cmd.inputs.create, renderRemoteCommand("apply", state));
-    assert.strictEqual(cmd.inputs.update, cmd.inputs.create, "an update re-applies in place instead of replacing (create new, revert old)");
+    assert.strictEqual(cmd.inputs.update, undefined, "a change re-runs create in place; the script is not stored a third time");
+    assert.strictEqual(cmd.inputs.triggers, undefined, "nothing replaces (create new, then revert old)");
     assert.strictEqual(cmd.inputs.delete, renderRemoteCommand("revert", state));
     assert.strictEqual(cmd.inputs.addPreviousOutputInEnv, false);
     assert.ok(!cmd.inputs.create.includes("sudo"), "root needs no sudo");
@@ -108,7 +109,7 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
       ["10.0.0.11", 22, "root", KEY, connection.hostKey, 3, 20]);
     assert.deepStrictEqual([v.proxy.host, v.proxy.port, v.proxy.user, v.proxy.password, v.proxy.hostKey],
       ["bastion.example", 2222, "jump", "bastion-password", "ssh-ed25519 AAAAjump"]);
-    for (const field of ["create", "update", "delete"]) {
+    for (const field of ["create", "delete"]) {
       assert.ok(!cmd.inputs[field].includes("PRIVATE KEY") && !cmd.inputs[field].includes("bastion-password"), field);
     }
   });
