@@ -87,6 +87,8 @@ export class SriovNodePrep extends pulumi.ComponentResource {
   public readonly kernelChanges: pulumi.Output<string[]>;
   public readonly rebootRequired: pulumi.Output<boolean>;
   public readonly vfioReady: pulumi.Output<boolean>;
+  /** PFs whose vfio-pci VFs share an IOMMU group with a host-driver device (no VM can use them). */
+  public readonly vfioConflicts: pulumi.Output<string[]>;
   /** Put on the device plugin's pod template so it restarts when VFs are recreated. */
   public readonly vfFingerprint: pulumi.Output<string>;
 
@@ -137,6 +139,11 @@ export class SriovNodePrep extends pulumi.ComponentResource {
     this.kernelChanges = this.report.apply((r) => r.kernelChanges);
     this.rebootRequired = this.report.apply((r) => r.rebootRequired);
     this.vfioReady = this.report.apply((r) => r.vfioReady);
+    // The VFs are in place and nothing is undone: say loudly that VMs cannot use them.
+    this.vfioConflicts = this.report.apply((r) => {
+      for (const c of r.vfio.conflicts) pulumi.log.warn(`node ${node}: ${c}`, this);
+      return r.vfio.conflicts;
+    });
     this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, args.state));
 
     // The full report (every VF) stays a property; registering it would store it twice per node.
@@ -145,6 +152,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       kernelChanges: this.kernelChanges,
       rebootRequired: this.rebootRequired,
       vfioReady: this.vfioReady,
+      vfioConflicts: this.vfioConflicts,
       vfFingerprint: this.vfFingerprint,
     });
   }

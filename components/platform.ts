@@ -19,6 +19,8 @@ import { VoipVm, VoipVmOutput } from "./voipVm";
 export interface NodePrepOutput {
   node: string;
   vfioReady: boolean;
+  /** vfio-pci VFs in IOMMU groups shared with host-driver devices (empty when all is well). */
+  vfioConflicts: string[];
   kernelChanges: string[];
   physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
 }
@@ -106,8 +108,8 @@ export class SriovPlatform extends pulumi.ComponentResource {
       model,
     }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
 
-    this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.kernelChanges, p.physicalFunctions]).apply(
-      ([vfioReady, kernelChanges, pfs]) => ({ vfioReady, kernelChanges, physicalFunctions: pfs }),
+    this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions]).apply(
+      ([vfioReady, vfioConflicts, kernelChanges, pfs]) => ({ vfioReady, vfioConflicts, kernelChanges, physicalFunctions: pfs }),
     ))).apply((list) => list.map((o, i) => ({ node: model.nodes[i].config.name, ...o })));
     this.discoveredPlan = pulumi.all(preps.map((p) => p.report)).apply((reports) => {
       const discovery = new Map<string, DiscoveredNode>(reports.map((r) => [r.node, {

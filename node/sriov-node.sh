@@ -147,8 +147,49 @@ iommu_groups() { # number of IOMMU groups; 0 means the IOMMU is off
 vfio_loaded() { [[ -d $PCI/drivers/$VFIO ]]; }
 vfio_loadable() { vfio_loaded || modprobe -n -q "$VFIO" >/dev/null 2>&1; }
 
+# vfio-pci hands a VM the whole IOMMU group, and the kernel lets it only when every other
+# device in the group is on vfio-pci, pci-stub or a bridge driver, or on none ("viable").
+# Without ACS a NIC's VFs share a group with the PF (still on its host driver): they bind to
+# vfio-pci fine, yet no VM can open them. Known only once the VFs exist, so it is reported.
+CONFLICTS=() CONFLICTS_AT=-1
+vfio_conflicts() { # fills CONFLICTS: one line per PF with vfio-pci VFs in a non-viable group
+  local dev num i g p b d n others list=()
+  local -A members=() bad=()
+  ((CONFLICTS_AT != WRITES)) || return 0
+  CONFLICTS=() CONFLICTS_AT=$WRITES
+  refresh_maps
+  while read -r p; do # <root>/kernel/iommu_groups/<g>/devices/<bdf>
+    b=${p##*/}
+    p=${p%/devices/*}
+    members[${p##*/}]+=" $b"
+  done < <(find "$SYSFS_ROOT/kernel/iommu_groups/" -mindepth 3 -maxdepth 3 -path '*/devices/*' 2>/dev/null || true)
+  for g in "${!members[@]}"; do
+    read -r -a list <<<"${members[$g]}"
+    for b in "${list[@]}"; do
+      d=${DRV_OF[$b]:-}
+      case $d in "" | "$VFIO" | pci-stub | pcieport) ;; *) bad[$g]+=" $b ($d)," ;; esac
+    done
+  done
+  ((${#bad[@]} > 0)) || return 0
+  for dev in "$PCI"/devices/*; do
+    [[ -e $dev/sriov_numvfs ]] || continue
+    read_attr num "$dev/sriov_numvfs"
+    json_int num 0
+    ((num > 0)) || continue
+    vf_inventory "$dev" "$num"
+    n=0 others=""
+    for i in "${!VF_BDF[@]}"; do
+      g=${VF_GRP[i]}
+      [[ ${VF_DRV[i]} == "$VFIO" && -n $g && -n ${bad[$g]:-} ]] || continue
+      n=$((n + 1))
+      [[ $others == *"group $g:"* ]] || others+="; group $g:${bad[$g]%,}"
+    done
+    ((n == 0)) || CONFLICTS+=("$(pf_label_dir "$dev"): $n vfio-pci VFs share an IOMMU group with devices on other drivers (${others#; }), so no VM can use them; cure: enable ACS (PCIe ACS in the BIOS, or a slot behind an ACS-capable root port), or give this PF driver: netdevice")
+  done
+}
+
 discover_json() { # sets DISCOVER to the discovery JSON object without its closing brace
-  local kernel=${KERNEL_RELEASE:-} cmdline groups dev cls q pfs="" sep=""
+  local kernel=${KERNEL_RELEASE:-} cmdline groups dev cls q pfs="" sep="" conflicts
   [[ -n $kernel ]] || kernel=$(uname -r)
   read_attr cmdline "$PROC_ROOT/cmdline"
   groups=$(iommu_groups)
@@ -166,7 +207,9 @@ discover_json() { # sets DISCOVER to the discovery JSON object without its closi
   vfio_loaded && loaded=true
   vfio_loadable && loadable=true
   ((groups > 0)) && enabled=true
-  DISCOVER="{\"schema\":1,\"kernel\":$kernel,\"iommu\":{\"enabled\":$enabled,\"groups\":$groups,\"cmdline\":$cmdline},\"vfio\":{\"loaded\":$loaded,\"loadable\":$loadable},\"pfs\":[$pfs]"
+  vfio_conflicts
+  json_list conflicts "${CONFLICTS[@]}"
+  DISCOVER="{\"schema\":1,\"kernel\":$kernel,\"iommu\":{\"enabled\":$enabled,\"groups\":$groups,\"cmdline\":$cmdline},\"vfio\":{\"loaded\":$loaded,\"loadable\":$loadable,\"conflicts\":$conflicts},\"pfs\":[$pfs]"
 }
 
 pf_json() { # pf_json <var> <pf-dir>
@@ -821,7 +864,7 @@ install_persistence() { # install_persistence <state-text>
 }
 
 # ---------------------------------------------------------------- verbs
-vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group device
+vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group device, groups viable
   local i v
   (($(iommu_groups) > 0)) && vfio_loaded || return 1
   for i in "${!P_NUM[@]}"; do
@@ -833,6 +876,8 @@ vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group d
       [[ ${VF_DRV[v]} == "$VFIO" && -n ${VF_GRP[v]} && -e $DEV_ROOT/vfio/${VF_GRP[v]} ]] || return 1
     done
   done
+  vfio_conflicts
+  ((${#CONFLICTS[@]} == 0))
 }
 
 json_list() { # json_list <var> <items...>
@@ -847,7 +892,7 @@ json_list() { # json_list <var> <items...>
 }
 
 cmd_apply() { # cmd_apply <state-text> <install-persistence 0|1>
-  local i changed=() ready=false reboot=false kc cp
+  local i c changed=() ready=false reboot=false kc cp
   parse_state "$1"
   NODE=$S_NODE
   CHANGED=()
@@ -861,6 +906,8 @@ cmd_apply() { # cmd_apply <state-text> <install-persistence 0|1>
   (($2 == 0)) || install_persistence "$1"
   for i in "${!CHANGED[@]}"; do changed+=("${R_BDF[i]}"); done
   vfio_ready && ready=true
+  vfio_conflicts
+  for c in "${CONFLICTS[@]}"; do log "$c"; done
   ((${#KCHANGES[@]} == 0)) || {
     reboot=true
     log "kernel command line lacks: ${KCHANGES[*]}; a reboot is needed (nothing was rebooted)"

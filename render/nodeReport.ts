@@ -29,7 +29,12 @@ export const discoverySchema = z.object({
   schema: z.literal(1),
   kernel: z.string(),
   iommu: z.object({ enabled: z.boolean(), groups: z.number().int().nonnegative(), cmdline: z.string() }),
-  vfio: z.object({ loaded: z.boolean(), loadable: z.boolean() }),
+  vfio: z.object({
+    loaded: z.boolean(),
+    loadable: z.boolean(),
+    /** vfio-pci VFs in IOMMU groups shared with devices on host drivers: no VM can use them. */
+    conflicts: z.array(z.string()).default([]),
+  }),
   pfs: z.array(physicalFunctionSchema),
 });
 

@@ -31,6 +31,8 @@ export interface SimPf {
   up?: boolean;
   offset?: number;
   stride?: number;
+  /** false: no ACS on the path to the PF, so its VFs share the PF's IOMMU group. */
+  acs?: boolean;
 }
 
 export interface SimFault {

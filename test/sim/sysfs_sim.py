@@ -175,6 +175,9 @@ class Sim:
         pf.vfs = []
         pf.vfconf = []
         pf.initial_vfs = int(spec.get("numVfs", 0))
+        # Without ACS on the path to the PF, the IOMMU cannot isolate its functions: the VFs
+        # land in the PF's own group (common on boards without ACS in the root port).
+        pf.acs = bool(spec.get("acs", True))
         pf.driver = spec.get("driver", "i40e")
         pf.own_driver = pf.driver
         self.add_device(pf)
@@ -222,6 +225,8 @@ class Sim:
             vf.pf = pf
             vf.index = i
             self.add_device(vf)
+            if not pf.acs and pf.group is not None:
+                vf.group = pf.group
             pf.vfs.append(vf)
             pf.vfconf.append(VfConfig())
         pf.num = n
@@ -287,7 +292,8 @@ class Sim:
             dev.netdev = self.new_netdev("%sv%d" % (base, dev.index), dev.bdf)
 
     def detach(self, dev):
-        if dev.driver == VFIO and self.dev_root and dev.group is not None:
+        others = [d for d in self.devices.values() if d is not dev and d.group == dev.group and d.driver == VFIO]
+        if dev.driver == VFIO and self.dev_root and dev.group is not None and not others:
             try:
                 os.unlink(os.path.join(self.dev_root, "vfio", str(dev.group)))
             except FileNotFoundError:

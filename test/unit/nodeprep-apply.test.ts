@@ -1,7 +1,7 @@
 // sriov-node.sh apply against a simulated host whose sysfs enforces the kernel's rules.
 import * as assert from "assert";
 import { NodeState, renderStateLines } from "../../render/nodeState";
-import { parseNodeReport } from "../../render/nodeReport";
+import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
 import { RunResult, SimHost, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
 
@@ -57,6 +57,7 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
 
     const rep = parseNodeReport(r.stdout);
     assert.strictEqual(rep.vfioReady, true);
+    assert.deepStrictEqual(rep.vfio.conflicts, [], "each VF has its own IOMMU group");
     assert.deepStrictEqual(rep.apply.changedPfs, [PF0]);
     assert.strictEqual(rep.apply.writes, Number(/apply: (\d+) writes/.exec(r.stderr)?.[1]));
     const reported = rep.pfs.find((p) => p.pciAddress === PF0);
@@ -182,6 +183,25 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const snippet = fs.readFileSync(`${h.etc}/default/grub.d/kubevirt-sriov.cfg`, "utf8");
     assert.match(snippet, /^GRUB_CMDLINE_LINUX="\$\{GRUB_CMDLINE_LINUX\} intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8"$/m);
     assert.match(r.stderr, /run update-grub \(or grub2-mkconfig\) and reboot/);
+  });
+
+  it("reports vfio-pci VFs that share an IOMMU group with a device on a host driver: bound, but no VM can use them", async () => {
+    // No ACS: the VFs sit in the PF's group, and the PF stays on i40e.
+    const h = await start(x710Host(1, {}, { acs: false }));
+    const r = apply(h, nodeState([allOn("ens1f0", 4)]));
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
+    const rep = parseNodeReport(r.stdout);
+    assert.strictEqual(rep.vfioReady, false);
+    assert.strictEqual(rep.vfio.conflicts.length, 1);
+    assert.match(rep.vfio.conflicts[0], /^PF ens1f0 \(0000:10:00\.0\): 4 vfio-pci VFs share an IOMMU group with devices on other drivers \(group \d+: 0000:10:00\.0 \(i40e\)\), so no VM can use them; cure: enable ACS .*or give this PF driver: netdevice$/);
+    assert.match(r.stderr, /share an IOMMU group/, "said on the console too");
+    const discovered = parseDiscovery(h.run(["discover"], "").stdout);
+    assert.deepStrictEqual(discovered.vfio.conflicts, rep.vfio.conflicts);
+    // The same VFs on their host driver: nothing to hand to a VM, nothing to report.
+    const again = apply(h, nodeState([allOn("ens1f0", 4, "netdevice")]));
+    assert.strictEqual(again.status, 0, again.stderr);
+    assert.deepStrictEqual(parseNodeReport(again.stdout).vfio.conflicts, []);
   });
 
   it("netdevice-only VFs need neither the IOMMU nor vfio-pci", async () => {

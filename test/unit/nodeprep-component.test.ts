@@ -20,7 +20,7 @@ interface Recorded {
 const report: NodeReport = {
   schema: 1, kernel: "6.1.0-18-amd64",
   iommu: { enabled: true, groups: 40, cmdline: "ro intel_iommu=on iommu=pt" },
-  vfio: { loaded: true, loadable: true },
+  vfio: { loaded: true, loadable: true, conflicts: [] },
   pfs: [
     {
       name: "ens1f0", pciAddress: "0000:10:00.0", vendor: "0x8086", device: "0x1572", driver: "i40e", totalVfs: 64,
@@ -149,6 +149,15 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
     const fp = await value(c.vfFingerprint);
     assert.match(fp, /^[0-9a-f]{16}$/);
     assert.strictEqual(fp, vfFingerprint(report.pfs, state));
+    assert.deepStrictEqual(await value(c.vfioConflicts), []);
+  });
+
+  it("passes on the node's IOMMU-group conflicts (and warns about them)", async () => {
+    const conflict = "PF ens1f0 (0000:10:00.0): 3 vfio-pci VFs share an IOMMU group with devices on other drivers (group 12: 0000:10:00.0 (i40e)), so no VM can use them; cure: ...";
+    stdout = JSON.stringify({ ...report, vfioReady: false, vfio: { ...report.vfio, conflicts: [conflict] } });
+    const c = new SriovNodePrep("node1", { state, connection });
+    assert.deepStrictEqual(await value(c.vfioConflicts), [conflict]);
+    assert.strictEqual(await value(c.vfioReady), false);
   });
 
   it("vfFingerprint follows the VF layout of the managed PFs only", () => {

@@ -160,7 +160,7 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const sim = h.state();
       assert.strictEqual(d.kernel, "6.1.0-sim-amd64");
       assert.deepStrictEqual(d.iommu, { enabled: true, groups: 3 + 3 + 2, cmdline: "BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on \"weird\\arg\"" });
-      assert.deepStrictEqual(d.vfio, { loaded: false, loadable: true });
+      assert.deepStrictEqual(d.vfio, { loaded: false, loadable: true, conflicts: [] });
       assert.deepStrictEqual(d.pfs.map((p) => p.pciAddress), [PF0, "0000:11:00.0", "0000:50:00.0"]);
       assert.deepStrictEqual(d.pfs[0], {
         name: "ens1f0", pciAddress: PF0, vendor: "0x8086", device: "0x1572", driver: "i40e", totalVfs: 64, numVfs: 0,
