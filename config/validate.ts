@@ -55,19 +55,17 @@ function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: 
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
-    case "invalid_type":
-      if (input === undefined) {
-        return { path, problem: `is required (a ${issue.expected})`, fix: `add it (see ${EXAMPLE})` };
-      }
+    case "invalid_type": {
+      const expected = issue.expected === "int" ? "integer" : issue.expected;
+      const a = `${article(expected)} ${expected}`;
+      if (input === undefined) return { path, problem: `is required (${a})`, fix: `add it (see ${EXAMPLE})` };
       if (issue.message.includes(" — ")) {
         // The schema spelled out what this key accepts: "<what it must be> — <fix>".
         const [problem, fix] = issue.message.split(" — ");
         return { path, problem: `${problem}, got ${describe(input)}`, fix };
       }
-      {
-        const expected = issue.expected === "int" ? "integer" : issue.expected;
-        return { path, problem: `must be ${article(expected)} ${expected}, got ${describe(input)}`, fix: `write ${article(expected)} ${expected} value (see ${EXAMPLE})` };
-      }
+      return { path, problem: `must be ${a}, got ${describe(input)}`, fix: `write ${a} value (see ${EXAMPLE})` };
+    }
     case "invalid_value":
       return {
         path,
