@@ -10,6 +10,7 @@
 #
 # Needs bash 4.4+, coreutils, findutils, iproute2 and kmod; no jq, no python.
 # Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
+# CARRIER_WAIT (seconds, default 10) bounds the wait for a PF's link before VF rates.
 # Exit codes: 2 a precondition failed and nothing was changed; 3 a change failed
 # midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
 set -euo pipefail
@@ -405,6 +406,7 @@ check_pf() { # check_pf <pf#>: capability, VF count, driver, disruption
   if [[ ${R_NAME[i]} == "" || ${R_NAME[i]} == - ]] && pf_has_link_settings "$i"; then
     ERRORS+=("$label has no network interface, so MTU and per-VF settings cannot be applied; cure: bind the PF to its network driver")
   fi
+  check_vf_refusals "$i"
   CUR_NUM[i]=$num
   vf_inventory "$dir" "$num"
   desired_drivers "$i"
@@ -428,6 +430,81 @@ pf_has_link_settings() { # pf_has_link_settings <pf#>: MTU or any per-VF setting
     done
   done
   return 1
+}
+
+# ---------------------------------------------------------------- per-VF settings
+# Each per-VF setting is one `ip link set dev <pf> vf N <words>`, sent in VF_KEYS order
+# (the two rates may swap, see vf_changes); CFG_KEY names it in the stack config
+# (vfSettings.<key>, and the network's <key> for what the SR-IOV CNI sets).
+VF_KEYS=(trust spoofchk vlan min_tx_rate max_tx_rate state)
+declare -A CFG_KEY=([trust]=trust [spoofchk]=spoofchk [vlan]=vlan [min_tx_rate]=minTxRate [max_tx_rate]=maxTxRate [state]=linkState)
+
+# Per-VF settings a PF driver is known to refuse, so apply refuses them before its first
+# write instead of failing midway. Key: <driver>:<setting>; value: an extended regex of the
+# refused values, then what the kernel answers. Measured on Linux 6.12 (Intel 82576):
+#   igb:state        igb has no ndo_set_vf_link_state, so every value is EOPNOTSUPP; it
+#                    reports "auto" for every VF, so "auto" is already set and never sent.
+#   igb:min_tx_rate  igb_ndo_set_vf_bw refuses any nonzero minimum rate (EINVAL).
+# Refusals that depend on the moment (igb: max_tx_rate while the PF has no carrier, or
+# above the link speed) and drivers not listed here surface at apply time instead: each
+# setting goes in its own command, so the refusal names it.
+declare -A VF_REFUSED=(
+  [igb:state]='^(enable|disable)$ Operation not supported'
+  [igb:min_tx_rate]='^[1-9] Invalid argument'
+)
+
+pf_driver() { # pf_driver <var> <pf#>: the driver bound to the PF, empty if none
+  local _l=''
+  [[ -L ${R_DIR[$2]}/driver ]] && _l=$(readlink -- "${R_DIR[$2]}/driver")
+  printf -v "$1" '%s' "${_l##*/}"
+}
+
+group_setting() { # group_setting <var> <group#> <key>: the group's words for one setting, empty when unset
+  local _g=$2 _w=''
+  case $3 in
+    trust) case ${G_TRUST[_g]} in 1) _w="trust on" ;; 0) _w="trust off" ;; esac ;;
+    spoofchk) case ${G_SPOOF[_g]} in 1) _w="spoofchk on" ;; 0) _w="spoofchk off" ;; esac ;;
+    vlan)
+      [[ ${G_VLAN[_g]} == - ]] || _w="vlan ${G_VLAN[_g]}"
+      [[ -z $_w || ${G_QOS[_g]} == - ]] || _w+=" qos ${G_QOS[_g]}" ;;
+    min_tx_rate) [[ ${G_MIN[_g]} == - ]] || _w="min_tx_rate ${G_MIN[_g]}" ;;
+    max_tx_rate) [[ ${G_MAX[_g]} == - ]] || _w="max_tx_rate ${G_MAX[_g]}" ;;
+    state) [[ ${G_STATE[_g]} == - ]] || _w="state ${G_STATE[_g]}" ;;
+  esac
+  printf -v "$1" '%s' "$_w"
+}
+
+vf_span() { # vf_span <var> <group#>: "VF 3" or "VFs 0-3"
+  if ((G_FIRST[$2] == G_LAST[$2])); then
+    printf -v "$1" 'VF %s' "${G_FIRST[$2]}"
+  else
+    printf -v "$1" 'VFs %s-%s' "${G_FIRST[$2]}" "${G_LAST[$2]}"
+  fi
+}
+
+drop_cure() { # drop_cure <var> <words> <group#>: the cure for a setting the driver refuses
+  local key=${2%% *} where
+  where="vfSettings.${CFG_KEY[$key]} / the network's ${CFG_KEY[$key]}"
+  [[ $key != vlan ]] || where="the network's vlan / vlanQoS"
+  printf -v "$1" "drop '%s' (%s) for pool %s" "$2" "$where" "${G_POOL[$3]}"
+}
+
+check_vf_refusals() { # check_vf_refusals <pf#>: settings in VF_REFUSED for the PF's driver
+  local i=$1 drv g key rule words span cure
+  pf_driver drv "$i"
+  [[ -n $drv ]] || return 0
+  for g in "${!G_PF[@]}"; do
+    [[ ${G_PF[g]} == "$i" ]] || continue
+    for key in "${VF_KEYS[@]}"; do
+      rule=${VF_REFUSED[$drv:$key]:-}
+      [[ -n $rule ]] || continue
+      group_setting words "$g" "$key"
+      [[ -n $words && ${words#* } =~ ${rule%% *} ]] || continue
+      vf_span span "$g"
+      drop_cure cure "$words" "$g"
+      ERRORS+=("${R_LABEL[i]} on node $S_NODE: driver $drv refuses '$words' on $span (${rule#* }); cure: $cure")
+    done
+  done
 }
 
 # Drivers that take a VF without giving it a kernel netdev (vfio, DPDK's uio, stubs).
@@ -693,38 +770,100 @@ read_vf_config() { # read_vf_config <pf#>: parse `ip link show` vf lines into VC
   done < <(ip link show dev "${R_NAME[$1]}")
 }
 
-configure_vfs() { # configure_vfs <pf#>: ip link set dev <pf> vf N ... only where it differs
-  local i=$1 g v args=() t s
+vf_changes() { # vf_changes <group#> <vf>: VF_CHANGES = the group's settings VF <vf> lacks, one entry each
+  local g=$1 v=$2 w min max m0=${VC_MIN[$2]:-} M0=${VC_MAX[$2]:-}
+  VF_CHANGES=()
+  group_setting w "$g" trust
+  [[ -z $w || $w == "trust ${VC_TRUST[v]:-}" ]] || VF_CHANGES+=("$w")
+  group_setting w "$g" spoofchk
+  [[ -z $w || $w == "spoofchk ${VC_SPOOF[v]:-}" ]] || VF_CHANGES+=("$w")
+  group_setting w "$g" vlan
+  [[ -z $w ]] || [[ ${VC_VLAN[v]:-} == "${G_VLAN[g]}" && (${G_QOS[g]} == - || ${VC_QOS[v]:-} == "${G_QOS[g]}") ]] || VF_CHANGES+=("$w")
+  group_setting min "$g" min_tx_rate
+  [[ $min != "min_tx_rate $m0" ]] || min=''
+  group_setting max "$g" max_tx_rate
+  [[ $max != "max_tx_rate $M0" ]] || max=''
+  # iproute2 sends both rates in one IFLA_VF_RATE, taking the one not given from the VF,
+  # and the kernel refuses min > max (max nonzero): when the new minimum is above the old
+  # maximum, raise the maximum first.
+  if [[ -n $min && -n $max ]] && ((${M0:-0} != 0 && G_MIN[g] > ${M0:-0})); then
+    VF_CHANGES+=("$max" "$min")
+  else
+    [[ -z $min ]] || VF_CHANGES+=("$min")
+    [[ -z $max ]] || VF_CHANGES+=("$max")
+  fi
+  group_setting w "$g" state
+  [[ -z $w || $w == "state ${VC_STATE[v]:-}" ]] || VF_CHANGES+=("$w")
+}
+
+netdev_attr() { # netdev_attr <var> <pf#> <attr>: an attribute of the PF's netdev, empty if unreadable
+  # carrier and speed answer EINVAL while the interface is administratively down.
+  printf -v "$1" '%s' ''
+  { IFS= read -r "$1" <"${R_DIR[$2]}/net/${R_NAME[$2]}/$3"; } 2>/dev/null || true
+}
+
+has_carrier() { # has_carrier <pf#>: carrier, or operstate up where carrier cannot be read
+  local c
+  netdev_attr c "$1" carrier
+  [[ -n $c ]] || { netdev_attr c "$1" operstate && [[ $c == up ]] && c=1; }
+  [[ $c == 1 ]]
+}
+
+# Seconds to wait for a PF's link before setting VF rates: drivers take rates only with
+# carrier (igb refuses max_tx_rate without it), which a PF just brought up lacks for a few
+# seconds of autonegotiation.
+CARRIER_WAIT=${CARRIER_WAIT:-10}
+
+wait_carrier() { # wait_carrier <pf#> <vf> <words> <pools>: poll the carrier; die if it never comes
+  local i=$1 tries op drv
+  has_carrier "$i" && return 0
+  [[ $CARRIER_WAIT =~ ^[0-9]{1,4}$ ]] || die 64 "CARRIER_WAIT must be whole seconds (got: $CARRIER_WAIT)"
+  log "${R_LABEL[i]}: waiting up to ${CARRIER_WAIT}s for its link (carrier) before setting VF rates"
+  for ((tries = CARRIER_WAIT * 5; tries > 0; tries--)); do
+    sleep 0.2
+    has_carrier "$i" && return 0
+  done
+  netdev_attr op "$i" operstate
+  pf_driver drv "$i"
+  die 3 "${R_LABEL[i]} on node $S_NODE: the link is down (no carrier after waiting ${CARRIER_WAIT}s; operstate ${op:-unknown}), and VF rates need link (driver ${drv:-?}: '$3' on VF $2); $WRITES change(s) made so far, no VF setting on this PF; cure: connect the port (cable, switch port, transceiver), or drop minTxRate/maxTxRate (vfSettings / the network's) for $4, then re-run apply"
+}
+
+vf_refused() { # vf_refused <pf#> <vf> <group#> <words> <applied> <planned>: die naming the one setting
+  local i=$1 v=$2 g=$3 words=$4 drv cure speed
+  pf_driver drv "$i"
+  drop_cure cure "$words" "$g"
+  if [[ $words == max_tx_rate* ]]; then
+    netdev_attr speed "$i" speed
+    if [[ $speed =~ ^[1-9][0-9]*$ ]] && ((${words#* } > speed)); then
+      cure+=", or lower maxTxRate to at most $speed (the link speed in Mb/s)"
+    fi
+  fi
+  fail_pf "$i" "driver ${drv:-?} refused '$words' on VF $v of node $S_NODE (VF setting change $(($5 + 1)) of $6 on this PF)" "$cure, then re-run apply"
+}
+
+configure_vfs() { # configure_vfs <pf#>: one `ip link set dev <pf> vf N <setting>` per differing setting
+  local i=$1 g v k w args=() plan_vf=() plan_g=() plan_set=() rate=-1 pools=""
   pf_has_link_settings "$i" || return 0
   read_vf_config "$i"
   for g in "${!G_PF[@]}"; do
     [[ ${G_PF[g]} == "$i" ]] || continue
     for ((v = G_FIRST[g]; v <= G_LAST[g]; v++)); do
-      args=()
-      if [[ ${G_TRUST[g]} != - ]]; then
-        t=off
-        [[ ${G_TRUST[g]} == 0 ]] || t=on
-        [[ ${VC_TRUST[v]:-} == "$t" ]] || args+=(trust "$t")
-      fi
-      if [[ ${G_SPOOF[g]} != - ]]; then
-        s=off
-        [[ ${G_SPOOF[g]} == 0 ]] || s=on
-        [[ ${VC_SPOOF[v]:-} == "$s" ]] || args+=(spoofchk "$s")
-      fi
-      if [[ ${G_VLAN[g]} != - ]] && [[ ${VC_VLAN[v]:-} != "${G_VLAN[g]}" || (${G_QOS[g]} != - && ${VC_QOS[v]:-} != "${G_QOS[g]}") ]]; then
-        args+=(vlan "${G_VLAN[g]}")
-        [[ ${G_QOS[g]} == - ]] || args+=(qos "${G_QOS[g]}")
-      fi
-      if [[ (${G_MIN[g]} != - && ${VC_MIN[v]:-} != "${G_MIN[g]}") || (${G_MAX[g]} != - && ${VC_MAX[v]:-} != "${G_MAX[g]}") ]]; then
-        [[ ${G_MIN[g]} == - ]] || args+=(min_tx_rate "${G_MIN[g]}")
-        [[ ${G_MAX[g]} == - ]] || args+=(max_tx_rate "${G_MAX[g]}")
-      fi
-      if [[ ${G_STATE[g]} != - && ${VC_STATE[v]:-} != "${G_STATE[g]}" ]]; then
-        args+=(state "${G_STATE[g]}")
-      fi
-      ((${#args[@]})) || continue
-      run_change ip link set dev "${R_NAME[i]}" vf "$v" "${args[@]}" || fail_pf "$i" "setting ${args[*]} on VF $v failed" "check that the NIC driver supports these VF settings"
+      vf_changes "$g" "$v"
+      for w in "${VF_CHANGES[@]}"; do
+        plan_vf+=("$v") plan_g+=("$g") plan_set+=("$w")
+        [[ $w == *_tx_rate* ]] || continue
+        ((rate >= 0)) || rate=$((${#plan_set[@]} - 1))
+        [[ " $pools " == *" ${G_POOL[g]} "* ]] || pools+="${pools:+ }${G_POOL[g]}"
+      done
     done
+  done
+  # Before any VF setting on this PF, so a link that never comes changes none of them.
+  [[ $pools == *" "* ]] && pools="pools ${pools// /, }" || pools="pool $pools"
+  ((rate < 0)) || wait_carrier "$i" "${plan_vf[rate]}" "${plan_set[rate]}" "$pools"
+  for k in "${!plan_set[@]}"; do
+    read -r -a args <<<"${plan_set[k]}"
+    run_change ip link set dev "${R_NAME[i]}" vf "${plan_vf[k]}" "${args[@]}" ||
+      vf_refused "$i" "${plan_vf[k]}" "${plan_g[k]}" "${plan_set[k]}" "$k" "${#plan_set[@]}"
   done
 }
 

@@ -33,6 +33,14 @@ export interface SimPf {
   stride?: number;
   /** false: no ACS on the path to the PF, so its VFs share the PF's IOMMU group. */
   acs?: boolean;
+  /** false: no cable in the port, so the PF never gets carrier. */
+  cable?: boolean;
+  /** Carrier comes this long after `ip link set up` (default 0; igb 2000, autonegotiation). */
+  carrierDelayMs?: number;
+  /** Link speed in Mb/s once the link is up (default 10000; igb 1000). */
+  speed?: number;
+  /** Per-VF settings this PF's driver refuses on top of its driver's rules: { trust: "EOPNOTSUPP" }. */
+  vfRefuse?: Record<string, string>;
 }
 
 export interface SimFault {
@@ -77,6 +85,7 @@ export interface SimPfState {
   totalVfs: number;
   autoprobe: number;
   up: boolean;
+  carrier: boolean;
   mtu: number | null;
   vfs: SimVf[];
 }
@@ -134,6 +143,8 @@ export class SimHost {
   readonly writeLog: string;
   readonly callLog: string;
   readonly systemdState: string;
+  /** Extra environment for the script runs (e.g. CARRIER_WAIT). */
+  readonly scriptEnv: Record<string, string> = {};
   private child?: ChildProcess;
   private exited = false;
 
@@ -238,7 +249,7 @@ export class SimHost {
     const r = spawnSync("/bin/bash", [script, ...args], {
       input: stdin,
       encoding: "utf8",
-      env: { ...this.env(), HOME: this.dir, LANG: "C" },
+      env: { ...this.env(), ...this.scriptEnv, HOME: this.dir, LANG: "C" },
       timeout: 120000,
     });
     if (r.error) throw r.error;
@@ -334,6 +345,32 @@ export function x710Host(count = 1, over: Partial<SimHardware> = {}, pfOver: Par
     vfio: "loadable",
     cmdline: "BOOT_IMAGE=/vmlinuz-6.1.0 root=/dev/sda1 ro intel_iommu=on iommu=pt",
     pfs,
+    ...over,
+  };
+}
+
+/**
+ * A host with one Intel 82576 port as QEMU's `-device igb` shows it: PF on igb, VFs on
+ * igbvf, 7 VFs at offset 128 stride 2, 1 Gb/s; the simulator applies igb's per-VF rules.
+ */
+export function igbHost(pfOver: Partial<SimPf> = {}, over: Partial<SimHardware> = {}): SimHardware {
+  return {
+    iommu: true,
+    vfio: "loadable",
+    cmdline: "BOOT_IMAGE=/vmlinuz-6.12.0 root=/dev/sda1 ro intel_iommu=on iommu=pt",
+    pfs: [{
+      bdf: "0000:20:00.0",
+      name: "enp32s0",
+      vendor: "0x8086",
+      device: "0x10c9",
+      vfDevice: "0x10ca",
+      driver: "igb",
+      vfDriver: "igbvf",
+      totalVfs: 7,
+      offset: 128,
+      stride: 2,
+      ...pfOver,
+    }],
     ...over,
   };
 }

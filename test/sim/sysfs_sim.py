@@ -17,6 +17,14 @@ see the same errors a real host returns:
   * iommu_group links and kernel/iommu_groups/* exist only when the IOMMU is on;
     vfio-pci refuses devices without a group (EINVAL).
   * VFs bound to their PF's VF net driver get a netdev under class/net.
+  * Carrier: a PF's link comes up carrierDelayMs after `ip link set up` (default 0, igb
+    2000, as autonegotiation takes), never when the port has no cable (cable: false);
+    carrier and speed read EINVAL while the interface is down, operstate says "down"
+    and `ip link show` NO-CARRIER while up without carrier.
+  * Per-VF settings follow the PF driver (DRIVER_VF_RULES): igb refuses `state` with
+    EOPNOTSUPP (no ndo_set_vf_link_state), and its ndo_set_vf_bw refuses a nonzero
+    min_tx_rate, any rate while the link is down and a max_tx_rate above the link speed
+    (EINVAL). A PF's vfRefuse ({"trust": "EOPNOTSUPP"}) adds refusals for a test.
 
 Hidden control surface under /.sim (not listed by readdir):
   /.sim/control        write one command per write: "ip ...", "modprobe <mod>",
@@ -46,6 +54,13 @@ FuseOSError = fusepy.FuseOSError
 DEVICES = "/devices/pci0000:00"
 VFIO = "vfio-pci"
 
+# What a PF driver does with per-VF settings, as measured on Linux 6.12. Keys of "refuse"
+# are `ip link set vf N` words, refused whatever the value; "rate" names the rules of the
+# driver's ndo_set_vf_bw. Drivers not listed take every setting.
+DRIVER_VF_RULES = {
+    "igb": {"refuse": {"state": "EOPNOTSUPP"}, "rate": "igb", "carrierDelayMs": 2000, "speed": 1000},
+}
+
 
 def fail(code):
     raise FuseOSError(code)
@@ -60,6 +75,19 @@ class Netdev:
         self.up = up
         self.addrs = []  # (family, cidr, scope)
         self.netns = None  # None: the host namespace, the only one sysfs shows
+        self.cable = True  # False: the port is not connected, carrier never comes
+        self.carrier_delay = 0.0  # seconds from `ip link set up` to carrier
+        self.up_since = 0.0
+        self.speed = 10000  # Mb/s once the link is up
+
+    def set_up(self, up):
+        if up and not self.up:
+            self.up_since = time.monotonic()
+        self.up = up
+
+    @property
+    def carrier(self):
+        return self.up and self.cable and time.monotonic() >= self.up_since + self.carrier_delay
 
 
 class Device:
@@ -180,12 +208,20 @@ class Sim:
         pf.acs = bool(spec.get("acs", True))
         pf.driver = spec.get("driver", "i40e")
         pf.own_driver = pf.driver
+        rules = DRIVER_VF_RULES.get(pf.driver, {})
+        pf.vf_refuse = dict(rules.get("refuse", {}))
+        pf.vf_refuse.update(spec.get("vfRefuse", {}))
+        pf.rate_rules = rules.get("rate")
         self.add_device(pf)
         if pf.driver:
             self.drivers.add(pf.driver)
             if pf.name:
                 nd = self.new_netdev(pf.name, pf.bdf, spec.get("mtu", 1500))
+                nd.cable = bool(spec.get("cable", True))
+                nd.carrier_delay = int(spec.get("carrierDelayMs", rules.get("carrierDelayMs", 0))) / 1000.0
+                nd.speed = int(spec.get("speed", rules.get("speed", 10000)))
                 nd.up = bool(spec.get("up", False))
+                nd.up_since = time.monotonic() - nd.carrier_delay  # up at boot: the link is long settled
                 pf.netdev = nd
         self.drivers.add(pf.vf_driver)
         self.pfs.append(pf)
@@ -357,8 +393,12 @@ class Sim:
         nd = self.host_netdev(name)
         if nd is None:
             return None
-        flags = "BROADCAST,MULTICAST,UP,LOWER_UP" if nd.up else "BROADCAST,MULTICAST"
-        state = "UP" if nd.up else "DOWN"
+        if nd.carrier:
+            flags, state = "BROADCAST,MULTICAST,UP,LOWER_UP", "UP"
+        elif nd.up:
+            flags, state = "NO-CARRIER,BROADCAST,MULTICAST,UP", "DOWN"
+        else:
+            flags, state = "BROADCAST,MULTICAST", "DOWN"
         out = ["%d: %s: <%s> mtu %d qdisc mq state %s mode DEFAULT group default qlen 1000"
                % (nd.ifindex, name, flags, nd.mtu, state),
                "    link/ether %s brd ff:ff:ff:ff:ff:ff" % nd.mac]
@@ -412,9 +452,9 @@ class Sim:
         while rest:
             tok = rest.pop(0)
             if tok == "up":
-                nd.up = True
+                nd.set_up(True)
             elif tok == "down":
-                nd.up = False
+                nd.set_up(False)
             elif tok == "mtu" and rest:
                 v = int(rest.pop(0))
                 if v < 68 or v > 9702:
@@ -432,11 +472,14 @@ class Sim:
             fail(errno.EINVAL)
         self.fault("vfconfig", pf.vfs[i])
         c = pf.vfconf[i]
+        rate = None  # (min, max): iproute2 sends both in one IFLA_VF_RATE, the missing one from the VF
         while rest:
             key = rest.pop(0)
             if not rest:
                 fail(errno.EINVAL)
             val = rest.pop(0)
+            if key in pf.vf_refuse:
+                fail(getattr(errno, pf.vf_refuse[key]))
             if key in ("trust", "spoofchk"):
                 if val not in ("on", "off"):
                     fail(errno.EINVAL)
@@ -454,15 +497,27 @@ class Sim:
                 if c.qos > 7 or (c.qos and not c.vlan):
                     fail(errno.EINVAL)
             elif key == "min_tx_rate":
-                c.min_tx = int(val)
+                rate = (int(val), (rate or (c.min_tx, c.max_tx))[1])
             elif key == "max_tx_rate":
-                c.max_tx = int(val)
+                rate = ((rate or (c.min_tx, c.max_tx))[0], int(val))
             elif key == "mac":
                 c.mac = val
             else:
                 fail(errno.EINVAL)
-        if c.max_tx and c.min_tx > c.max_tx:
+        if rate is not None:
+            self.set_vf_rate(pf, c, *rate)
+
+    def set_vf_rate(self, pf, c, min_tx, max_tx):
+        """ndo_set_vf_rate: rtnetlink checks min <= max, then the driver has its say."""
+        if max_tx and min_tx > max_tx:
             fail(errno.EINVAL)
+        if pf.rate_rules == "igb":
+            # igb_ndo_set_vf_bw(): no minimum rate, and the link must be up (E1000_STATUS_LU)
+            # with the maximum within its speed.
+            nd = pf.netdev
+            if min_tx or nd is None or not nd.carrier or max_tx > nd.speed:
+                fail(errno.EINVAL)
+        c.min_tx, c.max_tx = min_tx, max_tx
 
     def control(self, line):
         words = line.split()
@@ -495,7 +550,8 @@ class Sim:
             pfs.append({
                 "bdf": pf.bdf, "name": pf.name, "driver": pf.driver, "sriov": pf.sriov,
                 "numVfs": pf.num, "totalVfs": pf.total, "autoprobe": pf.autoprobe,
-                "up": bool(pf.netdev and pf.netdev.up), "mtu": pf.netdev.mtu if pf.netdev else None,
+                "up": bool(pf.netdev and pf.netdev.up), "carrier": bool(pf.netdev and pf.netdev.carrier),
+                "mtu": pf.netdev.mtu if pf.netdev else None,
                 "vfs": [{
                     "index": vf.index, "bdf": vf.bdf, "driver": vf.driver, "override": vf.override,
                     "iommuGroup": vf.group, "netdev": vf.netdev.name if vf.netdev else None,
@@ -660,8 +716,10 @@ class SimFS(fusepy.Operations):
             "address": Attr(read=lambda: nd.mac + "\n"),
             "ifindex": Attr(read=lambda: "%d\n" % nd.ifindex),
             "mtu": Attr(read=lambda: "%d\n" % nd.mtu, write=lambda v: s.ip_command(["link", "set", nd.name, "mtu", v.strip()])),
-            "operstate": Attr(read=lambda: "up\n" if nd.up else "down\n"),
+            "operstate": Attr(read=lambda: "up\n" if nd.carrier else "down\n"),
             "flags": Attr(read=lambda: "0x1003\n" if nd.up else "0x1002\n"),
+            "carrier": Attr(read=lambda: ("1\n" if nd.carrier else "0\n") if nd.up else fail(errno.EINVAL)),
+            "speed": Attr(read=lambda: ("%d\n" % nd.speed if nd.carrier else "-1\n") if nd.up else fail(errno.EINVAL)),
         }
         if len(rest) == 2:
             return Dir(lambda: sorted(nattrs))

@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { SimHost, x710Host } from "../sim/host";
+import { SimHost, igbHost, x710Host } from "../sim/host";
 
 const PF0 = "0000:10:00.0";
 
@@ -86,5 +86,59 @@ describe("nodeprep: the simulated sysfs enforces the kernel's SR-IOV rules", fun
     write(drv("iavf", "unbind"), "0000:10:02.0");
     write(dev("0000:10:02.0", "driver_override"), "vfio-pci");
     assert.strictEqual(write(drv("vfio-pci", "bind"), "0000:10:02.0"), "EINVAL");
+  });
+});
+
+describe("nodeprep: the simulated igb PF refuses what igb refuses, and has a carrier", function () {
+  this.timeout(60000);
+  let h: SimHost | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  // The shim hands `ip link set` to the simulator this way; the errno is what ip(8) prints.
+  const ip = (line: string) => write(path.join((h as SimHost).sysfs, ".sim/control"), `ip ${line}`);
+  const attr = (name: string) => {
+    try {
+      return fs.readFileSync(path.join((h as SimHost).sysfs, "class/net/enp32s0", name), "utf8").trim();
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? String(e);
+    }
+  };
+
+  it("state is EOPNOTSUPP, a nonzero min_tx_rate EINVAL, max_tx_rate EINVAL until carrier and above the link speed", async () => {
+    h = await SimHost.start(igbHost({ numVfs: 2, carrierDelayMs: 400 }));
+    // EOPNOTSUPP is ENOTSUP (95) on Linux; Node names it ENOTSUP, ip(8) "Operation not supported".
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 state enable"), "ENOTSUP");
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 state auto"), "ENOTSUP");
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 min_tx_rate 10"), "EINVAL");
+    assert.strictEqual(attr("carrier"), "EINVAL", "carrier is unreadable while the interface is down");
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 max_tx_rate 100"), "EINVAL", "no link");
+    for (const s of ["trust on", "spoofchk off", "vlan 100 qos 3", "mac 02:11:22:33:44:55"]) {
+      assert.strictEqual(ip(`link set dev enp32s0 vf 0 ${s}`), "ok", s);
+    }
+    assert.strictEqual(ip("link set dev enp32s0 up"), "ok");
+    assert.deepStrictEqual([attr("carrier"), attr("operstate"), attr("speed")], ["0", "down", "-1"], "autonegotiating");
+    assert.match(fs.readFileSync(path.join(h.sysfs, ".sim/ip/link/enp32s0"), "utf8"), /<NO-CARRIER,BROADCAST,MULTICAST,UP> .* state DOWN/);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepStrictEqual([attr("carrier"), attr("operstate"), attr("speed")], ["1", "up", "1000"]);
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 max_tx_rate 2000"), "EINVAL", "above the 1000 Mb/s link");
+    assert.strictEqual(ip("link set dev enp32s0 vf 0 max_tx_rate 100"), "ok");
+    const vf = h.pf("enp32s0").vfs[0];
+    assert.deepStrictEqual([vf.trust, vf.spoofchk, vf.vlan, vf.qos, vf.maxTxRate, vf.linkState], [true, false, 100, 3, 100, "auto"]);
+  });
+
+  it("a port without cable never gets carrier; other drivers keep taking every setting", async () => {
+    const hw = igbHost({ cable: false });
+    hw.pfs.push({ ...x710Host(1).pfs[0], numVfs: 1 });
+    h = await SimHost.start(hw);
+    assert.strictEqual(ip("link set dev enp32s0 up"), "ok");
+    await new Promise((r) => setTimeout(r, 2300)); // past igb's default autonegotiation time
+    assert.deepStrictEqual([attr("carrier"), attr("operstate")], ["0", "down"]);
+    assert.strictEqual(ip("link set dev ens1f0 vf 0 state enable"), "ok");
+    assert.strictEqual(ip("link set dev ens1f0 vf 0 min_tx_rate 10"), "ok");
+    assert.strictEqual(ip("link set dev ens1f0 vf 0 max_tx_rate 100"), "ok", "i40e: no carrier rule in the simulator");
+    assert.strictEqual(h.pf("ens1f0").carrier, false);
   });
 });
