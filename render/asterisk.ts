@@ -142,3 +142,33 @@ export function renderAsteriskFiles(s: AsteriskSettings): AsteriskFiles {
     "/etc/asterisk/modules.conf": renderIni(modulesSections()),
   };
 }
+
+// ---- systemd drop-in ----------------------------------------------------------------------
+
+export const ASTERISK_DROP_IN = "/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf";
+/** How long Asterisk's start waits for its SIP address before it fails (and is retried). */
+export const BIND_WAIT_SECONDS = 90;
+
+/**
+ * Asterisk after the network, and only once its SIP address exists. PJSIP binds the SR-IOV
+ * address at start; started before the guest configured that interface (a reboot, a slow
+ * VF), the transport fails, Asterisk keeps running without SIP and nothing retries. After=
+ * network-online.target orders it behind systemd-networkd-wait-online (netplan on Ubuntu), and
+ * the start waits for the exact address too, since "online" does not promise every address on
+ * every image. No `$` in the command: systemd would expand it.
+ */
+export function renderAsteriskDropIn(s: AsteriskSettings, waitSeconds: number = BIND_WAIT_SECONDS): string {
+  return [
+    "# Rendered by kubevirt-sriov (cloud-init writes it at first boot): edit the stack, not this file.",
+    `# PJSIP binds ${s.bindIp}:${s.sipPort}: start Asterisk only once that address is configured.`,
+    "[Unit]",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "",
+    "[Service]",
+    `ExecStartPre=/usr/bin/timeout ${waitSeconds} /bin/sh -c 'until ip -o addr show to ${s.bindIp}/32 | grep -q .; do sleep 0.5; done'`,
+    "Restart=on-failure",
+    "RestartSec=5",
+    "",
+  ].join("\n");
+}

@@ -2,7 +2,7 @@
 // user-data per role (PBX: Asterisk; load generator: SIPp script and unit; custom: as given).
 import { dump } from "js-yaml";
 import type { PlatformModel, VmModel } from "../config/model";
-import { asteriskSettingsFor, renderAsteriskFiles } from "./asterisk";
+import { ASTERISK_DROP_IN, asteriskSettingsFor, renderAsteriskDropIn, renderAsteriskFiles } from "./asterisk";
 import { planGuestNics } from "./guestNics";
 import { findTargetPbx, renderLoadtestScript, renderWaitScript, sippRunFor } from "./sipp";
 
@@ -119,8 +119,12 @@ export function pbxCloudConfig(vm: VmModel): CloudConfig {
     // Asterisk is in Ubuntu 24.04 universe; the prompt needs the English core sounds.
     packages: settings.answer === "prompt-echo" ? ["asterisk", "asterisk-core-sounds-en-gsm"] : ["asterisk"],
     // Deferred: written after apt installed the package's own sample configs.
-    write_files: Object.entries(files).map(([path, content]) => file(path, content, "0644", true)),
+    write_files: [
+      ...Object.entries(files).map(([path, content]) => file(path, content, "0644", true)),
+      file(ASTERISK_DROP_IN, renderAsteriskDropIn(settings), "0644", true),
+    ],
     runcmd: [
+      ["systemctl", "daemon-reload"],
       ["systemctl", "enable", "asterisk"],
       ["systemctl", "restart", "asterisk"],
     ],

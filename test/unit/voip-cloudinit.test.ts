@@ -129,16 +129,19 @@ describe("cloud-init documents of the VoIP VMs", () => {
       assert.equal(manual.users[0].ssh_authorized_keys, undefined);
     });
 
-    it("PBX: installs asterisk, writes its three files after the package, then restarts it", () => {
+    it("PBX: installs asterisk, writes its three files and the network drop-in after the package, then restarts it", () => {
       const doc = parseUserData(renderUserData(vmNamed(model, "pbx"), model));
       assert.deepEqual(doc.packages, ["asterisk"]);
       assert.deepEqual(doc.write_files.map((f) => [f.path, f.defer, f.permissions]), [
         ["/etc/asterisk/pjsip.conf", true, "0644"],
         ["/etc/asterisk/extensions.conf", true, "0644"],
         ["/etc/asterisk/modules.conf", true, "0644"],
+        ["/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf", true, "0644"],
       ]);
       assert.match(fileIn(doc, "/etc/asterisk/pjsip.conf").content, /^bind = 10\.56\.217\.10:5060$/m);
-      assert.deepEqual(doc.runcmd, [["systemctl", "enable", "asterisk"], ["systemctl", "restart", "asterisk"]]);
+      assert.match(fileIn(doc, "/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf").content, /ip -o addr show to 10\.56\.217\.10\/32/);
+      // daemon-reload first: the drop-in must be in effect for the restart and every later boot.
+      assert.deepEqual(doc.runcmd, [["systemctl", "daemon-reload"], ["systemctl", "enable", "asterisk"], ["systemctl", "restart", "asterisk"]]);
     });
 
     it("load generator: sip-tester, the load-test script, the wait script and the unit; enabled only with runAtBoot", () => {

@@ -106,12 +106,13 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
     }
   });
 
-  it("PBX: cloud-init inline in the volume (it fits KubeVirt's limit), no Secret", () => {
+  it("PBX: user-data (over KubeVirt's inline limit) in the VM's Secret, network-config inline", () => {
     const pbx = vmNamed(model, "pbx");
     const vol = vmObject("pbx").spec.template.spec.volumes;
     assert.deepEqual(vol[0], { name: "containerdisk", containerDisk: { image: "quay.io/containerdisks/ubuntu:24.04" } });
-    assert.deepEqual(vol[1], { name: "cloudinitdisk", cloudInitNoCloud: { userData: renderUserData(pbx, model), networkData: renderNetworkData(pbx) } });
-    assert.equal(mocks.resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.name.includes("-pbx-")).length, 0);
+    assert.deepEqual(vol[1], { name: "cloudinitdisk", cloudInitNoCloud: { secretRef: { name: "pbx-cloudinit" }, networkData: renderNetworkData(pbx) } });
+    const secret = mocks.one("kubernetes:core/v1:Secret", "kubecon-demo-vm-default-pbx-cloudinit").inputs;
+    assert.deepEqual(secret.stringData.value, { userdata: renderUserData(pbx, model) });
   });
 
   it("load generator: user-data in the VM's Secret, network-config inline", () => {
