@@ -13,6 +13,11 @@ export const DEFAULT_VERSIONS = {
   kubevirt: "v1.9.0",
   /** Network-resources-injector webhook, k8snetworkplumbingwg/network-resources-injector (tag 2026-07-06). */
   networkResourcesInjector: "v1.9.0",
+  /**
+   * Whereabouts IPAM, k8snetworkplumbingwg/whereabouts (tag v0.9.4, 2026-06-02): deployed only
+   * when a network uses `ipam.type: whereabouts`. No `versions` key in the schema yet.
+   */
+  whereabouts: "v0.9.4",
 } as const;
 
 export const DEFAULT_IMAGES = {
@@ -21,6 +26,8 @@ export const DEFAULT_IMAGES = {
   sriovCni: (v: string) => `ghcr.io/k8snetworkplumbingwg/sriov-cni:${v}`,
   /** Published by the project's release workflow as ghcr.io/<repo>:<tag> (no `latest`). */
   networkResourcesInjector: (v: string) => `ghcr.io/k8snetworkplumbingwg/network-resources-injector:${v}`,
+  /** Published by the project's image workflow as ghcr.io/<repo>:<tag>; upstream's manifests say `latest`. */
+  whereabouts: (v: string) => `ghcr.io/k8snetworkplumbingwg/whereabouts:${v}`,
 } as const;
 
 /**

@@ -1,6 +1,6 @@
 // Image references for the node agents and the injector: pinned defaults, stack overrides, registry mirror.
 import type { PlatformConfig } from "../config/schema";
-import { DEFAULT_IMAGES } from "../config/versions";
+import { DEFAULT_IMAGES, DEFAULT_VERSIONS } from "../config/versions";
 
 export interface AgentImages {
   multus: string;
@@ -32,4 +32,13 @@ export function agentImages(cfg: PlatformConfig): AgentImages {
     sriovCni: pick(cfg.images.sriovCni, DEFAULT_IMAGES.sriovCni(v.sriovCni)),
     networkResourcesInjector: pick(cfg.images.networkResourcesInjector, DEFAULT_IMAGES.networkResourcesInjector(v.networkResourcesInjector)),
   };
+}
+
+/**
+ * Whereabouts (deployed only when a network uses `ipam.type: whereabouts`): the pinned image,
+ * moved to `registryMirror` like every agent image. Not part of `AgentImages` (the `images`
+ * stack output) and without a `versions`/`images` override until the schema has those keys.
+ */
+export function whereaboutsImage(cfg: Pick<PlatformConfig, "registryMirror">): string {
+  return mirrorImage(DEFAULT_IMAGES.whereabouts(DEFAULT_VERSIONS.whereabouts), cfg.registryMirror);
 }

@@ -13,6 +13,8 @@ export interface AllowedWorkload {
 export const DEFAULT_HOST_ACCESS_ALLOWLIST: AllowedWorkload[] = [
   { name: "kube-multus-ds", namespace: "kube-system" },
   { name: "kube-sriov-device-plugin", namespace: "kube-system" },
+  // Whereabouts (hostNetwork, privileged as upstream): deployed only when a network uses it.
+  { name: "whereabouts", namespace: "kube-system" },
 ];
 
 export interface HostAccessConfig {

@@ -77,7 +77,7 @@ describe("policy host-access-only-for-node-agents", () => {
     const moved = podWorkload("kube-multus-ds", "default", (multus.spec as { template: { spec: Record<string, unknown> } }).template.spec);
     const out = await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: moved });
     assert.deepStrictEqual(out.violations, [
-      "default/kube-multus-ds asks for hostNetwork, hostPID, privileged containers[0] (m), but only kube-system/kube-multus-ds, kube-system/kube-sriov-device-plugin may — drop it, or add the workload to this policy's allowlist in the stack's policy config",
+      "default/kube-multus-ds asks for hostNetwork, hostPID, privileged containers[0] (m), but only kube-system/kube-multus-ds, kube-system/kube-sriov-device-plugin, kube-system/whereabouts may — drop it, or add the workload to this policy's allowlist in the stack's policy config",
     ]);
     const sneaky = podWorkload("web", "default", { containers: [{ name: "w", image: "x:v1", securityContext: { privileged: true } }] });
     assert.strictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.deployment, props: sneaky })).violations.length, 1);

@@ -1,0 +1,77 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  renderWhereaboutsConfigMap,
+  renderWhereaboutsCrds,
+  renderWhereaboutsDaemonSet,
+  renderWhereaboutsReconciler,
+  WHEREABOUTS,
+  whereaboutsClusterRoleRules,
+} from "../render/whereabouts";
+import { awaitAnnotations, PART_OF } from "./common";
+
+export interface WhereaboutsArgs {
+  /** The agent namespace: the workloads run there and the plugin keeps its IPPools there. */
+  namespace: string;
+  image: string;
+  waitForReadiness: boolean;
+}
+
+/**
+ * Whereabouts IPAM for networks with `ipam.type: whereabouts`: its CRDs (IPPool,
+ * OverlappingRangeIPReservation), RBAC, the node DaemonSet that installs the plugin, and the
+ * ip-reconciler. Every object belongs to the stack: removing the last such network (or
+ * `pulumi destroy`) deletes them all, and deleting the CRDs deletes the pools the plugin wrote.
+ */
+export class Whereabouts extends pulumi.ComponentResource {
+  public readonly daemonSetName: pulumi.Output<string>;
+  public readonly reconcilerName: pulumi.Output<string>;
+  public readonly crdNames: pulumi.Output<string[]>;
+  public readonly image: pulumi.Output<string>;
+
+  constructor(name: string, args: WhereaboutsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubevirt-sriov:cluster:Whereabouts", name, {}, opts);
+    const parent = { parent: this };
+    const ns = args.namespace;
+    const labels = { ...PART_OF, app: "whereabouts" };
+    const workload = { namespace: ns, image: args.image };
+
+    const crds = renderWhereaboutsCrds().map((doc) =>
+      new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-${doc.spec.names.plural}-crd`, doc, parent));
+
+    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
+    const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
+      metadata: { name: WHEREABOUTS.clusterRole, labels },
+      rules: whereaboutsClusterRoleRules(),
+    }, parent);
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+      metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+    }, parent);
+    const config = new k8s.core.v1.ConfigMap(`${name}-config`, renderWhereaboutsConfigMap(ns), parent);
+
+    const ds = renderWhereaboutsDaemonSet(workload);
+    const daemonSet = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+      metadata: { ...ds.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
+      spec: ds.spec,
+    }, { ...parent, dependsOn: [binding, ...crds] });
+
+    const rec = renderWhereaboutsReconciler(workload);
+    const reconciler = new k8s.apps.v1.Deployment(`${name}-reconciler`, {
+      metadata: { ...rec.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
+      spec: rec.spec,
+    }, { ...parent, dependsOn: [binding, config, ...crds] });
+
+    this.daemonSetName = daemonSet.metadata.name;
+    this.reconcilerName = reconciler.metadata.name;
+    this.crdNames = pulumi.all(crds.map((c) => c.metadata.name));
+    this.image = pulumi.output(args.image);
+    this.registerOutputs({
+      daemonSetName: this.daemonSetName,
+      reconcilerName: this.reconcilerName,
+      crdNames: this.crdNames,
+      image: this.image,
+    });
+  }
+}
