@@ -8,8 +8,6 @@ export interface SriovDevicePluginArgs {
   namespace: string;
   image: string;
   config: DevicePluginConfigMap;
-  /** How many nodes read the config (policies compute VF supply from it). */
-  nodeCount: number;
   /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
   vfFingerprints: pulumi.Input<string>[];
   waitForReadiness: boolean;
@@ -21,12 +19,30 @@ export const VF_HASH_ANNOTATION = "kubevirt-sriov/vf-hash";
 /** On the ConfigMap: the number of nodes a uniform config.json serves. */
 export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
 
-/** SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes. */
+/**
+ * SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes.
+ *
+ * Follows upstream's `deployments/sriovdp-daemonset.yaml` at the pinned tag (v3.11.0): the same
+ * container, args, privileges, volumes and mounts. Deliberate differences:
+ * - `--config-file`: one file per node when nodes differ (`$(NODE_NAME).json`, as the SR-IOV
+ *   network operator does), upstream's default /etc/pcidp/config.json otherwise; the ConfigMap
+ *   volume then projects every key instead of only config.json;
+ * - placement: only on nodes this stack prepared and labelled (`nodeSelector`) AND that have a
+ *   resource in the config (node affinity on `metadata.name`): the plugin exits at start when its
+ *   file is missing or empty, so no node may run it without one;
+ * - tolerations and `priorityClassName: system-node-critical`: VMs on tainted nodes need their
+ *   VFs advertised, and eviction would withdraw them (upstream tolerates nothing);
+ * - pod template annotations with the config and VF hashes: the plugin reads both only at start;
+ * - namespace `agentNamespace`, a pinned mirror-aware image (upstream: `:latest`), our labels;
+ * - `DirectoryOrCreate` as upstream only for device-info; the kubelet paths must exist already.
+ * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
+ */
 export class SriovDevicePlugin extends pulumi.ComponentResource {
   public readonly configMapName: pulumi.Output<string>;
-  public readonly daemonSetName: pulumi.Output<string>;
+  public readonly daemonSetName: pulumi.Output<string | null>;
   public readonly image: pulumi.Output<string>;
-  public readonly daemonSet: k8s.apps.v1.DaemonSet;
+  /** Absent when no node has a VF in any pool: the plugin would only exit at start. */
+  public readonly daemonSet?: k8s.apps.v1.DaemonSet;
 
   constructor(name: string, args: SriovDevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:cluster:SriovDevicePlugin", name, {}, opts);
@@ -35,14 +51,15 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
     const cm = new k8s.core.v1.ConfigMap(`${name}-config`, {
-      metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.nodeCount) } },
+      metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
       data: args.config.data,
     }, parent);
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
 
     const vfHash = pulumi.all(args.vfFingerprints).apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
 
-    this.daemonSet = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+    const servedNodes = args.config.nodes;
+    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(`${name}-ds`, {
       metadata: { name: "kube-sriov-device-plugin", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-device-plugin" } },
@@ -55,6 +72,13 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
           spec: {
             hostNetwork: true,
             nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [...servedNodes] }] }],
+                },
+              },
+            },
             tolerations: AGENT_TOLERATIONS,
             serviceAccountName: sa.metadata.name,
             priorityClassName: "system-node-critical",
@@ -87,7 +111,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     }, parent);
 
     this.configMapName = cm.metadata.name;
-    this.daemonSetName = this.daemonSet.metadata.name;
+    this.daemonSetName = this.daemonSet ? this.daemonSet.metadata.name : pulumi.output(null);
     this.image = pulumi.output(args.image);
     this.registerOutputs({ configMapName: this.configMapName, daemonSetName: this.daemonSetName, image: this.image });
   }

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { GateDemand } from "../config/kubevirtGates";
 import type { KubevirtConfig } from "../config/schema";
-import { effectiveDisabledGates, renderKubevirtCr } from "../render/kubevirt";
+import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
 import { PART_OF } from "./common";
 
 export interface KubevirtArgs {
@@ -9,6 +10,8 @@ export interface KubevirtArgs {
   /** The operator manifest, already checked against its SHA-256 (see loadOperatorManifest). */
   operatorManifest: string;
   registryMirror?: string;
+  /** What the VMs need that a feature gate controls (dedicated CPUs: CPUManager). */
+  gateDemand: GateDemand;
   waitForReadiness: boolean;
 }
 
@@ -16,6 +19,7 @@ export interface KubevirtArgs {
 export class Kubevirt extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
   public readonly version: pulumi.Output<string>;
+  public readonly featureGates: pulumi.Output<string[]>;
   public readonly disabledFeatureGates: pulumi.Output<string[]>;
   /** The CR: VMs depend on it. */
   public readonly cr: k8s.apiextensions.CustomResource;
@@ -27,7 +31,7 @@ export class Kubevirt extends pulumi.ComponentResource {
       skipAwait: !args.waitForReadiness,
     }, { parent: this });
 
-    const cr = renderKubevirtCr(args.config, args.registryMirror);
+    const cr = renderKubevirtCr(args.config, args.registryMirror, args.gateDemand);
     this.cr = new k8s.apiextensions.CustomResource(`${name}-cr`, {
       apiVersion: cr.apiVersion,
       kind: cr.kind,
@@ -41,7 +45,13 @@ export class Kubevirt extends pulumi.ComponentResource {
 
     this.namespace = pulumi.output(args.config.namespace);
     this.version = pulumi.output(args.config.version);
+    this.featureGates = pulumi.output(effectiveFeatureGates(args.config, args.gateDemand));
     this.disabledFeatureGates = pulumi.output(effectiveDisabledGates(args.config));
-    this.registerOutputs({ namespace: this.namespace, version: this.version, disabledFeatureGates: this.disabledFeatureGates });
+    this.registerOutputs({
+      namespace: this.namespace,
+      version: this.version,
+      featureGates: this.featureGates,
+      disabledFeatureGates: this.disabledFeatureGates,
+    });
   }
 }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderMultusDaemonConfig } from "../render/multus";
+import { AGENT_IMAGE_LAYOUTS } from "../config/agentImages";
 import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "./common";
 
 export interface MultusArgs {
@@ -9,7 +10,24 @@ export interface MultusArgs {
   waitForReadiness: boolean;
 }
 
-/** Multus thick plugin: the NAD CRD, RBAC, daemon config and the node DaemonSet. */
+/** Where the thick image keeps its binaries (images/Dockerfile.thick, see config/agentImages.ts). */
+const MULTUS_BIN = AGENT_IMAGE_LAYOUTS.multus.binDir;
+
+/**
+ * Multus thick plugin: the NAD CRD, RBAC, daemon config and the node DaemonSet.
+ *
+ * Follows upstream's `deployments/multus-daemonset-thick.yml` at the pinned tag (v4.3.0): the same
+ * init container, command, volumes, mounts, RBAC and daemon config. Deliberate differences:
+ * - namespace: `agentNamespace` (upstream: kube-system), so one stack can keep its agents apart;
+ * - image: pinned and mirror-aware (upstream: `:snapshot-thick`);
+ * - labels: ours added (`app.kubernetes.io/part-of`, `managed-by`) so the objects are traceable;
+ * - `priorityClassName: system-node-critical`: Multus carries every pod's network, so it must
+ *   not be evicted before the pods it serves (upstream sets none);
+ * - the NAD CRD is owned here (upstream ships it in the same file) with the same schema;
+ * - the DaemonSet waits on RBAC and the CRD (`dependsOn`), which a plain `kubectl apply` cannot
+ *   order.
+ * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
+ */
 export class Multus extends pulumi.ComponentResource {
   /** The NetworkAttachmentDefinition CRD: NADs depend on it. */
   public readonly crd: k8s.apiextensions.v1.CustomResourceDefinition;
@@ -20,7 +38,7 @@ export class Multus extends pulumi.ComponentResource {
     super("kubevirt-sriov:cluster:Multus", name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
-    const labels = { ...PART_OF, app: "multus", name: "multus" };
+    const labels = { ...PART_OF, tier: "node", app: "multus", name: "multus" };
 
     this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-nad-crd`, {
       metadata: { name: "network-attachment-definitions.k8s.cni.cncf.io", labels: PART_OF },
@@ -88,10 +106,11 @@ export class Multus extends pulumi.ComponentResource {
             priorityClassName: "system-node-critical",
             terminationGracePeriodSeconds: 10,
             initContainers: [{
-              name: "install-multus-shim",
+              // The thick image keeps install_multus under /usr/src/multus-cni/bin/ (only the thin
+              // image has /install_multus); `-t thick` copies multus-shim and passthru to the host.
+              name: "install-multus-binary",
               image: args.image,
-              command: ["/install_multus"],
-              args: ["--type", "thick"],
+              command: [`${MULTUS_BIN}/install_multus`, "-d", "/host/opt/cni/bin", "-t", "thick"],
               resources: { requests: { cpu: "10m", memory: "15Mi" } },
               securityContext: { privileged: true },
               terminationMessagePolicy: "FallbackToLogsOnError",
@@ -100,13 +119,17 @@ export class Multus extends pulumi.ComponentResource {
             containers: [{
               name: "kube-multus",
               image: args.image,
-              command: ["/usr/src/multus-cni/bin/multus-daemon"],
+              command: [`${MULTUS_BIN}/multus-daemon`],
               resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
               securityContext: { privileged: true },
               terminationMessagePolicy: "FallbackToLogsOnError",
               env: [{ name: "MULTUS_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
               volumeMounts: [
                 { name: "cni", mountPath: "/host/etc/cni/net.d" },
+                // The daemon runs the delegate CNI plugins from inside its container and expects
+                // them at the host's own path: without this every pod add fails ("failed to find
+                // plugin"), the primary network included.
+                { name: "cnibin", mountPath: "/opt/cni/bin" },
                 { name: "host-run", mountPath: "/host/run" },
                 { name: "host-var-lib-cni-multus", mountPath: "/var/lib/cni/multus" },
                 { name: "host-var-lib-kubelet", mountPath: "/var/lib/kubelet", mountPropagation: "HostToContainer" },
@@ -114,6 +137,7 @@ export class Multus extends pulumi.ComponentResource {
                 { name: "host-run-netns", mountPath: "/run/netns", mountPropagation: "HostToContainer" },
                 { name: "multus-daemon-config", mountPath: "/etc/cni/net.d/multus.d", readOnly: true },
                 { name: "hostroot", mountPath: "/hostroot", mountPropagation: "HostToContainer" },
+                { name: "multus-conf-dir", mountPath: "/etc/cni/multus/net.d" },
               ],
             }],
             volumes: [
@@ -126,6 +150,7 @@ export class Multus extends pulumi.ComponentResource {
               hostPath("host-var-lib-kubelet", "/var/lib/kubelet"),
               hostPath("host-run-k8s-cni-cncf-io", "/run/k8s.cni.cncf.io"),
               hostPath("host-run-netns", "/run/netns/"),
+              hostPath("multus-conf-dir", "/etc/cni/multus/net.d"),
             ],
           },
         },

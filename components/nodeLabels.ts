@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SRIOV_NODE_LABEL } from "./common";
+import { labelsAfterUp, HOSTNAME_LABEL } from "../config/labels";
 
 export interface NodeLabelsArgs {
   /** Kubernetes node name → extra labels (the SR-IOV label is always set). */
@@ -17,9 +17,9 @@ export class NodeLabels extends pulumi.ComponentResource {
   constructor(name: string, args: NodeLabelsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:cluster:NodeLabels", name, {}, opts);
     for (const n of args.nodes) {
-      new k8s.core.v1.NodePatch(`${name}-${n.name}`, {
-        metadata: { name: n.name, labels: { ...n.labels, [SRIOV_NODE_LABEL]: "true" } },
-      }, { parent: this });
+      // The same labels placement planned with; the kubelet owns the hostname label.
+      const { [HOSTNAME_LABEL]: _kubeletOwns, ...labels } = labelsAfterUp(n);
+      new k8s.core.v1.NodePatch(`${name}-${n.name}`, { metadata: { name: n.name, labels } }, { parent: this });
     }
     this.nodeNames = pulumi.output(args.nodes.map((n) => n.name));
     this.registerOutputs({ nodeNames: this.nodeNames });

@@ -4,8 +4,10 @@ import type { PlatformModel } from "../config/model";
 import { CONFIG_ROOT } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { renderDevicePluginConfigMap } from "../render/devicePlugin";
-import { agentImages } from "../render/images";
+import { agentImages, whereaboutsImage } from "../render/images";
+import { gateDemand } from "../render/kubevirt";
 import { renderNodeState } from "../render/nodePlan";
+import { usesWhereabouts } from "../render/whereabouts";
 import { SriovDevicePlugin } from "./devicePlugin";
 import { InjectorOutput, NetworkResourcesInjector } from "./injector";
 import { Kubevirt } from "./kubevirt";
@@ -15,6 +17,7 @@ import { NodeLabels } from "./nodeLabels";
 import { NodeConnection, SriovNodePrep } from "./nodePrep";
 import { SriovCni } from "./sriovCni";
 import { VoipVm, VoipVmOutput } from "./voipVm";
+import { Whereabouts } from "./whereabouts";
 
 export interface NodePrepOutput {
   node: string;
@@ -71,22 +74,29 @@ export class SriovPlatform extends pulumi.ComponentResource {
       namespace: ns,
       image: images.sriovDevicePlugin,
       config: renderDevicePluginConfigMap(model),
-      nodeCount: model.nodes.length,
       vfFingerprints: preps.map((p) => p.vfFingerprint),
       waitForReadiness: wait,
     }, { ...parent, dependsOn: [...preps, labels] });
     new SriovCni(`${name}-cni`, { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
+    // The IPAM plugin a network names must be on the nodes before its NAD exists; only then.
+    const whereabouts = usesWhereabouts(model.networks.values())
+      ? new Whereabouts(`${name}-whereabouts`, { namespace: ns, image: whereaboutsImage(cfg), waitForReadiness: wait }, {
+        ...parent,
+        dependsOn: [multus.crd, labels],
+      })
+      : undefined;
 
     const kubevirt = new Kubevirt(`${name}-kubevirt`, {
       config: cfg.kubevirt,
       operatorManifest: args.kubevirtOperatorManifest,
       registryMirror: cfg.registryMirror,
+      gateDemand: gateDemand(model),
       waitForReadiness: wait,
     }, parent);
 
     const networks = new SriovNetworks(`${name}-net`, { networks: [...model.networks.values()] }, {
       ...parent,
-      dependsOn: [multus.crd, devicePlugin],
+      dependsOn: [multus.crd, devicePlugin, ...(whereabouts ? [whereabouts] : [])],
     });
 
     // With the injection gate on, a VM's launcher pod gets its VF only through the webhook, so

@@ -8,7 +8,19 @@ export interface SriovCniArgs {
   waitForReadiness: boolean;
 }
 
-/** SR-IOV CNI: a DaemonSet that copies the `sriov` binary into /opt/cni/bin. Unprivileged. */
+/**
+ * SR-IOV CNI: a DaemonSet that copies the `sriov` binary into /opt/cni/bin. Unprivileged.
+ *
+ * Follows upstream's `images/sriov-cni-daemonset.yaml` at the pinned tag (v2.10.0): the image's
+ * own entrypoint (no command or args), the same security context, resources, volume and mount.
+ * Deliberate differences:
+ * - `nodeSelector` on the SR-IOV node label: only nodes this stack prepared get the plugin
+ *   (upstream runs everywhere);
+ * - tolerations: every NoSchedule/NoExecute taint, like the device plugin, so a tainted SR-IOV
+ *   node still gets its CNI (upstream tolerates only the control-plane taints);
+ * - namespace `agentNamespace`, a pinned mirror-aware image (upstream: untagged), our labels.
+ * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
+ */
 export class SriovCni extends pulumi.ComponentResource {
   public readonly daemonSetName: pulumi.Output<string>;
   public readonly image: pulumi.Output<string>;

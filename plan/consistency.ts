@@ -3,7 +3,8 @@
 // one pass over nodes, pools or VMs with precomputed indexes.
 import type { PathSegment } from "../config/errors";
 import type { NodeModel, PfModel, PlatformModel } from "../config/model";
-import { effectiveDisabledGates, INJECTION_GATE } from "../render/kubevirt";
+import { requiredFeatureGates } from "../config/kubevirtGates";
+import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, INJECTION_GATE } from "../render/kubevirt";
 import type { DiscoveredNode, DiscoveredPf, InjectionState, KubevirtPlan, PlanProblem } from "./types";
 
 /** From this release KubeVirt turns ExternalNetResourceInjection on by default (beta). */
@@ -21,7 +22,28 @@ export function kubevirtPlan(model: PlatformModel): KubevirtPlan {
   if (kv.networkResourcesInjector) state = "injector";
   else if (effectiveDisabledGates(kv).includes(INJECTION_GATE)) state = "disabled";
   else state = "off-by-default";
-  return { version: kv.version, externalNetResourceInjection: state };
+  return { version: kv.version, externalNetResourceInjection: state, featureGates: effectiveFeatureGates(kv, gateDemand(model)) };
+}
+
+/** A gate the VMs need but the stack disables: such VMs would never start. */
+function checkGates(model: PlatformModel, errors: PlanProblem[]): void {
+  const kv = model.config.kubevirt;
+  for (const { gate, setting } of requiredFeatureGates(kv.version, gateDemand(model))) {
+    const at = kv.disabledFeatureGates.indexOf(gate);
+    if (at < 0) continue;
+    const key = setting.split(".")[1] as "dedicatedCpus" | "numaPassthrough";
+    const vms = model.vms.filter((vm) => vm.config.tuning[key]);
+    const which = vms.length === 1 ? `VM ${vms[0].ref} sets` : `${vms.length} VMs (first ${vms[0].ref}) set`;
+    const consequence = gate === "CPUManager"
+      ? "virt-handler then labels every node kubevirt.io/cpumanager=false and those VMs stay Pending"
+      : "KubeVirt then rejects those VMs";
+    errors.push({
+      kind: "consistency",
+      path: ["kubevirt", "disabledFeatureGates", at],
+      problem: `${which} ${setting}, which needs KubeVirt's ${gate} feature gate, but the stack disables it: ${consequence}`,
+      fix: `remove ${gate} from kubevirt.disabledFeatureGates (the program enables it), or set ${setting}: false on those VMs`,
+    });
+  }
 }
 
 /** Finds a node's discovered PF for a configured PF (by PCI address, else by name). */
@@ -47,6 +69,7 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
   const warnings: Findings["warnings"] = [];
   const cfg = model.config;
   const poolIndex = new Map(cfg.pools.map((p, i) => [p.name, i]));
+  checkGates(model, errors);
 
   // PF facts: config first, discovery fills in (and is checked against) the rest.
   const facts = new Map<PfModel, PfFacts>();

@@ -6,12 +6,12 @@
 // Everything is indexed up front: a segment tree per distinct node selector finds the first
 // node with room, and VMs of a shape that already failed fail at once (free amounts only
 // shrink), so a fleet of thousands of nodes and VMs plans in milliseconds.
+import { labelsAfterUp } from "../config/labels";
 import type { PlatformModel } from "../config/model";
 import { effectiveSelector, selectorKey, VmDemand, vmDemand } from "./demand";
 import { MaxTree, Need } from "./maxTree";
 import type { Placement } from "./types";
 
-const HOSTNAME_LABEL = "kubernetes.io/hostname";
 
 /** Resource dimensions: one per pool (in config order), then CPUs and hugepages. */
 export interface Dimensions {
@@ -47,9 +47,9 @@ export function dimensionsOf(model: PlatformModel): Dimensions {
   return { count: p + 3, pool, poolNames, cpu: p, hugepages1Gi: p + 1, hugepages2Mi: p + 2 };
 }
 
+/** The labels a node will have after `up`, the ones the program applies included. */
 export function nodeLabels(model: PlatformModel, index: number): Record<string, string> {
-  const n = model.nodes[index].config;
-  return { ...n.labels, [HOSTNAME_LABEL]: n.name };
+  return labelsAfterUp(model.nodes[index].config);
 }
 
 function needsOf(d: VmDemand, dims: Dimensions): Need[] {

@@ -80,6 +80,8 @@ export type InjectionState =
 export interface KubevirtPlan {
   version: string;
   externalNetResourceInjection: InjectionState;
+  /** The gates the KubeVirt CR enables: the configured ones plus those the VMs need. */
+  featureGates: string[];
 }
 
 export interface Plan {

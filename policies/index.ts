@@ -4,6 +4,7 @@
 import { PolicyPack } from "@pulumi/policy";
 import {
   hostAccessOnlyForNodeAgents,
+  kubevirtFeatureGates,
   kubevirtInjectionGate,
   nodePrepHostKeys,
   nodePrepHostKeysProduction,
@@ -22,6 +23,7 @@ new PolicyPack("kubevirt-sriov", {
     hostAccessOnlyForNodeAgents,
     vmSriovNetworks,
     kubevirtInjectionGate,
+    kubevirtFeatureGates,
     vmSriovMacAddresses,
     vmDedicatedCpuResources,
     nodePrepNoPlaintextCredentials,

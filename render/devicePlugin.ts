@@ -30,6 +30,12 @@ export interface DevicePluginConfigMap {
   data: Record<string, string>;
   /** The file the plugin reads, as a container argument (`$(NODE_NAME)` expands per pod). */
   configFile: string;
+  /**
+   * The nodes the plugin may run on: those with at least one resource. The plugin exits at
+   * start when its file is missing or lists no resource (v3.11.0 `cmd/sriovdp/main.go`), so the
+   * DaemonSet is pinned to exactly these nodes, each of which has its file.
+   */
+  nodes: string[];
   /** Hash of the data: the DaemonSet's pod template carries it so pods roll on change. */
   hash: string;
 }
@@ -91,7 +97,8 @@ export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap
 export function renderDevicePluginConfigMap(model: PlatformModel): DevicePluginConfigMap {
   const docs = new Map<string, string>();
   for (const node of model.nodes) {
-    docs.set(node.config.name, JSON.stringify(renderNodeDevicePluginConfig(node, model.pools), null, 2));
+    const config = renderNodeDevicePluginConfig(node, model.pools);
+    if (config.resourceList.length > 0) docs.set(node.config.name, JSON.stringify(config, null, 2));
   }
   const distinct = new Set(docs.values());
   let data: Record<string, string>;
@@ -110,6 +117,7 @@ export function renderDevicePluginConfigMap(model: PlatformModel): DevicePluginC
     mode,
     data,
     configFile: mode === "uniform" ? "/etc/pcidp/config.json" : "/etc/pcidp/$(NODE_NAME).json",
+    nodes: [...docs.keys()],
     hash: hash.digest("hex").slice(0, 16),
   };
 }

@@ -1,5 +1,7 @@
 // The KubeVirt CR, and the checks on the operator manifest it depends on.
 import { createHash } from "crypto";
+import { GateDemand, requiredFeatureGates } from "../config/kubevirtGates";
+import type { PlatformModel } from "../config/model";
 import type { KubevirtConfig } from "../config/schema";
 import { versionAtLeast } from "../config/versions";
 
@@ -21,6 +23,27 @@ export function effectiveDisabledGates(kv: KubevirtConfig): string[] {
   return gates;
 }
 
+/** What the stack's VMs ask for that KubeVirt gates (see config/kubevirtGates.ts). */
+export function gateDemand(model: PlatformModel): GateDemand {
+  return {
+    dedicatedCpus: model.vms.some((vm) => vm.config.tuning.dedicatedCpus),
+    numaPassthrough: model.vms.some((vm) => vm.config.tuning.numaPassthrough),
+  };
+}
+
+/**
+ * Gates to enable: the configured ones plus those the VMs need (CPUManager for dedicated CPUs:
+ * Alpha, so off unless listed). A gate the stack disables on purpose is left off here; the
+ * planner refuses that stack with the reason.
+ */
+export function effectiveFeatureGates(kv: KubevirtConfig, demand: GateDemand): string[] {
+  const gates = [...kv.featureGates];
+  for (const { gate } of requiredFeatureGates(kv.version, demand)) {
+    if (!gates.includes(gate) && !kv.disabledFeatureGates.includes(gate)) gates.push(gate);
+  }
+  return gates;
+}
+
 export interface KubevirtCr {
   apiVersion: "kubevirt.io/v1";
   kind: "KubeVirt";
@@ -28,9 +51,10 @@ export interface KubevirtCr {
   spec: Record<string, unknown>;
 }
 
-export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | undefined): KubevirtCr {
+export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | undefined, demand: GateDemand): KubevirtCr {
   const developerConfiguration: Record<string, unknown> = { useEmulation: kv.useEmulation };
-  if (kv.featureGates.length > 0) developerConfiguration.featureGates = [...kv.featureGates];
+  const enabled = effectiveFeatureGates(kv, demand);
+  if (enabled.length > 0) developerConfiguration.featureGates = enabled;
   const disabled = effectiveDisabledGates(kv);
   if (disabled.length > 0) developerConfiguration.disabledFeatureGates = disabled;
   const placement = (p: KubevirtConfig["infra"]) =>

@@ -49,7 +49,7 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
     `- Verdict: ${plan.feasible ? "**feasible**" : `**not feasible** (${plan.errors.length} error${plan.errors.length === 1 ? "" : "s"})`}${cfg.allowOvercommit && !plan.feasible ? " — allowOvercommit lets capacity errors through" : ""}`,
     `- Environment: ${cfg.environment}`,
     `- Nodes: ${model.nodes.length}, pools: ${model.pools.size}, networks: ${model.networks.size}, VMs: ${model.vms.length} (${placed} placed)`,
-    `- KubeVirt ${plan.kubevirt.version}: ExternalNetResourceInjection ${describeInjection(plan.kubevirt.externalNetResourceInjection)}`,
+    `- KubeVirt ${plan.kubevirt.version}: ExternalNetResourceInjection ${describeInjection(plan.kubevirt.externalNetResourceInjection)}; feature gates enabled: ${plan.kubevirt.featureGates.length > 0 ? plan.kubevirt.featureGates.join(", ") : "none"}`,
     `- Warnings: ${plan.warnings.length}`,
     "",
   );

@@ -2,7 +2,7 @@
 // pack's gRPC server (which `new PolicyPack` does).
 export { hostAccessOnlyForNodeAgents } from "./hostAccess";
 export { pinnedImages } from "./images";
-export { kubevirtInjectionGate } from "./kubevirtGate";
+export { kubevirtFeatureGates, kubevirtInjectionGate } from "./kubevirtGate";
 export { nodePrepHostKeys, nodePrepHostKeysProduction, nodePrepNoPlaintextCredentials } from "./nodePrep";
 export { vfDemandWithinSupply } from "./vfDemand";
 export { vmDedicatedCpuResources, vmSriovMacAddresses } from "./vmHygiene";

@@ -3,7 +3,8 @@
 // would start with no VF. So a v1.9+ KubeVirt CR must disable the gate unless the injector
 // (its webhook) is part of the stack.
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { arr, dig, INJECTION_GATE, INJECTOR_NAME, known, KUBEVIRT_VERSION_ANNOTATION, metaOf, str, TYPES, versionAtLeast } from "./common";
+import { CPU_MANAGER_GATE, requiredFeatureGates } from "../../config/kubevirtGates";
+import { arr, dig, INJECTION_GATE, INJECTOR_NAME, isVmType, known, KUBEVIRT_VERSION_ANNOTATION, metaOf, str, TYPES, versionAtLeast, vmiSpecOf } from "./common";
 
 const GATE_DEFAULT_ON = "v1.9.0";
 
@@ -69,5 +70,57 @@ export const kubevirtInjectionGate: StackValidationPolicy = {
   validateStack: (args, reportViolation) => {
     if (!args.resources.some((r) => r.type === TYPES.kubevirt)) args.notApplicable("no KubeVirt CR in this stack");
     checkInjectionGate(args.resources, args.getConfig<KubevirtGateConfig>(), reportViolation);
+  },
+};
+
+/**
+ * VM settings that only work with a KubeVirt feature gate on (config/kubevirtGates.ts): the CR
+ * of the stack must enable each gate its VMs need, and must not disable it.
+ */
+export function checkFeatureGates(resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void): void {
+  const users = { dedicatedCpus: [] as string[], numaPassthrough: [] as string[] };
+  for (const r of resources) {
+    if (!isVmType(r.type)) continue;
+    const spec = known(() => vmiSpecOf(r.type, r.props));
+    if (!spec) continue;
+    const meta = metaOf(r.props);
+    const ref = `${meta.namespace}/${meta.name ?? r.name}`;
+    if (dig(spec, "domain", "cpu", "dedicatedCpuPlacement") === true) users.dedicatedCpus.push(ref);
+    if (dig(spec, "domain", "cpu", "numa", "guestMappingPassthrough") !== undefined) users.numaPassthrough.push(ref);
+  }
+  for (const r of resources) {
+    if (r.type !== TYPES.kubevirt) continue;
+    const meta = metaOf(r.props);
+    // Unknown release: the newest behaviour, as for the injection gate.
+    const version = meta.annotations[KUBEVIRT_VERSION_ANNOTATION] ?? cfg.kubevirtVersion ?? "v999.0.0";
+    const dev = dig(r.props, "spec", "configuration", "developerConfiguration");
+    const enabled = arr(dig(dev, "featureGates"));
+    const disabled = arr(dig(dev, "disabledFeatureGates"));
+    const demand = { dedicatedCpus: users.dedicatedCpus.length > 0, numaPassthrough: users.numaPassthrough.length > 0 };
+    for (const { gate, setting } of requiredFeatureGates(version, demand)) {
+      if (enabled.includes(gate) && !disabled.includes(gate)) continue;
+      const vms = setting === "tuning.dedicatedCpus" ? users.dedicatedCpus : users.numaPassthrough;
+      const field = setting === "tuning.dedicatedCpus" ? "dedicatedCpuPlacement" : "numa.guestMappingPassthrough";
+      const list = vms.length > 3 ? `${vms.slice(0, 3).join(", ")} and ${vms.length - 3} more` : vms.join(", ");
+      report(
+        `KubeVirt CR ${meta.namespace}/${meta.name ?? r.name} ${disabled.includes(gate) ? "disables" : "does not enable"} the ${gate} feature gate, but VM${vms.length === 1 ? "" : "s"} ${list} set${vms.length === 1 ? "s" : ""} domain.cpu.${field}: ${gate === CPU_MANAGER_GATE ? "virt-handler labels every node kubevirt.io/cpumanager=false and such VMs stay Pending" : "KubeVirt rejects such VMs"} — add ${gate} to spec.configuration.developerConfiguration.featureGates (and remove it from disabledFeatureGates)`,
+        r.urn,
+      );
+    }
+  }
+}
+
+export const kubevirtFeatureGates: StackValidationPolicy = {
+  name: "kubevirt-feature-gates",
+  description: "The KubeVirt CR enables every feature gate its VMs' settings need (CPUManager for dedicated CPUs).",
+  enforcementLevel: "mandatory",
+  configSchema: {
+    properties: {
+      kubevirtVersion: { type: "string", pattern: "^v\\d+\\.\\d+\\.\\d+" },
+    },
+  },
+  validateStack: (args, reportViolation) => {
+    if (!args.resources.some((r) => r.type === TYPES.kubevirt)) args.notApplicable("no KubeVirt CR in this stack");
+    checkFeatureGates(args.resources, args.getConfig<KubevirtGateConfig>(), reportViolation);
   },
 };

@@ -26,6 +26,8 @@ export interface ProgramSummary {
 
 export interface ProgramResult {
   resources: { type: string; name: string; inputs: Record<string, any> }[];
+  /** What the program logged with pulumi.log.warn (without an engine the SDK prints them). */
+  warnings: string[];
   outputs?: Record<string, any>;
   error?: { name: string; message: string };
 }
@@ -41,7 +43,15 @@ async function main(): Promise<void> {
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
   await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);
-  const result: ProgramResult = { resources: mocks.resources };
+  const result: ProgramResult = { resources: mocks.resources, warnings: [] };
+  // Without an engine the SDK's log.warn prints "warning: [runtime] <msg>" with console.warn.
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
+    if (m) result.warnings.push(m[1]);
+    else warn(...args);
+  };
   // A failing program rejects promises the SDK holds too: report the first error once.
   let reported = false;
   const report = (e: unknown) => {

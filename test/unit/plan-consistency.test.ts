@@ -16,6 +16,33 @@ describe("planner: consistency", () => {
     ]);
   });
 
+  it("refuses VMs with dedicated CPUs when the stack disables KubeVirt's CPUManager gate; reports the gates it enables", () => {
+    const raw = platform({ vms: [vm("pbx"), vm("lg")] });
+    const ok = plan(raw);
+    assert.deepStrictEqual(ok.kubevirt.featureGates, ["CPUManager"]);
+    const p = plan({ ...raw, kubevirt: { disabledFeatureGates: ["Snapshot", "CPUManager"] } });
+    assert.strictEqual(p.feasible, false);
+    assert.deepStrictEqual(p.errors.map((e) => [e.kind, e.path.join("."), e.problem, e.fix]), [[
+      "consistency",
+      "kubevirt.disabledFeatureGates.1",
+      "2 VMs (first default/pbx) set tuning.dedicatedCpus, which needs KubeVirt's CPUManager feature gate, but the stack disables it: virt-handler then labels every node kubevirt.io/cpumanager=false and those VMs stay Pending",
+      "remove CPUManager from kubevirt.disabledFeatureGates (the program enables it), or set tuning.dedicatedCpus: false on those VMs",
+    ]]);
+    assert.throws(() => assertFeasible(p, true), ConfigError);
+    const noPinning = plan({ ...raw, vms: [vm("pbx", ["net-a"], { tuning: { dedicatedCpus: false, isolateEmulatorThread: false } })], kubevirt: { disabledFeatureGates: ["CPUManager"] } });
+    assert.strictEqual(noPinning.feasible, true);
+    assert.deepStrictEqual(noPinning.kubevirt.featureGates, []);
+  });
+
+  it("refuses NUMA passthrough with the NUMA gate disabled before v1.4.0 only (GA since)", () => {
+    const numaVm = vm("pbx", ["net-a"], { tuning: { numaPassthrough: true } });
+    const old = plan(platform({ vms: [numaVm], kubevirt: { version: "v1.3.1", disabledFeatureGates: ["NUMA"] } }));
+    assert.deepStrictEqual(old.errors.map((e) => e.path.join(".")), ["kubevirt.disabledFeatureGates.0"]);
+    assert.match(old.errors[0].problem, /VM default\/pbx sets tuning\.numaPassthrough, which needs KubeVirt's NUMA feature gate/);
+    assert.deepStrictEqual(plan(platform({ vms: [numaVm], kubevirt: { version: "v1.3.1" } })).kubevirt.featureGates, ["CPUManager", "NUMA"]);
+    assert.strictEqual(plan(platform({ vms: [numaVm], kubevirt: { disabledFeatureGates: ["NUMA"] } })).feasible, true);
+  });
+
   it("has no warnings when every pool has VFs and every network a supplied pool", () => {
     assert.deepStrictEqual(plan(platform()).warnings, []);
   });

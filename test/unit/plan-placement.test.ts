@@ -37,8 +37,8 @@ describe("planner: kubecon-demo", () => {
     ]);
   });
 
-  it("reports the injection gate as disabled for v1.9", () => {
-    assert.deepStrictEqual(plan.kubevirt, { version: "v1.9.0", externalNetResourceInjection: "disabled" });
+  it("reports the injection gate as disabled for v1.9 and CPUManager enabled for the pinned VMs", () => {
+    assert.deepStrictEqual(plan.kubevirt, { version: "v1.9.0", externalNetResourceInjection: "disabled", featureGates: ["CPUManager"] });
   });
 
   it("is JSON-serializable as it is", () => {
@@ -108,6 +108,16 @@ describe("planner: first-fit-decreasing placement", () => {
     const plan = planPlatform(parsePlatform(raw));
     assert.deepStrictEqual(placementOf(plan), { "default/zoned": "node-2", "default/pinned": "node-3", "default/nowhere": null });
     assert.match(plan.placement[2].reason ?? "", /no node matches the node selector \{zone=z\}/);
+  });
+
+  it("sees the labels the program applies itself: the SR-IOV node label, in a VM's and in the workloads' selector", () => {
+    const raw = platform({
+      kubevirt: { workloads: { nodeSelector: { "kubevirt-sriov/sriov-node": "true" } } },
+      nodes: [node("node-1")],
+      vms: [vm("pbx", ["net-a"], { nodeSelector: { "kubevirt-sriov/sriov-node": "true" } }), vm("off", ["net-a"], { nodeSelector: { "kubevirt-sriov/sriov-node": "false" } })],
+    });
+    const plan = planPlatform(parsePlatform(raw));
+    assert.deepStrictEqual(placementOf(plan), { "default/pbx": "node-1", "default/off": null });
   });
 
   it("adds kubevirt.workloads.nodeSelector to every VM's selector", () => {

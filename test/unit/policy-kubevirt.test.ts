@@ -1,5 +1,8 @@
 import * as assert from "assert";
-import { kubevirtInjectionGate } from "../../policies/rules/kubevirtGate";
+import { parsePlatform } from "../../config/validate";
+import { kubevirtFeatureGates, kubevirtInjectionGate } from "../../policies/rules/kubevirtGate";
+import { gateDemand, renderKubevirtCr } from "../../render/kubevirt";
+import { loadStackConfig } from "../fixtures/stacks";
 import { rangeSize, vfDemandWithinSupply } from "../../policies/rules/vfDemand";
 import { vmDedicatedCpuResources, vmSriovMacAddresses } from "../../policies/rules/vmHygiene";
 import { vmSriovNetworks } from "../../policies/rules/vmNetworks";
@@ -194,5 +197,48 @@ describe("policy vf-demand-within-supply", () => {
   it("is not applicable without the ConfigMap or without VMs", async () => {
     assert.match((await runStack(vfDemandWithinSupply, [nad, ...vms(1)])).notApplicable ?? "", /no sriovdp-config ConfigMap/);
     assert.match((await runStack(vfDemandWithinSupply, [uniform("1"), nad])).notApplicable ?? "", /no KubeVirt VMs/);
+  });
+});
+
+describe("policy kubevirt-feature-gates", () => {
+  const cr = (version: string | undefined, dev: Record<string, unknown> = {}) =>
+    resource(T.kubevirt, "kubevirt", {
+      metadata: { name: "kubevirt", namespace: "kubevirt", annotations: version ? { "kubevirt-sriov/version": version } : {} },
+      spec: { configuration: { developerConfiguration: dev } },
+    });
+
+  it("reports a CR without CPUManager while VMs ask for dedicated CPUs, naming them and the cure", async () => {
+    const kv = cr("v1.9.0");
+    const out = await runStack(kubevirtFeatureGates, [kv, resource(T.vm, "pbx", vmProps()), resource(T.vmi, "sipp", vmiProps({ name: "sipp" }))]);
+    assert.deepStrictEqual(out.violations.map((v) => [v.urn, v.message]), [[
+      kv.urn,
+      "KubeVirt CR kubevirt/kubevirt does not enable the CPUManager feature gate, but VMs default/pbx, default/sipp set domain.cpu.dedicatedCpuPlacement: virt-handler labels every node kubevirt.io/cpumanager=false and such VMs stay Pending — add CPUManager to spec.configuration.developerConfiguration.featureGates (and remove it from disabledFeatureGates)",
+    ]]);
+  });
+
+  it("reports a CR that enables and also disables CPUManager", async () => {
+    const out = await runStack(kubevirtFeatureGates, [cr("v1.9.0", { featureGates: ["CPUManager"], disabledFeatureGates: ["CPUManager"] }), resource(T.vm, "pbx", vmProps())]);
+    assert.match(out.violations[0].message, /disables the CPUManager feature gate, but VM default\/pbx sets/);
+  });
+
+  it("passes with CPUManager enabled, or without VMs that pin CPUs", async () => {
+    assert.deepStrictEqual((await runStack(kubevirtFeatureGates, [cr("v1.9.0", { featureGates: ["CPUManager"] }), resource(T.vm, "pbx", vmProps())])).violations, []);
+    assert.deepStrictEqual((await runStack(kubevirtFeatureGates, [cr("v1.9.0"), resource(T.vm, "pbx", vmProps({ dedicated: false }))])).violations, []);
+  });
+
+  it("needs the NUMA gate for guest NUMA passthrough only before v1.4.0", async () => {
+    const props = vmProps();
+    ((props.spec as any).template.spec.domain.cpu as any).numa = { guestMappingPassthrough: {} };
+    const vm = resource(T.vm, "pbx", props);
+    assert.deepStrictEqual((await runStack(kubevirtFeatureGates, [cr("v1.9.0", { featureGates: ["CPUManager"] }), vm])).violations, []);
+    const old = await runStack(kubevirtFeatureGates, [cr("v1.3.1", { featureGates: ["CPUManager"] }), vm]);
+    assert.match(old.violations[0].message, /does not enable the NUMA feature gate, but VM default\/pbx sets domain\.cpu\.numa\.guestMappingPassthrough: KubeVirt rejects such VMs/);
+  });
+
+  it("the program's own kubecon-demo CR passes (it turns CPUManager on)", async () => {
+    const m = parsePlatform(loadStackConfig("kubecon-demo"));
+    const rendered = renderKubevirtCr(m.config.kubevirt, undefined, gateDemand(m));
+    const out = await runStack(kubevirtFeatureGates, [resource(T.kubevirt, "kubevirt", rendered as unknown as Record<string, unknown>), resource(T.vm, "pbx", vmProps())]);
+    assert.deepStrictEqual(out.violations, []);
   });
 });

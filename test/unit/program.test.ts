@@ -81,13 +81,18 @@ describe("program under mocks: kubecon-demo", function () {
     assert.equal(ds.inputs.spec.template.spec.hostNetwork, undefined);
   });
 
-  it("KubeVirt: operator manifest as a ConfigGroup, then the CR with ExternalNetResourceInjection disabled", () => {
+  it("KubeVirt: operator manifest as a ConfigGroup, then the CR with ExternalNetResourceInjection disabled and CPUManager on", () => {
     const group = byType(r, "kubernetes:yaml/v2:ConfigGroup");
     assert.equal(group.length, 1);
     assert.equal(group[0].inputs.yaml, fs.readFileSync(path.join(ROOT, LAB_MANIFEST), "utf8"));
     const cr = k8s(r, "KubeVirt", "kubevirt");
     assert.equal(cr.inputs.metadata.namespace, "kubevirt");
-    assert.deepEqual(cr.inputs.spec.configuration.developerConfiguration, { useEmulation: false, disabledFeatureGates: ["ExternalNetResourceInjection"] });
+    // The demo's VMs pin CPUs: without the (Alpha) CPUManager gate they would stay Pending.
+    assert.deepEqual(cr.inputs.spec.configuration.developerConfiguration, {
+      useEmulation: false,
+      featureGates: ["CPUManager"],
+      disabledFeatureGates: ["ExternalNetResourceInjection"],
+    });
   });
 
   it("NAD sriov-net on sriov_net_A", () => {
@@ -196,7 +201,8 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     const components = r.resources.filter((x) => x.type.startsWith("kubevirt-sriov:"));
     assert.deepEqual([...new Set(components.map((c) => c.type))].sort(), [
       "kubevirt-sriov:cluster:Kubevirt", "kubevirt-sriov:cluster:Multus", "kubevirt-sriov:cluster:NodeLabels", "kubevirt-sriov:cluster:SriovCni",
-      "kubevirt-sriov:cluster:SriovDevicePlugin", "kubevirt-sriov:cluster:SriovNetworks", "kubevirt-sriov:index:SriovPlatform",
+      "kubevirt-sriov:cluster:SriovDevicePlugin", "kubevirt-sriov:cluster:SriovNetworks", "kubevirt-sriov:cluster:Whereabouts",
+      "kubevirt-sriov:index:SriovPlatform",
       "kubevirt-sriov:node:SriovNodePrep", "kubevirt-sriov:voip:VoipVm",
     ]);
     assert.ok(components.every((c) => c.name.startsWith("staging")));

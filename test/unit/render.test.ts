@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { parsePlatform } from "../../config/validate";
 import { renderDevicePluginConfigMap, renderNodeDevicePluginConfig } from "../../render/devicePlugin";
 import { agentImages, mirrorImage } from "../../render/images";
-import { effectiveDisabledGates, mirrorOperatorManifest, renderKubevirtCr, sha256Hex, verifyOperatorManifest, versionAtLeast } from "../../render/kubevirt";
+import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, mirrorOperatorManifest, renderKubevirtCr, sha256Hex, verifyOperatorManifest, versionAtLeast } from "../../render/kubevirt";
 import { renderNad, renderSriovCniConfig } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
 import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
@@ -35,6 +35,28 @@ describe("device-plugin config.json", () => {
     const b = JSON.parse(cm.data["worker-b.json"]);
     assert.deepEqual(b.resourceList.map((r: { resourceName: string }) => r.resourceName), ["media_a", "signalling"]);
     assert.deepEqual(b.resourceList[1].selectors, [{ drivers: ["vfio-pci"], rootDevices: ["0000:3b:00.0#8-15"] }]);
+  });
+
+  it("every node the plugin may run on has a file with at least one resource; a node without VFs gets neither", () => {
+    // The plugin exits at start on a missing file or an empty resourceList (v3.11.0 main.go).
+    const cfg = multiNodeConfig() as any;
+    cfg.nodes.push({ name: "worker-c", ssh: { host: "10.0.0.13" }, physicalFunctions: [{ name: "ens9f0", numVfs: 0 }] });
+    const cm = renderDevicePluginConfigMap(parsePlatform(cfg));
+    assert.deepEqual(cm.nodes, ["worker-a", "worker-b"]);
+    for (const node of cm.nodes) {
+      const file = cm.mode === "per-node" ? `${node}.json` : "config.json";
+      assert.ok(cm.data[file], `${node} reads ${file}, which the ConfigMap lacks`);
+      assert.ok(JSON.parse(cm.data[file]).resourceList.length > 0, `${node} reads an empty ${file}`);
+    }
+    assert.equal(cm.data["worker-c.json"], undefined);
+  });
+
+  it("a node without VFs does not make an otherwise uniform fleet per-node", () => {
+    const cfg = loadStackConfig("kubecon-demo") as any;
+    cfg.nodes.push({ ...structuredClone(cfg.nodes[0]), name: "spare", physicalFunctions: [{ pciAddress: "0000:09:00.0", numVfs: 0 }] });
+    const cm = renderDevicePluginConfigMap(parsePlatform(cfg));
+    assert.equal(cm.mode, "uniform");
+    assert.ok(!cm.nodes.includes("spare"));
   });
 
   it("the config hash changes with the config and only then", () => {
@@ -80,7 +102,7 @@ describe("NetworkAttachmentDefinition", () => {
 describe("KubeVirt CR", () => {
   it("v1.9 disables ExternalNetResourceInjection and never sets SRIOV", () => {
     const m = parsePlatform(loadStackConfig("kubecon-demo"));
-    const cr = renderKubevirtCr(m.config.kubevirt, undefined);
+    const cr = renderKubevirtCr(m.config.kubevirt, undefined, { dedicatedCpus: false, numaPassthrough: false });
     assert.equal(cr.metadata.namespace, "kubevirt");
     assert.equal(cr.metadata.annotations["kubevirt-sriov/version"], "v1.9.0");
     const dev = (cr.spec.configuration as any).developerConfiguration;
@@ -100,12 +122,36 @@ describe("KubeVirt CR", () => {
   it("placement, emulation, extra gates and the mirror reach the CR", () => {
     const m = parsePlatform(multiNodeConfig());
     const kv = { ...m.config.kubevirt, useEmulation: true, featureGates: ["CPUManager"] };
-    const cr = renderKubevirtCr(kv, "registry.local:5000/mirror");
+    const cr = renderKubevirtCr(kv, "registry.local:5000/mirror", gateDemand(m));
     assert.deepEqual((cr.spec.infra as any).nodePlacement.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
     assert.equal(cr.spec.workloads, undefined);
     assert.equal(cr.spec.imageRegistry, "registry.local:5000/mirror/kubevirt");
     assert.equal(cr.spec.imageTag, "v1.9.0");
     assert.deepEqual((cr.spec.configuration as any).developerConfiguration.featureGates, ["CPUManager"]);
+  });
+
+  it("dedicated CPUs turn CPUManager on (Alpha in v1.9, off by default), once, next to the configured gates", () => {
+    const m = parsePlatform(loadStackConfig("kubecon-demo"));
+    assert.equal(gateDemand(m).dedicatedCpus, true);
+    const dev = (renderKubevirtCr(m.config.kubevirt, undefined, gateDemand(m)).spec.configuration as any).developerConfiguration;
+    assert.deepEqual(dev.featureGates, ["CPUManager"]);
+    const kv = { ...m.config.kubevirt, featureGates: ["Snapshot", "CPUManager"] };
+    assert.deepEqual(effectiveFeatureGates(kv, gateDemand(m)), ["Snapshot", "CPUManager"]);
+  });
+
+  it("no VM with dedicated CPUs: no CPUManager; NUMA passthrough needs the NUMA gate only before v1.4.0 (GA since)", () => {
+    const cfg = loadStackConfig("kubecon-demo") as any;
+    for (const vm of cfg.vms) vm.tuning = { dedicatedCpus: false, isolateEmulatorThread: false };
+    const m = parsePlatform(cfg);
+    assert.deepEqual(effectiveFeatureGates(m.config.kubevirt, gateDemand(m)), []);
+    const numa = { dedicatedCpus: true, numaPassthrough: true };
+    assert.deepEqual(effectiveFeatureGates({ ...m.config.kubevirt, version: "v1.9.0" }, numa), ["CPUManager"]);
+    assert.deepEqual(effectiveFeatureGates({ ...m.config.kubevirt, version: "v1.3.2" }, numa), ["CPUManager", "NUMA"]);
+  });
+
+  it("a gate the stack disables on purpose is not turned back on (the planner refuses such a stack)", () => {
+    const m = parsePlatform(loadStackConfig("kubecon-demo"));
+    assert.deepEqual(effectiveFeatureGates({ ...m.config.kubevirt, disabledFeatureGates: ["CPUManager"] }, gateDemand(m)), []);
   });
 
   it("version comparison", () => {
