@@ -74,8 +74,10 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
             nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
             affinity: {
               nodeAffinity: {
+                // One term per node (terms are ORed): the API server allows a single value
+                // in a `metadata.name` field selector, as the DaemonSet controller writes it too.
                 requiredDuringSchedulingIgnoredDuringExecution: {
-                  nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [...servedNodes] }] }],
+                  nodeSelectorTerms: servedNodes.map((n) => ({ matchFields: [{ key: "metadata.name", operator: "In", values: [n] }] })),
                 },
               },
             },

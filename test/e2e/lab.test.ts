@@ -53,7 +53,12 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     assert.equal(nad.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"], "intel.com/voip_media");
     assert.deepEqual(JSON.parse(nad.spec.config), { cniVersion: "1.0.0", name: "media", type: "sriov", vlan: 100, spoofchk: "off", trust: "on", ipam: {} });
     const kv = await api.get("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt");
-    assert.deepEqual(kv.spec.configuration.developerConfiguration, { useEmulation: true, disabledFeatureGates: ["ExternalNetResourceInjection"] });
+    // The lab's VMs pin CPUs: KubeVirt's CPUManager gate (Alpha in v1.9) must be on.
+    assert.deepEqual(kv.spec.configuration.developerConfiguration, {
+      useEmulation: true,
+      featureGates: ["CPUManager"],
+      disabledFeatureGates: ["ExternalNetResourceInjection"],
+    });
     for (const name of ["pbx", "sipp"]) {
       const vm = await api.get(`/apis/kubevirt.io/v1/namespaces/default/virtualmachines/${name}`);
       const spec = vm.spec.template.spec;
@@ -90,7 +95,8 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     const w = [0, 1, 2].map(writes);
     ok(lab.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes");
     const up = ok(lab.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes"]), "up --expect-no-changes");
-    assert.match(up, /\b40 unchanged\b/);
+    // Every resource of the stack (the PBX's user-data is in its own Secret).
+    assert.match(up, /\b41 unchanged\b/);
     assert.deepEqual(sessions(), before, "no SSH session");
     assert.deepEqual([0, 1, 2].map(writes), w, "no sysfs write");
   });
@@ -146,7 +152,7 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     const deployment = await api.get("/apis/apps/v1/namespaces/kube-system/deployments/network-resources-injector");
     assert.equal(deployment.spec.template.spec.containers[0].image, "ghcr.io/k8snetworkplumbingwg/network-resources-injector:v1.9.0");
     const kv = await api.get("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt");
-    assert.deepEqual(kv.spec.configuration.developerConfiguration, { useEmulation: true });
+    assert.deepEqual(kv.spec.configuration.developerConfiguration, { useEmulation: true, featureGates: ["CPUManager"] });
     assert.equal(lab.outputs().networkResourcesInjector.webhookConfiguration, "network-resources-injector-config");
     // The injector satisfies the injection-gate policy, and the certificate is not re-issued.
     assert.doesNotMatch(ok(lab.pulumi(["preview", "--policy-pack", "policies"]), "preview --policy-pack"), /\[mandatory\]/);
