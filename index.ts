@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config/errors";
 import { requiredSecrets, sshPlan } from "./config/ssh";
 import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config/schema";
-import { parsePlatform } from "./config/validate";
+import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
+import { CONFIG_ROOT, parsePlatform } from "./config/validate";
 import { loadOperatorManifest } from "./components/operatorManifest";
 import type { StackOutputsInput } from "./components/outputs";
 import { renderStaticOutputs } from "./components/outputs";
@@ -17,6 +18,9 @@ export = async (): Promise<StackOutputsInput> => {
   const stack = pulumi.getStack();
   try {
     const model = parsePlatform(config.requireObject<unknown>(CONFIG_KEY));
+    // requireObject drops secrecy: find which parts of the key were set with --secret.
+    const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    const secretUserData = secretPartsOf(CONFIG_ROOT, isSecret?.(CONFIG_ROOT) ?? false, readStackConfigFile(stack), stack);
     const plan = planPlatform(model);
     for (const w of assertFeasible(plan, model.config.allowOvercommit)) pulumi.log.warn(w);
 
@@ -28,6 +32,7 @@ export = async (): Promise<StackOutputsInput> => {
       model,
       kubevirtOperatorManifest: manifest,
       connections: connectionsFor(ssh, secrets),
+      secretUserData,
     });
     return {
       ...renderStaticOutputs(model),

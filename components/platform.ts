@@ -34,6 +34,8 @@ export interface SriovPlatformArgs {
   kubevirtOperatorManifest: string;
   /** SSH connection per node name; private keys and passwords are secret Outputs. */
   connections: ReadonlyMap<string, NodeConnection>;
+  /** VMs (index in model.vms) whose custom user data was set with --secret. */
+  secretUserData?: ReadonlySet<number>;
   /** The clock for certificate renewal (the injector's); default: now. */
   now?: Date;
 }
@@ -113,9 +115,10 @@ export class SriovPlatform extends pulumi.ComponentResource {
       }, { ...parent, dependsOn: [multus.crd] })
       : undefined;
 
-    const vms = model.vms.map((vm) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
+    const vms = model.vms.map((vm, i) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
       vm,
       model,
+      secretUserData: args.secretUserData?.has(i) ?? false,
     }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
 
     this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions]).apply(

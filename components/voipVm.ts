@@ -8,7 +8,7 @@ import { asteriskSettingsFor } from "../render/asterisk";
 import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
 import { planGuestNics } from "../render/guestNics";
 import { sippRunFor, STATS_FILE } from "../render/sipp";
-import { nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
+import { CLOUD_INIT_HASH_ANNOTATION, nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
 
 export interface VoipVmOutput {
   name: string;
@@ -36,6 +36,8 @@ export interface VoipVmOutput {
 export interface VoipVmArgs {
   vm: VmModel;
   model: PlatformModel;
+  /** The custom user data was set with --secret: nothing derived from it may show in plaintext (default false). */
+  secretUserData?: boolean;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -70,6 +72,12 @@ export function renderVmOutput(vm: VmModel, model: PlatformModel): VoipVmOutput 
   return out;
 }
 
+/** Annotations with the cloud-init hash made secret (a hash of secret user data is not public). */
+function secretHash(annotations: Record<string, string> | undefined): Record<string, pulumi.Input<string>> | undefined {
+  const hash = annotations?.[CLOUD_INIT_HASH_ANNOTATION];
+  return hash === undefined ? annotations : { ...annotations, [CLOUD_INIT_HASH_ANNOTATION]: pulumi.secret(hash) };
+}
+
 export class VoipVm extends pulumi.ComponentResource {
   /** The KubeVirt object (VirtualMachine or VirtualMachineInstance). */
   public readonly vm: k8s.apiextensions.CustomResource;
@@ -80,6 +88,7 @@ export class VoipVm extends pulumi.ComponentResource {
   constructor(name: string, args: VoipVmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:voip:VoipVm", name, {}, opts);
     const { vm, model } = args;
+    const secret = args.secretUserData ?? false;
     const dependsOn = args.dependsOn ?? [];
 
     let userData: string;
@@ -108,9 +117,11 @@ export class VoipVm extends pulumi.ComponentResource {
         namespace: vm.config.namespace,
         labels: object.metadata?.labels,
         // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
-        annotations: { ...object.metadata?.annotations, "pulumi.com/skipAwait": "true" },
+        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), "pulumi.com/skipAwait": "true" },
       },
-      spec: object.spec,
+      // A VirtualMachine carries the hash in its template: the spec is then secret as a whole (the
+      // SDK cannot keep one nested value of a custom resource's spec secret).
+      spec: secret && object.kind === "VirtualMachine" ? pulumi.secret(object.spec) : object.spec,
     }, {
       parent: this,
       dependsOn: this.cloudInitSecret !== undefined ? [...dependsOn, this.cloudInitSecret] : dependsOn,

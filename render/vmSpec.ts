@@ -65,12 +65,16 @@ export function cloudInitSecretName(vm: VmModel): string {
 
 const fitsInline = (text: string) => Buffer.byteLength(text, "utf8") <= CLOUD_INIT_INLINE_LIMIT;
 
-/** Each document goes inline when KubeVirt accepts it there, else into the VM's Secret. */
+/**
+ * Each document goes inline when KubeVirt accepts it there, else into the VM's Secret. Custom
+ * user data always goes into the Secret: it is the user's own document and may carry
+ * credentials, which must not sit in the VM spec, the state or a diff.
+ */
 export function placeCloudInit(vm: VmModel, userData: string, networkData: string): CloudInitPlacement {
   const source: V1CloudInitNoCloudSource = {};
   const stringData: CloudInitSecret["stringData"] = {};
   const name = cloudInitSecretName(vm);
-  if (fitsInline(userData)) source.userData = userData;
+  if (fitsInline(userData) && vm.config.role !== "custom") source.userData = userData;
   else {
     source.secretRef = { name };
     stringData[USERDATA_KEY] = userData;

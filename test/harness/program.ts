@@ -12,8 +12,10 @@ export function runProgram(req: ProgramRequest): ProgramResult {
     fs.writeFileSync(file, JSON.stringify(req));
     let out: string;
     try {
-      out = execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "runProgram.ts"), file], {
-        cwd: path.join(__dirname, "..", ".."),
+      out = execFileSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "runProgram.ts"), file], {
+        // The program's working directory is the project dir (where it finds the stack file).
+        cwd: req.projectDir ?? path.join(__dirname, "..", ".."),
+        env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
         maxBuffer: 512 * 1024 * 1024,
         encoding: "utf8",
         stdio: ["ignore", "pipe", "pipe"],

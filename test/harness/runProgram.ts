@@ -12,6 +12,10 @@ export interface ProgramRequest {
   platform: unknown;
   /** Other kubevirt-sriov:<key> values; `secret: true` marks them secret. */
   config?: Record<string, { value: string; secret: boolean }>;
+  /** Mark the platform key secret, as the engine does when any leaf of it was set with --secret. */
+  platformSecret?: boolean;
+  /** The program's working directory (default: the repository), where it looks for the stack file. */
+  projectDir?: string;
   preview?: boolean;
   /** Benchmarks: print counts, wall time and peak RSS instead of every resource. */
   summary?: boolean;
@@ -36,7 +40,7 @@ async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
   const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary);
   const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
-  const secretKeys: string[] = [];
+  const secretKeys: string[] = req.platformSecret ? ["kubevirt-sriov:platform"] : [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
     all[`kubevirt-sriov:${k}`] = v.value;
     if (v.secret) secretKeys.push(`kubevirt-sriov:${k}`);
