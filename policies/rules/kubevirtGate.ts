@@ -58,20 +58,31 @@ export function checkInjectionGate(resources: readonly PolicyResource[], cfg: Ku
   }
 }
 
-export const kubevirtInjectionGate: StackValidationPolicy = {
-  name: "kubevirt-injection-gate",
-  description: `A KubeVirt v1.9+ CR disables ${INJECTION_GATE} unless the ${INJECTOR_NAME} is deployed, so SR-IOV VMs get their VFs.`,
-  enforcementLevel: "mandatory",
-  configSchema: {
-    properties: {
-      kubevirtVersion: { type: "string", pattern: "^v\\d+\\.\\d+\\.\\d+" },
+type StackCheck = (resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void) => void;
+
+/** A mandatory stack policy on the KubeVirt CR, configurable with the release it runs. */
+function kubevirtCrPolicy(name: string, description: string, check: StackCheck): StackValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: "mandatory",
+    configSchema: {
+      properties: {
+        kubevirtVersion: { type: "string", pattern: "^v\\d+\\.\\d+\\.\\d+" },
+      },
     },
-  },
-  validateStack: (args, reportViolation) => {
-    if (!args.resources.some((r) => r.type === TYPES.kubevirt)) args.notApplicable("no KubeVirt CR in this stack");
-    checkInjectionGate(args.resources, args.getConfig<KubevirtGateConfig>(), reportViolation);
-  },
-};
+    validateStack: (args, reportViolation) => {
+      if (!args.resources.some((r) => r.type === TYPES.kubevirt)) args.notApplicable("no KubeVirt CR in this stack");
+      check(args.resources, args.getConfig<KubevirtGateConfig>(), reportViolation);
+    },
+  };
+}
+
+export const kubevirtInjectionGate = kubevirtCrPolicy(
+  "kubevirt-injection-gate",
+  `A KubeVirt v1.9+ CR disables ${INJECTION_GATE} unless the ${INJECTOR_NAME} is deployed, so SR-IOV VMs get their VFs.`,
+  checkInjectionGate,
+);
 
 /**
  * VM settings that only work with a KubeVirt feature gate on (config/kubevirtGates.ts): the CR
@@ -110,17 +121,8 @@ export function checkFeatureGates(resources: readonly PolicyResource[], cfg: Kub
   }
 }
 
-export const kubevirtFeatureGates: StackValidationPolicy = {
-  name: "kubevirt-feature-gates",
-  description: "The KubeVirt CR enables every feature gate its VMs' settings need (CPUManager for dedicated CPUs).",
-  enforcementLevel: "mandatory",
-  configSchema: {
-    properties: {
-      kubevirtVersion: { type: "string", pattern: "^v\\d+\\.\\d+\\.\\d+" },
-    },
-  },
-  validateStack: (args, reportViolation) => {
-    if (!args.resources.some((r) => r.type === TYPES.kubevirt)) args.notApplicable("no KubeVirt CR in this stack");
-    checkFeatureGates(args.resources, args.getConfig<KubevirtGateConfig>(), reportViolation);
-  },
-};
+export const kubevirtFeatureGates = kubevirtCrPolicy(
+  "kubevirt-feature-gates",
+  "The KubeVirt CR enables every feature gate its VMs' settings need (CPUManager for dedicated CPUs).",
+  checkFeatureGates,
+);
