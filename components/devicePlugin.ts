@@ -34,7 +34,11 @@ export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
  *   VFs advertised, and eviction would withdraw them (upstream tolerates nothing);
  * - pod template annotations with the config and VF hashes: the plugin reads both only at start;
  * - namespace `agentNamespace`, a pinned mirror-aware image (upstream: `:latest`), our labels;
- * - `DirectoryOrCreate` as upstream only for device-info; the kubelet paths must exist already.
+ * - `DirectoryOrCreate` as upstream only for device-info; the kubelet paths must exist already;
+ * - `automountServiceAccountToken: false`: the plugin never calls the API server (v3.11.0 imports
+ *   no client-go; it registers with the kubelet over the unix socket in the device-plugins dir,
+ *   pkg/resources/server.go:82-83, and writes device info to files), so the token upstream
+ *   mounts would only be there to steal. The service account stays, as upstream names it.
  * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
  */
 export class SriovDevicePlugin extends pulumi.ComponentResource {
@@ -83,6 +87,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
             },
             tolerations: AGENT_TOLERATIONS,
             serviceAccountName: sa.metadata.name,
+            automountServiceAccountToken: false,
             priorityClassName: "system-node-critical",
             containers: [{
               name: "kube-sriovdp",

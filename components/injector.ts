@@ -15,7 +15,14 @@ import {
 } from "../render/injector";
 import { awaitAnnotations, PART_OF } from "./common";
 
-/** The certificate generator, run by `node -` on the machine running Pulumi (see its header). */
+/**
+ * The certificate generator, run by `node -` on the machine running Pulumi (see its header). It
+ * uses @peculiar/x509 from the project's node_modules: the command sets no `dir`, so it runs in
+ * the provider's working directory, which the engine makes the program's directory (checked
+ * with the lab's engine: the command's `pwd` is the project's `main`), and Node resolves a
+ * `node -` script's require() from there. Setting `dir` would put this machine's path in the
+ * state and re-run the command on every other machine.
+ */
 export const TLS_SCRIPT = readFileSync(path.join(__dirname, "..", "node", "webhook-tls.js"), "utf8");
 
 export interface NetworkResourcesInjectorArgs {

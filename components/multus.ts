@@ -10,6 +10,28 @@ export interface MultusArgs {
   waitForReadiness: boolean;
 }
 
+/**
+ * The ClusterRole of the thick daemon: what multus-cni v4.3.0 calls (paths and lines at the tag).
+ * - NADs get/list/watch: a NAD informer over all namespaces (pkg/server/server.go:169, started
+ *   at :267) serves every lookup; `get` is the lookup without an informer
+ *   (pkg/k8sclient/k8sclient.go:117) and shows nothing that `list` does not. No write:
+ *   AddNetAttachDef (k8sclient.go:107) has no caller outside tests.
+ * - pods get/list/watch: an informer on the node's pods (server.go:184, :266) and a live GET when
+ *   the cache misses (pkg/multus/multus.go:717). No create/delete/update: AddPod and DeletePod
+ *   (k8sclient.go:74, :102) have no caller outside tests.
+ * - pods/status update: the network-status annotation, written with UpdateStatus after a GET
+ *   (k8sclient.go:166 → network-attachment-definition-client pkg/utils/net-attach-def.go:87, :96).
+ * - events create/patch: client-go's recorder on core/v1 Events (pkg/k8sclient/kubeconfig.go:244)
+ *   creates an event or patches the aggregated one (client-go tools/record/event.go:334, :340);
+ *   it never updates, and never writes events.k8s.io.
+ */
+export const MULTUS_RBAC_RULES = [
+  { apiGroups: ["k8s.cni.cncf.io"], resources: ["network-attachment-definitions"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["pods/status"], verbs: ["update"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+];
+
 /** Where the thick image keeps its binaries (images/Dockerfile.thick, see config/agentImages.ts). */
 const MULTUS_BIN = AGENT_IMAGE_LAYOUTS.multus.binDir;
 
@@ -25,7 +47,11 @@ const MULTUS_BIN = AGENT_IMAGE_LAYOUTS.multus.binDir;
  *   not be evicted before the pods it serves (upstream sets none);
  * - the NAD CRD is owned here (upstream ships it in the same file) with the same schema;
  * - the DaemonSet waits on RBAC and the CRD (`dependsOn`), which a plain `kubectl apply` cannot
- *   order.
+ *   order;
+ * - RBAC: only what the thick daemon calls (MULTUS_RBAC_RULES above, with where upstream's code
+ *   makes each call); upstream also grants `*` on every kind of k8s.cni.cncf.io, `update` on
+ *   pods and events, and events.k8s.io, none of which the daemon uses. The daemon keeps its
+ *   service-account token: it is its API client (rest.InClusterConfig, kubeconfig.go:207).
  * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
  */
 export class Multus extends pulumi.ComponentResource {
@@ -74,11 +100,7 @@ export class Multus extends pulumi.ComponentResource {
     const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "multus", namespace: ns, labels } }, parent);
     const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
       metadata: { name: "multus", labels },
-      rules: [
-        { apiGroups: ["k8s.cni.cncf.io"], resources: ["*"], verbs: ["*"] },
-        { apiGroups: [""], resources: ["pods", "pods/status"], verbs: ["get", "list", "update", "watch"] },
-        { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update"] },
-      ],
+      rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })),
     }, parent);
     const binding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
       metadata: { name: "multus", labels },

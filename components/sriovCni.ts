@@ -18,7 +18,10 @@ export interface SriovCniArgs {
  *   (upstream runs everywhere);
  * - tolerations: every NoSchedule/NoExecute taint, like the device plugin, so a tainted SR-IOV
  *   node still gets its CNI (upstream tolerates only the control-plane taints);
- * - namespace `agentNamespace`, a pinned mirror-aware image (upstream: untagged), our labels.
+ * - namespace `agentNamespace`, a pinned mirror-aware image (upstream: untagged), our labels;
+ * - `automountServiceAccountToken: false`: the container only runs images/entrypoint.sh, which
+ *   copies the binary and sleeps, and v2.10.0 has no Kubernetes client at all (its go.mod has no
+ *   k8s.io module), so the default service account's token upstream's pod gets is unused.
  * test/unit/agents-upstream.test.ts holds upstream's values and fails on any other difference.
  */
 export class SriovCni extends pulumi.ComponentResource {
@@ -38,6 +41,7 @@ export class SriovCni extends pulumi.ComponentResource {
           spec: {
             nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
             tolerations: AGENT_TOLERATIONS,
+            automountServiceAccountToken: false,
             containers: [{
               name: "kube-sriov-cni",
               image: args.image,

@@ -1,4 +1,5 @@
-// Types of webhook-tls.js: CA and serving certificate for the network-resources-injector webhook.
+// Types of webhook-tls.js: CA and serving certificate for the network-resources-injector webhook
+// (built with @peculiar/x509, hence asynchronous).
 
 /** A PEM certificate and its PEM (PKCS#8 "PRIVATE KEY") private key. */
 export interface KeyPair {
@@ -38,8 +39,17 @@ export interface RenewOptions extends ServingOptions {
   caDays: number;
 }
 
-export function createCa(options: CaOptions): KeyPair;
-export function issueServing(ca: KeyPair, options: ServingOptions): KeyPair;
-export function renew(previous: TlsBundle | null, options: RenewOptions): TlsBundle;
-/** Reads NRI_TLS_* and PULUMI_COMMAND_STDOUT, prints the bundle; returns the exit code. */
-export function main(): number;
+export function createCa(options: CaOptions): Promise<KeyPair>;
+/** Refuses a `ca` that is not a CA: basicConstraints cA, keyCertSign, ECDSA P-256, its own key. */
+export function issueServing(ca: KeyPair, options: ServingOptions): Promise<KeyPair>;
+/**
+ * Issues a new serving certificate. Reuses `previous.ca` only when it is a CA that can sign
+ * (see issueServing) and stays valid for the new certificate's lifetime plus a day;
+ * otherwise makes a new CA and keeps the old one in `caBundle` while it is a valid CA.
+ */
+export function renew(previous: TlsBundle | null, options: RenewOptions): Promise<TlsBundle>;
+/**
+ * Reads NRI_TLS_* and PULUMI_COMMAND_STDOUT, prints the bundle; resolves to the exit code
+ * (2: bad setting, 3: @peculiar/x509 cannot be loaded from the working directory).
+ */
+export function main(): Promise<number>;

@@ -1,9 +1,9 @@
 // @ts-check
 "use strict";
 // webhook-tls.js: the CA and serving certificate of the network-resources-injector
-// admission webhook. It runs inside a Pulumi command resource as `node -` with this
-// text on stdin, so it uses nothing but Node itself: a small DER encoder and reader
-// below build X.509 v3 certificates signed with ECDSA P-256 / SHA-256.
+// admission webhook: X.509 v3 certificates with ECDSA P-256 keys, signed with SHA-256.
+// The certificates are built by @peculiar/x509 on Node's WebCrypto; the keys are made
+// and exported by Node itself.
 //
 //   NRI_TLS_MAIN=1 NRI_TLS_DNS_NAMES=svc.ns.svc,svc.ns.svc.cluster.local \
 //   NRI_TLS_DAYS=365 NRI_TLS_CA_DAYS=3650 node - < webhook-tls.js
@@ -11,6 +11,13 @@
 // prints one line of JSON (a format-1 bundle, see webhook-tls.d.ts). On update the
 // command provider hands the previous output back in PULUMI_COMMAND_STDOUT, which
 // lets the CA live on across runs while the serving certificate is reissued.
+//
+// It runs inside a Pulumi command resource as `node -` with this text on stdin. Node then
+// resolves require() from the working directory, which is the project directory: the
+// command sets no `dir`, so it runs where the provider runs, and the engine starts
+// providers in the program's directory (the project's `main`). The libraries therefore
+// come from the project's node_modules (`npm ci`); without them the program exits 3
+// saying so.
 
 const crypto = require("node:crypto");
 
@@ -19,6 +26,31 @@ const crypto = require("node:crypto");
 /** @typedef {import("./webhook-tls").CaOptions} CaOptions */
 /** @typedef {import("./webhook-tls").ServingOptions} ServingOptions */
 /** @typedef {import("./webhook-tls").RenewOptions} RenewOptions */
+/** @typedef {typeof import("@peculiar/x509")} X509Lib */
+
+/** @type {X509Lib | undefined} */
+let lib;
+/** @type {unknown} */
+let libError;
+try {
+  // tsyringe, which @peculiar/x509 uses inside, needs the Reflect metadata API.
+  require("reflect-metadata");
+  lib = require("@peculiar/x509");
+  lib.cryptoProvider.set(/** @type {Crypto} */ (crypto.webcrypto));
+} catch (error) {
+  libError = error;
+}
+
+/** The library, or an error that says where it was looked for and how to get it. */
+function x509() {
+  if (lib) return lib;
+  const why = libError instanceof Error ? libError.message.split("\n")[0] : String(libError);
+  throw new MissingLibrary(
+    `webhook-tls: cannot load @peculiar/x509 (${why}) from ${process.cwd()}; run \`npm ci\` in the project directory, and run this script from there`,
+  );
+}
+
+class MissingLibrary extends Error {}
 
 const DAY_MS = 86_400_000;
 // Nodes and the API server rarely agree on the time to the second; a certificate
@@ -27,286 +59,40 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 const CA_COMMON_NAME = "network-resources-injector-ca";
 const MAX_DAYS = 3650;
 const MAX_CA_DAYS = 36500;
+const EC_KEY = /** @type {const} */ ({ name: "ECDSA", namedCurve: "P-256" });
+const SIGNING = /** @type {const} */ ({ name: "ECDSA", hash: "SHA-256" });
 
-const OID = {
-  commonName: "2.5.4.3",
-  ecdsaWithSha256: "1.2.840.10045.4.3.2",
-  subjectKeyIdentifier: "2.5.29.14",
-  keyUsage: "2.5.29.15",
-  subjectAltName: "2.5.29.17",
-  basicConstraints: "2.5.29.19",
-  authorityKeyIdentifier: "2.5.29.35",
-  extKeyUsage: "2.5.29.37",
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-};
+// ---------------------------------------------------------------- keys and PEM
 
-// keyUsage bit numbers from RFC 5280 section 4.2.1.3.
-const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 };
-
-// ---------------------------------------------------------------- DER encoding
-
-/** @param {number} n */
-function encodeLength(n) {
-  if (n < 0x80) return Buffer.from([n]);
-  /** @type {number[]} */
-  const bytes = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+async function newKeyPair() {
+  return /** @type {CryptoKeyPair} */ (await crypto.webcrypto.subtle.generateKey(EC_KEY, true, ["sign", "verify"]));
 }
 
-/** @param {number} tag @param {Uint8Array} content */
-function tlv(tag, content) {
-  return Buffer.concat([Buffer.from([tag]), encodeLength(content.length), content]);
+/** PKCS#8 "PRIVATE KEY" PEM, as Node writes it. @param {CryptoKey} key */
+const privateKeyPem = (key) => String(crypto.KeyObject.from(key).export({ type: "pkcs8", format: "pem" }));
+
+/** A PEM private key (PKCS#8 or SEC1) as a WebCrypto signing key. @param {string} pem */
+function signingKeyOf(pem) {
+  const der = crypto.createPrivateKey(pem).export({ type: "pkcs8", format: "der" });
+  return crypto.webcrypto.subtle.importKey("pkcs8", der, EC_KEY, false, ["sign"]);
 }
 
-/** @param {string} text */
-const ascii = (text) => Buffer.from(text, "latin1");
+/** One PEM certificate, ending in a newline so that bundles are plain concatenations. @param {import("@peculiar/x509").X509Certificate} cert */
+const certificatePem = (cert) => `${cert.toString("pem").trimEnd()}\n`;
 
-/** @param {Buffer[]} items */
-const sequence = (...items) => tlv(0x30, Buffer.concat(items));
-
-// DER orders the members of a SET OF by their encodings.
-/** @param {Buffer[]} items */
-const set = (...items) => tlv(0x31, Buffer.concat([...items].sort(Buffer.compare)));
-
-/** @param {boolean} value */
-const boolean = (value) => tlv(0x01, Buffer.from([value ? 0xff : 0x00]));
-
-/**
- * A non-negative INTEGER, from a safe integer or big-endian bytes. DER wants the
- * shortest form, plus a leading zero when the top bit is set (else it reads negative).
- * @param {number | Uint8Array} value
- */
-function integer(value) {
-  let bytes;
-  if (typeof value === "number") {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`integer: ${value} is not a non-negative safe integer`);
-    /** @type {number[]} */
-    const digits = [];
-    for (let v = value; v > 0; v = Math.floor(v / 256)) digits.unshift(v % 256);
-    bytes = Buffer.from(digits);
-  } else {
-    bytes = Buffer.from(value);
+/** Every CERTIFICATE block of a text, each as PEM. @param {string} text */
+function certificateBlocks(text) {
+  let blocks;
+  try {
+    blocks = x509().PemConverter.decodeWithHeaders(text);
+  } catch (error) {
+    if (error instanceof MissingLibrary) throw error;
+    return [];
   }
-  let start = 0;
-  while (start < bytes.length && bytes[start] === 0) start++;
-  bytes = bytes.subarray(start);
-  if (bytes.length === 0 || bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return tlv(0x02, bytes);
-}
-
-/** @param {string} dotted */
-function oid(dotted) {
-  const arcs = dotted.split(".").map(Number);
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) throw new Error(`oid: bad OID ${dotted}`);
-  /** @type {number[]} */
-  const out = [];
-  for (const arc of [arcs[0] * 40 + arcs[1], ...arcs.slice(2)]) {
-    /** @type {number[]} */
-    const base128 = [arc % 128];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) base128.unshift(0x80 | v % 128);
-    out.push(...base128);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-
-/** @param {string} text */
-const utf8String = (text) => tlv(0x0c, Buffer.from(text, "utf8"));
-
-/** @param {Uint8Array} bytes */
-const octetString = (bytes) => tlv(0x04, bytes);
-
-/** @param {Uint8Array} bytes @param {number} [unusedBits] */
-const bitString = (bytes, unusedBits = 0) => tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), bytes]));
-
-/** @param {number} n @param {Buffer} inner */
-const explicit = (n, inner) => tlv(0xa0 | n, inner);
-
-/** @param {number} n @param {Uint8Array} content */
-const implicit = (n, content) => tlv(0x80 | n, content);
-
-/**
- * RFC 5280 section 4.1.2.5: UTCTime through 2049, GeneralizedTime after; both in
- * whole seconds with a Z.
- * @param {Date} date
- */
-function time(date) {
-  const year = date.getUTCFullYear();
-  if (year > 9999) throw new RangeError(`time: ${date.toISOString()} is past year 9999`);
-  const digits = date.toISOString().slice(0, 19).replace(/[-T:]/g, "");
-  return year >= 1950 && year < 2050 ? tlv(0x17, ascii(`${digits.slice(2)}Z`)) : tlv(0x18, ascii(`${digits}Z`));
-}
-
-/**
- * A named-bit BIT STRING (keyUsage): DER drops trailing zero bits and says how many
- * bits of the last byte are unused, which strict parsers (Go) check.
- * @param {number[]} bits
- */
-function namedBits(bits) {
-  const highest = Math.max(...bits);
-  const bytes = Buffer.alloc((highest >> 3) + 1);
-  for (const bit of bits) bytes[bit >> 3] |= 0x80 >> (bit & 7);
-  return bitString(bytes, 7 - (highest & 7));
-}
-
-// ---------------------------------------------------------------- DER reading
-
-/** @typedef {{ tag: number, start: number, contentStart: number, end: number }} Node */
-
-/** @param {Buffer} buf @param {number} offset @returns {Node} */
-function readNode(buf, offset) {
-  if (offset + 2 > buf.length) throw new Error("DER: truncated header");
-  const tag = buf[offset];
-  if ((tag & 0x1f) === 0x1f) throw new Error("DER: multi-byte tags are not supported");
-  let length = buf[offset + 1];
-  let contentStart = offset + 2;
-  if (length & 0x80) {
-    const count = length & 0x7f;
-    if (count === 0 || count > 4) throw new Error("DER: unsupported length form");
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + buf[contentStart + i];
-    contentStart += count;
-  }
-  const end = contentStart + length;
-  if (end > buf.length) throw new Error("DER: content runs past the end");
-  return { tag, start: offset, contentStart, end };
-}
-
-/** @param {Buffer} buf @param {Node} node */
-function childrenOf(buf, node) {
-  /** @type {Node[]} */
-  const children = [];
-  for (let p = node.contentStart; p < node.end; ) {
-    const child = readNode(buf, p);
-    children.push(child);
-    p = child.end;
-  }
-  return children;
-}
-
-/** @param {Buffer} buf @param {Node} node */
-const contentOf = (buf, node) => buf.subarray(node.contentStart, node.end);
-
-/** @param {Buffer} buf @param {Node} node */
-function readTime(buf, node) {
-  const text = contentOf(buf, node).toString("latin1");
-  const utc = node.tag === 0x17 && /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const generalized = node.tag === 0x18 && /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  const match = utc || generalized;
-  if (!match) throw new Error(`DER: unsupported time ${JSON.stringify(text)}`);
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
-  const fullYear = utc ? (year < 50 ? 2000 + year : 1900 + year) : year;
-  return new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second));
-}
-
-// ---------------------------------------------------------------- PEM
-
-/** @param {string} label @param {Buffer} der */
-function toPem(label, der) {
-  const lines = der.toString("base64").replace(/.{1,64}/g, "$&\n");
-  return `-----BEGIN ${label}-----\n${lines}-----END ${label}-----\n`;
-}
-
-/** Every block with this label, decoded. @param {string} text @param {string} label */
-function pemBlocks(text, label) {
-  const pattern = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]*?)-----END ${label}-----`, "g");
-  return [...text.matchAll(pattern)].map((m) => Buffer.from(m[1].replace(/\s+/g, ""), "base64"));
+  return blocks.filter((b) => b.type === "CERTIFICATE").map((b) => x509().PemConverter.encode(b.rawData, "CERTIFICATE"));
 }
 
 // ---------------------------------------------------------------- certificates
-
-/**
- * What issuing and renewing need from a certificate: the exact subject bytes (the
- * leaf's issuer must match them byte for byte), validity and key identifier.
- * @param {string} pem
- */
-function parseCertificate(pem) {
-  const [der] = pemBlocks(pem, "CERTIFICATE");
-  if (!der) throw new Error("no CERTIFICATE block");
-  const [tbs] = childrenOf(der, readNode(der, 0));
-  const fields = childrenOf(der, tbs);
-  // After the optional version: serial, signature algorithm, issuer, validity, subject, key, then [1] [2] [3].
-  const [, , , validity, subject, spki, ...optional] = fields[0]?.tag === 0xa0 ? fields.slice(1) : fields;
-  if (!validity || !subject || !spki) throw new Error("DER: TBSCertificate is missing fields");
-  const [notBefore, notAfter] = childrenOf(der, validity).map((t) => readTime(der, t));
-  const extensions = optional.find((f) => f.tag === 0xa3);
-  const keyId = extensions ? findSubjectKeyId(der, extensions) : undefined;
-  return {
-    der,
-    subject: der.subarray(subject.start, subject.end),
-    notBefore,
-    notAfter,
-    keyId: keyId ?? keyIdOf(der.subarray(spki.start, spki.end)),
-  };
-}
-
-/** @param {Buffer} der @param {Node} extensionsTag */
-function findSubjectKeyId(der, extensionsTag) {
-  const wanted = oid(OID.subjectKeyIdentifier);
-  for (const ext of childrenOf(der, childrenOf(der, extensionsTag)[0])) {
-    const parts = childrenOf(der, ext);
-    if (!der.subarray(parts[0].start, parts[0].end).equals(wanted)) continue;
-    const value = contentOf(der, parts[parts.length - 1]);
-    return contentOf(value, readNode(value, 0));
-  }
-  return undefined;
-}
-
-/**
- * RFC 5280 method 1: SHA-1 of the subjectPublicKey bits, which is what the
- * authorityKeyIdentifier of issued certificates points back to.
- * @param {Buffer} spki
- */
-function keyIdOf(spki) {
-  const [, publicKey] = childrenOf(spki, readNode(spki, 0));
-  return crypto.createHash("sha1").update(contentOf(spki, publicKey).subarray(1)).digest();
-}
-
-/** @param {string} commonName */
-const distinguishedName = (commonName) => sequence(set(sequence(oid(OID.commonName), utf8String(commonName))));
-
-/** @param {string} id @param {boolean} critical @param {Buffer} value */
-function extension(id, critical, value) {
-  // DER omits a BOOLEAN that equals its DEFAULT (critical is FALSE by default).
-  return critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
-}
-
-/** 16 random bytes, positive and non-zero as RFC 5280 asks of serial numbers. */
-function randomSerial() {
-  for (;;) {
-    const bytes = crypto.randomBytes(16);
-    bytes[0] &= 0x7f;
-    if (bytes.some((b) => b !== 0)) return bytes;
-  }
-}
-
-/**
- * @param {{ issuer: Buffer, subject: Buffer, notBefore: Date, notAfter: Date, spki: Buffer, extensions: Buffer[] }} fields
- * @param {crypto.KeyObject} signingKey
- */
-function signCertificate(fields, signingKey) {
-  const algorithm = sequence(oid(OID.ecdsaWithSha256)); // ECDSA takes no parameters, not even NULL
-  const tbs = sequence(
-    explicit(0, integer(2)), // v3
-    integer(randomSerial()),
-    algorithm,
-    fields.issuer,
-    sequence(time(fields.notBefore), time(fields.notAfter)),
-    fields.subject,
-    fields.spki,
-    explicit(3, sequence(...fields.extensions)),
-  );
-  const signature = crypto.sign("sha256", tbs, signingKey); // DER ECDSA-Sig-Value
-  return toPem("CERTIFICATE", sequence(tbs, algorithm, bitString(signature)));
-}
-
-function newKeyPair() {
-  const { publicKey, privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  return { privateKey, spki: publicKey.export({ type: "spki", format: "der" }) };
-}
-
-/** @param {crypto.KeyObject} key */
-const privateKeyPem = (key) => String(key.export({ type: "pkcs8", format: "pem" }));
 
 /**
  * Whole seconds, since certificates cannot say more and callers compare the
@@ -333,104 +119,166 @@ function checkDnsNames(dnsNames) {
   if (bad.length > 0) throw new TypeError(`not DNS names: ${bad.map((n) => JSON.stringify(n)).join(", ")}`);
 }
 
-/** @param {CaOptions} options @returns {KeyPair} */
-function createCa({ commonName, days, now }) {
+/** CN=<name>, a UTF8String as RFC 5280 asks of new certificates. @param {string} commonName */
+const distinguishedName = (commonName) => new (x509().Name)([{ CN: [{ utf8String: commonName }] }]);
+
+/** @param {CaOptions} options @returns {Promise<KeyPair>} */
+async function createCa({ commonName, days, now }) {
   if (typeof commonName !== "string" || commonName === "") throw new TypeError("commonName must be a non-empty string");
   const { notBefore, notAfter } = validity(now, days);
-  const { privateKey, spki } = newKeyPair();
-  const name = distinguishedName(commonName);
-  const extensions = [
-    // pathLen 0: this CA signs the webhook's certificate, never another CA.
-    extension(OID.basicConstraints, true, sequence(boolean(true), integer(0))),
-    extension(OID.keyUsage, true, namedBits([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
-    extension(OID.subjectKeyIdentifier, false, octetString(keyIdOf(spki))),
-  ];
-  const cert = signCertificate({ issuer: name, subject: name, notBefore, notAfter, spki, extensions }, privateKey);
-  return { cert, key: privateKeyPem(privateKey) };
+  const X = x509();
+  const keys = await newKeyPair();
+  const cert = await X.X509CertificateGenerator.createSelfSigned({
+    name: distinguishedName(commonName),
+    notBefore,
+    notAfter,
+    keys,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      // pathLen 0: this CA signs the webhook's certificate, never another CA.
+      new X.BasicConstraintsExtension(true, 0, true),
+      new X.KeyUsagesExtension(X.KeyUsageFlags.keyCertSign | X.KeyUsageFlags.cRLSign, true),
+      await X.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert: certificatePem(cert), key: privateKeyPem(keys.privateKey) };
 }
 
-/** @param {KeyPair} ca @param {ServingOptions} options @returns {KeyPair} */
-function issueServing(ca, { dnsNames, days, now }) {
+/**
+ * Why this pair cannot sign serving certificates, or undefined when it can: it must be a
+ * CA certificate (basicConstraints cA, keyCertSign), with an ECDSA P-256 key, and the
+ * private key must be the certificate's. Validity is the caller's business.
+ * @param {KeyPair} pair
+ */
+function caProblem(pair) {
+  const X = x509();
+  let cert;
+  let node;
+  try {
+    node = new crypto.X509Certificate(pair.cert);
+    cert = new X.X509Certificate(pair.cert);
+  } catch (error) {
+    return `its certificate does not parse (${error instanceof Error ? error.message : error})`;
+  }
+  const constraints = cert.getExtension(X.BasicConstraintsExtension);
+  if (!constraints || !constraints.ca) return "its certificate is not a CA (basicConstraints cA is not true)";
+  const usage = cert.getExtension(X.KeyUsagesExtension);
+  if (!usage || (usage.usages & X.KeyUsageFlags.keyCertSign) === 0) return "its certificate may not sign certificates (no keyCertSign key usage)";
+  const details = node.publicKey.asymmetricKeyDetails;
+  if (node.publicKey.asymmetricKeyType !== "ec" || details?.namedCurve !== "prime256v1") return "its key is not ECDSA P-256";
+  try {
+    if (!node.checkPrivateKey(crypto.createPrivateKey(pair.key))) return "its private key does not belong to its certificate";
+  } catch (error) {
+    return `its private key does not load (${error instanceof Error ? error.message : error})`;
+  }
+  return undefined;
+}
+
+/** @param {KeyPair} ca @param {ServingOptions} options @returns {Promise<KeyPair>} */
+async function issueServing(ca, { dnsNames, days, now }) {
   checkDnsNames(dnsNames);
-  const issuer = parseCertificate(ca.cert);
-  const caKey = crypto.createPrivateKey(ca.key);
-  if (!new crypto.X509Certificate(ca.cert).checkPrivateKey(caKey)) throw new Error("the CA key does not belong to the CA certificate");
+  const X = x509();
+  const problem = caProblem(ca);
+  if (problem) throw new Error(`the CA cannot sign: ${problem}`);
+  const issuer = new X.X509Certificate(ca.cert);
   const wanted = validity(now, days);
   // A leaf that outlives its CA would look valid but fail verification at the end.
   const notAfter = wanted.notAfter > issuer.notAfter ? issuer.notAfter : wanted.notAfter;
   if (notAfter <= wanted.notBefore) throw new RangeError(`the CA expired at ${issuer.notAfter.toISOString()}`);
-  const { privateKey, spki } = newKeyPair();
-  const extensions = [
-    extension(OID.basicConstraints, true, sequence()), // cA defaults to FALSE, so DER leaves it out
-    extension(OID.keyUsage, true, namedBits([KEY_USAGE.digitalSignature])),
-    extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
-    extension(OID.subjectAltName, false, sequence(...dnsNames.map((n) => implicit(2, ascii(n))))),
-    extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, issuer.keyId))),
-    extension(OID.subjectKeyIdentifier, false, octetString(keyIdOf(spki))),
-  ];
+  const keys = await newKeyPair();
+  const issuerKeyId = issuer.getExtension(X.SubjectKeyIdentifierExtension)?.keyId;
   // RFC 5280 caps a CN at 64 characters and clients match the SANs anyway: the CN is just
   // the first name's first label (the service name), which DNS keeps to 63.
   const commonName = dnsNames[0].split(".")[0];
-  const fields = { issuer: issuer.subject, subject: distinguishedName(commonName), notBefore: wanted.notBefore, notAfter, spki, extensions };
-  return { cert: signCertificate(fields, caKey), key: privateKeyPem(privateKey) };
+  const cert = await X.X509CertificateGenerator.create({
+    subject: distinguishedName(commonName),
+    // The CA's own subject, re-encoded from what it parsed to: clients (Go) match the
+    // leaf's issuer with the CA's subject byte for byte.
+    issuer: issuer.subjectName,
+    notBefore: wanted.notBefore,
+    notAfter,
+    publicKey: keys.publicKey,
+    signingKey: await signingKeyOf(ca.key),
+    signingAlgorithm: SIGNING,
+    extensions: [
+      new X.BasicConstraintsExtension(false, undefined, true),
+      new X.KeyUsagesExtension(X.KeyUsageFlags.digitalSignature, true),
+      new X.ExtendedKeyUsageExtension([X.ExtendedKeyUsage.serverAuth], false),
+      new X.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: /** @type {const} */ ("dns"), value })), false),
+      issuerKeyId
+        ? new X.AuthorityKeyIdentifierExtension(issuerKeyId, false)
+        : await X.AuthorityKeyIdentifierExtension.create(issuer.publicKey, false),
+      await X.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert: certificatePem(cert), key: privateKeyPem(keys.privateKey) };
 }
 
-/** A certificate both OpenSSL and our reader accept, or null. @param {unknown} pem */
+/** The certificate's raw DER and validity, or null when it does not parse. @param {unknown} pem */
 function readCertificate(pem) {
   if (typeof pem !== "string") return null;
   try {
-    new crypto.X509Certificate(pem);
-    return parseCertificate(pem);
-  } catch {
+    const cert = new (x509().X509Certificate)(pem);
+    return { pem: certificatePem(cert), raw: Buffer.from(cert.rawData), notBefore: cert.notBefore, notAfter: cert.notAfter };
+  } catch (error) {
+    if (error instanceof MissingLibrary) throw error;
     return null;
   }
 }
 
-/** @param {KeyPair} pair */
-function keyMatches(pair) {
+/** A CA certificate (cA and keyCertSign), whoever holds its key. @param {string} pem */
+function isCaCertificate(pem) {
+  const X = x509();
   try {
-    return new crypto.X509Certificate(pair.cert).checkPrivateKey(crypto.createPrivateKey(pair.key));
+    const cert = new X.X509Certificate(pem);
+    const usage = cert.getExtension(X.KeyUsagesExtension);
+    return cert.getExtension(X.BasicConstraintsExtension)?.ca === true && !!usage && (usage.usages & X.KeyUsageFlags.keyCertSign) !== 0;
   } catch {
     return false;
   }
 }
 
-/** @param {TlsBundle | null} previous @param {RenewOptions} options @returns {TlsBundle} */
-function renew(previous, { dnsNames, days, caDays, now }) {
+/** @param {TlsBundle | null} previous @param {RenewOptions} options @returns {Promise<TlsBundle>} */
+async function renew(previous, { dnsNames, days, caDays, now }) {
   const { notBefore: skewed } = validity(now, days);
   const at = new Date(skewed.getTime() + CLOCK_SKEW_MS); // now, in whole seconds
   const validThrough = (/** @type {{ notBefore: Date, notAfter: Date }} */ c, /** @type {Date} */ until) => c.notBefore <= at && c.notAfter > until;
-  const prior = previous && previous.format === 1 && previous.ca ? previous : null;
+  const prior = previous && previous.format === 1 && previous.ca && typeof previous.ca === "object" ? previous : null;
   const priorCa = prior ? readCertificate(prior.ca.cert) : null;
   // Reuse only while the CA outlives the next serving certificate by a day.
   const mustOutlive = new Date(at.getTime() + (days + 1) * DAY_MS);
+  // Only a real CA is reused or kept in the bundle: a leaf or a key-less certificate that
+  // found its way into the previous output would sign nothing a client accepts.
+  const problem = prior && priorCa ? caProblem(prior.ca) : undefined;
+  if (prior && priorCa && problem) warn(`the previous CA cannot be reused: ${problem}; issuing a new CA`);
 
   /** @type {KeyPair} */
   let ca;
-  /** @type {Buffer[]} */
+  /** @type {string[]} PEM */
   let extraCas;
-  if (prior && priorCa && validThrough(priorCa, mustOutlive) && keyMatches(prior.ca)) {
+  if (prior && priorCa && !problem && validThrough(priorCa, mustOutlive)) {
     ca = { cert: prior.ca.cert, key: prior.ca.key };
     // Older CAs still in the bundle keep trusting serving certs some pod may still
     // present; they leave once expired.
-    const bundled = pemBlocks(typeof prior.caBundle === "string" ? prior.caBundle : "", "CERTIFICATE");
-    extraCas = bundled.flatMap((der) => {
-      const extra = readCertificate(toPem("CERTIFICATE", der));
-      return extra && !extra.der.equals(priorCa.der) && validThrough(extra, at) ? [extra.der] : [];
+    const bundled = certificateBlocks(typeof prior.caBundle === "string" ? prior.caBundle : "");
+    extraCas = bundled.flatMap((pem) => {
+      const extra = readCertificate(pem);
+      return extra && !extra.raw.equals(priorCa.raw) && validThrough(extra, at) && isCaCertificate(pem) ? [extra.pem] : [];
     });
   } else {
-    ca = createCa({ commonName: CA_COMMON_NAME, days: caDays, now });
+    ca = await createCa({ commonName: CA_COMMON_NAME, days: caDays, now });
     // The API server must keep trusting the old serving cert until pods pick up the new one.
-    extraCas = priorCa && validThrough(priorCa, at) ? [priorCa.der] : [];
+    extraCas = priorCa && validThrough(priorCa, at) && isCaCertificate(priorCa.pem) ? [priorCa.pem] : [];
   }
-  const caCert = parseCertificate(ca.cert);
-  const tls = issueServing(ca, { dnsNames, days, now });
+  const X = x509();
+  const caCert = new X.X509Certificate(ca.cert);
+  const tls = await issueServing(ca, { dnsNames, days, now });
   return {
     format: 1,
     ca,
-    caBundle: [caCert.der, ...extraCas].map((der) => toPem("CERTIFICATE", der)).join(""),
+    caBundle: [certificatePem(caCert), ...extraCas].join(""),
     tls,
-    notAfter: parseCertificate(tls.cert).notAfter.toISOString(),
+    notAfter: new X.X509Certificate(tls.cert).notAfter.toISOString(),
     caNotAfter: caCert.notAfter.toISOString(),
   };
 }
@@ -492,18 +340,23 @@ function warn(message) {
   process.stderr.write(`webhook-tls: warning: ${message}\n`);
 }
 
-/** Reads the environment, prints the bundle; returns the exit code. */
-function main() {
+/** Reads the environment, prints the bundle; resolves to the exit code. */
+async function main() {
   let settings;
   try {
+    x509();
     settings = readSettings(process.env);
   } catch (error) {
+    if (error instanceof MissingLibrary) {
+      process.stderr.write(`${error.message}\n`);
+      return 3;
+    }
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${error.message}\n`);
     return 2;
   }
   const previous = readPrevious(process.env.PULUMI_COMMAND_STDOUT);
-  const bundle = renew(previous, { ...settings, now: new Date() });
+  const bundle = await renew(previous, { ...settings, now: new Date() });
   process.stdout.write(`${JSON.stringify(bundle)}\n`);
   return 0;
 }
@@ -513,5 +366,11 @@ module.exports = { createCa, issueServing, renew, main };
 // Run as a program, never when required as a library: `node webhook-tls.js` makes
 // this module require.main, and `node -` (stdin) leaves require.main unset.
 if (process.env.NRI_TLS_MAIN === "1" && (require.main === module || require.main === undefined)) {
-  process.exitCode = main();
+  main().then(
+    (code) => (process.exitCode = code),
+    (error) => {
+      process.stderr.write(`webhook-tls: ${error instanceof Error ? error.stack ?? error.message : error}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -56,7 +56,7 @@ export function parseTlsBundle(stdout: string): InjectorTls {
   try {
     doc = JSON.parse(stdout);
   } catch {
-    throw new Error(`the injector's certificate command printed no JSON (${stdout.length} bytes): run \`pulumi up\` again; if it persists, check that \`node\` on PATH is Node.js 20 or later`);
+    throw new Error(`the injector's certificate command printed no JSON (${stdout.length} bytes): run \`pulumi up\` again; if it persists, check that \`node\` on PATH is Node.js 20 or later and that \`npm ci\` ran in the project directory (the command loads @peculiar/x509 from its node_modules)`);
   }
   const d = doc as { format?: unknown; caBundle?: unknown; tls?: { cert?: unknown; key?: unknown }; notAfter?: unknown; caNotAfter?: unknown };
   const pem = (v: unknown, label: string) => typeof v === "string" && v.includes(`-----BEGIN ${label}-----`);

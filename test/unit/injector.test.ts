@@ -133,7 +133,7 @@ describe("injector rendering", () => {
   });
 
   it("parseTlsBundle refuses output that is not a whole bundle", () => {
-    assert.throws(() => parseTlsBundle("node: not found"), /printed no JSON/);
+    assert.throws(() => parseTlsBundle("node: not found"), /printed no JSON.*`npm ci` ran in the project directory \(the command loads @peculiar\/x509/);
     assert.throws(() => parseTlsBundle(JSON.stringify({ format: 1, caBundle: "x" })), /incomplete bundle/);
   });
 });
@@ -186,8 +186,12 @@ describe("program under mocks: kubecon-demo with the network-resources-injector"
   it("the private key is secret: in the Secret, in the command's output, never in the stack outputs", () => {
     const secret = find("Secret", INJECTOR.secret);
     assert.ok(secret.stringData["4dabf18193072939515e22adb298388d"], "stringData is a secret value");
-    const tls = r.resources.find((x) => x.type === "command:local:Command")!;
+    const tls = r.resources.find((x) => x.type === "command:local:Command" && x.inputs.environment?.NRI_TLS_MAIN === "1")!;
     assert.equal(tls.inputs.create, "node -");
+    // No `dir`: the command runs in the program's directory, where node_modules holds
+    // @peculiar/x509, and no machine's path ends up in the state.
+    assert.equal(tls.inputs.dir, undefined);
+    assert.match(tls.inputs.stdin, /require\("@peculiar\/x509"\)/);
     assert.ok(!JSON.stringify(r.outputs).includes("PRIVATE KEY"));
     const o = (r.outputs as any).networkResourcesInjector;
     assert.equal(o.webhookConfiguration, INJECTOR.webhookConfiguration);

@@ -66,33 +66,89 @@ describe("policy pinned-images", () => {
 
 describe("policy host-access-only-for-node-agents", () => {
   const multus = podWorkload("kube-multus-ds", "kube-system", { hostNetwork: true, hostPID: true, containers: [{ name: "m", image: "x:v1", securityContext: { privileged: true } }] });
+  const check = async (type: string, props: Record<string, unknown>, config: object = {}) => (await runResource(hostAccessOnlyForNodeAgents, { type, props }, config)).violations;
+  /** An unprivileged pod spec with one hostPath volume, mounted as given. */
+  const withHostPath = (path: string, mounts: { readOnly?: boolean }[]) => ({
+    containers: mounts.map((m, i) => ({ name: `c${i}`, image: "x:v1", volumeMounts: [{ name: "host", mountPath: "/host", ...m }] })),
+    volumes: [{ name: "host", hostPath: { path } }],
+  });
 
   it("allows the Multus and device-plugin DaemonSets by name and namespace", async () => {
-    assert.deepStrictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: multus })).violations, []);
+    assert.deepStrictEqual(await check(T.daemonSet, multus), []);
     const dp = podWorkload("kube-sriov-device-plugin", "kube-system", { hostNetwork: true, containers: [{ name: "d", image: "x:v1", securityContext: { privileged: true } }] });
-    assert.deepStrictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: dp })).violations, []);
+    assert.deepStrictEqual(await check(T.daemonSet, dp), []);
   });
 
   it("refuses the same agent in another namespace, and any other privileged workload", async () => {
     const moved = podWorkload("kube-multus-ds", "default", (multus.spec as { template: { spec: Record<string, unknown> } }).template.spec);
-    const out = await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: moved });
-    assert.deepStrictEqual(out.violations, [
-      "default/kube-multus-ds asks for hostNetwork, hostPID, privileged containers[0] (m), but only kube-system/kube-multus-ds, kube-system/kube-sriov-device-plugin, kube-system/whereabouts may — drop it, or add the workload to this policy's allowlist in the stack's policy config",
+    assert.deepStrictEqual(await check(T.daemonSet, moved), [
+      "default/kube-multus-ds asks for hostNetwork, hostPID, privileged containers[0] (m), but only kube-system/kube-multus-ds, kube-system/kube-sriov-device-plugin, kube-system/kube-sriov-cni-ds, kube-system/whereabouts may — drop it, or add the workload to this policy's allowlist in the stack's policy config; if this stack's agentNamespace is \"default\", give the pack the same: {\"host-access-only-for-node-agents\": {\"agentNamespace\": \"default\"}} in --policy-pack-config",
     ]);
     const sneaky = podWorkload("web", "default", { containers: [{ name: "w", image: "x:v1", securityContext: { privileged: true } }] });
-    assert.strictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.deployment, props: sneaky })).violations.length, 1);
+    const out = await check(T.deployment, sneaky);
+    assert.strictEqual(out.length, 1);
+    assert.doesNotMatch(out[0], /agentNamespace/, "no hint for a workload that is not one of the agents");
+  });
+
+  it("counts hostPath volumes: names the volume and path, and says whether a container can write to it", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [withHostPath("/var/log", [{}]), "hostPath volume host (/var/log, writable)"],
+      [withHostPath("/var/log", [{ readOnly: true }, { readOnly: false }]), "hostPath volume host (/var/log, writable)"],
+      [withHostPath("/etc", [{ readOnly: true }, { readOnly: true }]), "hostPath volume host (/etc, read-only)"],
+      [withHostPath("/", []), "hostPath volume host (/, not mounted)"],
+    ];
+    for (const [spec, says] of cases) {
+      const out = await check(T.deployment, podWorkload("web", "default", spec));
+      assert.deepStrictEqual(out, [`default/web asks for ${says}, but only kube-system/kube-multus-ds, kube-system/kube-sriov-device-plugin, kube-system/kube-sriov-cni-ds, kube-system/whereabouts may — drop it, or add the workload to this policy's allowlist in the stack's policy config`]);
+    }
+    // Init and ephemeral containers count as writers too.
+    const init = { initContainers: [{ name: "i", image: "x:v1", volumeMounts: [{ name: "host", mountPath: "/h" }] }], containers: [{ name: "c", image: "x:v1" }], volumes: [{ name: "host", hostPath: { path: "/opt/cni/bin", type: "Directory" } }] };
+    assert.match((await check(T.daemonSet, podWorkload("x", "default", init)))[0], /hostPath volume host \(\/opt\/cni\/bin, writable\)/);
+    // Other volume kinds are no host access.
+    const emptyDir = { containers: [{ name: "c", image: "x:v1", volumeMounts: [{ name: "tmp", mountPath: "/tmp" }] }], volumes: [{ name: "tmp", emptyDir: {} }, { name: "cfg", configMap: { name: "c" } }] };
+    assert.deepStrictEqual(await check(T.deployment, podWorkload("web", "default", emptyDir)), []);
+  });
+
+  it("allows the SR-IOV CNI's writable /opt/cni/bin (it installs the plugin there), in the agent namespace only", async () => {
+    const cni = podWorkload("kube-sriov-cni-ds", "kube-system", withHostPath("/opt/cni/bin", [{}]));
+    assert.deepStrictEqual(await check(T.daemonSet, cni), []);
+    assert.strictEqual((await check(T.daemonSet, podWorkload("kube-sriov-cni-ds", "default", withHostPath("/opt/cni/bin", [{}])))).length, 1);
+  });
+
+  it("follows agentNamespace from the policy config: the agents there pass, the same names elsewhere do not", async () => {
+    const inAgents = podWorkload("kube-multus-ds", "sriov-agents", (multus.spec as { template: { spec: Record<string, unknown> } }).template.spec);
+    const config = { agentNamespace: "sriov-agents" };
+    assert.deepStrictEqual(await check(T.daemonSet, inAgents, config), []);
+    assert.strictEqual((await check(T.daemonSet, multus, config)).length, 1, "kube-system is no longer the agents' namespace");
+    // Without the config, the pack's default (kube-system) flags them and says what to set.
+    const flagged = await check(T.daemonSet, inAgents);
+    assert.strictEqual(flagged.length, 1);
+    assert.match(flagged[0], /\{"host-access-only-for-node-agents": \{"agentNamespace": "sriov-agents"\}\} in --policy-pack-config$/);
+    // The label our agents carry opens nothing: only name and namespace do.
+    const copycat = podWorkload("miner", "sriov-agents", { hostPID: true, containers: [{ name: "m", image: "x:v1" }] });
+    (copycat.metadata as Record<string, unknown>).labels = { "app.kubernetes.io/part-of": "kubevirt-sriov", app: "multus", name: "multus" };
+    assert.strictEqual((await check(T.daemonSet, copycat, config)).length, 1);
+  });
+
+  it("the engine fills in agentNamespace kube-system, and no allowlist that would shadow it", () => {
+    const props = hostAccessOnlyForNodeAgents.configSchema!.properties as Record<string, { default?: unknown }>;
+    assert.strictEqual(props.agentNamespace.default, "kube-system");
+    assert.strictEqual(props.allowlist.default, undefined);
   });
 
   it("takes the allowlist from the policy config", async () => {
     const agent = podWorkload("kube-multus-ds", "net-agents", { hostNetwork: true, containers: [{ name: "m", image: "x:v1" }] });
     const allowlist = [{ name: "kube-multus-ds", namespace: "net-agents" }];
-    assert.deepStrictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: agent }, { allowlist })).violations, []);
-    assert.strictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: multus }, { allowlist })).violations.length, 1);
+    assert.deepStrictEqual(await check(T.daemonSet, agent, { allowlist }), []);
+    assert.strictEqual((await check(T.daemonSet, multus, { allowlist })).length, 1);
+    // An explicit allowlist replaces the agents of agentNamespace.
+    assert.strictEqual((await check(T.daemonSet, agent, { allowlist: [], agentNamespace: "net-agents" })).length, 1);
   });
 
-  it("passes unprivileged workloads and skips non-workloads", async () => {
+  it("passes unprivileged workloads without hostPath, and skips non-workloads", async () => {
     const cni = podWorkload("kube-sriov-cni-ds", "kube-system", { containers: [{ name: "c", image: "x:v1", securityContext: { privileged: false, capabilities: { drop: ["ALL"] } } }] });
-    assert.deepStrictEqual((await runResource(hostAccessOnlyForNodeAgents, { type: T.daemonSet, props: cni })).violations, []);
+    assert.deepStrictEqual(await check(T.daemonSet, cni), []);
+    assert.deepStrictEqual(await check(T.deployment, podWorkload("web", "default", { containers: [{ name: "c", image: "x:v1" }] })), []);
     assert.ok((await runResource(hostAccessOnlyForNodeAgents, { type: T.vm, props: vmProps() })).notApplicable !== undefined);
   });
 });
