@@ -1,18 +1,25 @@
 // The local lab: the whole program, for real, on one machine — the Pulumi engine and its
-// providers, a real kube-apiserver, real SSH to simulated SR-IOV nodes.
+// providers, a real kube-apiserver, real SSH to SR-IOV nodes: real Linux kernels in QEMU guests
+// with emulated SR-IOV NICs (lab/guest/), or with --sim simulated nodes (a FUSE sysfs, test/sim).
 //   npm run lab                 set up, start, pulumi up, show outputs and the report
-//   npm run lab:down            pulumi destroy, stop every lab process
+//   npm run lab -- --sim        the same with simulated nodes
+//   npm run lab:down            pulumi destroy, stop every lab process (guests by their PID)
 //   npm run lab -- status|start|stop|pulumi <args...>
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { ControlPlane } from "./controlPlane";
+import { daemonPid } from "./processes";
 import { labHardware, LabNode } from "./nodes";
+import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, sriovPfs } from "./guest/layout";
+import { ensureImage, Guest, labGuestSpecs, startGuests } from "./guest/guests";
 
 export const REPO = path.join(__dirname, "..");
 export const STACK = "lab";
 const DEFAULT_NODE_COUNT = 3;
+/** Real-kernel nodes are QEMU guests under TCG: two keep a 2-core machine responsive. */
+const DEFAULT_GUEST_COUNT = 2;
 
 function step(msg: string): void {
   process.stderr.write(`\n==> ${msg}\n`);
@@ -25,16 +32,22 @@ export interface LabOptions {
   portBase?: number;
   /** Where pulumi's output goes: the terminal, or captured (tests). */
   quiet?: boolean;
-  /** Simulated nodes (default 3, or $KUBEVIRT_SRIOV_LAB_NODES); past the stack file's three,
-   *  nodes are copies of its last one. */
+  /** Nodes (default 3 simulated or 2 guests, or $KUBEVIRT_SRIOV_LAB_NODES); past the stack
+   *  file's three, simulated nodes are copies of its last one. */
   nodeCount?: number;
+  /** Real-kernel nodes: QEMU guests with igb SR-IOV NICs (lab/guest/) instead of simulated ones. */
+  kernel?: boolean;
 }
 
 export class Lab {
   readonly dir: string;
   readonly portBase: number;
   readonly controlPlane: ControlPlane;
+  /** Simulated nodes (none when the lab runs real-kernel guests). */
   readonly nodes: LabNode[];
+  /** Real-kernel nodes: QEMU guests (none when the lab runs simulated nodes). */
+  readonly guests: Guest[];
+  readonly kernel: boolean;
   /** A project file of the lab's own pointing at the repo's program (`main`), so the stack's
    *  config, encryption salt and secrets live in the lab directory, never in stacks/. */
   readonly projectDir: string;
@@ -53,13 +66,23 @@ export class Lab {
       etcdPeer: this.portBase + 81,
       apiserver: this.portBase + 443,
     });
-    const count = opts.nodeCount ?? Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? DEFAULT_NODE_COUNT);
+    this.kernel = opts.kernel ?? false;
+    const count = opts.nodeCount ?? Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? (this.kernel ? DEFAULT_GUEST_COUNT : DEFAULT_NODE_COUNT));
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`lab node count must be 1–64, got ${count}`);
-    this.nodes = Array.from({ length: count }, (_, i) => new LabNode(this.dir, {
+    this.nodes = this.kernel ? [] : Array.from({ length: count }, (_, i) => new LabNode(this.dir, {
       name: `lab-node-${i + 1}`,
       sshPort: this.portBase + 1 + i,
       hardware: labHardware(i),
     }));
+    // Guest i: sshd at portBase+1+i (like simulated node i), PF wires from portBase+100.
+    this.guests = this.kernel
+      ? labGuestSpecs(count, (i) => this.portBase + 1 + i, this.portBase + 100).map((spec) => new Guest(this.dir, spec, this.adminKey, [`${this.sshKey}.pub`]))
+      : [];
+  }
+
+  /** Every node's name, simulated or guest. */
+  nodeNames(): string[] {
+    return this.kernel ? this.guests.map((g) => g.name) : this.nodes.map((n) => n.spec.name);
   }
 
   /** The toolchain's bin dir: from PATH or built once per machine (lab/toolchain.sh). */
@@ -75,6 +98,12 @@ export class Lab {
 
   private get sshKey(): string {
     return path.join(this.dir, "ssh", "id_ed25519");
+  }
+
+  /** The key the lab itself (and its tests) log in to guests with; Pulumi uses sshKey. Two keys,
+   *  so the guests' sshd logs tell the program's sessions from the lab's. */
+  get adminKey(): string {
+    return path.join(this.dir, "ssh", "admin_ed25519");
   }
 
   env(): NodeJS.ProcessEnv {
@@ -120,23 +149,29 @@ export class Lab {
     fs.mkdirSync(this.dir, { recursive: true });
     const bin = this.bin();
 
+    this.checkMode();
     step(`control plane: etcd, kube-apiserver, kube-controller-manager (${this.controlPlane.url})`);
     await this.controlPlane.start();
-    for (const n of this.nodes) await this.controlPlane.ensureNode(n.spec.name);
+    for (const name of this.nodeNames()) await this.controlPlane.ensureNode(name);
 
-    step(`${this.nodes.length} simulated SR-IOV nodes, each with its own sshd on 127.0.0.1`);
-    if (!fs.existsSync(this.sshKey)) {
-      fs.mkdirSync(path.dirname(this.sshKey), { recursive: true, mode: 0o700 });
-      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "kubevirt-sriov-lab", "-f", this.sshKey], { stdio: "inherit" });
+    for (const [key, comment] of [[this.sshKey, "kubevirt-sriov-lab"], [this.adminKey, "kubevirt-sriov-lab-admin"]]) {
+      if (fs.existsSync(key)) continue;
+      fs.mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key], { stdio: "inherit" });
     }
-    for (const n of this.nodes) {
-      await n.startHardware();
-      await n.startSsh(`${this.sshKey}.pub`);
-      process.stderr.write(`    ${n.spec.name}: ssh root@127.0.0.1 -p ${n.spec.sshPort}, sysfs ${path.join(n.dir, "sys")}\n`);
+    if (this.kernel) {
+      await this.startGuests();
+    } else {
+      step(`${this.nodes.length} simulated SR-IOV nodes, each with its own sshd on 127.0.0.1`);
+      for (const n of this.nodes) {
+        await n.startHardware();
+        await n.startSsh(`${this.sshKey}.pub`);
+        process.stderr.write(`    ${n.spec.name}: ssh root@127.0.0.1 -p ${n.spec.sshPort}, sysfs ${path.join(n.dir, "sys")}\n`);
+      }
     }
 
     step("Pulumi: local file backend, passphrase secrets, providers from the toolchain");
-    this.writeStackConfig();
+    await this.writeStackConfig();
     fs.mkdirSync(path.join(this.dir, "state"), { recursive: true });
     for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "1.2.1"]]) {
       if (!fs.existsSync(path.join(this.dir, "pulumi-home", "plugins", `resource-${name}-v${version}`))) {
@@ -156,8 +191,42 @@ export class Lab {
     return r.stdout;
   }
 
+  /** A lab directory runs one kind of nodes at a time: switching needs `npm run lab:down` first,
+   *  and then starts the stack config afresh (its nodes, ports and host keys are the other kind's). */
+  private checkMode(): void {
+    const f = path.join(this.dir, "nodes-kind");
+    const mine = this.kernel ? "kernel" : "sim";
+    const theirs = Lab.kindIn(this.dir);
+    if (theirs !== undefined && theirs !== mine) {
+      const running = fs.existsSync(path.join(this.dir, "run")) && fs.readdirSync(path.join(this.dir, "run")).some((p) => p.endsWith(".pid") && daemonPid(this.dir, p.slice(0, -4)) !== undefined);
+      if (running) {
+        throw new Error(`the lab in ${this.dir} runs ${theirs === "sim" ? "simulated nodes (--sim)" : "real-kernel guests"}: \`npm run lab:down\` first, or use that kind`);
+      }
+      fs.rmSync(this.configFile, { force: true });
+    }
+    fs.mkdirSync(this.dir, { recursive: true });
+    fs.writeFileSync(f, mine + "\n");
+  }
+
+  /** The kind of nodes the lab in `dir` was started with, if any. */
+  static kindIn(dir: string): "kernel" | "sim" | undefined {
+    const f = path.join(dir, "nodes-kind");
+    if (!fs.existsSync(f)) return undefined;
+    return fs.readFileSync(f, "utf8").trim() === "kernel" ? "kernel" : "sim";
+  }
+
+  /** Builds (or finds) the guest image, boots every guest not running yet, waits for sshd. */
+  async startGuests(): Promise<void> {
+    step(`${this.guests.length} real-kernel nodes: QEMU guests (TCG) with emulated igb SR-IOV NICs`);
+    const image = await ensureImage();
+    const t = await startGuests(this.guests, image);
+    for (const [i, g] of this.guests.entries()) {
+      process.stderr.write(`    ${g.name}: ${g.spec.pfs.length} igb PF(s), ssh root@127.0.0.1 -p ${g.spec.sshPort} (up in ${Math.round(t[i])} s), console ${g.console}\n`);
+    }
+  }
+
   /** The lab's project file and its copy of stacks/Pulumi.lab.yaml (with its ports). */
-  private writeStackConfig(): void {
+  private async writeStackConfig(): Promise<void> {
     fs.mkdirSync(this.projectDir, { recursive: true });
     const project = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     delete project.stackConfigDir;
@@ -167,12 +236,22 @@ export class Lab {
     const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, any> };
     const platform = doc.config["kubevirt-sriov:platform"];
     const template = platform.nodes as Record<string, any>[];
-    platform.nodes = this.nodes.map((n, i) => ({ ...structuredClone(template[Math.min(i, template.length - 1)]), name: n.spec.name }));
-    platform.nodes.forEach((n: { ssh: { port: number; hostKey?: string } }, i: number) => {
-      n.ssh.port = this.nodes[i].spec.sshPort;
+    const names = this.nodeNames();
+    platform.nodes = names.map((name, i) => ({ ...structuredClone(template[Math.min(i, template.length - 1)]), name }));
+    for (const [i, n] of (platform.nodes as { ssh: { port: number; hostKey?: string }; physicalFunctions: unknown }[]).entries()) {
       // Pinned like on a real fleet (ssh-keyscan): the lab knows its nodes' keys.
-      n.ssh.hostKey = this.nodes[i].hostKey();
-    });
+      if (this.kernel) {
+        const g = this.guests[i];
+        n.ssh.port = g.spec.sshPort;
+        n.ssh.hostKey = g.hostKey();
+        // The PFs the real kernel reports, in a layout igb can carry (lab/guest/layout.ts).
+        n.physicalFunctions = guestPhysicalFunctions(i, sriovPfs(await discoverGuest(g)));
+      } else {
+        n.ssh.port = this.nodes[i].spec.sshPort;
+        n.ssh.hostKey = this.nodes[i].hostKey();
+      }
+    }
+    if (this.kernel) platform.pools = [...platform.pools, ...GUEST_POOLS];
     // The program resolves relative paths against its working directory: make it absolute.
     platform.kubevirt.operatorManifest.file = path.join(REPO, platform.kubevirt.operatorManifest.file);
     fs.writeFileSync(this.configFile, yaml.dump(doc, { lineWidth: 200 }));
@@ -197,8 +276,10 @@ export class Lab {
     return this.pulumi(["destroy", "--yes", "--skip-preview"]);
   }
 
-  /** Stops every lab process and unmounts every simulated sysfs; files stay. */
-  stop(): void {
+  /** Stops every lab process (guests by their PID) and unmounts every simulated sysfs; files stay.
+   *  Synchronous when the lab has no guests. */
+  async stop(): Promise<void> {
+    for (const g of this.guests) await g.stop();
     for (const n of this.nodes) n.stop();
     this.controlPlane.stop();
   }
@@ -208,20 +289,27 @@ export class Lab {
     const lines = [`lab directory: ${this.dir}`];
     for (const c of cp) lines.push(`  ${c}: ${fs.existsSync(path.join(this.controlPlane.dir, "run", `${c}.pid`)) ? "started" : "stopped"}`);
     for (const n of this.nodes) lines.push(`  ${n.spec.name}: sshd ${n.sshRunning() ? `on 127.0.0.1:${n.spec.sshPort}` : "stopped"}`);
+    for (const g of this.guests) lines.push(`  ${g.name}: ${g.running() ? `QEMU pid ${g.pid}, sshd on 127.0.0.1:${g.spec.sshPort}` : "stopped"} (console ${g.console})`);
     return lines.join("\n");
   }
 }
 
 function nextSteps(lab: Lab): string {
+  const g = lab.guests[0];
+  const sshLine = g
+    ? `  ssh -i ${lab.adminKey} -o UserKnownHostsFile=${g.knownHosts} -p ${g.spec.sshPort} root@127.0.0.1 'ip link show; ls /dev/vfio'   # a real kernel`
+    : `  ssh -i ${path.join(lab.dir, "ssh", "id_ed25519")} -p ${lab.nodes[0].spec.sshPort} root@127.0.0.1 'bash "$ETC_ROOT/kubevirt-sriov/sriov-node.sh" discover'`;
   return [
     "",
     "The lab is up. Try:",
     `  npm run lab -- pulumi stack output --json          # the typed stack outputs again`,
     `  npm run lab -- pulumi preview --policy-pack policies   # the policy pack through the real engine`,
-    `  ssh -i ${path.join(lab.dir, "ssh", "id_ed25519")} -p ${lab.nodes[0].spec.sshPort} root@127.0.0.1 'bash "$ETC_ROOT/kubevirt-sriov/sriov-node.sh" discover'`,
+    sshLine,
     `  edit ${lab.configFile} (e.g. a numVfs), then: npm run lab -- pulumi up --yes`,
     `  KUBECONFIG=${lab.controlPlane.kubeconfig} kubectl get nad,vm,kubevirt -A   # if you have kubectl`,
     "  npm run lab:down                                   # destroy, stop everything",
+    "",
+    `  npm run lab -- status                              # ${lab.kernel ? "guests' PIDs and consoles" : "what runs"}`,
     "",
     "Not exercised here: there is no kubelet, so no pod runs, no VM boots and no packet flows;",
     "the KubeVirt operator is a stand-in that only creates KubeVirt's kinds.",
@@ -229,8 +317,15 @@ function nextSteps(lab: Lab): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd = "up", ...rest] = argv;
-  const lab = new Lab();
+  // --sim: simulated nodes; otherwise real-kernel guests, except that `down`, `stop` and `status`
+  // follow whatever the lab directory was started with.
+  const pulumiArgs = argv[0] === "pulumi";
+  const sim = !pulumiArgs && argv.includes("--sim");
+  const [cmd = "up", ...rest] = pulumiArgs ? argv : argv.filter((a) => a !== "--sim");
+  const dir = path.resolve(process.env.KUBEVIRT_SRIOV_LAB_DIR ?? path.join(REPO, ".lab"));
+  const started = Lab.kindIn(dir);
+  const kernel = ["down", "stop", "status", "pulumi"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
+  const lab = new Lab({ kernel });
   switch (cmd) {
     case "up": {
       await lab.start();
@@ -258,12 +353,12 @@ async function main(argv: string[]): Promise<number> {
         status = lab.destroy().status ?? 1;
       }
       step("stopping every lab process");
-      lab.stop();
+      await lab.stop();
       process.stderr.write(status === 0 ? "done: nothing of the lab runs any more.\n" : "destroy failed: processes stopped, state kept in the lab directory.\n");
       return status;
     }
     case "stop":
-      lab.stop();
+      await lab.stop();
       return 0;
     case "status":
       process.stdout.write(lab.status() + "\n");

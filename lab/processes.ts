@@ -10,9 +10,16 @@ export const logFile = (labDir: string, name: string) => path.join(labDir, "logs
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A daemon started by this very process and already gone stays a zombie until Node reaps it,
+  // which it cannot while stopDaemon blocks the thread: a zombie is not alive.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
   }
 }
 
