@@ -5,7 +5,7 @@ import { ConfigError } from "./config/errors";
 import { requiredSecrets, sshPlan } from "./config/ssh";
 import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config/schema";
 import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
-import { CONFIG_ROOT, parsePlatform } from "./config/validate";
+import { CONFIG_ROOT, parsePlatform, platformConfigValue } from "./config/validate";
 import { loadOperatorManifest } from "./components/operatorManifest";
 import type { StackOutputsInput } from "./components/outputs";
 import { renderStaticOutputs } from "./components/outputs";
@@ -17,8 +17,9 @@ export = async (): Promise<StackOutputsInput> => {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stack = pulumi.getStack();
   try {
-    const model = parsePlatform(config.requireObject<unknown>(CONFIG_KEY));
-    // requireObject drops secrecy: find which parts of the key were set with --secret.
+    // A missing key is a config error naming it (requireObject would throw the SDK's own error).
+    const model = parsePlatform(platformConfigValue(config.get(CONFIG_KEY), stack));
+    // The value comes back decrypted as a whole: find which parts of it were set with --secret.
     const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
     const secretUserData = secretPartsOf(CONFIG_ROOT, isSecret?.(CONFIG_ROOT) ?? false, readStackConfigFile(stack), stack);
     const plan = planPlatform(model);

@@ -14,7 +14,7 @@ import {
   VfGroupModel,
   VmModel,
 } from "./model";
-import { CONFIG_KEY, CONFIG_NAMESPACE, platform, PlatformConfig } from "./schema";
+import { CONFIG_KEY, CONFIG_NAMESPACE, LIMITS, platform, PlatformConfig } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
 import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
 
@@ -26,6 +26,27 @@ const RESOURCE_NAME = /^[A-Za-z0-9_]+$/;
 /** Feature gates that must never be set: SRIOV was removed from KubeVirt long ago. */
 const REMOVED_GATES = new Set(["SRIOV"]);
 const INJECTION_GATE = "ExternalNetResourceInjection";
+
+/**
+ * The value of the `platform` config key as the engine passes it (JSON text, or undefined when
+ * the stack does not set it), for parsePlatform. A missing key is a config error that says how
+ * to set it, not the SDK's own exception.
+ */
+export function platformConfigValue(text: string | undefined, stack: string, root: string = CONFIG_ROOT): unknown {
+  if (text === undefined) {
+    throw new ConfigError(root, [{
+      path: [],
+      problem: `is not set in stack "${stack}", and it holds the whole configuration (nodes, pools, networks, VMs)`,
+      fix: `add a "${root}:" map under "config:" in stacks/Pulumi.${stack}.yaml (copy it from ${EXAMPLE}), or set its keys one by one, e.g. pulumi config set --path '${CONFIG_KEY}.nodes[0].name' worker-1`,
+    }], "missing stack configuration");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    // A plain string value: parsePlatform says it is not a map.
+    return text;
+  }
+}
 
 export function parsePlatform(raw: unknown, root: string = CONFIG_ROOT): PlatformModel {
   const parsed = platform.safeParse(raw, { reportInput: true });
@@ -51,9 +72,34 @@ function describe(value: unknown): string {
 
 const article = (word: string): string => (/^[aeiou]/.test(word) ? "an" : "a");
 
-function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: string; fix: string } {
+/** Splits a schema message written as "<what is wrong> — <how to fix it>". */
+function spelledOut(message: string): [string, string] | undefined {
+  const at = message.indexOf(" — ");
+  return at < 0 ? undefined : [message.slice(0, at), message.slice(at + 3)];
+}
+
+/** A zod issue as a problem with its cure; exported for the test that reads every message. */
+export function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: string; fix: string } {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const input = (issue as { input?: unknown }).input;
+  const own = spelledOut(issue.message);
+  if (own !== undefined && issue.code === "custom") {
+    // Refinements write the whole problem, value included.
+    return { path, problem: own[0], fix: own[1] };
+  }
+  if (own !== undefined && (issue.code === "invalid_format" || issue.code === "too_big" || issue.code === "too_small")) {
+    // A value is named before what is wrong with it; a list or map is the key itself.
+    return { path, problem: typeof input === "object" && input !== null ? own[0] : `${describe(input)} ${own[0]}`, fix: own[1] };
+  }
+  if ((issue.code === "too_big" || issue.code === "too_small") && issue.origin === "string" && typeof input === "string") {
+    if (issue.code === "too_small" && input.length === 0) return { path, problem: "is empty", fix: "write a value (see " + EXAMPLE + ")" };
+    const limit = issue.code === "too_big" ? issue.maximum : issue.minimum;
+    return {
+      path,
+      problem: `${describe(input)} has ${input.length} characters, ${issue.code === "too_big" ? "more" : "fewer"} than the ${issue.code === "too_big" ? "maximum" : "minimum"} ${limit}`,
+      fix: issue.code === "too_big" ? `shorten it to at most ${limit} characters` : `use at least ${limit} characters`,
+    };
+  }
   switch (issue.code) {
     case "invalid_type": {
       const expected = issue.expected === "int" ? "integer" : issue.expected;
@@ -86,6 +132,11 @@ function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: 
       };
     case "invalid_format":
       return { path, problem: `${describe(input)} ${issue.message}`, fix: "correct the value to that format" };
+    case "invalid_key": {
+      // A map key the schema refuses: report the key's own problem.
+      const inner = issue.issues[0];
+      return inner !== undefined ? { ...fromZodIssue(inner as z.core.$ZodIssue), path } : { path, problem: `key ${describe(input)} is not allowed`, fix: `correct the key (see ${EXAMPLE})` };
+    }
     case "unrecognized_keys":
       return {
         path,
@@ -125,6 +176,10 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   cfg.pools.forEach((p, i) => {
     if (!RESOURCE_NAME.test(p.name)) {
       problems.add(["pools", i, "name"], `"${p.name}" has characters the device plugin refuses (only letters, digits and '_' are allowed)`, `rename it, e.g. "${p.name.replace(/[^A-Za-z0-9_]/g, "_")}"`);
+    } else if (p.name.length > LIMITS.poolName) {
+      problems.add(["pools", i, "name"], `"${p.name.slice(0, 40)}..." has ${p.name.length} characters: Kubernetes takes at most ${LIMITS.poolName} in the name of a resource`, `shorten it to at most ${LIMITS.poolName} characters`);
+    } else if (/^_|_$/.test(p.name)) {
+      problems.add(["pools", i, "name"], `"${p.name}" starts or ends with '_': Kubernetes refuses such a resource name (${p.prefix}/${p.name})`, `start and end it with a letter or digit, e.g. "${p.name.replace(/^_+|_+$/g, "") || "pool"}"`);
     }
     if (pools.has(p.name)) {
       problems.add(["pools", i, "name"], `duplicate pool "${p.name}"`, "give each pool a unique name");
@@ -136,7 +191,8 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   // Nodes, PFs, VF assignment.
   duplicates(cfg.nodes, (n) => n.name, (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"));
   const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, pools, problems));
-  if (cfg.environment === "production") checkProductionHostKeys(cfg, problems);
+  checkHostKeys(cfg, problems);
+  checkNodeIdentity(cfg, problems);
 
   // Networks.
   const networks = new Map<string, NetworkModel>();
@@ -183,15 +239,49 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
   return { config: cfg, nodes, pools, networks, vms };
 }
 
-/** In production, SSH that would accept any host key is a man-in-the-middle waiting to happen. */
-function checkProductionHostKeys(cfg: PlatformConfig, problems: ProblemList): void {
-  const fix = (host: string) => `pin it: hostKey: "$(ssh-keyscan -t ed25519 ${host} | cut -d' ' -f2-)", or set environment to staging`;
+/** `pulumi config set` that pins the key a command prints, as one line that works as printed. */
+export function pinHostKeyCommand(configPath: string, scan: string): string {
+  return `pulumi config set --path '${CONFIG_KEY}.${configPath}' "$(${scan} 2>/dev/null | grep -v '^#' | head -n 1 | cut -d' ' -f2-)"`;
+}
+
+const keyscan = (host: string, port: number) => `ssh-keyscan -t ed25519 -p ${port} ${host}`;
+
+/**
+ * Host keys: pinned in the stack, or recorded by the program at first contact (trust on first
+ * use, components/hostKeys.ts). Production accepts only pinned keys. A node reached through a
+ * jump host must always be pinned: the program scans only what it reaches directly. Check a
+ * printed key's fingerprint out of band (the host's console) before pinning it.
+ */
+function checkHostKeys(cfg: PlatformConfig, problems: ProblemList): void {
+  const production = cfg.environment === "production";
   cfg.nodes.forEach((n, i) => {
-    if (n.ssh.hostKey === undefined) {
-      problems.add(["nodes", i, "ssh", "hostKey"], `node "${n.name}" has no SSH host key in a production stack`, fix(n.ssh.host));
+    const b = n.bastion;
+    if (n.ssh.hostKey === undefined && (production || b !== undefined)) {
+      const scan = b === undefined ? keyscan(n.ssh.host, n.ssh.port) : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
+      problems.add(
+        ["nodes", i, "ssh", "hostKey"],
+        production
+          ? `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`
+          : `node "${n.name}" is reached through a jump host and has no pinned SSH host key: the program records keys on first use only for hosts it reaches directly`,
+        `pin it: ${pinHostKeyCommand(`nodes[${i}].ssh.hostKey`, scan)}`,
+      );
     }
-    if (n.bastion !== undefined && n.bastion.hostKey === undefined) {
-      problems.add(["nodes", i, "bastion", "hostKey"], `the jump host of node "${n.name}" has no SSH host key in a production stack`, fix(n.bastion.host));
+    if (b !== undefined && b.hostKey === undefined && production) {
+      problems.add(
+        ["nodes", i, "bastion", "hostKey"],
+        `the jump host of node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
+        `pin it: ${pinHostKeyCommand(`nodes[${i}].bastion.hostKey`, keyscan(b.host, b.port))}`,
+      );
+    }
+  });
+}
+
+/** nodes[].identity replaces the hostname check: an empty one would silently check the default. */
+function checkNodeIdentity(cfg: PlatformConfig, problems: ProblemList): void {
+  cfg.nodes.forEach((n, i) => {
+    if (n.identity !== undefined && n.identity.hostname === undefined && n.identity.machineId === undefined) {
+      problems.add(["nodes", i, "identity"], `node "${n.name}" has an identity with neither hostname nor machineId`,
+        "set identity.hostname (the host's hostname, when the kubelet runs with --hostname-override) or identity.machineId (its /etc/machine-id), or remove identity to expect the hostname " + n.name);
     }
   });
 }
@@ -226,13 +316,6 @@ function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {
   const m = kv.operatorManifest;
   if (m.file !== undefined && m.url !== undefined) {
     problems.add(["kubevirt", "operatorManifest"], "both file and url are set", "keep one: file for a local copy, url for a mirror");
-  }
-  for (const [key, image] of Object.entries(cfg.images)) {
-    if (image !== undefined && !/^[^\s]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(image.replace(/^[^/]+:\d+\//, "x/"))) {
-      problems.add(["images", key], `image "${image}" has no tag or digest`, "pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>");
-    } else if (image !== undefined && /:latest$/.test(image)) {
-      problems.add(["images", key], `image "${image}" uses the moving tag "latest"`, "pin a release tag or a digest");
-    }
   }
 }
 
@@ -303,6 +386,10 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<st
     }
     pfs.push(model);
   });
+  const groups = pfs.reduce((sum, pf) => sum + pf.groups.length, 0);
+  if (groups > LIMITS.vfGroupsPerNode) {
+    problems.add([...base, "physicalFunctions"], `node "${n.name}" splits its VFs into ${groups} ranges, more than the ${LIMITS.vfGroupsPerNode} node preparation sends in one command`, "merge adjacent ranges of the same pool (\"0-7\" instead of \"0,1,...,7\")");
+  }
   return { config: n, pfs };
 }
 
