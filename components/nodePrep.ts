@@ -12,8 +12,8 @@ export interface SshEndpoint {
   user: string;
   privateKey?: pulumi.Input<string>;
   password?: pulumi.Input<string>;
-  /** Expected host key ("ssh-ed25519 AAAA..."); without it the host key is not checked. */
-  hostKey?: string;
+  /** Expected host key ("ssh-ed25519 AAAA..."): pinned in the config or recorded at first contact. */
+  hostKey?: pulumi.Input<string>;
 }
 
 export interface NodeConnection extends SshEndpoint {
@@ -27,8 +27,16 @@ export interface NodeConnection extends SshEndpoint {
 export type PhysicalFunctionOutput = Omit<PhysicalFunctionReport, "vfs"> & { drivers: string[] };
 
 export interface SriovNodePrepArgs {
+  /** The node's desired state; its owner defaults to nodeOwner(state.node). */
   state: NodeState;
   connection: NodeConnection;
+  /**
+   * The node is gone for good: the command keeps its last report but runs nothing, not even
+   * on delete, so removing the node (or `pulumi destroy`) never dials it. The change itself is
+   * an update with neither `create` nor `update`, which @pulumi/command stores without
+   * connecting. The host keeps its VFs and boot unit.
+   */
+  decommissioned?: boolean;
   /** Run the script through `sudo -n`. Default: when the SSH user is not root. */
   sudo?: boolean;
   /** Lab and tests only: point the script at a simulated host's roots and tool shims. */
@@ -52,6 +60,14 @@ export function vfFingerprint(pfs: PhysicalFunctionReport[], state: NodeState): 
       vfs: pf.vfs.map((vf) => [vf.pciAddress, vf.driver, vf.iommuGroup]),
     }));
   return createHash("sha256").update(JSON.stringify(layout)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Who prepares a node, as the host records it: "<project>/<stack>/<node entry>". Two stacks,
+ * or two entries, on one host are two owners: each reverts only the PFs it claimed.
+ */
+export function nodeOwner(node: string): string {
+  return `${pulumi.getProject()}/${pulumi.getStack()}/${node}`;
 }
 
 function secretOrUndefined(v: pulumi.Input<string> | undefined): pulumi.Output<string> | undefined {
@@ -102,13 +118,21 @@ export class SriovNodePrep extends pulumi.ComponentResource {
     }
     // Non-root SSH users need passwordless sudo for the script (sysfs writes are root-only).
     const options = { sudo: args.sudo ?? c.user !== "root", ...args.simulatedHost };
-    let apply: string;
-    let revert: string;
+    const state: NodeState = { ...args.state, owner: args.state.owner ?? nodeOwner(node) };
+    let apply: string | undefined;
+    let revert: string | undefined;
     try {
-      apply = renderRemoteCommand("apply", args.state, options);
-      revert = renderRemoteCommand("revert", args.state, options);
+      apply = renderRemoteCommand("apply", state, options);
+      revert = renderRemoteCommand("revert", state, options);
     } catch (e) {
       throw new pulumi.ResourceError(`node ${node}: ${(e as Error).message}`, this);
+    }
+    const decommissioned = args.decommissioned ?? false;
+    if (decommissioned) {
+      // @pulumi/command 1.2 runs on update `update`, else `create`, else nothing, and on
+      // delete `delete`, else nothing: with none of the three, no step ever connects.
+      apply = undefined;
+      revert = undefined;
     }
 
     const cmd = new command.remote.Command(
@@ -123,10 +147,15 @@ export class SriovNodePrep extends pulumi.ComponentResource {
         // Setting PULUMI_COMMAND_STDOUT needs sshd AcceptEnv, and nothing reads it.
         addPreviousOutputInEnv: false,
       },
-      { parent: this },
+      // A replacement (`pulumi up --replace`, a future replace-on-change input) runs apply and
+      // revert as the same owner: revert first, or it would undo the apply that just ran.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.report = cmd.stdout.apply((out) => {
+      if (decommissioned && !out) {
+        throw new pulumi.ResourceError(`node ${node}: decommissioned, but this stack never prepared it (no report in the state); cure: remove the node entry instead`, this);
+      }
       try {
         return parseNodeReport(out);
       } catch (e) {
@@ -144,7 +173,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       for (const c of r.vfio.conflicts) pulumi.log.warn(`node ${node}: ${c}`, this);
       return r.vfio.conflicts;
     });
-    this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, args.state));
+    this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, state));
 
     // The full report (every VF) stays a property; registering it would store it twice per node.
     this.registerOutputs({

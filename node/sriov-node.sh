@@ -5,12 +5,21 @@
 #
 #   sriov-node.sh discover          one line of JSON: IOMMU, vfio, PFs and their VFs
 #   sriov-node.sh apply             desired state (render/nodeState.ts) on stdin
-#   sriov-node.sh apply-from-state  the state saved by the last apply (boot unit)
-#   sriov-node.sh revert            undo apply; desired state on stdin is optional
+#   sriov-node.sh apply-from-state  every owner's saved state (the boot unit)
+#   sriov-node.sh revert [owner]    undo one owner's apply; its desired state on stdin, or
+#                                   the owner named (or the only one) when there is none
 #
-# Needs bash 4.4+, coreutils, findutils, iproute2 and kmod; no jq, no python.
+# Several owners (<project>/<stack>/<node entry>, the state's `owner` line) may prepare one
+# host, each its own PFs. On the host, under /etc/kubevirt-sriov:
+#   state/<project>/<stack>/<node>  each owner's desired state, re-applied at boot
+#   original/<pci-address>          a PF as the first apply found it, and the owner that claimed it
+#   lock                            held (flock) by the running apply, revert or boot run
+#   sriov-node.sh                   the copy the boot unit runs
+#
+# Needs bash 4.4+, coreutils, findutils, util-linux (flock), iproute2 and kmod; no jq, no python.
 # Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
-# CARRIER_WAIT (seconds, default 10) bounds the wait for a PF's link before VF rates.
+# CARRIER_WAIT (seconds, default 10) bounds the wait for a PF's link before VF rates;
+# LOCK_WAIT (seconds, default 120) the wait for another run to release the lock.
 # Exit codes: 2 a precondition failed and nothing was changed; 3 a change failed
 # midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
 set -euo pipefail
@@ -26,6 +35,8 @@ PCI=$SYSFS_ROOT/bus/pci
 VFIO=vfio-pci
 STATE_DIR=$ETC_ROOT/kubevirt-sriov
 ORIG_DIR=$STATE_DIR/original
+OWNERS_DIR=$STATE_DIR/state # state/<project>/<stack>/<node>; a plain file here is the pre-owner layout
+LOCK_FILE=$STATE_DIR/lock
 UNIT=kubevirt-sriov-vfs.service
 UNIT_FILE=$ETC_ROOT/systemd/system/$UNIT
 GRUB_SNIPPET=$ETC_ROOT/default/grub.d/kubevirt-sriov.cfg
@@ -36,7 +47,16 @@ LAST_ERROR=
 NODE=$(uname -n 2>/dev/null || echo unknown)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-node.XXXXXX")
 ERR_FILE=$WORK/err
-trap 'rm -rf -- "$WORK"' EXIT
+LOCKED=0
+on_exit() {
+  rm -rf -- "$WORK"
+  # A run that holds the lock and leaves nothing but it behind (an apply refused on a host
+  # never prepared) takes the directory away again; waiters notice (take_lock).
+  if ((LOCKED)) && [[ -d $STATE_DIR && -z $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock -print -quit 2>/dev/null) ]]; then
+    rm -rf -- "$STATE_DIR"
+  fi
+}
+trap on_exit EXIT
 
 # ---------------------------------------------------------------- messages
 log() { printf 'sriov-node[%s]: %s\n' "$NODE" "$*" >&2; }
@@ -251,7 +271,8 @@ pf_json() { # pf_json <var> <pf-dir>
 
 # ---------------------------------------------------------------- desired state
 # Line format (render/nodeState.ts renderStateLines):
-#   schema 1 | node <name> | allow_disruption 0|1
+#   schema 1 | node <name> | owner <project>/<stack>/<node entry> | allow_disruption 0|1
+#   identity <hostname|-> <machine-id|->   what the host must be ('-': its hostname is the node name)
 #   kernel <intel|amd> <hugepages1G> <hugepages2M> <writeBootloader 0|1>
 #   pf <name|-> <bdf|-> <numVfs> <mtu|->
 #   group <pf#> <first> <last> <vfio-pci|netdevice> <pool> <trust> <spoofchk> <vlan> <qos> <minTx> <maxTx> <linkState>
@@ -263,6 +284,8 @@ RE_IFNAME='^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$'
 RE_BDF='^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
 RE_NODE='^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
 RE_POOL='^[A-Za-z0-9_.-]{1,63}$'
+RE_OWNER='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+RE_MACHINE_ID='^[0-9a-f]{32}$'
 
 bad_state() { die 64 "desired state line $1: $2 (got: $3); cure: regenerate it with render/nodeState.ts"; }
 
@@ -274,7 +297,7 @@ want() { # want <line#> <line> <regex> <value...>
 
 parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
   local text=$1 ln=0 line kw a=() complete=0
-  S_SCHEMA='' S_NODE='' S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
+  S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
   P_NAME=() P_BDF=() P_NUM=() P_MTU=()
   G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=() G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
   while IFS= read -r line || [[ -n $line ]]; do
@@ -286,6 +309,11 @@ parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
     case $kw:${#a[@]} in
       schema:2) [[ ${a[1]} == 1 ]] || bad_state "$ln" "unsupported schema" "$line"; S_SCHEMA=1 ;;
       node:2) want "$ln" "$line" "$RE_NODE" "${a[1]}"; S_NODE=${a[1]} ;;
+      owner:2) want "$ln" "$line" "$RE_OWNER" "${a[1]}"; S_OWNER=${a[1]} ;;
+      identity:3)
+        [[ ${a[1]} == - ]] || want "$ln" "$line" "$RE_NODE" "${a[1]}"
+        [[ ${a[2]} == - ]] || want "$ln" "$line" "$RE_MACHINE_ID" "${a[2]}"
+        S_ID_HOST=${a[1]} S_ID_MID=${a[2]} ;;
       allow_disruption:2) want "$ln" "$line" '^[01]$' "${a[1]}"; S_ALLOW=${a[1]} ;;
       kernel:5)
         want "$ln" "$line" '^(intel|amd)$' "${a[1]}"
@@ -557,11 +585,12 @@ note_disruption() { # note_disruption <pf#> <vf> <why>: record the VF if somethi
 
 check_all() { # every precondition, before any write
   local i
-  ERRORS=() IN_USE=() CUR_NUM=()
+  ERRORS=() IN_USE=() CUR_NUM=() CLAIMS=()
   HOLDERS_SCANNED=''
   resolve_pfs
   for i in "${!R_DIR[@]}"; do check_pf "$i"; done
   check_duplicates
+  check_claims
   if any_vfio; then
     if (($(iommu_groups) == 0)); then
       local cure="add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot"
@@ -576,6 +605,7 @@ check_all() { # every precondition, before any write
     for i in "${IN_USE[@]}"; do ERRORS+=("$i"); done
     ERRORS+=("refusing to disrupt VFs in use; cure: stop the VMs and pods using them (drain node $S_NODE) and re-run, or set allowDisruption: true")
   fi
+  ERRORS+=("${CLAIMS[@]}")
   if ((${#ERRORS[@]})); then
     for i in "${ERRORS[@]}"; do log "error: $i"; done
     return 1
@@ -592,6 +622,97 @@ check_duplicates() {
       fi
     done
   done
+}
+
+# ---------------------------------------------------------------- owners, identity, lock
+read_record() { # read_record <file>: REC_NUM REC_AP REC_UP REC_MTU REC_OWNER, '' where absent
+  local k val
+  REC_NUM='' REC_AP='' REC_UP='' REC_MTU='' REC_OWNER=''
+  [[ -f $1 ]] || return 1
+  while read -r k val; do
+    case $k in
+      numvfs) REC_NUM=$val ;;
+      autoprobe) REC_AP=$val ;;
+      up) REC_UP=$val ;;
+      mtu) REC_MTU=$val ;;
+      owner) REC_OWNER=$val ;;
+    esac
+  done <"$1"
+}
+
+check_claims() { # fills CLAIMS: PFs of this state that another owner's first apply recorded
+  local i rec
+  [[ -n $S_OWNER ]] || return 0 # a state saved before owners existed claims nothing
+  for i in "${!R_BDF[@]}"; do
+    rec=$ORIG_DIR/${R_BDF[i]}
+    read_record "$rec" || continue
+    [[ -n $REC_OWNER && $REC_OWNER != "$S_OWNER" ]] || continue
+    CLAIMS+=("${R_LABEL[i]} is claimed by two owners: $REC_OWNER (its first apply recorded it in $rec) and $S_OWNER (this apply); a PF has one owner; cure: if $REC_OWNER is this node entry under its old name, or an entry that points at this host by mistake, remove it from its stack and run pulumi up there (that reverts it), then re-run; if $REC_OWNER is gone for good, release its PFs on this host with: bash $STATE_DIR/sriov-node.sh revert $REC_OWNER; otherwise drop ${R_LABEL[i]} from one of the two configs")
+  done
+}
+
+list_owners() { # fills OWNERS (sorted) from the saved states under $OWNERS_DIR
+  local f
+  OWNERS=()
+  [[ -d $OWNERS_DIR ]] || return 0
+  while IFS= read -r f; do
+    [[ ${f#"$OWNERS_DIR"/} =~ $RE_OWNER ]] && OWNERS+=("${f#"$OWNERS_DIR"/}")
+  done < <(find "$OWNERS_DIR" -mindepth 3 -maxdepth 3 -type f ! -name '.*' 2>/dev/null | sort)
+}
+
+host_identity() { # HOST_NAME (the kernel's hostname, lowercase) and HOST_MID (/etc/machine-id)
+  read_attr HOST_NAME "$PROC_ROOT/sys/kernel/hostname"
+  [[ -n $HOST_NAME ]] || HOST_NAME=$(uname -n 2>/dev/null || true)
+  HOST_NAME=${HOST_NAME,,}
+  read_attr HOST_MID "$ETC_ROOT/machine-id"
+  HOST_MID=${HOST_MID,,}
+}
+
+check_identity() { # is this the node the state is for? Refuses before any write, lock or record.
+  local want found cure
+  host_identity
+  found="hostname ${HOST_NAME:-(none)}, machine-id ${HOST_MID:-(none)}"
+  cure="cure: if nodes[].ssh.host of node $S_NODE points at the wrong machine, fix it in the stack config"
+  if [[ $S_ID_MID != - ]]; then
+    [[ $HOST_MID == "$S_ID_MID" ]] ||
+      die 2 "this host is not node $S_NODE: the stack config pins machine-id $S_ID_MID (nodes[].identity.machineId), this host has $found; nothing was changed; $cure; if the node was reinstalled (a new machine-id), set identity.machineId: ${HOST_MID:-<cat /etc/machine-id>}"
+    [[ $S_ID_HOST != - ]] || return 0
+  fi
+  want=$S_ID_HOST
+  [[ $want != - ]] || want=$S_NODE
+  # The kubelet names a node after the hostname, short or fully qualified.
+  [[ -n $HOST_NAME ]] && [[ $HOST_NAME == "$want" || ${HOST_NAME%%.*} == "$want" || $HOST_NAME == "${want%%.*}" ]] && return 0
+  if [[ $S_ID_HOST == - ]]; then
+    die 2 "this host is not node $S_NODE: expected the hostname $S_NODE (or $S_NODE.<domain>), this host has $found; nothing was changed; $cure; if this is node $S_NODE under another hostname (kubelet --hostname-override), set nodes[].identity.hostname: $HOST_NAME (or identity.machineId: ${HOST_MID:-<its /etc/machine-id>})"
+  fi
+  die 2 "this host is not node $S_NODE: the stack config expects the hostname $want (nodes[].identity.hostname), this host has $found; nothing was changed; $cure; if the host was renamed, set identity.hostname: $HOST_NAME"
+}
+
+LOCK_WAIT=${LOCK_WAIT:-120}
+take_lock() { # take_lock <verb> <owner>: one run at a time on a host, for the whole run
+  local holder pid
+  [[ $LOCK_WAIT =~ ^[0-9]{1,5}$ ]] || die 64 "LOCK_WAIT must be whole seconds (got: $LOCK_WAIT)"
+  command -v flock >/dev/null || die 2 "flock is missing, so runs cannot exclude each other; nothing was changed; cure: install util-linux"
+  while :; do
+    if ! mkdir -p -- "$STATE_DIR" 2>/dev/null || ! { exec {LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null; then
+      die 2 "cannot create the lock file $LOCK_FILE (is $ETC_ROOT writable?); nothing was changed; cure: check the file system, then re-run"
+    fi
+    if ! flock -n "$LOCK_FD"; then
+      read_attr holder "$LOCK_FILE"
+      log "waiting up to ${LOCK_WAIT}s for $LOCK_FILE, held by ${holder:-another run}"
+      if ! flock -w "$LOCK_WAIT" "$LOCK_FD"; then
+        read_attr holder "$LOCK_FILE"
+        pid=${holder#pid }
+        die 2 "another run holds $LOCK_FILE: ${holder:-unknown holder}; waited ${LOCK_WAIT}s; nothing was changed; cure: let that run finish (the boot unit $UNIT, or another stack's pulumi up or destroy on this host), then re-run; if it hangs, look at it with: ps -o pid,etime,args -p ${pid%% *}"
+      fi
+    fi
+    # The last revert removes the whole directory, lock file included, while waiters hold
+    # the old file open: only a lock on the file that is there now counts.
+    [[ -e $LOCK_FILE && $LOCK_FILE -ef /dev/fd/$LOCK_FD ]] && break
+    exec {LOCK_FD}>&-
+  done
+  LOCKED=1
+  printf 'pid %s %s for %s since %s\n' "$$" "$1" "${2:--}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$LOCK_FILE"
 }
 
 vfio_pf_labels() {
@@ -639,13 +760,26 @@ fail_pf() { # fail_pf <pf#> <what> <cure>
   die 3 "${R_LABEL[$1]}: $2: ${LAST_ERROR:-unknown error}; $WRITES change(s) made so far; cure: $3"
 }
 
-record_original() { # remember the count and autoprobe we found, once, for revert
-  local i=$1 dir=${R_DIR[$1]} ap
-  [[ -f $ORIG_DIR/${R_BDF[i]} ]] && return 0
+record_original() { # remember, once, what apply may change (count, autoprobe, link) and who claims it
+  local i=$1 dir=${R_DIR[$1]} rec=$ORIG_DIR/${R_BDF[$1]} name=${R_NAME[$1]:--} ap flags up=- mtu=''
+  if read_record "$rec"; then
+    # Ours, or recorded before owners existed (claimed now); another owner's was refused.
+    [[ -n $REC_OWNER || -z $S_OWNER ]] || put_file "$rec" 0644 "$(<"$rec")
+owner $S_OWNER" || true
+    return 0
+  fi
   read_attr ap "$dir/sriov_drivers_autoprobe"
-  put_file "$ORIG_DIR/${R_BDF[i]}" 0644 "numvfs ${CUR_NUM[i]}
+  if [[ $name != - ]]; then
+    read_attr flags "$dir/net/$name/flags"
+    [[ ! $flags =~ ^0x[0-9a-fA-F]+$ ]] || up=$((flags & 1))
+    read_attr mtu "$dir/net/$name/mtu"
+  fi
+  put_file "$rec" 0644 "numvfs ${CUR_NUM[i]}
 autoprobe ${ap:-1}
-name ${R_NAME[i]:--}" || true
+name $name
+up $up
+mtu ${mtu:--}${S_OWNER:+
+owner $S_OWNER}" || true
 }
 
 set_pf_link() { # MTU first: some drivers reject a VF MTU above the PF's
@@ -683,9 +817,12 @@ set_numvfs() { # the kernel refuses nonzero -> other nonzero (EBUSY): go through
   fi
 }
 
-ensure_vfio_module() {
+ensure_vfio_module() { # load and verify vfio-pci before the first PF write: a precondition
   vfio_loaded && return 0
-  run_change modprobe "$VFIO" || die 3 "loading vfio-pci failed: $LAST_ERROR; cure: install the vfio-pci kernel module"
+  run_change modprobe "$VFIO" ||
+    die 2 "loading the vfio-pci module failed (modprobe vfio-pci: $LAST_ERROR) but VFs of $(vfio_pf_labels) need it; nothing on the PFs was changed; cure: check dmesg and that the module matches the running kernel (uname -r) and is signed when Secure Boot is on, then re-run"
+  vfio_loaded ||
+    die 2 "modprobe vfio-pci succeeded but $PCI/drivers/vfio-pci did not appear, so VFs of $(vfio_pf_labels) cannot be bound; nothing on the PFs was changed; cure: look for an install or blacklist rule for vfio-pci/vfio_pci under /etc/modprobe.d (modprobe -c | grep vfio), remove it, then re-run"
 }
 
 bind_vfio() { # bind_vfio <pf#> <vf>: driver_override + unbind + bind, then clear the override
@@ -717,10 +854,18 @@ release_for_netdev() { # release_for_netdev <pf#> <vf>: clear override, leave th
   return 0
 }
 
+settle_udev() { # new VFs: udev loads their driver (by modalias) asynchronously, ~1 s later
+  command -v udevadm >/dev/null 2>&1 || return 0
+  udevadm settle --timeout="${UDEV_WAIT:-60}" >/dev/null 2>&1 || log "udev did not settle within ${UDEV_WAIT:-60}s; probing anyway"
+}
+
 probe_netdev_vfs() { # probe_netdev_vfs <pf#> <vf...>: let the kernel pick the VF's own driver
   local i=$1 dir=${R_DIR[$1]} v ap bdf
   shift
   (($#)) || return 0
+  # Probing before udev has loaded the VF driver binds nothing (seen on a fresh 6.12 node with
+  # igbvf), and with autoprobe off the driver would not claim the VFs when it loads later.
+  settle_udev
   # With sriov_drivers_autoprobe=0 the PCI core only probes a VF whose driver_override
   # names the driver (pci_device_can_probe), so open it for the duration of the probe.
   read_attr ap "$dir/sriov_drivers_autoprobe"
@@ -874,7 +1019,6 @@ apply_pf() { # apply_pf <pf#>: a PF counts as changed when anything but the reco
   set_pf_link "$i"
   set_autoprobe "$i"
   set_numvfs "$i"
-  pf_wants_vfio "$i" && ensure_vfio_module
   bind_vfs "$i"
   configure_vfs "$i"
   ((WRITES == before)) || CHANGED[i]=1
@@ -954,10 +1098,11 @@ unit_text() {
   # udev-settle: PF netdevs must carry their final names before we look them up.
   # Before network-pre: VFs exist before any network manager configures interfaces.
   cat <<EOF
-# Managed by kubevirt-sriov: recreates SR-IOV VFs and driver bindings at boot,
-# because VFs vanish at reboot. Removed by sriov-node.sh revert.
+# Managed by kubevirt-sriov: recreates SR-IOV VFs and driver bindings at boot, because
+# VFs vanish at reboot, for every owner under $OWNERS_DIR. Removed by the revert of
+# the last owner (sriov-node.sh revert).
 [Unit]
-Description=kubevirt-sriov: SR-IOV VFs and drivers for node $S_NODE
+Description=kubevirt-sriov: SR-IOV VFs and drivers (every owner's state)
 DefaultDependencies=no
 Wants=network-pre.target systemd-udev-settle.service
 After=systemd-udev-settle.service systemd-modules-load.service local-fs.target
@@ -985,10 +1130,14 @@ copy_self() { # the boot unit runs this copy of the script, byte for byte
   mv -f -- "$tmp" "$dst"
 }
 
-install_persistence() { # install_persistence <state-text>
+install_persistence() { # install_persistence <state-text>: this owner's state, the script copy, the unit
   local changed=0
   copy_self
-  put_file "$STATE_DIR/state" 0644 "$1" || true
+  if [[ -f $OWNERS_DIR ]]; then # the one state of the layout before owners: this owner's supersedes it
+    WRITES=$((WRITES + 1))
+    rm -f -- "$OWNERS_DIR"
+  fi
+  put_file "$OWNERS_DIR/$S_OWNER" 0644 "$1" || true
   put_file "$UNIT_FILE" 0644 "$(unit_text)" && changed=1
   if ! command -v systemctl >/dev/null; then
     log "warning: no systemctl; VFs will not be recreated at boot"
@@ -1030,19 +1179,27 @@ json_list() { # json_list <var> <items...>
   printf -v "$_var" '[%s]' "$_out"
 }
 
-cmd_apply() { # cmd_apply <state-text> <install-persistence 0|1>
-  local i c changed=() ready=false reboot=false kc cp
+cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller's lock, installs nothing
+  local i c changed=() ready=false reboot=false kc cp ow
   parse_state "$1"
   NODE=$S_NODE
   CHANGED=()
+  if [[ $2 == apply ]]; then
+    [[ -n $S_OWNER ]] || die 64 "desired state lacks an 'owner' line; cure: regenerate it with render/nodeState.ts"
+    # Before the lock and before any write, the grub snippet included: the right host?
+    check_identity
+    take_lock apply "$S_OWNER"
+  fi
   kernel_changes
   if ! check_all; then
-    write_bootloader
+    # The grub snippet is the cure for an IOMMU that is off, but a host of another owner's gets nothing.
+    ((${#CLAIMS[@]})) || write_bootloader
     die 2 "apply refused: $((${#ERRORS[@]})) problem(s) above; nothing on the PFs was changed"
   fi
   write_bootloader
+  ! any_vfio || ensure_vfio_module
   for i in "${!P_NUM[@]}"; do apply_pf "$i"; done
-  (($2 == 0)) || install_persistence "$1"
+  [[ $2 != apply ]] || install_persistence "$1"
   for i in "${!CHANGED[@]}"; do changed+=("${R_BDF[i]}"); done
   vfio_ready && ready=true
   vfio_conflicts
@@ -1055,27 +1212,68 @@ cmd_apply() { # cmd_apply <state-text> <install-persistence 0|1>
   discover_json
   json_list kc "${KCHANGES[@]}"
   json_list cp "${changed[@]}"
-  printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
+  json_quote ow "$S_OWNER"
+  printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"owner\":$ow,\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
 }
 
-revert_pf() { # revert_pf <record-file>: restore autoprobe, then the recorded VF count
-  local rec=$1 bdf=${1##*/} dir=$PCI/devices/${1##*/} k val num=0 ap=1 cur
-  while read -r k val; do
-    case $k in numvfs) num=$val ;; autoprobe) ap=$val ;; esac
-  done <"$rec"
-  [[ $num =~ $RE_UINT && $ap =~ ^[01]$ ]] || die 64 "corrupt record $rec; cure: fix or delete it"
+cmd_boot() { # apply-from-state: every owner's saved state, each in its own subshell
+  local owner rc failed=()
+  list_owners
+  ((${#OWNERS[@]})) || [[ -f $OWNERS_DIR ]] || die 2 "no saved state under $OWNERS_DIR; cure: run apply first"
+  take_lock apply-from-state "every owner"
+  list_owners
+  # A background subshell keeps `set -e` inside it (on the left of || it would be off), and
+  # one owner that fails (its die ends the subshell) does not keep the others' VFs away.
+  if [[ -f $OWNERS_DIR ]]; then
+    rc=0
+    (cmd_apply "$(<"$OWNERS_DIR")" boot) &
+    wait $! || rc=$?
+    ((rc == 0)) || failed+=("the state saved before owners existed")
+  fi
+  for owner in "${OWNERS[@]}"; do
+    rc=0
+    (cmd_apply "$(<"$OWNERS_DIR/$owner")" boot) &
+    wait $! || rc=$?
+    ((rc == 0)) || failed+=("$owner")
+  done
+  ((${#failed[@]} == 0)) || die 3 "apply-from-state failed for ${failed[*]} (see above); cure: fix what the error names, then run systemctl restart $UNIT (or pulumi up)"
+}
+
+read_record_checked() { # read_record_checked <file>: read_record, dying on a record no apply writes
+  read_record "$1"
+  [[ $REC_NUM =~ $RE_UINT && $REC_AP =~ ^[01]$ && $REC_UP =~ ^[-01]?$ && $REC_MTU =~ ^(-|[0-9]{0,9})$ ]] ||
+    die 64 "corrupt record $1; nothing was changed by this revert; cure: fix or delete it"
+}
+
+revert_pf() { # revert_pf <record-file>: autoprobe, VF count, MTU and admin state as the first apply found them
+  local rec=$1 bdf=${1##*/} dir=$PCI/devices/${1##*/} cur name flags before=$WRITES
+  read_record_checked "$rec"
   R_LABEL=("$(pf_label_dir "$dir")")
   if [[ ! -e $dir/sriov_numvfs ]]; then
     log "warning: ${R_LABEL[0]} is gone; dropping its record"
-    return 0
+  else
+    read_attr cur "$dir/sriov_drivers_autoprobe"
+    [[ $cur == "$REC_AP" ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$REC_AP" || fail_pf 0 "restoring sriov_drivers_autoprobe=$REC_AP failed" "check dmesg"
+    read_attr cur "$dir/sriov_numvfs"
+    if [[ $cur != "$REC_NUM" ]] || pf_has_vfio_vfs "$dir" "$cur"; then
+      ((cur == 0)) || sysfs_write "$dir/sriov_numvfs" 0 || fail_pf 0 "disabling VFs failed" "check dmesg"
+      ((REC_NUM == 0)) || sysfs_write "$dir/sriov_numvfs" "$REC_NUM" || fail_pf 0 "restoring $REC_NUM VFs failed" "check dmesg"
+    fi
+    first_entry name "$dir/net"
+    if [[ -n $name && $REC_MTU =~ ^[0-9]+$ ]]; then
+      read_attr cur "$dir/net/$name/mtu"
+      [[ $cur == "$REC_MTU" ]] || run_change ip link set dev "$name" mtu "$REC_MTU" ||
+        fail_pf 0 "restoring MTU $REC_MTU failed" "check dmesg, then re-run revert"
+    fi
+    if [[ -n $name && $REC_UP == 0 ]]; then # apply brought it up
+      read_attr flags "$dir/net/$name/flags"
+      ! ((${flags:-0} & 1)) || run_change ip link set dev "$name" down ||
+        fail_pf 0 "setting the interface down again failed" "check dmesg, then re-run revert"
+    fi
+    ((WRITES == before)) || RESTORED+=("$bdf")
   fi
-  read_attr cur "$dir/sriov_drivers_autoprobe"
-  [[ $cur == "$ap" ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$ap" || fail_pf 0 "restoring sriov_drivers_autoprobe=$ap failed" "check dmesg"
-  read_attr cur "$dir/sriov_numvfs"
-  if [[ $cur == "$num" ]] && ! pf_has_vfio_vfs "$dir" "$cur"; then return 0; fi
-  if ((cur != 0)); then sysfs_write "$dir/sriov_numvfs" 0 || fail_pf 0 "disabling VFs failed" "check dmesg"; fi
-  if ((num != 0)); then sysfs_write "$dir/sriov_numvfs" "$num" || fail_pf 0 "restoring $num VFs failed" "check dmesg"; fi
-  RESTORED+=("$bdf")
+  WRITES=$((WRITES + 1))
+  rm -f -- "$rec"
 }
 
 pf_has_vfio_vfs() { # pf_has_vfio_vfs <pf-dir> <count>
@@ -1085,16 +1283,39 @@ pf_has_vfio_vfs() { # pf_has_vfio_vfs <pf-dir> <count>
   return 1
 }
 
-revert_checks() { # in-use safety for every PF revert would touch
-  local rec dir num cur v k val
-  ERRORS=() IN_USE=() HOLDERS_SCANNED=''
+revert_plan() { # revert_plan <owner>: REV_RECS = the records this revert restores, OTHERS = owners that stay
+  local me=$1 rec o here=0 legacy=()
+  local -A other=()
+  REV_RECS=() OTHERS=()
+  list_owners
+  for o in "${OWNERS[@]}"; do [[ $o == "$me" ]] && here=1 || other[$o]=1; done
   for rec in "$ORIG_DIR"/*; do
+    read_record "$rec" || continue
+    if [[ -z $REC_OWNER ]]; then
+      legacy+=("$rec")
+    elif [[ $REC_OWNER == "$me" ]]; then
+      REV_RECS+=("$rec")
+    else
+      other[$REC_OWNER]=1
+    fi
+  done
+  ((${#other[@]} == 0)) || mapfile -t OTHERS < <(printf '%s\n' "${!other[@]}" | sort)
+  # Records from before owners existed (no owner line) go with the last owner that was here.
+  if [[ -z $me ]] || { ((${#OTHERS[@]} == 0)) && ((here || ${#REV_RECS[@]})); }; then
+    REV_RECS+=("${legacy[@]}")
+  fi
+}
+
+revert_checks() { # before any write: every record sound, no VF in use that revert would destroy
+  local rec dir cur v
+  ERRORS=() IN_USE=() HOLDERS_SCANNED=''
+  for rec in "${REV_RECS[@]}"; do read_record_checked "$rec"; done
+  for rec in "${REV_RECS[@]}"; do
     dir=$PCI/devices/${rec##*/}
     [[ -e $dir/sriov_numvfs ]] || continue
-    num=0
-    while read -r k val; do [[ $k == numvfs ]] && num=$val; done <"$rec"
+    read_record "$rec"
     read_attr cur "$dir/sriov_numvfs"
-    [[ $cur == "$num" ]] && ! pf_has_vfio_vfs "$dir" "$cur" && continue
+    [[ $cur == "$REC_NUM" ]] && ! pf_has_vfio_vfs "$dir" "$cur" && continue
     R_LABEL=("$(pf_label_dir "$dir")")
     vf_inventory "$dir" "$cur"
     for v in "${!VF_BDF[@]}"; do note_disruption 0 "$v" "revert destroys it"; done
@@ -1105,30 +1326,66 @@ revert_checks() { # in-use safety for every PF revert would touch
   fi
 }
 
-cmd_revert() { # cmd_revert <state-text, may be empty>
-  local recs=("$ORIG_DIR"/*) rec rp
-  S_ALLOW=0
-  if [[ -n ${1//[[:space:]]/} ]]; then
-    parse_state "$1"
+forget_owner() { # forget_owner <owner>: its saved state ('' : the one state from before owners)
+  local f=$OWNERS_DIR${1:+/$1} d
+  [[ -f $f ]] || return 0
+  WRITES=$((WRITES + 1))
+  rm -f -- "$f"
+  d=${f%/*}
+  while [[ $d == "$OWNERS_DIR"/* ]]; do
+    rmdir -- "$d" 2>/dev/null || break
+    d=${d%/*}
+  done
+}
+
+cmd_revert() { # cmd_revert <state-text, may be empty> <owner, may be empty>
+  local text=$1 owner=$2 rec rp ow
+  S_ALLOW=0 S_OWNER=''
+  if [[ -n ${text//[[:space:]]/} ]]; then
+    parse_state "$text"
     NODE=$S_NODE
-  elif [[ -f $STATE_DIR/state ]]; then
-    parse_state "$(<"$STATE_DIR/state")"
+    [[ -z $owner || $owner == "$S_OWNER" ]] || die 64 "revert: owner $owner named, but the state on stdin is ${S_OWNER:-nobody}'s; cure: give one of the two"
+  elif [[ -n $owner ]]; then
+    [[ $owner =~ $RE_OWNER ]] || die 64 "revert: '$owner' is not an owner (<project>/<stack>/<node>); cure: name one of: $(list_owners && echo "${OWNERS[*]:-none}")"
+    if [[ -f $OWNERS_DIR/$owner ]]; then parse_state "$(<"$OWNERS_DIR/$owner")" && NODE=$S_NODE; fi
+    S_OWNER=$owner
+  else
+    # Neither state nor owner (by hand): the only owner there is, or the state from before owners.
+    list_owners
+    ((${#OWNERS[@]} < 2)) || die 64 "revert: $OWNERS_DIR holds ${#OWNERS[@]} owners (${OWNERS[*]}); cure: name the one to revert: $STATE_DIR/sriov-node.sh revert <owner>"
+    if ((${#OWNERS[@]} == 1)); then
+      parse_state "$(<"$OWNERS_DIR/${OWNERS[0]}")"
+      NODE=$S_NODE
+    elif [[ -f $OWNERS_DIR ]]; then
+      parse_state "$(<"$OWNERS_DIR")"
+      NODE=$S_NODE
+    fi
   fi
+  owner=$S_OWNER
   RESTORED=()
-  if ((${#recs[@]} == 0)) && [[ ! -e $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET ]]; then
+  if [[ ! -e $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET ]]; then
     log "revert: nothing to revert (this node was never prepared by kubevirt-sriov)"
   else
+    take_lock revert "${owner:-the state from before owners}"
+    revert_plan "$owner"
+    ((${#REV_RECS[@]})) || [[ -f $OWNERS_DIR${owner:+/$owner} ]] || log "revert: nothing recorded for ${owner:-the state from before owners}"
     revert_checks
-    for rec in "${recs[@]}"; do revert_pf "$rec"; done
-    remove_persistence
+    for rec in "${REV_RECS[@]}"; do revert_pf "$rec"; done
+    forget_owner "$owner"
+    if ((${#OTHERS[@]})); then
+      log "revert: the boot unit and $STATE_DIR stay for ${OTHERS[*]}"
+    else
+      remove_persistence
+    fi
   fi
   if ((WRITES == 0)); then log "revert: no changes (0 writes)"; else log "revert: $WRITES writes"; fi
   discover_json
   json_list rp "${RESTORED[@]}"
-  printf '%s\n' "$DISCOVER,\"verb\":\"revert\",\"revert\":{\"writes\":$WRITES,\"restoredPfs\":$rp}}"
+  json_quote ow "$owner"
+  printf '%s\n' "$DISCOVER,\"verb\":\"revert\",\"owner\":$ow,\"revert\":{\"writes\":$WRITES,\"restoredPfs\":$rp}}"
 }
 
-remove_persistence() {
+remove_persistence() { # the last owner is gone: unit, script, records, lock and grub snippet
   if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
     run_change systemctl disable "$UNIT" || die 3 "systemctl disable $UNIT failed: $LAST_ERROR; cure: check systemd"
   fi
@@ -1139,10 +1396,11 @@ remove_persistence() {
       run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
     fi
   fi
-  if [[ -e $STATE_DIR ]]; then
+  if [[ -n $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock -print -quit 2>/dev/null) ]]; then
     WRITES=$((WRITES + 1))
-    rm -rf -- "$STATE_DIR"
   fi
+  # The lock file goes too; runs waiting on it notice (take_lock) and lock a new one.
+  rm -rf -- "$STATE_DIR"
   if [[ -e $GRUB_SNIPPET ]]; then
     WRITES=$((WRITES + 1))
     rm -f -- "$GRUB_SNIPPET"
@@ -1156,15 +1414,13 @@ main() {
     discover)
       discover_json
       printf '%s\n' "$DISCOVER,\"verb\":\"discover\"}" ;;
-    apply) cmd_apply "$(cat)" 1 ;;
-    apply-from-state)
-      [[ -f $STATE_DIR/state ]] || die 2 "no saved state at $STATE_DIR/state; cure: run apply first"
-      cmd_apply "$(<"$STATE_DIR/state")" 0 ;;
+    apply) cmd_apply "$(cat)" apply ;;
+    apply-from-state) cmd_boot ;;
     revert)
       local text=""
       [[ -t 0 ]] || text=$(cat)
-      cmd_revert "$text" ;;
-    *) die 64 "usage: sriov-node.sh discover|apply|apply-from-state|revert (state on stdin for apply)" ;;
+      cmd_revert "$text" "${2:-}" ;;
+    *) die 64 "usage: sriov-node.sh discover|apply|apply-from-state|revert [<owner>] (state on stdin for apply, optional for revert)" ;;
   esac
 }
 

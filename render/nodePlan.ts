@@ -24,7 +24,7 @@ export function renderNodeState(node: NodeModel): NodeState {
     if (pf.config.mtu !== undefined) state.mtu = pf.config.mtu;
     return state;
   });
-  return {
+  const state: NodeState = {
     schema: 1,
     node: cfg.name,
     allowDisruption: cfg.allowDisruption,
@@ -36,4 +36,11 @@ export function renderNodeState(node: NodeModel): NodeState {
       writeBootloader: cfg.writeBootloader,
     },
   };
+  // The owner (project/stack/node) is the component's to set: this stays a function of the config.
+  if (cfg.identity !== undefined) {
+    state.identity = {};
+    if (cfg.identity.hostname !== undefined) state.identity.hostname = cfg.identity.hostname;
+    if (cfg.identity.machineId !== undefined) state.identity.machineId = cfg.identity.machineId;
+  }
+  return state;
 }

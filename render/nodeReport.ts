@@ -41,6 +41,8 @@ export const discoverySchema = z.object({
 export const nodeReportSchema = discoverySchema.extend({
   verb: z.literal("apply"),
   node: z.string(),
+  /** Who applied: <project>/<stack>/<node entry> (absent from scripts before owners). */
+  owner: z.string().optional(),
   apply: z.object({ writes: z.number().int().nonnegative(), changedPfs: z.array(pciAddress) }),
   kernelChanges: z.array(z.string()),
   rebootRequired: z.boolean(),

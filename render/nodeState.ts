@@ -28,9 +28,27 @@ export interface PfState {
   vfGroups: VfGroup[];
 }
 
+/**
+ * What the host must be before apply writes anything. Default: its hostname is the node
+ * name (short or fully qualified), as the kubelet names a node.
+ */
+export interface NodeIdentity {
+  /** The host's hostname, when the kubelet runs with --hostname-override. */
+  hostname?: string;
+  /** The host's /etc/machine-id (32 hex digits); the hostname is then checked only when also given. */
+  machineId?: string;
+}
+
 export interface NodeState {
   schema: 1;
   node: string;
+  /**
+   * Who prepares the node: "<project>/<stack>/<node entry>". The host keeps each owner's
+   * state and claims apart, so one owner's revert never undoes another's PFs. Default
+   * (tests, hand runs): "kubevirt-sriov/manual/<node>"; SriovNodePrep always sets it.
+   */
+  owner?: string;
+  identity?: NodeIdentity;
   allowDisruption: boolean;
   pfs: PfState[];
   kernel: { iommu: "intel" | "amd"; hugepages1G: number; hugepages2M: number; writeBootloader: boolean };
@@ -63,6 +81,9 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/; // IFNAMSIZ 16 incl. NUL; no
 const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/; // sysfs spelling: lowercase hex
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/; // Kubernetes node name (DNS-1123 subdomain)
 const POOL = /^[A-Za-z0-9_.-]{1,63}$/;
+// <project>/<stack>/<node>: Pulumi project and stack names, then a node name; one path each.
+const OWNER = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const MACHINE_ID = /^[0-9a-f]{32}$/;
 const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
 const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
 const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`
@@ -138,9 +159,15 @@ export function renderStateLines(state: NodeState): string {
   const k = state.kernel;
   if (!k || (k.iommu !== "intel" && k.iommu !== "amd")) fail("kernel.iommu", 'expected "intel" or "amd"');
   if (typeof k.writeBootloader !== "boolean") fail("kernel.writeBootloader", "expected true or false");
+  const owner = match("owner", state.owner ?? defaultOwner(node), OWNER, "owner (<project>/<stack>/<node>, letters, digits, '_', '.', '-')");
+  const id = state.identity ?? {};
+  const hostname = id.hostname === undefined ? "-" : match("identity.hostname", id.hostname, NODE_NAME, "hostname (lowercase RFC 1123)");
+  const machineId = id.machineId === undefined ? "-" : match("identity.machineId", id.machineId, MACHINE_ID, "machine-id (32 lowercase hex digits)");
   const lines = [
     "schema 1",
     `node ${node}`,
+    `owner ${owner}`,
+    `identity ${hostname} ${machineId}`,
     `allow_disruption ${state.allowDisruption ? 1 : 0}`,
     `kernel ${k.iommu} ${uint("kernel.hugepages1G", k.hugepages1G, 1_000_000)} ${uint("kernel.hugepages2M", k.hugepages2M, 100_000_000)} ${k.writeBootloader ? 1 : 0}`,
   ];
@@ -173,6 +200,11 @@ export function renderStateLines(state: NodeState): string {
     });
   });
   return [...lines, ...groups, "end"].join("\n") + "\n";
+}
+
+/** The owner of a state rendered without one (tests, hand runs). */
+export function defaultOwner(node: string): string {
+  return `kubevirt-sriov/manual/${node}`;
 }
 
 let cachedScript: string | undefined;

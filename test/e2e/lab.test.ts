@@ -207,6 +207,38 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     });
   });
 
+  it("a replaced node command reverts first, then applies (deleteBeforeReplace): the node keeps its VFs", () => {
+    const exported = JSON.parse(ok(lab.pulumi(["stack", "export"], { capture: true }), "stack export"));
+    const urn: string = exported.deployment.resources.find((x: any) => x.type === "command:remote:Command" && /lab-node-1-sriov$/.test(x.urn)).urn;
+    const before = sessions();
+    const w = writes(0);
+    ok(lab.pulumi(["up", "--yes", "--skip-preview", "--replace", urn]), "pulumi up --replace");
+    assert.deepEqual(sessions().map((s, i) => s - before[i]), [2, 0, 0], "one session for the revert, one for the apply");
+    const numvfs = node(0).host.writes().slice(w).filter((x) => x.path.includes("0000:3b:00.0/sriov_numvfs")).map((x) => x.value);
+    assert.deepEqual(numvfs, ["0", "6"], "revert to the original 0 VFs, then apply 6");
+    assert.equal(pfState(0, "ens1f0").numVfs, 6);
+    assert.ok(fs.existsSync(path.join(node(0).host.etc, "systemd", "system", "kubevirt-sriov-vfs.service")));
+  });
+
+  it("a node gone for good: decommissioned, then removed, neither up dials it; its host keeps its VFs until cleaned by hand", async () => {
+    node(2).stopSsh();
+    lab.editPlatform((p) => (p.nodes[2].decommissioned = true));
+    ok(lab.up(), "pulumi up with lab-node-3 decommissioned (and unreachable)");
+    const removed = lab.nodes[2].spec.name;
+    lab.editPlatform((p) => p.nodes.splice(2, 1));
+    ok(lab.up(), "pulumi up without lab-node-3");
+    const k8sNode = await api.get(`/api/v1/nodes/${removed}`);
+    assert.equal(k8sNode.metadata.labels["kubevirt-sriov/sriov-node"], undefined, "its label went with its entry");
+    assert.equal(pfState(2, "ens1f0").numVfs, 5, "the host is left as it was");
+    const script = path.join(node(2).host.etc, "kubevirt-sriov", "sriov-node.sh");
+    assert.ok(fs.existsSync(path.join(node(2).host.etc, "systemd", "system", "kubevirt-sriov-vfs.service")));
+    // The README's cleanup by hand, on the host.
+    const r = node(2).host.run(["revert"], "", script);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(pfState(2, "ens1f0").numVfs, 0);
+    await node(2).startSsh(path.join(lab.dir, "ssh", "id_ed25519.pub"));
+  });
+
   it("pulumi destroy: API objects gone, every node back to its original VF count, nothing left on the nodes", async () => {
     ok(lab.destroy(), "pulumi destroy");
     assert.equal(await api.find("/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/media"), undefined);

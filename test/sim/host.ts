@@ -3,6 +3,7 @@
 // filesystem answers; stop() unmounts even when a test failed, and an exit hook
 // lazily unmounts anything a crashed run left behind.
 import { spawn, spawnSync, ChildProcess } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -53,7 +54,17 @@ export interface SimFault {
 
 export interface SimHardware {
   iommu?: boolean;
-  vfio?: "loaded" | "loadable" | "missing";
+  /**
+   * loaded, loadable (modprobe loads it), missing (no module), broken (on disk, but loading
+   * fails, as an unsigned module under Secure Boot does), inert (modprobe succeeds without
+   * loading it, as an `install vfio-pci /bin/true` rule does).
+   */
+  vfio?: "loaded" | "loadable" | "missing" | "broken" | "inert";
+  /** The kernel's hostname (proc/sys/kernel/hostname). Default: the directory's name for a
+   *  host started in a given directory (the lab names it after the node), else "k8s-node1". */
+  hostname?: string;
+  /** etc/machine-id (default: a fixed id derived from the hostname). */
+  machineId?: string;
   cmdline?: string;
   pfs: SimPf[];
   otherDevices?: { bdf: string; vendor?: string; device?: string; class?: string; driver?: string }[];
@@ -170,6 +181,9 @@ export class SimHost {
     const h = new SimHost(dir);
     for (const d of [h.sysfs, h.proc, h.etc, h.dev, h.bin, h.systemdState]) fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(h.proc, "cmdline"), (hw.cmdline ?? "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet") + "\n");
+    const hostname = hw.hostname ?? (opts.dir ? path.basename(opts.dir) : "k8s-node1");
+    h.setHostname(hostname);
+    h.setMachineId(hw.machineId ?? createHash("sha256").update(`machine-id:${hostname}`).digest("hex").slice(0, 32));
     fs.writeFileSync(h.writeLog, "");
     fs.writeFileSync(h.callLog, "");
     const hwFile = path.join(h.dir, "hardware.json");
@@ -245,15 +259,59 @@ export class SimHost {
   }
 
   /** Runs node/sriov-node.sh (or `script`) against this host. */
-  run(args: string[], stdin = "", script = SCRIPT_PATH): RunResult {
+  run(args: string[], stdin = "", script = SCRIPT_PATH, env: Record<string, string> = {}): RunResult {
     const r = spawnSync("/bin/bash", [script, ...args], {
       input: stdin,
       encoding: "utf8",
-      env: { ...this.env(), ...this.scriptEnv, HOME: this.dir, LANG: "C" },
+      env: { ...this.env(), ...this.scriptEnv, HOME: this.dir, LANG: "C", ...env },
       timeout: 120000,
     });
     if (r.error) throw r.error;
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /**
+   * Starts the script without waiting, for runs that overlap (the lock): `pid` is the script's
+   * own ($$), `done` resolves when it exits, `started` when it has printed `marker` on stderr.
+   */
+  spawnRun(args: string[], stdin = "", env: Record<string, string> = {}, marker?: RegExp): { pid: number; done: Promise<RunResult>; started: Promise<void> } {
+    const child = spawn("/bin/bash", [SCRIPT_PATH, ...args], {
+      env: { ...this.env(), ...this.scriptEnv, HOME: this.dir, LANG: "C", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let markerSeen: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (markerSeen = resolve));
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (marker === undefined || marker.test(stderr)) markerSeen();
+    });
+    child.stdin.end(stdin);
+    const done = new Promise<RunResult>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => {
+        markerSeen();
+        resolve({ status: code ?? -1, stdout, stderr });
+      });
+    });
+    return { pid: child.pid as number, done, started };
+  }
+
+  /** The kernel's hostname, as the script reads it (proc/sys/kernel/hostname). */
+  setHostname(name: string): void {
+    fs.mkdirSync(path.join(this.proc, "sys", "kernel"), { recursive: true });
+    fs.writeFileSync(path.join(this.proc, "sys", "kernel", "hostname"), name + "\n");
+  }
+
+  /** The host's /etc/machine-id. */
+  setMachineId(id: string): void {
+    fs.writeFileSync(path.join(this.etc, "machine-id"), id + "\n");
+  }
+
+  machineId(): string {
+    return fs.readFileSync(path.join(this.etc, "machine-id"), "utf8").trim();
   }
 
   /** Every write the simulated kernel saw, in order, with its result (ok or an errno name). */

@@ -1,10 +1,14 @@
 // Desired states used by the node-preparation tests and the benchmark.
 import { NodeState, PfState, VfGroup } from "../../render/nodeState";
 
+/** The owner the tests' states carry: what SriovNodePrep sets under the mocks (project kubevirt-sriov, stack test). */
+export const TEST_OWNER = "kubevirt-sriov/test/k8s-node1";
+
 export function nodeState(pfs: PfState[], over: Partial<NodeState> = {}): NodeState {
   return {
     schema: 1,
     node: "k8s-node1",
+    owner: `kubevirt-sriov/test/${over.node ?? "k8s-node1"}`,
     allowDisruption: false,
     pfs,
     kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: false },

@@ -139,7 +139,7 @@ class Sim:
     def __init__(self, hw, write_log):
         self.write_log = open(write_log, "a", buffering=1)
         self.iommu = bool(hw.get("iommu", True))
-        self.vfio_state = hw.get("vfio", "loadable")  # loaded | loadable | missing
+        self.vfio_state = hw.get("vfio", "loadable")  # loaded | loadable | missing | broken | inert
         self.dev_root = hw.get("devRoot")
         self.devices = {}
         self.pfs = []
@@ -530,6 +530,10 @@ class Sim:
                 fail(errno.ENOENT)
             if self.vfio_state == "missing":
                 fail(errno.ENOENT)
+            if self.vfio_state == "broken":
+                fail(errno.EKEYREJECTED)  # init_module of an unsigned module under Secure Boot
+            if self.vfio_state == "inert":
+                return  # modprobe.d: install vfio-pci /bin/true
             if VFIO not in self.drivers:
                 self.load_vfio()
             return

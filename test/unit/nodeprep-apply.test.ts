@@ -1,5 +1,7 @@
 // sriov-node.sh apply against a simulated host whose sysfs enforces the kernel's rules.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { NodeState, renderStateLines } from "../../render/nodeState";
 import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
 import { RunResult, SimHost, simHostPerTest, x710Host } from "../sim/host";
@@ -17,13 +19,14 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
   }
 
   // Writes and calls made before a refused apply (by setup) are not the refused apply's.
-  const baseline = new WeakMap<SimHost, { writes: number; calls: number }>();
+  const baseline = new WeakMap<SimHost, { writes: number; calls: number; prepared: boolean }>();
+  const stateDir = (h: SimHost) => path.join(h.etc, "kubevirt-sriov");
   function mark(h: SimHost): void {
-    baseline.set(h, { writes: h.writes().length, calls: h.mutatingCalls().length });
+    baseline.set(h, { writes: h.writes().length, calls: h.mutatingCalls().length, prepared: fs.existsSync(stateDir(h)) });
   }
 
   function assertRefused(r: RunResult, h: SimHost, ...fragments: (string | RegExp)[]): void {
-    const base = baseline.get(h) ?? { writes: 0, calls: 0 };
+    const base = baseline.get(h) ?? { writes: 0, calls: 0, prepared: false };
     assert.strictEqual(r.status, 2, `expected exit 2, got ${r.status}: ${r.stderr}`);
     for (const f of fragments) {
       if (typeof f === "string") assert.ok(r.stderr.includes(f), `stderr lacks ${JSON.stringify(f)}:\n${r.stderr}`);
@@ -33,6 +36,7 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     assert.deepStrictEqual(h.writes().slice(base.writes), [], "a refused apply must not write to sysfs");
     assert.deepStrictEqual(h.mutatingCalls().slice(base.calls), [], "a refused apply must not run ip/modprobe/systemctl changes");
     assert.strictEqual(r.stdout, "", "a refused apply prints no report");
+    if (!base.prepared) assert.ok(!fs.existsSync(stateDir(h)), "a refused apply leaves no /etc/kubevirt-sriov (not even its lock) on a host never prepared");
   }
 
   it("takes a fresh PF to N VFs on vfio-pci, autoprobe off before the VFs exist", async () => {
@@ -181,7 +185,6 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const r = apply(h, state);
     assert.strictEqual(r.status, 2);
     assert.deepStrictEqual(h.writes(), [], "no sysfs writes");
-    const fs = await import("fs");
     const snippet = fs.readFileSync(`${h.etc}/default/grub.d/kubevirt-sriov.cfg`, "utf8");
     assert.match(snippet, /^GRUB_CMDLINE_LINUX="\$\{GRUB_CMDLINE_LINUX\} intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8"$/m);
     assert.match(r.stderr, /run update-grub \(or grub2-mkconfig\) and reboot/);
@@ -218,6 +221,27 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(1, { vfio: "missing" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
     assertRefused(r, h, "the vfio-pci driver is not available", `PF ens1f0 (${PF0})`, "install the kernel's vfio-pci module");
+  });
+
+  it("loads vfio-pci before the first PF write: a module on disk that fails to load changes no PF", async () => {
+    // Two PFs: the old order (PF 1's autoprobe and VFs, then modprobe) left PF 1 half done.
+    const h = await start(x710Host(2, { vfio: "broken" }));
+    const r = apply(h, nodeState([allOn("ens1f0", 4), allOn("ens2f0", 4)]));
+    assert.strictEqual(r.status, 2, r.stderr);
+    assert.ok(r.stderr.includes(`error: loading the vfio-pci module failed (modprobe vfio-pci: modprobe: ERROR: could not insert 'vfio_pci': Key was rejected by service) but VFs of PF ens1f0 (${PF0}), PF ens2f0 (${PF1}) need it; nothing on the PFs was changed; cure: check dmesg`), r.stderr);
+    assert.deepStrictEqual(h.writes(), [], "no autoprobe, no VFs");
+    assert.deepStrictEqual(h.mutatingCalls(), ["modprobe vfio-pci"]);
+    assert.deepStrictEqual(h.state().pfs.map((p) => [p.numVfs, p.autoprobe, p.up]), [[0, 1, false], [0, 1, false]]);
+    assert.strictEqual(r.stdout, "");
+  });
+
+  it("verifies the module: modprobe that succeeds without loading vfio-pci (an install rule) changes no PF", async () => {
+    const h = await start(x710Host(1, { vfio: "inert" }));
+    const r = apply(h, nodeState([allOn("ens1f0", 4)]));
+    assert.strictEqual(r.status, 2, r.stderr);
+    assert.match(r.stderr, /error: modprobe vfio-pci succeeded but .*\/bus\/pci\/drivers\/vfio-pci did not appear, so VFs of PF ens1f0 \(0000:10:00\.0\) cannot be bound; nothing on the PFs was changed; cure: look for an install or blacklist rule/);
+    assert.deepStrictEqual(h.writes(), []);
+    assert.strictEqual(h.pf("ens1f0").numVfs, 0);
   });
 
   it("uses an already loaded vfio-pci without modprobe", async () => {
@@ -323,7 +347,6 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     assert.deepStrictEqual(rep.kernelChanges, ["iommu=pt", "default_hugepagesz=1G", "hugepagesz=1G", "hugepages=8"]);
     assert.strictEqual(rep.rebootRequired, true);
     assert.match(r.stderr, /a reboot is needed \(nothing was rebooted\)/);
-    const fs = await import("fs");
     assert.ok(!fs.existsSync(`${h.etc}/default/grub.d/kubevirt-sriov.cfg`));
 
     const h2 = await SimHost.start(x710Host(1, { cmdline: "ro intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8" }));

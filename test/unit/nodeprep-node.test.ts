@@ -6,7 +6,7 @@ import * as path from "path";
 import { renderStateLines } from "../../render/nodeState";
 import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
 import { SCRIPT_PATH, simHostPerTest, x710Host } from "../sim/host";
-import { allOn, nodeState } from "../sim/states";
+import { allOn, nodeState, TEST_OWNER } from "../sim/states";
 
 const PF0 = "0000:10:00.0";
 const UNIT = "kubevirt-sriov-vfs.service";
@@ -22,7 +22,9 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       assert.strictEqual(h.run(["apply"], renderStateLines(state)).status, 0);
       // A second apply with another count must not overwrite the original record.
       assert.strictEqual(h.run(["apply"], renderStateLines(nodeState([allOn("ens1f0", 6)]))).status, 0);
-      assert.strictEqual(fs.readFileSync(path.join(h.etc, "kubevirt-sriov/original", PF0), "utf8"), "numvfs 2\nautoprobe 1\nname ens1f0\n");
+      assert.strictEqual(fs.readFileSync(path.join(h.etc, "kubevirt-sriov/original", PF0), "utf8"),
+        `numvfs 2\nautoprobe 1\nname ens1f0\nup 0\nmtu 1500\nowner ${TEST_OWNER}\n`);
+      assert.strictEqual(h.pf("ens1f0").up, true, "apply brings the PF up");
 
       const before = h.writes().length;
       const r = h.run(["revert"], renderStateLines(state));
@@ -33,6 +35,7 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       assert.strictEqual(pf.numVfs, 2);
       assert.strictEqual(pf.autoprobe, 1);
       assert.deepStrictEqual(pf.vfs.map((v) => v.driver), ["iavf", "iavf"], "the restored VFs went back to the host driver");
+      assert.strictEqual(pf.up, false, "down again, as the first apply found it");
       assert.ok(!fs.existsSync(path.join(h.etc, "kubevirt-sriov")));
       assert.ok(!fs.existsSync(path.join(h.etc, "systemd/system", UNIT)));
       assert.ok(!fs.existsSync(path.join(h.etc, "default/grub.d/kubevirt-sriov.cfg")));
@@ -95,7 +98,7 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const dir = path.join(h.etc, "kubevirt-sriov");
       assert.strictEqual(fs.readFileSync(path.join(dir, "sriov-node.sh"), "utf8"), fs.readFileSync(SCRIPT_PATH, "utf8"));
       assert.strictEqual(fs.statSync(path.join(dir, "sriov-node.sh")).mode & 0o777, 0o755);
-      assert.strictEqual(fs.readFileSync(path.join(dir, "state"), "utf8"), lines);
+      assert.strictEqual(fs.readFileSync(path.join(dir, "state", TEST_OWNER), "utf8"), lines);
 
       const unit = fs.readFileSync(path.join(h.etc, "systemd/system", UNIT), "utf8");
       const section = (name: string) => (new RegExp(`^\\[${name}\\]\\n([^[]*)`, "m").exec(unit)?.[1] ?? "").trim().split("\n");

@@ -9,6 +9,9 @@ import fc from "fast-check";
 import { NodeState, nodeScript, renderRemoteCommand, renderStateLines } from "../../render/nodeState";
 import { parseDiscovery, parseNodeReport } from "../../render/nodeReport";
 import { allOn, nodeState } from "../sim/states";
+import { parsePlatform } from "../../config/validate";
+import { renderNodeState } from "../../render/nodePlan";
+import { multiNodeConfig } from "../fixtures/stacks";
 
 const mixed: NodeState = nodeState([
   {
@@ -25,6 +28,8 @@ describe("nodeprep: renderStateLines", () => {
     assert.strictEqual(renderStateLines(mixed), [
       "schema 1",
       "node k8s-node1",
+      "owner kubevirt-sriov/test/k8s-node1",
+      "identity - -",
       "allow_disruption 1",
       "kernel amd 8 512 1",
       "pf ens1f0 - 8 9000",
@@ -34,6 +39,16 @@ describe("nodeprep: renderStateLines", () => {
       "end",
       "",
     ].join("\n"));
+  });
+
+  it("renders the owner and the identity; a state without owner belongs to kubevirt-sriov/manual/<node>", () => {
+    const lines = (s: NodeState) => renderStateLines(s).split("\n").slice(2, 4);
+    assert.deepStrictEqual(lines({ ...mixed, owner: "proj_1/prod.eu-1/k8s-node1", identity: { hostname: "db-7.example.com" } }),
+      ["owner proj_1/prod.eu-1/k8s-node1", "identity db-7.example.com -"]);
+    assert.deepStrictEqual(lines({ ...mixed, identity: { machineId: "0123456789abcdef0123456789abcdef" } }),
+      ["owner kubevirt-sriov/test/k8s-node1", "identity - 0123456789abcdef0123456789abcdef"]);
+    const { owner: _owner, ...ownerless } = mixed;
+    assert.deepStrictEqual(lines(ownerless), ["owner kubevirt-sriov/manual/k8s-node1", "identity - -"]);
   });
 
   it("is deterministic", () => {
@@ -48,6 +63,12 @@ describe("nodeprep: renderStateLines", () => {
     ["an uppercase PCI address", (s) => (s.pfs[1].pciAddress = "0000:3B:00.1"), /pfs\[1\]\.pciAddress/],
     ["a PCI address with a path", (s) => (s.pfs[1].pciAddress = "../../0000:3b:00.1"), /pfs\[1\]\.pciAddress/],
     ["a node name with a quote", (s) => (s.node = "k8s'node"), /node: "k8s'node" is not a valid Kubernetes node name/],
+    ["an owner with a space (would shift the fields)", (s) => (s.owner = "kubevirt-sriov/test/k8s node1"), /owner: .* is not a valid owner/],
+    ["an owner that climbs out of the state directory", (s) => (s.owner = "../../k8s-node1"), /owner: "\.\.\/\.\.\/k8s-node1" is not a valid owner/],
+    ["an owner without a stack", (s) => (s.owner = "kubevirt-sriov/k8s-node1"), /owner/],
+    ["an identity hostname with a shell word", (s) => (s.identity = { hostname: "node1;reboot" }), /identity\.hostname/],
+    ["an uppercase identity hostname (the script compares lowercase)", (s) => (s.identity = { hostname: "Node1" }), /identity\.hostname/],
+    ["a machine-id that is not 32 hex digits", (s) => (s.identity = { machineId: "1234" }), /identity\.machineId/],
     ["an interface name over 15 characters", (s) => (s.pfs[0].name = "a234567890123456"), /pfs\[0\]\.name/],
     ["a fractional VF count", (s) => (s.pfs[0].numVfs = 2.5), /pfs\[0\]\.numVfs: expected an integer/],
     ["a VF count given as a string", (s) => ((s.pfs[0] as unknown as Record<string, unknown>).numVfs = "8; reboot"), /pfs\[0\]\.numVfs/],
@@ -71,7 +92,7 @@ describe("nodeprep: renderStateLines", () => {
   }
 
   it("property: any accepted interface name renders as one plain word; anything else is rejected", () => {
-    const safeWord = /^[A-Za-z0-9_.:-]+$/;
+    const safeWord = /^[A-Za-z0-9_.:/-]+$/; // '/' only in the owner (<project>/<stack>/<node>)
     fc.assert(fc.property(fc.string({ maxLength: 20 }), (name) => {
       const s = nodeState([allOn(name, 2)]);
       let lines: string;
@@ -81,7 +102,7 @@ describe("nodeprep: renderStateLines", () => {
         assert.ok(e instanceof Error && /pfs\[0\]\.name/.test(e.message), String(e));
         return;
       }
-      assert.strictEqual(lines.split("\n").length, 8, "schema, node, allow, kernel, pf, group, end and the final newline");
+      assert.strictEqual(lines.split("\n").length, 10, "schema, node, owner, identity, allow, kernel, pf, group, end and the final newline");
       for (const word of lines.trim().split(/\s+/)) assert.match(word, safeWord);
     }), { numRuns: 2000 });
   });
@@ -90,9 +111,40 @@ describe("nodeprep: renderStateLines", () => {
     const pool = fc.stringMatching(/^[A-Za-z0-9_.-]{1,10}$/);
     fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), pool, fc.integer({ min: 0, max: 4094 }), (n, p, vlan) => {
       const lines = renderStateLines(nodeState([allOn("ens1f0", n, "vfio-pci", { pool: p, vlan })]));
-      for (const word of lines.trim().split(/\s+/)) assert.match(word, /^[A-Za-z0-9_.:-]+$/);
+      for (const word of lines.trim().split(/\s+/)) assert.match(word, /^[A-Za-z0-9_.:/-]+$/);
     }));
   });
+});
+
+describe("nodeprep: nodes[].identity and nodes[].decommissioned in the stack config", () => {
+  const withNode0 = (extra: Record<string, unknown>) => {
+    const cfg = multiNodeConfig() as { nodes: Record<string, unknown>[] };
+    Object.assign(cfg.nodes[0], extra);
+    return cfg;
+  };
+
+  it("renders identity into the node's state; the default checks the hostname against the node name", () => {
+    assert.strictEqual(renderNodeState(parsePlatform(multiNodeConfig()).nodes[0]).identity, undefined);
+    const m = parsePlatform(withNode0({ identity: { hostname: "srv-0042.example.com", machineId: "0123456789abcdef0123456789abcdef" }, decommissioned: true }));
+    const s = renderNodeState(m.nodes[0]);
+    assert.deepStrictEqual(s.identity, { hostname: "srv-0042.example.com", machineId: "0123456789abcdef0123456789abcdef" });
+    assert.match(renderStateLines(s), /^identity srv-0042\.example\.com 0123456789abcdef0123456789abcdef$/m);
+    assert.strictEqual(m.nodes[0].config.decommissioned, true);
+    assert.strictEqual(s.owner, undefined, "the owner is the component's (project/stack)");
+  });
+
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["an identity with neither key", { identity: {} }, /nodes\[0\]\.identity: node "worker-a" has an identity with neither hostname nor machineId — set identity\.hostname/],
+    ["an uppercase hostname", { identity: { hostname: "Srv-1" } }, /nodes\[0\]\.identity\.hostname/],
+    ["a machine-id that is not 32 hex digits", { identity: { machineId: "not-a-machine-id" } }, /nodes\[0\]\.identity\.machineId: .*32 lowercase hex digits/],
+    ["an unknown identity key", { identity: { hostname: "a", uuid: "x" } }, /nodes\[0\]\.identity/],
+    ["decommissioned as a string", { decommissioned: "yes" }, /nodes\[0\]\.decommissioned/],
+  ];
+  for (const [what, extra, message] of bad) {
+    it(`refuses ${what}`, () => {
+      assert.throws(() => parsePlatform(withNode0(extra)), (e: unknown) => e instanceof Error && message.test(e.message));
+    });
+  }
 });
 
 describe("nodeprep: renderRemoteCommand", () => {
