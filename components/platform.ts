@@ -10,6 +10,7 @@ import { renderNodeState } from "../render/nodePlan";
 import { usesWhereabouts } from "../render/whereabouts";
 import { SriovDevicePlugin } from "./devicePlugin";
 import { InjectorOutput, NetworkResourcesInjector } from "./injector";
+import { withHostKeys } from "./hostKeys";
 import { Kubevirt } from "./kubevirt";
 import { Multus } from "./multus";
 import { NetworkOutput, SriovNetworks } from "./networks";
@@ -26,6 +27,10 @@ export interface NodePrepOutput {
   vfioConflicts: string[];
   kernelChanges: string[];
   physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
+  /** The SSH host key node preparation checks: pinned in the stack, or recorded at first contact. */
+  hostKey: string;
+  /** The jump host's key, likewise (null without a jump host). */
+  bastionHostKey: string | null;
 }
 
 export interface SriovPlatformArgs {
@@ -62,10 +67,16 @@ export class SriovPlatform extends pulumi.ComponentResource {
     const wait = cfg.waitForReadiness;
 
     // Nodes are prepared in parallel: no prep depends on another.
-    const preps = model.nodes.map((n) => {
-      const connection = args.connections.get(n.config.name);
-      if (!connection) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
-      return new SriovNodePrep(`${name}-${n.config.name}`, { state: renderNodeState(n), connection }, parent);
+    const hostKeys: pulumi.Output<[string, string | null]>[] = [];
+    const preps = model.nodes.map((n, i) => {
+      const pinned = args.connections.get(n.config.name);
+      if (!pinned) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
+      const prepName = `${name}-${n.config.name}`;
+      const state = renderNodeState(n);
+      // A decommissioned node is never dialled again, so its key is not checked either.
+      const connection = n.config.decommissioned ? pinned : withHostKeys(prepName, i, n.config.name, pinned, state, this);
+      hostKeys.push(pulumi.all([connection.hostKey ?? "", connection.proxy ? connection.proxy.hostKey ?? "" : null]));
+      return new SriovNodePrep(prepName, { state, connection, decommissioned: n.config.decommissioned }, parent);
     });
     const labels = new NodeLabels(`${name}-labels`, {
       nodes: model.nodes.map((n) => ({ name: n.config.name, labels: n.config.labels })),
@@ -121,8 +132,8 @@ export class SriovPlatform extends pulumi.ComponentResource {
       secretUserData: args.secretUserData?.has(i) ?? false,
     }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
 
-    this.nodes = pulumi.all(preps.map((p) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions]).apply(
-      ([vfioReady, vfioConflicts, kernelChanges, pfs]) => ({ vfioReady, vfioConflicts, kernelChanges, physicalFunctions: pfs }),
+    this.nodes = pulumi.all(preps.map((p, i) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions, hostKeys[i]]).apply(
+      ([vfioReady, vfioConflicts, kernelChanges, pfs, [hostKey, bastionHostKey]]) => ({ vfioReady, vfioConflicts, kernelChanges, physicalFunctions: pfs, hostKey, bastionHostKey }),
     ))).apply((list) => list.map((o, i) => ({ node: model.nodes[i].config.name, ...o })));
     this.discoveredPlan = pulumi.all(preps.map((p) => p.report)).apply((reports) => {
       const discovery = new Map<string, DiscoveredNode>(reports.map((r) => [r.node, {

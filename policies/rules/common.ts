@@ -9,6 +9,7 @@ export const TYPES = {
   nad: "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition",
   configMap: "kubernetes:core/v1:ConfigMap",
   remoteCommand: "command:remote:Command",
+  localCommand: "command:local:Command",
 } as const;
 
 /** Set by the device plugin's users on a NAD: `<prefix>/<resourceName>` (Multus, KubeVirt). */

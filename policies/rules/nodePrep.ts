@@ -106,14 +106,30 @@ export const nodePrepNoPlaintextCredentials: ResourceValidationPolicy = {
 
 const environmentSchema = { type: "string" as const, enum: ["lab", "dev", "staging", "production"], default: "dev" };
 
+/** The environment variable of the program's trust-on-first-use record (components/hostKeys.ts). */
+const RECORD_HOST_ENV = "KVS_SSH_HOST";
+
+/** A trust-on-first-use host key record: a local command that scans an SSH endpoint. */
+export function recordedHostKeyEndpoint(type: string, props: Record<string, unknown>): string | undefined {
+  if (type !== TYPES.localCommand) return undefined;
+  const env = obj(known(() => props.environment));
+  const host = str(env[RECORD_HOST_ENV]);
+  return host === undefined ? undefined : `${str(env.KVS_SSH_WHO) ?? host} (${host}:${str(env.KVS_SSH_PORT) ?? "22"})`;
+}
+
 export const nodePrepHostKeysProduction: ResourceValidationPolicy = {
   name: "node-prep-host-keys-production",
-  description: "In production (config environment: production), every SSH connection of node preparation pins the host key.",
+  description: "In production (config environment: production), every SSH connection of node preparation pins the host key (none recorded on first use).",
   enforcementLevel: "mandatory",
   configSchema: { properties: { environment: environmentSchema } },
   validateResource: (args, reportViolation) => {
-    if (args.type !== TYPES.remoteCommand) args.notApplicable("not a remote command");
+    const recorded = recordedHostKeyEndpoint(args.type, args.props);
+    if (args.type !== TYPES.remoteCommand && recorded === undefined) args.notApplicable("not a remote command or a host-key record");
     if ((args.getConfig<HostKeyConfig>().environment ?? "dev") !== "production") args.notApplicable("not a production stack");
+    if (recorded !== undefined) {
+      reportViolation(`${args.name}: the host key of ${recorded} is recorded on first use, not pinned, in a production stack — ${HOST_KEY_FIX}`);
+      return;
+    }
     for (const m of missingHostKeys(args.props)) reportViolation(`${args.name}: ${m} in a production stack — ${HOST_KEY_FIX}`);
   },
 };

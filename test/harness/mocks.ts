@@ -2,6 +2,8 @@
 // commands with a node report built from the desired state they carry.
 import * as pulumi from "@pulumi/pulumi";
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
+import { HOSTKEY_HOST_ENV } from "../../components/hostKeys";
 
 export interface RecordedResource {
   type: string;
@@ -59,7 +61,18 @@ export function isSecretValue(v: unknown): boolean {
  * Local commands run for real, as the command provider would run them (`sh -c`, with stdin and
  * environment): the injector's certificate command then yields a real bundle under mocks.
  */
+/**
+ * Trust-on-first-use host key records (components/hostKeys.ts) would scan the stack's hosts:
+ * the mocks answer them with a key derived from host and port instead (tests of the script
+ * itself run it against a real sshd).
+ */
+function fakeHostKey(env: Record<string, string>): { stdout: string; stderr: string } {
+  const blob = Buffer.concat([Buffer.from("\0\0\0\x0bssh-ed25519\0\0\0\x20", "latin1"), createHash("sha256").update(`${env.KVS_SSH_HOST}:${env.KVS_SSH_PORT}`).digest()]);
+  return { stdout: `ssh-ed25519 ${blob.toString("base64")}`, stderr: "" };
+}
+
 function runLocalCommand(inputs: Record<string, any>): { stdout: string; stderr: string } {
+  if (inputs.environment?.[HOSTKEY_HOST_ENV] !== undefined) return fakeHostKey(inputs.environment);
   const r = spawnSync("sh", ["-c", String(inputs.create)], {
     input: inputs.stdin ?? "",
     env: { ...process.env, ...(inputs.environment ?? {}) },

@@ -76,6 +76,20 @@ describe("policies node-prep-host-keys(-production)", () => {
     assert.deepStrictEqual((await runResource(nodePrepHostKeysProduction, pinned, { environment: "production" })).violations, []);
   });
 
+  it("production: reports a host key recorded on first use (the program's record), not pinned", async () => {
+    const record = {
+      type: "command:local:Command",
+      name: "prod-worker-1-hostkey",
+      props: { create: "node -", environment: { KVS_SSH_HOST: "10.0.0.11", KVS_SSH_PORT: "22", KVS_SSH_WHO: "node worker-1" } },
+    };
+    assert.deepStrictEqual((await runResource(nodePrepHostKeysProduction, record, { environment: "production" })).violations, [
+      "prod-worker-1-hostkey: the host key of node worker-1 (10.0.0.11:22) is recorded on first use, not pinned, in a production stack — pin it (nodes[].ssh.hostKey / bastion.hostKey, from ssh-keyscan), or SSH accepts any host key",
+    ]);
+    assert.strictEqual((await runResource(nodePrepHostKeysProduction, record, { environment: "dev" })).notApplicable, "not a production stack");
+    const other = { type: "command:local:Command", name: "x", props: { create: "echo hi" } };
+    assert.ok((await runResource(nodePrepHostKeysProduction, other, { environment: "production" })).notApplicable !== undefined);
+  });
+
   it("production rule does not apply elsewhere; the advisory one does", async () => {
     assert.strictEqual((await runResource(nodePrepHostKeysProduction, unpinned, { environment: "dev" })).notApplicable, "not a production stack");
     assert.strictEqual((await runResource(nodePrepHostKeysProduction, unpinned)).notApplicable, "not a production stack");

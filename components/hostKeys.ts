@@ -1,0 +1,97 @@
+// Trust on first use for SSH endpoints whose host key the stack does not pin: one
+// command.local.Command per endpoint runs node/hostkey.js, which records the key at the first
+// contact and refuses a changed key afterwards. Node preparation then pins the recorded key.
+import * as command from "@pulumi/command";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_KEY } from "../config/schema";
+import { NodeState, nodeScript, renderStateLines } from "../render/nodeState";
+import type { NodeConnection } from "./nodePrep";
+
+const HOSTKEY_SCRIPT = fs.readFileSync(path.join(__dirname, "..", "node", "hostkey.js"), "utf8");
+
+/** Environment variable that names the endpoint (the test mocks answer these commands themselves). */
+export const HOSTKEY_HOST_ENV = "KVS_SSH_HOST";
+
+export interface HostKeyEndpoint {
+  host: string;
+  port: number;
+  /** What the endpoint is, for messages: `node worker-1`, `the jump host of node worker-2`. */
+  who: string;
+  /** The shell command that pins a key for it, with `<KEY>` where the key goes. */
+  pinCommand: string;
+  /**
+   * Changes exactly when node preparation will connect (the node's state and script): the
+   * check runs again then, and only then, so a no-op `up` opens no connection.
+   */
+  runWhen: string;
+}
+
+/**
+ * The endpoint's host key as recorded at first contact (a secret-free Output: host keys are
+ * public). A new host or port is a new endpoint: the record starts over (replacement).
+ */
+export function recordedHostKey(name: string, e: HostKeyEndpoint, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+  const scan = new command.local.Command(name, {
+    create: "node -",
+    stdin: HOSTKEY_SCRIPT,
+    environment: {
+      [HOSTKEY_HOST_ENV]: e.host,
+      KVS_SSH_PORT: String(e.port),
+      KVS_SSH_WHO: e.who,
+      KVS_SSH_PIN: e.pinCommand,
+      KVS_SSH_RUN_WHEN: e.runWhen,
+    },
+    addPreviousOutputInEnv: true,
+    triggers: [e.host, e.port],
+    logging: "stderr",
+  }, opts);
+  return scan.stdout.apply((s) => s.trim());
+}
+
+let scriptHash: string | undefined;
+
+/** When node preparation will connect: its state lines and the script it ships. */
+export function connectWhen(state: NodeState): string {
+  scriptHash ??= createHash("sha256").update(nodeScript()).digest("hex");
+  return createHash("sha256").update(scriptHash).update(renderStateLines(state)).digest("hex").slice(0, 16);
+}
+
+/** `pulumi config set` that pins a key at a config path (the key goes where `<KEY>` is). */
+function pinCommand(configPath: string): string {
+  return `pulumi config set --path '${CONFIG_KEY}.${configPath}' <KEY>`;
+}
+
+/**
+ * The node's connection with every host key either pinned by the stack or recorded at first
+ * contact. Validation has already refused an unpinned node behind a jump host: only the jump
+ * host itself, which is reached directly, can be recorded on the way.
+ */
+export function withHostKeys(
+  prepName: string,
+  index: number,
+  node: string,
+  connection: NodeConnection,
+  state: NodeState,
+  parent: pulumi.Resource,
+): NodeConnection {
+  const out: NodeConnection = { ...connection };
+  const runWhen = connectWhen(state);
+  if (out.hostKey === undefined && out.proxy === undefined) {
+    out.hostKey = recordedHostKey(`${prepName}-hostkey`, {
+      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(`nodes[${index}].ssh.hostKey`), runWhen,
+    }, { parent });
+  }
+  if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
+    const p = out.proxy;
+    out.proxy = {
+      ...p,
+      hostKey: recordedHostKey(`${prepName}-bastion-hostkey`, {
+        host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(`nodes[${index}].bastion.hostKey`), runWhen,
+      }, { parent }),
+    };
+  }
+  return out;
+}

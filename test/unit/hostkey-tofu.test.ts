@@ -1,0 +1,102 @@
+// Trust on first use of SSH host keys: node/hostkey.js against a real sshd on loopback (first
+// contact records the key, the same key passes, a replaced key is refused with both
+// fingerprints and the cure), and the program's wiring under mocks.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { pinHostKeyCommand } from "../../config/validate";
+import { ROOT, multiNodeConfig } from "../fixtures/stacks";
+import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { TestSshd } from "../sim/sshd";
+import { sha256Hex } from "../../render/kubevirt";
+
+const SCRIPT = fs.readFileSync(path.join(ROOT, "node", "hostkey.js"), "utf8");
+const PIN = "pulumi config set --path 'platform.nodes[0].ssh.hostKey' <KEY>";
+
+function scan(port: number, recorded?: string): { status: number | null; stdout: string; stderr: string } {
+  const env: Record<string, string> = { ...process.env, KVS_SSH_HOST: "127.0.0.1", KVS_SSH_PORT: String(port), KVS_SSH_WHO: "node worker-1", KVS_SSH_PIN: PIN, KVS_SSH_TIMEOUT: "5" } as Record<string, string>;
+  if (recorded !== undefined) env.PULUMI_COMMAND_STDOUT = recorded;
+  const r = spawnSync("node", ["-"], { input: SCRIPT, env, encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+function fingerprintOf(key: string): string {
+  const file = path.join(fs.mkdtempSync("/tmp/kvs-fp-"), "k.pub");
+  fs.writeFileSync(file, `${key}\n`);
+  return spawnSync("ssh-keygen", ["-lf", file], { encoding: "utf8" }).stdout.split(" ")[1];
+}
+
+describe("trust on first use: node/hostkey.js against a real sshd", function () {
+  this.timeout(60_000);
+  let sshd: TestSshd;
+  before(async () => {
+    sshd = await TestSshd.start();
+  });
+  after(async () => {
+    await sshd?.stop();
+  });
+
+  it("records the host's key at the first contact", () => {
+    const r = scan(sshd.port);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, sshd.hostKey.split(" ").slice(0, 2).join(" "));
+  });
+
+  it("passes, printing the recorded key, while the host presents it", () => {
+    const recorded = scan(sshd.port).stdout;
+    const r = scan(sshd.port, recorded);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, recorded);
+  });
+
+  it("refuses a changed key with both fingerprints, that nothing was sent, and the pin command with the new key", () => {
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsWJp1kW2m9yU3s0e3Jq3b8B0tqvV1Zb1k5mQ0nXyZ1";
+    const now = sshd.hostKey.split(" ").slice(0, 2).join(" ");
+    const r = scan(sshd.port, other);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, "");
+    assert.ok(r.stderr.includes(`node worker-1 (127.0.0.1:${sshd.port}): the SSH host key changed since it was first recorded`), r.stderr);
+    assert.ok(r.stderr.includes(`recorded ssh-ed25519 ${fingerprintOf(other)}, now ssh-ed25519 ${fingerprintOf(now)}`), r.stderr);
+    assert.ok(r.stderr.includes("Nothing was sent to the host"), r.stderr);
+    assert.ok(r.stderr.includes(`pin it: pulumi config set --path 'platform.nodes[0].ssh.hostKey' '${now}'`), r.stderr);
+  });
+
+  it("says so, naming the endpoint, when nothing answers", () => {
+    const r = scan(1);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^node worker-1 \(127\.0\.0\.1:1\): cannot read its SSH host key .*cure: check that sshd is reachable/);
+  });
+
+  it("the pin command printed by validation works as printed (its scan yields the host's key line)", () => {
+    const cmd = pinHostKeyCommand("nodes[0].ssh.hostKey", `ssh-keyscan -t ed25519 -p ${sshd.port} 127.0.0.1`);
+    const inner = /"\$\((.*)\)"$/.exec(cmd)?.[1];
+    assert.ok(inner, cmd);
+    const r = spawnSync("bash", ["-c", inner], { encoding: "utf8" });
+    assert.equal(r.stdout.trim(), sshd.hostKey.split(" ").slice(0, 2).join(" "));
+  });
+});
+
+describe("trust on first use: the program's wiring (mocks)", function () {
+  this.timeout(120_000);
+
+  it("records unpinned keys only, and node preparation pins what was recorded", () => {
+    const cfg = multiNodeConfig() as Record<string, any>;
+    delete cfg.nodes[0].ssh.hostKey; // worker-a: direct, unpinned → recorded
+    // worker-b: pinned node key behind an unpinned jump host → the jump host is recorded
+    cfg.kubevirt.operatorManifest = { file: "lab/kubevirt-lab-operator.yaml", sha256: sha256Hex(fs.readFileSync(path.join(ROOT, "lab/kubevirt-lab-operator.yaml"))) };
+    const r = runProgram({ stack: "tofu", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    assert.equal(r.error, undefined, r.error?.message);
+    const records = r.resources.filter((x) => x.type === "command:local:Command" && /hostkey$/.test(x.name));
+    assert.deepEqual(records.map((x) => x.name).sort(), ["tofu-worker-a-hostkey", "tofu-worker-b-bastion-hostkey"]);
+    const a = records.find((x) => x.name === "tofu-worker-a-hostkey")!;
+    assert.deepEqual([a.inputs.environment.KVS_SSH_HOST, a.inputs.environment.KVS_SSH_PORT, a.inputs.environment.KVS_SSH_WHO], ["10.0.0.11", "22", "node worker-a"]);
+    assert.equal(a.inputs.addPreviousOutputInEnv, true);
+    assert.match(a.inputs.environment.KVS_SSH_RUN_WHEN, /^[0-9a-f]{16}$/);
+    const unwrap = (v: any) => (v && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
+    const conn = (node: string) => unwrap(r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith(`tofu-${node}`))!.inputs.connection);
+    assert.match(unwrap(conn("worker-a").hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI/);
+    assert.equal(unwrap(conn("worker-b").hostKey), cfg.nodes[1].ssh.hostKey);
+    assert.match(unwrap(unwrap(conn("worker-b").proxy).hostKey), /^ssh-ed25519 /);
+  });
+});
