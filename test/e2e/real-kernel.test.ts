@@ -200,6 +200,31 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     await unitAndStateGone(guest);
   });
 
+  it("igb on a real kernel: a refused VF setting stops apply before any write with node, PF, VF, setting, driver and cure; a rate waits for the link", async () => {
+    const guest = g(0);
+    const name = pfNames[0][0];
+    const state = (group: Partial<NodeState["pfs"][number]["vfGroups"][number]>): NodeState => ({
+      schema: 1,
+      node: guest.name,
+      allowDisruption: false,
+      kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: false },
+      pfs: [{ name, numVfs: 2, vfGroups: [{ first: 0, last: 1, driver: "netdevice", pool: "media", ...group }] }],
+    });
+    const refused = await guest.ssh(renderRemoteCommand("apply", state({ linkState: "enable" })));
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, new RegExp(`PF ${name} \\([0-9a-f:.]+\\) on node ${guest.name}: driver igb refuses 'state enable' on VFs 0-1 \\(Operation not supported\\); cure: drop 'state enable' \\(vfSettings\\.linkState / the network's linkState\\) for pool media`));
+    assert.equal((await pf(guest, name)).numVfs, 0, "nothing was written: no VF created");
+    await unitAndStateGone(guest);
+    const rated = state({ maxTxRate: 100 });
+    ok(await guest.ssh(renderRemoteCommand("apply", rated)), "apply with max_tx_rate");
+    const links = vfLinks(await pf(guest, name));
+    for (const i of [0, 1]) assert.match(links.get(i) ?? "", /max_tx_rate 100Mbps/, `vf ${i}: ${links.get(i)}`);
+    assert.equal(parseNodeReport(ok(await guest.ssh(renderRemoteCommand("apply", rated)), "second apply")).apply.writes, 0);
+    ok(await guest.ssh(renderRemoteCommand("revert", rated)), "revert");
+    assert.equal((await pf(guest, name)).numVfs, 0);
+    await unitAndStateGone(guest);
+  });
+
   it("pulumi up: every guest's PFs get the configured VFs and drivers, VF settings and the boot unit; the outputs carry what the kernels reported", async () => {
     // lab-node-2 starts with a VF of its own: destroy must give it back.
     await g(1).run(`echo ${ORIGINAL_NODE2_VFS} > /sys/class/net/${pfNames[1][0]}/device/sriov_numvfs`);
