@@ -33,7 +33,12 @@ export interface HostKeyEndpoint {
  * The endpoint's host key as recorded at first contact (a secret-free Output: host keys are
  * public). A new host or port is a new endpoint: the record starts over (replacement).
  */
-export function recordedHostKey(name: string, e: HostKeyEndpoint, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+export function recordedHostKey(
+  name: string,
+  e: HostKeyEndpoint,
+  opts: pulumi.CustomResourceOptions,
+  scanned?: pulumi.Output<string>,
+): pulumi.Output<string> {
   const scan = new command.local.Command(name, {
     create: "node -",
     stdin: HOSTKEY_SCRIPT,
@@ -43,6 +48,7 @@ export function recordedHostKey(name: string, e: HostKeyEndpoint, opts: pulumi.C
       KVS_SSH_WHO: e.who,
       KVS_SSH_PIN: e.pinCommand,
       KVS_SSH_RUN_WHEN: e.runWhen,
+      ...(scanned !== undefined ? { KVS_SSH_SCANNED: scanned } : {}),
     },
     addPreviousOutputInEnv: true,
     triggers: [e.host, e.port],
@@ -65,9 +71,27 @@ function pinCommand(configPath: string): string {
 }
 
 /**
+ * ssh-keyscan of a node run ON its jump host, over the jump host's checked connection: the
+ * only vantage point that reaches the node. Runs again exactly when node preparation will
+ * connect (the command text carries the same hash).
+ */
+function scanThroughJumpHost(name: string, node: { host: string; port: number }, jump: NodeConnection["proxy"] & object, runWhen: string, parent: pulumi.Resource): pulumi.Output<string> {
+  const scan = new command.remote.Command(name, {
+    connection: { host: jump.host, port: jump.port, user: jump.user, privateKey: secretOrNot(jump.privateKey), password: secretOrNot(jump.password), hostKey: jump.hostKey },
+    create: `ssh-keyscan -T 15 -p ${node.port} ${node.host} # kubevirt-sriov ${runWhen}`,
+    logging: "stderr",
+  }, { parent });
+  return scan.stdout;
+}
+
+function secretOrNot(v: pulumi.Input<string> | undefined): pulumi.Output<string> | undefined {
+  return v === undefined ? undefined : pulumi.secret(v);
+}
+
+/**
  * The node's connection with every host key either pinned by the stack or recorded at first
- * contact. Validation has already refused an unpinned node behind a jump host: only the jump
- * host itself, which is reached directly, can be recorded on the way.
+ * contact: the jump host's by scanning it from here, a node behind a jump host by scanning it
+ * from the jump host (whose key is checked first).
  */
 export function withHostKeys(
   prepName: string,
@@ -79,11 +103,6 @@ export function withHostKeys(
 ): NodeConnection {
   const out: NodeConnection = { ...connection };
   const runWhen = connectWhen(state);
-  if (out.hostKey === undefined && out.proxy === undefined) {
-    out.hostKey = recordedHostKey(`${prepName}-hostkey`, {
-      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(`nodes[${index}].ssh.hostKey`), runWhen,
-    }, { parent });
-  }
   if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
     const p = out.proxy;
     out.proxy = {
@@ -92,6 +111,12 @@ export function withHostKeys(
         host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(`nodes[${index}].bastion.hostKey`), runWhen,
       }, { parent }),
     };
+  }
+  if (out.hostKey === undefined) {
+    const scanned = out.proxy === undefined ? undefined : scanThroughJumpHost(`${prepName}-hostkey-scan`, out, out.proxy, runWhen, parent);
+    out.hostKey = recordedHostKey(`${prepName}-hostkey`, {
+      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(`nodes[${index}].ssh.hostKey`), runWhen,
+    }, { parent }, scanned);
   }
   return out;
 }

@@ -248,21 +248,19 @@ const keyscan = (host: string, port: number) => `ssh-keyscan -t ed25519 -p ${por
 
 /**
  * Host keys: pinned in the stack, or recorded by the program at first contact (trust on first
- * use, components/hostKeys.ts). Production accepts only pinned keys. A node reached through a
- * jump host must always be pinned: the program scans only what it reaches directly. Check a
- * printed key's fingerprint out of band (the host's console) before pinning it.
+ * use, components/hostKeys.ts; a node behind a jump host is scanned from the jump host).
+ * Production accepts only pinned keys. Check a printed key's fingerprint out of band (the
+ * host's console) before pinning it.
  */
 function checkHostKeys(cfg: PlatformConfig, problems: ProblemList): void {
   const production = cfg.environment === "production";
   cfg.nodes.forEach((n, i) => {
     const b = n.bastion;
-    if (n.ssh.hostKey === undefined && (production || b !== undefined)) {
+    if (n.ssh.hostKey === undefined && production) {
       const scan = b === undefined ? keyscan(n.ssh.host, n.ssh.port) : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
       problems.add(
         ["nodes", i, "ssh", "hostKey"],
-        production
-          ? `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`
-          : `node "${n.name}" is reached through a jump host and has no pinned SSH host key: the program records keys on first use only for hosts it reaches directly`,
+        `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
         `pin it: ${pinHostKeyCommand(`nodes[${i}].ssh.hostKey`, scan)}`,
       );
     }

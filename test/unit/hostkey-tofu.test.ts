@@ -14,9 +14,10 @@ import { sha256Hex } from "../../render/kubevirt";
 const SCRIPT = fs.readFileSync(path.join(ROOT, "node", "hostkey.js"), "utf8");
 const PIN = "pulumi config set --path 'platform.nodes[0].ssh.hostKey' <KEY>";
 
-function scan(port: number, recorded?: string): { status: number | null; stdout: string; stderr: string } {
+function scan(port: number, recorded?: string, scanned?: string): { status: number | null; stdout: string; stderr: string } {
   const env: Record<string, string> = { ...process.env, KVS_SSH_HOST: "127.0.0.1", KVS_SSH_PORT: String(port), KVS_SSH_WHO: "node worker-1", KVS_SSH_PIN: PIN, KVS_SSH_TIMEOUT: "5" } as Record<string, string>;
   if (recorded !== undefined) env.PULUMI_COMMAND_STDOUT = recorded;
+  if (scanned !== undefined) env.KVS_SSH_SCANNED = scanned;
   const r = spawnSync("node", ["-"], { input: SCRIPT, env, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
 }
@@ -68,6 +69,20 @@ describe("trust on first use: node/hostkey.js against a real sshd", function () 
     assert.match(r.stderr, /^node worker-1 \(127\.0\.0\.1:1\): cannot read its SSH host key .*cure: check that sshd is reachable/);
   });
 
+  it("behind a jump host: takes the jump host's ssh-keyscan output instead of scanning, and checks it the same way", () => {
+    const fromJump = spawnSync("ssh-keyscan", ["-T", "5", "-p", String(sshd.port), "127.0.0.1"], { encoding: "utf8" }).stdout;
+    const key = sshd.hostKey.split(" ").slice(0, 2).join(" ");
+    const first = scan(1, undefined, fromJump); // port 1: nothing is scanned from here
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, key);
+    const other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsWJp1kW2m9yU3s0e3Jq3b8B0tqvV1Zb1k5mQ0nXyZ1";
+    const changed = scan(1, other, fromJump);
+    assert.equal(changed.status, 1);
+    assert.match(changed.stderr, /the SSH host key changed since it was first recorded/);
+    const empty = scan(1, undefined, "");
+    assert.match(empty.stderr, /cannot read its SSH host key \(the jump host's ssh-keyscan printed no key\)/);
+  });
+
   it("the pin command printed by validation works as printed (its scan yields the host's key line)", () => {
     const cmd = pinHostKeyCommand("nodes[0].ssh.hostKey", `ssh-keyscan -t ed25519 -p ${sshd.port} 127.0.0.1`);
     const inner = /"\$\((.*)\)"$/.exec(cmd)?.[1];
@@ -98,5 +113,25 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     assert.match(unwrap(conn("worker-a").hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI/);
     assert.equal(unwrap(conn("worker-b").hostKey), cfg.nodes[1].ssh.hostKey);
     assert.match(unwrap(unwrap(conn("worker-b").proxy).hostKey), /^ssh-ed25519 /);
+  });
+
+  it("a node behind a jump host: scanned on the jump host (over its checked connection), then recorded", () => {
+    const cfg = multiNodeConfig() as Record<string, any>;
+    delete cfg.nodes[1].ssh.hostKey;
+    cfg.kubevirt.operatorManifest = { file: "lab/kubevirt-lab-operator.yaml", sha256: sha256Hex(fs.readFileSync(path.join(ROOT, "lab/kubevirt-lab-operator.yaml"))) };
+    const r = runProgram({ stack: "tofu", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    assert.equal(r.error, undefined, r.error?.message);
+    const unwrap = (v: any) => (v && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
+    const jump = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-bastion-hostkey")!;
+    const scanOnJump = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-worker-b-hostkey-scan")!;
+    const record = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-hostkey")!;
+    assert.ok(jump && scanOnJump && record);
+    const conn = unwrap(scanOnJump.inputs.connection);
+    assert.deepEqual([conn.host, conn.user], ["bastion.example.internal", "jump"]);
+    assert.match(unwrap(conn.hostKey), /^ssh-ed25519 /, "the jump host's recorded key is checked");
+    assert.match(scanOnJump.inputs.create, /^ssh-keyscan -T 15 -p 2222 10\.0\.0\.12 # kubevirt-sriov [0-9a-f]{16}$/);
+    assert.match(record.inputs.environment.KVS_SSH_SCANNED, /^\[10\.0\.0\.12\]:2222 ssh-ed25519 /);
+    const prep = r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith("tofu-worker-b") && x.name !== "tofu-worker-b-hostkey-scan")!;
+    assert.match(unwrap(unwrap(prep.inputs.connection).hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjk/);
   });
 });
