@@ -137,11 +137,28 @@ async function main(): Promise<void> {
     lab,
     "",
   ].join("\n");
-  fs.writeFileSync(o.out, doc);
+  const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "";
+  fs.writeFileSync(o.out, withHandWrittenSections(doc, previous));
   console.log(doc);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+/**
+ * The generated document followed by every section of the previous file that this command does
+ * not generate (analyses written after a run, the real-kernel figures of lab/guest/bench.ts), so
+ * a re-run never loses them.
+ */
+export function withHandWrittenSections(generated: string, previous: string): string {
+  const sections = (text: string) => text.split(/^(?=## )/m).slice(1);
+  const title = (section: string) => section.split("\n", 1)[0].trim();
+  const own = new Set(sections(generated).map(title));
+  const kept = sections(previous).filter((sec) => !own.has(title(sec)));
+  if (kept.length === 0) return generated;
+  return `${generated.replace(/\n*$/, "\n\n")}${kept.map((sec) => sec.replace(/\n*$/, "\n")).join("\n")}`;
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
