@@ -355,10 +355,8 @@ async function captureStderr(fn: () => Promise<void>): Promise<string> {
 
 /** A bundle printed by the hand-written DER encoder this script used before @peculiar/x509 (2026-11-28,
  * CA for 36500 days): what the state of a stack deployed then hands back. Test-only keys. */
-const HAND_WRITTEN_BUNDLE: TlsBundle = {
-  format: 1,
-  ca: {
-    cert: `-----BEGIN CERTIFICATE-----
+/** Its CA certificate, which is also the whole caBundle it printed. */
+const HAND_WRITTEN_CA = `-----BEGIN CERTIFICATE-----
 MIIBlTCCATugAwIBAgIQDaaOUdl2g9QJlpl0VWdh1TAKBggqhkjOPQQDAjAoMSYw
 JAYDVQQDDB1uZXR3b3JrLXJlc291cmNlcy1pbmplY3Rvci1jYTAgFw0yNjExMjgw
 ODA5MjNaGA8yMTI2MTEwNDA4MTQyM1owKDEmMCQGA1UEAwwdbmV0d29yay1yZXNv
@@ -369,7 +367,12 @@ AwIBBjAdBgNVHQ4EFgQUV7knjkvMWLpkCMgjdMmBcGMcvP0wCgYIKoZIzj0EAwID
 SAAwRQIhALVafOOBZd0lRJkLTJvfo0PdqFn9m0Y5rPWNfmi6cJxDAiAzoTfXshUO
 yKGsb7gSJf/PF1F6RuiwbmGFYK+Kfo8zWg==
 -----END CERTIFICATE-----
-`,
+`;
+
+const HAND_WRITTEN_BUNDLE: TlsBundle = {
+  format: 1,
+  ca: {
+    cert: HAND_WRITTEN_CA,
     key: `-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgJh3Ty75YmG8OrBZN
 EhPuDQ70Z/RUg4hIjmXWy5VfS5OhRANCAAR6Ayu33itcXdwYW/sa/VnVCHCvCxdq
@@ -377,18 +380,7 @@ rR0fokw4aqvCG7KxuPHgjSRvnGVC4IFFKwPCViND7t5NRkt2CoNyu64/
 -----END PRIVATE KEY-----
 `,
   },
-  caBundle: `-----BEGIN CERTIFICATE-----
-MIIBlTCCATugAwIBAgIQDaaOUdl2g9QJlpl0VWdh1TAKBggqhkjOPQQDAjAoMSYw
-JAYDVQQDDB1uZXR3b3JrLXJlc291cmNlcy1pbmplY3Rvci1jYTAgFw0yNjExMjgw
-ODA5MjNaGA8yMTI2MTEwNDA4MTQyM1owKDEmMCQGA1UEAwwdbmV0d29yay1yZXNv
-dXJjZXMtaW5qZWN0b3ItY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAR6Ayu3
-3itcXdwYW/sa/VnVCHCvCxdqrR0fokw4aqvCG7KxuPHgjSRvnGVC4IFFKwPCViND
-7t5NRkt2CoNyu64/o0UwQzASBgNVHRMBAf8ECDAGAQH/AgEAMA4GA1UdDwEB/wQE
-AwIBBjAdBgNVHQ4EFgQUV7knjkvMWLpkCMgjdMmBcGMcvP0wCgYIKoZIzj0EAwID
-SAAwRQIhALVafOOBZd0lRJkLTJvfo0PdqFn9m0Y5rPWNfmi6cJxDAiAzoTfXshUO
-yKGsb7gSJf/PF1F6RuiwbmGFYK+Kfo8zWg==
------END CERTIFICATE-----
-`,
+  caBundle: HAND_WRITTEN_CA,
   tls: {
     cert: `-----BEGIN CERTIFICATE-----
 MIICSzCCAfGgAwIBAgIQE2WOPkw7FwHDf4FcQIwB/jAKBggqhkjOPQQDAjAoMSYw

@@ -71,17 +71,22 @@ describe("program under mocks: custom user data set with --secret", function () 
     return p;
   }
 
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it("goes only into the VM's Secret, as a secret; the VM spec holds no user data and, carrying its hash, is secret", () => {
+  /** The program with the platform key marked secret and one leaf encrypted in the stack file. */
+  function runWithSecretLeaf(secureLeaf: (p: Record<string, any>) => void) {
     const platform = platformWithCustomVm();
-    const r = runProgram({
+    return runProgram({
       stack: "sec",
       platform,
       platformSecret: true,
-      projectDir: project(platform, (p) => (p.vms[0].custom.userData = { secure: "v1:encrypted" })),
+      projectDir: project(platform, secureLeaf),
       config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } },
     });
+  }
+
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("goes only into the VM's Secret, as a secret; the VM spec holds no user data and, carrying its hash, is secret", () => {
+    const r = runWithSecretLeaf((p) => (p.vms[0].custom.userData = { secure: "v1:encrypted" }));
     assert.equal(r.error, undefined, r.error?.message);
     const secret = r.resources.find((x) => x.type === "kubernetes:core/v1:Secret" && x.inputs.metadata?.name === "kamailio-cloudinit");
     assert.ok(secret, "a cloud-init Secret for the custom VM");
@@ -95,14 +100,7 @@ describe("program under mocks: custom user data set with --secret", function () 
   });
 
   it("a secret leaf the program cannot keep secret fails the run, naming it", () => {
-    const platform = platformWithCustomVm();
-    const r = runProgram({
-      stack: "sec",
-      platform,
-      platformSecret: true,
-      projectDir: project(platform, (p) => (p.nodes[0].ssh.host = { secure: "v1:encrypted" })),
-      config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } },
-    });
+    const r = runWithSecretLeaf((p) => (p.nodes[0].ssh.host = { secure: "v1:encrypted" }));
     assert.match(r.error?.message ?? "", /kubevirt-sriov:platform\.nodes\[0\]\.ssh\.host: is set with --secret, but the program renders it into plain Kubernetes objects/);
     assert.ok(!r.resources.some((x) => x.type.startsWith("kubernetes:")), "nothing registered");
   });
