@@ -1,6 +1,11 @@
 // The lab's Kubernetes control plane: a real etcd, kube-apiserver and kube-controller-manager
 // (namespace controller and garbage collector, so namespace deletes finish) on loopback,
-// credentials made with openssl, everything under the lab directory. No kubelet.
+// credentials made with openssl, everything under the lab directory.
+// With `kubelets` (the real-kubelet lab, lab/kubelet/): also kube-scheduler, the controllers that
+// run workloads (DaemonSets, ReplicaSets, node lifecycle, the kube-root-ca.crt publisher), the Node
+// authorizer with NodeRestriction, ServiceAccount admission (pods get their tokens), and the
+// apiserver advertised at the address guests reach it on (lab/kubelet/nodeConfig.ts), so that the
+// `kubernetes` service's endpoints lead pods to it.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
@@ -13,12 +18,24 @@ export interface ControlPlanePorts {
   apiserver: number;
 }
 
+export interface KubeletControlPlane {
+  /** The address the kubelets reach the apiserver on: advertised, and in its serving certificate. */
+  advertiseAddress: string;
+  /** Where kube-scheduler is (the kube-node tool's bin dir), asked only when the plane starts. */
+  schedulerBin: () => string;
+}
+
 export class ControlPlane {
   readonly pki: string;
   readonly kubeconfig: string;
 
   /** `bin`: where the toolchain's binaries are, asked only when the plane starts. */
-  constructor(readonly dir: string, private readonly toolchainBin: () => string, readonly ports: ControlPlanePorts) {
+  constructor(
+    readonly dir: string,
+    private readonly toolchainBin: () => string,
+    readonly ports: ControlPlanePorts,
+    readonly kubelets?: KubeletControlPlane,
+  ) {
     this.pki = path.join(dir, "pki");
     this.kubeconfig = path.join(dir, "kubeconfig");
   }
@@ -70,27 +87,57 @@ export class ControlPlane {
     ]);
     await waitFor("etcd", async () => this.alive("etcd") && (await fetch(`${etcdUrl}/health`).then((r) => r.ok).catch(() => false)), 30_000);
 
+    const k = this.kubelets;
     startDaemon(this.dir, "kube-apiserver", path.join(bin, "kube-apiserver"), [
-      `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-      // A loopback advertise address needs the endpoint reconciler off (1.37 refuses it).
-      "--endpoint-reconciler-type=none",
+      `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1",
+      ...(k
+        ? // The self-signed serving certificate names the advertise address and 10.96.0.1; the
+          // lease reconciler points the `kubernetes` service there (a guestfwd leads to 127.0.0.1).
+          [`--advertise-address=${k.advertiseAddress}`, "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"]
+        : // A loopback advertise address needs the endpoint reconciler off (1.37 refuses it); no
+          // pod runs, so no service account token is ever mounted.
+          ["--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none", "--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]),
       `--secure-port=${this.ports.apiserver}`, `--cert-dir=${path.join(this.pki, "serving")}`,
-      `--client-ca-file=${path.join(this.pki, "ca.crt")}`, "--authorization-mode=RBAC",
+      `--client-ca-file=${path.join(this.pki, "ca.crt")}`,
       `--service-account-issuer=${this.url}`, `--service-account-key-file=${path.join(this.pki, "sa.pub")}`,
       `--service-account-signing-key-file=${path.join(this.pki, "sa.key")}`,
       "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true",
-      "--disable-admission-plugins=ServiceAccount",
     ]);
     await waitFor("kube-apiserver", async () => this.alive("kube-apiserver") && fs.existsSync(path.join(this.pki, "serving", "apiserver.crt")) && (await this.get("/readyz").then(() => true).catch(() => false)), 90_000);
     this.writeKubeconfig();
 
     startDaemon(this.dir, "kube-controller-manager", path.join(bin, "kube-controller-manager"), [
       `--kubeconfig=${this.kubeconfig}`,
-      "--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token",
+      `--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token${k ? ",daemonset,replicaset,deployment,nodelifecycle,podgc,root-ca-cert-publisher" : ""}`,
       `--service-account-private-key-file=${path.join(this.pki, "sa.key")}`,
       `--root-ca-file=${path.join(this.pki, "serving", "apiserver.crt")}`,
       "--use-service-account-credentials=false", "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
     ]);
+    if (k) {
+      startDaemon(this.dir, "kube-scheduler", path.join(k.schedulerBin(), "kube-scheduler"), [
+        `--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`,
+        "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
+      ]);
+    }
+  }
+
+  /**
+   * A client certificate signed by the lab CA (the apiserver's client CA): PEM cert and key.
+   * Made once per `file` name under pki/.
+   */
+  clientCert(file: string, commonName: string, organization?: string): { cert: string; key: string } {
+    const crt = path.join(this.pki, `${file}.crt`);
+    if (!fs.existsSync(crt)) {
+      const subj = `${organization ? `/O=${organization}` : ""}/CN=${commonName}`;
+      this.openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", subj);
+      this.openssl("x509", "-req", "-in", `${file}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${file}.crt`, "-days", "30");
+    }
+    return { cert: fs.readFileSync(crt, "utf8"), key: fs.readFileSync(path.join(this.pki, `${file}.key`), "utf8") };
+  }
+
+  /** PEM of a file under pki/ (ca.crt: the client CA; serving/apiserver.crt: the serving chain). */
+  pem(file: string): string {
+    return fs.readFileSync(path.join(this.pki, file), "utf8");
   }
 
   /** True while `name` runs; throws with the end of its log once it has died (e.g. a port in use). */
@@ -102,7 +149,7 @@ export class ControlPlane {
 
   /** Stops the control plane: controller-manager and apiserver before etcd. */
   stop(): void {
-    for (const name of ["kube-controller-manager", "kube-apiserver", "etcd"]) stopDaemon(this.dir, name);
+    for (const name of ["kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]) stopDaemon(this.dir, name);
   }
 
   request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: any }> {

@@ -10,10 +10,12 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { ControlPlane } from "./controlPlane";
-import { daemonPid } from "./processes";
+import { daemonPid, stopDaemon } from "./processes";
 import { labHardware, LabNode } from "./nodes";
-import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, sriovPfs } from "./guest/layout";
+import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, KUBELET_NETWORKS, sriovPfs } from "./guest/layout";
 import { ensureImage, Guest, labGuestSpecs, startGuests } from "./guest/guests";
+import { ensureKubeletArtifacts, joinGuests, kubeSchedulerBin, startRegistry } from "./kubelet/kubelets";
+import { GUEST_API_ADDRESS, REGISTRY_MIRROR } from "./kubelet/nodeConfig";
 
 export const REPO = path.join(__dirname, "..");
 export const STACK = "lab";
@@ -37,6 +39,12 @@ export interface LabOptions {
   nodeCount?: number;
   /** Real-kernel nodes: QEMU guests with igb SR-IOV NICs (lab/guest/) instead of simulated ones. */
   kernel?: boolean;
+  /**
+   * With kernel: each guest also runs containerd, a kubelet and kube-proxy joined to the lab's API
+   * server (lab/kubelet/), the agents' images come from a local registry (registryMirror), and
+   * `pulumi up` waits for the agents to be Ready (waitForReadiness). Default false.
+   */
+  kubelets?: boolean;
 }
 
 export class Lab {
@@ -48,6 +56,9 @@ export class Lab {
   /** Real-kernel nodes: QEMU guests (none when the lab runs simulated nodes). */
   readonly guests: Guest[];
   readonly kernel: boolean;
+  readonly kubelets: boolean;
+  /** 127.0.0.1 port of the lab registry (kubelets only). */
+  readonly registryPort: number;
   /** A project file of the lab's own pointing at the repo's program (`main`), so the stack's
    *  config, encryption salt and secrets live in the lab directory, never in stacks/. */
   readonly projectDir: string;
@@ -61,12 +72,14 @@ export class Lab {
     this.quiet = opts.quiet ?? false;
     this.projectDir = path.join(this.dir, "project");
     this.configFile = path.join(this.projectDir, `Pulumi.${STACK}.yaml`);
+    this.kernel = opts.kernel ?? false;
+    this.kubelets = this.kernel && (opts.kubelets ?? false);
+    this.registryPort = this.portBase + 50;
     this.controlPlane = new ControlPlane(path.join(this.dir, "cluster"), () => this.bin(), {
       etcdClient: this.portBase + 80,
       etcdPeer: this.portBase + 81,
       apiserver: this.portBase + 443,
-    });
-    this.kernel = opts.kernel ?? false;
+    }, this.kubelets ? { advertiseAddress: GUEST_API_ADDRESS, schedulerBin: kubeSchedulerBin } : undefined);
     const count = opts.nodeCount ?? Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? (this.kernel ? DEFAULT_GUEST_COUNT : DEFAULT_NODE_COUNT));
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`lab node count must be 1–64, got ${count}`);
     this.nodes = this.kernel ? [] : Array.from({ length: count }, (_, i) => new LabNode(this.dir, {
@@ -78,6 +91,10 @@ export class Lab {
     this.guests = this.kernel
       ? labGuestSpecs(count, (i) => this.portBase + 1 + i, this.portBase + 100).map((spec) => new Guest(this.dir, spec, this.adminKey, [`${this.sshKey}.pub`]))
       : [];
+    if (this.kubelets) {
+      // A kubelet, containerd and the agents need room; guests 1 and 2 share the cluster wire.
+      for (const g of this.guests) g.spec.memoryMiB = 2048;
+    }
   }
 
   /** Every node's name, simulated or guest. */
@@ -152,7 +169,8 @@ export class Lab {
     this.checkMode();
     step(`control plane: etcd, kube-apiserver, kube-controller-manager (${this.controlPlane.url})`);
     await this.controlPlane.start();
-    for (const name of this.nodeNames()) await this.controlPlane.ensureNode(name);
+    // Kubelets register their own Nodes; otherwise the lab makes them.
+    if (!this.kubelets) for (const name of this.nodeNames()) await this.controlPlane.ensureNode(name);
 
     for (const [key, comment] of [[this.sshKey, "kubevirt-sriov-lab"], [this.adminKey, "kubevirt-sriov-lab-admin"]]) {
       if (fs.existsSync(key)) continue;
@@ -217,11 +235,28 @@ export class Lab {
 
   /** Builds (or finds) the guest image, boots every guest not running yet, waits for sshd. */
   async startGuests(): Promise<void> {
+    if (this.kubelets) {
+      step("node stack: containerd, runc, kubelet, kube-proxy, CNI plugins and the agents' images (built once per machine)");
+      const a = await ensureKubeletArtifacts();
+      const wire = (i: number) => this.portBase + 200 + i;
+      for (const [i, g] of this.guests.entries()) {
+        // Guests 1 and 2 share the cluster wire; a third guest's wire leads nowhere.
+        const peer = i === 0 ? 1 : i === 1 ? 0 : 16 + i;
+        g.spec.kubelet = { toolsDisk: a.toolsDisk, apiPort: this.controlPlane.ports.apiserver, registryPort: this.registryPort, clusterWire: { localPort: wire(i), remotePort: wire(peer) } };
+      }
+      step(`lab registry on 127.0.0.1:${this.registryPort} (the guests' ${REGISTRY_MIRROR}, the stack's registryMirror)`);
+      await startRegistry(this.dir, a.images, this.registryPort);
+    }
     step(`${this.guests.length} real-kernel nodes: QEMU guests (TCG) with emulated igb SR-IOV NICs`);
     const image = await ensureImage();
     const t = await startGuests(this.guests, image);
     for (const [i, g] of this.guests.entries()) {
       process.stderr.write(`    ${g.name}: ${g.spec.pfs.length} igb PF(s), ssh root@127.0.0.1 -p ${g.spec.sshPort} (up in ${Math.round(t[i])} s), console ${g.console}\n`);
+    }
+    if (this.kubelets) {
+      step("kubelets: containerd, kubelet and kube-proxy in every guest, joined to the lab's API server");
+      const j = await joinGuests(this.controlPlane, this.guests);
+      for (const [i, g] of this.guests.entries()) process.stderr.write(`    ${g.name}: Node Ready in ${Math.round(j[i])} s\n`);
     }
   }
 
@@ -245,13 +280,20 @@ export class Lab {
         n.ssh.port = g.spec.sshPort;
         n.ssh.hostKey = g.hostKey();
         // The PFs the real kernel reports, in a layout igb can carry (lab/guest/layout.ts).
-        n.physicalFunctions = guestPhysicalFunctions(i, sriovPfs(await discoverGuest(g)));
+        n.physicalFunctions = guestPhysicalFunctions(i, sriovPfs(await discoverGuest(g)), this.kubelets);
       } else {
         n.ssh.port = this.nodes[i].spec.sshPort;
         n.ssh.hostKey = this.nodes[i].hostKey();
       }
     }
     if (this.kernel) platform.pools = [...platform.pools, ...GUEST_POOLS];
+    if (this.kubelets) {
+      platform.networks = [...platform.networks, ...KUBELET_NETWORKS];
+    } else {
+      // No kubelet: no pod ever becomes Ready and no image is pulled.
+      platform.waitForReadiness = false;
+      delete platform.registryMirror;
+    }
     // The program resolves relative paths against its working directory: make it absolute.
     platform.kubevirt.operatorManifest.file = path.join(REPO, platform.kubevirt.operatorManifest.file);
     fs.writeFileSync(this.configFile, yaml.dump(doc, { lineWidth: 200 }));
@@ -282,10 +324,11 @@ export class Lab {
     for (const g of this.guests) await g.stop();
     for (const n of this.nodes) n.stop();
     this.controlPlane.stop();
+    stopDaemon(this.dir, "registry");
   }
 
   status(): string {
-    const cp = ["etcd", "kube-apiserver", "kube-controller-manager"];
+    const cp = ["etcd", "kube-apiserver", "kube-controller-manager", ...(this.kubelets ? ["kube-scheduler"] : [])];
     const lines = [`lab directory: ${this.dir}`];
     for (const c of cp) lines.push(`  ${c}: ${fs.existsSync(path.join(this.controlPlane.dir, "run", `${c}.pid`)) ? "started" : "stopped"}`);
     for (const n of this.nodes) lines.push(`  ${n.spec.name}: sshd ${n.sshRunning() ? `on 127.0.0.1:${n.spec.sshPort}` : "stopped"}`);
@@ -325,7 +368,8 @@ async function main(argv: string[]): Promise<number> {
   const dir = path.resolve(process.env.KUBEVIRT_SRIOV_LAB_DIR ?? path.join(REPO, ".lab"));
   const started = Lab.kindIn(dir);
   const kernel = ["down", "stop", "status", "pulumi"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
-  const lab = new Lab({ kernel });
+  // `npm run lab` runs kubelets in its guests; KUBEVIRT_SRIOV_LAB_KUBELETS=0 leaves them out.
+  const lab = new Lab({ kernel, kubelets: kernel && process.env.KUBEVIRT_SRIOV_LAB_KUBELETS !== "0" });
   switch (cmd) {
     case "up": {
       await lab.start();

@@ -3,7 +3,8 @@
 # providers, kube-apiserver + kube-controller-manager and etcd, at the versions in versions.env.
 #
 #   bash lab/toolchain.sh ensure [TOOL...]  find on PATH (right version) or build; last stdout line = bin dir
-#   bash lab/toolchain.sh path               print the bin dir if every tool is there, else fail
+#   bash lab/toolchain.sh path               print the bin dir if every engine tool is there, else fail
+#   bash lab/toolchain.sh dir TOOL           print a built node tool's bin dir (kube-node, containerd, ...)
 #   bash lab/toolchain.sh status             one line per tool: state, version, source, size, build time
 #   bash lab/toolchain.sh tools              list tool names
 #
@@ -34,6 +35,10 @@ BIN=$TC/bin
 NCPU=$(nproc 2>/dev/null || echo 2)
 
 TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-command pulumi-resource-kubernetes kubernetes etcd)
+# The real-kubelet lab's node stack and agents: built into the cache like the tools above but never
+# linked into the bin dir (they run in the guests, not here); `dir TOOL` prints where they are.
+NODE_TOOLS=(kube-node containerd runc cri-tools cni-plugins multus sriov-dp sriov-cni)
+SHARED_UPSTREAM=${KUBEVIRT_SRIOV_UPSTREAM:-$LAB_DIR/../../shared/upstream}
 
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() {
@@ -72,7 +77,15 @@ tool_version() {
 	pulumi-resource-kubernetes) echo "$KUBERNETES_PROVIDER_VERSION" ;;
 	kubernetes) echo "$KUBERNETES_VERSION" ;;
 	etcd) echo "${ETCD_GO_VERSION#v}" ;;
-	*) die "unknown tool $1 (tools: ${TOOLS[*]})" ;;
+	kube-node) echo "$KUBERNETES_VERSION" ;;
+	containerd) echo "${CONTAINERD_VERSION#v}" ;;
+	runc) echo "${RUNC_VERSION#v}" ;;
+	cri-tools) echo "${CRI_TOOLS_VERSION#v}" ;;
+	cni-plugins) echo "${CNI_PLUGINS_VERSION#v}" ;;
+	multus) echo "${MULTUS_VERSION#v}" ;;
+	sriov-dp) echo "${SRIOV_DP_VERSION#v}" ;;
+	sriov-cni) echo "${SRIOV_CNI_VERSION#v}" ;;
+	*) die "unknown tool $1 (tools: ${TOOLS[*]} ${NODE_TOOLS[*]})" ;;
 	esac
 }
 
@@ -81,6 +94,13 @@ tool_binaries() {
 	case $1 in
 	kubernetes) echo "kube-apiserver kube-controller-manager" ;;
 	pulumi-language-nodejs) echo "pulumi-language-nodejs pulumi-resource-pulumi-nodejs" ;;
+	kube-node) echo "kubelet kube-proxy kube-scheduler" ;;
+	containerd) echo "containerd containerd-shim-runc-v2 ctr" ;;
+	cni-plugins) for p in $CNI_PLUGINS; do printf '%s ' "${p##*/}"; done ;;
+	multus) echo "multus-daemon multus-shim install_multus thin_entrypoint kubeconfig_generator cert-approver multus passthru" ;;
+	cri-tools) echo "crictl" ;;
+	sriov-dp) echo "sriovdp ddptool" ;;
+	sriov-cni) echo "sriov" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -90,11 +110,29 @@ tool_dir() { echo "$TC/$1-$(tool_version "$1")"; }
 # reported_version BINARY PATH: what the binary says its version is ("" if it does not say).
 reported_version() {
 	local name=$1 exe=$2 out
+	if is_cni_plugin "$name"; then
+		wanted_version "$name" # a CNI plugin answers only with CNI_COMMAND=VERSION: the build pins it
+		return 0
+	fi
 	case $name in
 	pulumi) out=$("$exe" version 2>/dev/null) || return 0 ;;
 	pulumi-resource-pulumi-nodejs) out=$PULUMI_VERSION ;; # a shell script: nothing to ask
 	kube-apiserver | kube-controller-manager) out=$("$exe" --version 2>/dev/null | sed -n 's/^Kubernetes v//p') || return 0 ;;
 	etcd) out=$("$exe" --version 2>/dev/null | sed -n 's/^etcd Version: //p') || return 0 ;;
+	kubelet | kube-proxy | kube-scheduler) out=$("$exe" --version 2>/dev/null | sed -n 's/^Kubernetes v//p') || return 0 ;;
+	containerd | ctr) out=$("$exe" --version 2>/dev/null | awk '{ print $3 }') || return 0 ;; # "<name> <module> <version> ..."
+	containerd-shim-runc-v2) out=$("$exe" -v 2>/dev/null | sed -n 's/^ *Version: *//p') || return 0 ;;
+	runc) out=$("$exe" --version 2>/dev/null | sed -n 's/^runc version //p') || return 0 ;;
+	crictl) out=$("$exe" --version 2>/dev/null | sed -n 's/^crictl version //p') || return 0 ;;
+	multus-daemon)
+		# "multus-daemon: version:v4.3.0(clean,released), ..." (it exits 1 after printing it)
+		out=$("$exe" -version 2>&1 || true)
+		out=$(grep -o 'version:v[0-9][0-9.]*' <<<"$out" | head -n1 || true)
+		out=${out#version:}
+		;;
+	sriovdp | ddptool | sriov | multus-shim | install_multus | thin_entrypoint | kubeconfig_generator | cert-approver | multus | passthru)
+		# Binaries that cannot answer without a node (CNI plugins, installers): the build pins them.
+		out=$(wanted_version "$name") ;;
 	*)
 		# Plugins serve gRPC when they do not know -version: never wait on one.
 		out=$(timeout 10 "$exe" -version </dev/null 2>/dev/null | head -n1) || return 0
@@ -112,8 +150,30 @@ wanted_version() {
 	pulumi-resource-kubernetes) echo "$KUBERNETES_PROVIDER_VERSION" ;;
 	kube-apiserver | kube-controller-manager) echo "$KUBERNETES_VERSION" ;;
 	etcd) echo "3.5 or newer" ;; # see version_ok; a build makes ETCD_GO_VERSION
+	kubelet | kube-proxy | kube-scheduler) echo "$KUBERNETES_VERSION" ;;
+	containerd | ctr | containerd-shim-runc-v2) echo "${CONTAINERD_VERSION#v}" ;;
+	runc) echo "${RUNC_VERSION#v}" ;;
+	crictl) echo "${CRI_TOOLS_VERSION#v}" ;;
+	sriovdp | ddptool) echo "${SRIOV_DP_VERSION#v}" ;;
+	sriov) echo "${SRIOV_CNI_VERSION#v}" ;;
+	*) if is_cni_plugin "$1"; then echo "${CNI_PLUGINS_VERSION#v}"; else echo "${MULTUS_VERSION#v}"; fi ;;
 	esac
 }
+
+is_node_tool() {
+	local t
+	for t in "${NODE_TOOLS[@]}"; do [[ $1 == "$t" ]] && return 0; done
+	return 1
+}
+
+is_cni_plugin() {
+	local p
+	for p in "${CNI_PLUGIN_BINARIES[@]}"; do [[ $1 == "$p" ]] && return 0; done
+	return 1
+}
+CNI_PLUGIN_BINARIES=()
+for _p in $CNI_PLUGINS; do CNI_PLUGIN_BINARIES+=("${_p##*/}"); done
+unset _p
 
 # version_ok BINARY VERSION: etcd accepts any 3.5+ release (kube-apiserver 1.37 needs >= 3.5);
 # everything else must match exactly.
@@ -124,7 +184,7 @@ version_ok() {
 	if [[ $name == etcd ]]; then
 		[[ $have =~ ^3\.([5-9]|[1-9][0-9])\. ]]
 	else
-		[[ $have == "$want" ]]
+		[[ ${have#v} == "${want#v}" ]]
 	fi
 }
 
@@ -333,7 +393,25 @@ EOF
 }
 
 build_kubernetes() {
-	local dir=$1 v=v$KUBERNETES_VERSION gomod major minor date ld
+	local dir=$1 ld
+	ld=$(k8s_wrapper "$dir")
+	go_build "$dir" "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+}
+
+build_etcd() {
+	local dir=$1
+	write_gomod "$dir" kubevirt-sriov.local/etcd "$ETCD_GO_MODULE $ETCD_GO_VERSION"
+	go_build "$dir" "" "$ETCD_GO_MODULE"
+	# go names the binary of .../server/v3 "server"
+	if [[ -f $dir/bin/.tmp/server ]]; then mv "$dir/bin/.tmp/server" "$dir/bin/.tmp/etcd"; fi
+}
+
+# --- node stack (NODE_TOOLS) -------------------------------------------------------------------
+
+# k8s_wrapper DIR: a wrapper module requiring k8s.io/kubernetes with the staging modules replaced
+# by their published versions; prints the -X flags that stamp the version.
+k8s_wrapper() {
+	local dir=$1 v=v$KUBERNETES_VERSION gomod major minor date ld p
 	gomod=$(module_field "k8s.io/kubernetes@$v" GoMod "$dir/build.log")
 	[[ -f $gomod ]] || die "could not download k8s.io/kubernetes@$v"
 	write_gomod "$dir" kubevirt-sriov.local/kubernetes "k8s.io/kubernetes $v"
@@ -350,15 +428,86 @@ build_kubernetes() {
 		ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
 		ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
 	done
-	go_build "$dir" "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+	echo "$ld"
 }
 
-build_etcd() {
+build_kube_node() {
+	local dir=$1 ld
+	ld=$(k8s_wrapper "$dir")
+	go_build "$dir" "$ld" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_containerd() {
+	local dir=$1 m=$CONTAINERD_MODULE
+	write_gomod "$dir" kubevirt-sriov.local/containerd "$m $CONTAINERD_VERSION"
+	# As upstream's static release build: no btrfs (cgo headers), no devmapper/zfs snapshotters.
+	go_build "$dir" "-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Package=$m" \
+		-tags "no_btrfs no_devmapper no_zfs" "$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr"
+}
+
+build_runc() {
 	local dir=$1
-	write_gomod "$dir" kubevirt-sriov.local/etcd "$ETCD_GO_MODULE $ETCD_GO_VERSION"
-	go_build "$dir" "" "$ETCD_GO_MODULE"
-	# go names the binary of .../server/v3 "server"
-	if [[ -f $dir/bin/.tmp/server ]]; then mv "$dir/bin/.tmp/server" "$dir/bin/.tmp/etcd"; fi
+	write_gomod "$dir" kubevirt-sriov.local/runc "$RUNC_MODULE $RUNC_VERSION"
+	pkg-config --exists libseccomp || die "runc needs libseccomp-dev and pkg-config (.ci/install-kubelet-deps.sh)"
+	CGO_ENABLED=1 go_build "$dir" "-X main.version=${RUNC_VERSION#v}" -tags seccomp "$RUNC_MODULE"
+}
+
+build_cri_tools() {
+	local dir=$1
+	write_gomod "$dir" kubevirt-sriov.local/cri-tools "$CRI_TOOLS_MODULE $CRI_TOOLS_VERSION"
+	go_build "$dir" "-X $CRI_TOOLS_MODULE/pkg/version.Version=$CRI_TOOLS_VERSION" "$CRI_TOOLS_MODULE/cmd/crictl"
+}
+
+build_cni_plugins() {
+	local dir=$1 p pkgs=()
+	write_gomod "$dir" kubevirt-sriov.local/cni-plugins "$CNI_PLUGINS_MODULE $CNI_PLUGINS_VERSION"
+	for p in $CNI_PLUGINS; do pkgs+=("$CNI_PLUGINS_MODULE/plugins/$p"); done
+	go_build "$dir" "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" "${pkgs[@]}"
+}
+
+build_multus() {
+	local dir=$1 m=$MULTUS_MODULE c pkgs=() ld
+	write_gomod "$dir" kubevirt-sriov.local/multus "$m $MULTUS_VERSION"
+	for c in $(tool_binaries multus); do pkgs+=("$m/cmd/$c"); done
+	# The -X flags of upstream's hack/build-go.sh.
+	ld="-X $m/pkg/multus.version=$MULTUS_VERSION -X $m/pkg/multus.gitTreeState=clean -X $m/pkg/multus.releaseStatus=,released"
+	pkgs=("${pkgs[@]/%\/passthru//passthru-cni}") # upstream builds cmd/passthru-cni as bin/passthru
+	go_build "$dir" "$ld" "${pkgs[@]}"
+	mv -- "$dir/bin/.tmp/passthru-cni" "$dir/bin/.tmp/passthru"
+	cp -- "$(module_field "$m@$MULTUS_VERSION" Dir "$dir/build.log")/LICENSE" "$dir/bin/.tmp/LICENSE"
+}
+
+# from_archive DIR ARCHIVE SHA256: unpack a release archive of ../shared/upstream into DIR/src.
+from_archive() {
+	local dir=$1 archive=$SHARED_UPSTREAM/$2 sum=$3
+	[[ -f $archive ]] || die "$archive is missing (set KUBEVIRT_SRIOV_UPSTREAM to the folder that has it)"
+	echo "$sum  $archive" | sha256sum -c --quiet - >&2 || die "$archive: SHA-256 is not $sum"
+	rm -rf "$dir/src"
+	mkdir -p "$dir/src"
+	tar -xzf "$archive" -C "$dir/src" --strip-components=1
+}
+
+build_sriov_dp() {
+	local dir=$1
+	from_archive "$dir" "$SRIOV_DP_ARCHIVE" "$SRIOV_DP_SHA256"
+	go_build "$dir" "" ./cmd/sriovdp
+	cp -- "$dir/src/images/entrypoint.sh" "$dir/bin/.tmp/entrypoint.sh"
+	# ddptool (Intel DDP profiles), C, from the tarball in images/, with its own makefile as the
+	# Dockerfile's ddp-builder stage does; against glibc (the images' Debian bookworm base, like this
+	# machine), where upstream links musl on alpine. gcc 12 warns where alpine 3.16's gcc 11 did not
+	# (-Waddress, -Warray-bounds on a flexible array member): those two stay warnings.
+	mkdir -p "$dir/src/.ddptool"
+	tar -xzf "$dir/src/images/ddptool-"*.tar.gz -C "$dir/src/.ddptool"
+	(cd "$dir/src/.ddptool" && run_logged "$dir/build.log" make CC="gcc -Wno-error=address -Wno-error=array-bounds") ||
+		die "ddptool did not build (gcc, make and linux-libc-dev are needed)"
+	cp -- "$dir/src/.ddptool/ddptool" "$dir/bin/.tmp/ddptool"
+}
+
+build_sriov_cni() {
+	local dir=$1
+	from_archive "$dir" "$SRIOV_CNI_ARCHIVE" "$SRIOV_CNI_SHA256"
+	go_build "$dir" "" ./cmd/sriov
+	cp -- "$dir/src/images/entrypoint.sh" "$dir/bin/.tmp/entrypoint.sh"
 }
 
 # ensure_tool TOOL: PATH, cache, or build.
@@ -373,14 +522,14 @@ ensure_tool() {
 		*) die "KUBEVIRT_SRIOV_ETCD must be apt, go or path" ;;
 		esac
 		[[ ${KUBEVIRT_SRIOV_ETCD:-auto} == path ]] && die "etcd >= 3.5 not found on PATH"
-	elif use_path "$tool"; then
+	elif ! is_node_tool "$tool" && use_path "$tool"; then
 		return 0
 	fi
 	if [[ -f $dir/.done ]]; then
 		local complete=1
 		for b in $(tool_binaries "$tool"); do [[ -x $dir/bin/$b ]] || complete=0; done
 		if ((complete)); then
-			for b in $(tool_binaries "$tool"); do link_bin "$b" "$dir/bin/$b"; done
+			is_node_tool "$tool" || for b in $(tool_binaries "$tool"); do link_bin "$b" "$dir/bin/$b"; done
 			log "$tool $(tool_version "$tool"): cached in $dir"
 			return 0
 		fi
@@ -410,11 +559,14 @@ ensure_tool() {
 		fi
 		mv -f "$dir/bin/.tmp/$b" "$dir/bin/$b"
 	done
-	rmdir "$dir/bin/.tmp" 2>/dev/null || true
+	if [[ -d $dir/bin/.tmp ]]; then # extra files a node tool ships (entrypoint.sh, LICENSE)
+		find "$dir/bin/.tmp" -maxdepth 1 -type f -exec mv -f -t "$dir/bin" {} +
+		rmdir "$dir/bin/.tmp"
+	fi
 	secs=$((SECONDS - start))
 	printf 'version=%s\nbuild_seconds=%s\nbuilt=%s\n' "$(tool_version "$tool")" "$secs" \
 		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$dir/.done"
-	for b in $(tool_binaries "$tool"); do link_bin "$b" "$dir/bin/$b"; done
+	is_node_tool "$tool" || for b in $(tool_binaries "$tool"); do link_bin "$b" "$dir/bin/$b"; done
 	log "built $tool in ${secs}s: $(du -sh "$dir/bin" | cut -f1)"
 }
 
@@ -432,7 +584,7 @@ ensure_etcd_apt() {
 
 cmd_ensure() {
 	local tools=("$@") t failed=()
-	((${#tools[@]})) || tools=("${TOOLS[@]}")
+	((${#tools[@]})) || tools=("${TOOLS[@]}" "${NODE_TOOLS[@]}")
 	mkdir -p "$TC"
 	exec 9>"$TC/.lock"
 	flock 9 || die "could not lock $TC/.lock"
@@ -455,12 +607,26 @@ cmd_path() {
 	echo "$BIN"
 }
 
+# cmd_dir TOOL: the bin dir of a built tool (node tools are not linked into the combined bin dir).
+cmd_dir() {
+	local dir
+	dir=$(tool_dir "${1:?usage: toolchain.sh dir TOOL}")
+	[[ -f $dir/.done ]] || die "$1 is not built (run: bash lab/toolchain.sh ensure $1)"
+	echo "$dir/bin"
+}
+
 cmd_status() {
 	local t b dir target state secs size
 	printf '%-30s %-20s %-8s %-6s %-7s %s\n' BINARY VERSION SOURCE SIZE BUILD_S PATH
-	for t in "${TOOLS[@]}"; do
+	for t in "${TOOLS[@]}" "${NODE_TOOLS[@]}"; do
 		dir=$(tool_dir "$t")
 		for b in $(tool_binaries "$t"); do
+			if is_node_tool "$t"; then
+				[[ -x $dir/bin/$b ]] && state=cache || state=missing
+				printf '%-30s %-20s %-8s %-6s %-7s %s\n' "$b" "$(tool_version "$t")" "$state" \
+					"$(du -h "$dir/bin/$b" 2>/dev/null | cut -f1)" "$(sed -n 's/^build_seconds=//p' "$dir/.done" 2>/dev/null)" "$dir/bin/$b"
+				continue
+			fi
 			target=$(readlink -f "$BIN/$b" 2>/dev/null || true)
 			secs=-
 			if [[ -z $target || ! -x $target ]]; then
@@ -488,8 +654,9 @@ main() {
 	case $cmd in
 	ensure) cmd_ensure "$@" ;;
 	path) cmd_path ;;
+	dir) cmd_dir "$@" ;;
 	status) cmd_status ;;
-	tools) printf '%s\n' "${TOOLS[@]}" ;;
+	tools) printf '%s\n' "${TOOLS[@]}" "${NODE_TOOLS[@]}" ;;
 	*)
 		sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 		exit 2

@@ -17,6 +17,10 @@ export function renderSriovCniConfig(net: NetworkModel): SriovCniConfig {
   if (c.linkState !== undefined) cfg.link_state = c.linkState;
   if (c.minTxRate !== undefined) cfg.min_tx_rate = c.minTxRate;
   if (c.maxTxRate !== undefined) cfg.max_tx_rate = c.maxTxRate;
+  // Multus hands a pod's (or KubeVirt VM interface's) requested MAC and addresses to the plugin
+  // as runtimeConfig, and libcni passes runtimeConfig only for the capabilities a config declares:
+  // without `mac`, a VM's `mac` never reaches the VF; without `ips`, static IPAM gets no address.
+  cfg.capabilities = c.ipam.type === "static" ? { mac: true, ips: true } : { mac: true };
   switch (c.ipam.type) {
     case "none":
       cfg.ipam = {};

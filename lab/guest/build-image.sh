@@ -7,6 +7,7 @@
 #   bash lab/guest/build-image.sh ensure   build unless cached; last stdout line = the image dir
 #   bash lab/guest/build-image.sh path     print the image dir if it is built, else fail
 #   bash lab/guest/build-image.sh hash     the hash of the inputs (keys the cache dir)
+#   bash lab/guest/build-image.sh mirrors  the host's apt sources for the suite (one `deb` line each)
 #
 # Cached once per machine, rebuilt when an input changes (this script, lab/guest/image/*):
 #   ${KUBEVIRT_SRIOV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-sriov}/guest/<hash>/
@@ -29,6 +30,8 @@ ROOTFS_SIZE=6G
 PACKAGES=(
   "linux-image-amd64/$SUITE-backports" systemd systemd-sysv udev dbus openssh-server
   iproute2 pciutils kmod ethtool procps
+  # for the real-kubelet lab (lab/kubelet/): kube-proxy and the bridge CNI plugin's masquerade
+  iptables conntrack
 )
 
 log() { printf '[guest-image] %s\n' "$*" >&2; }
@@ -152,5 +155,6 @@ case ${1:-ensure} in
     echo "$dir"
     ;;
   hash) inputs_hash ;;
-  *) die "usage: build-image.sh ensure|path|hash" ;;
+  mirrors) mirror_lines ;; # the apt sources, for lab/kubelet/images.sh's container images
+  *) die "usage: build-image.sh ensure|path|hash|mirrors" ;;
 esac

@@ -15,6 +15,7 @@ import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { GUEST_API_ADDRESS, GUEST_REGISTRY_ADDRESS, GUEST_REGISTRY_PORT } from "../kubelet/nodeConfig";
 import { daemonPid, logFile, startDaemon, stopDaemon } from "../processes";
 
 const GUEST_DIR = __dirname;
@@ -24,6 +25,18 @@ export const QEMU = "qemu-system-x86_64";
 export interface PfWire {
   localPort: number;
   remotePort: number;
+}
+
+/** What a guest needs to run a kubelet (the real-kubelet lab, lab/kubelet/). */
+export interface GuestKubelet {
+  /** The node-tools disk (lab/kubelet/node-disk.sh), attached read-only with serial kvs-tools. */
+  toolsDisk: string;
+  /** Host port of the kube-apiserver: the guest reaches it on GUEST_API_ADDRESS at the same port. */
+  apiPort: number;
+  /** Host port of the lab registry: the guest reaches it on GUEST_REGISTRY_ADDRESS:5000. */
+  registryPort: number;
+  /** The cluster NIC's wire to the other guest (node IPs, pod routes). */
+  clusterWire: PfWire;
 }
 
 export interface GuestSpec {
@@ -37,6 +50,8 @@ export interface GuestSpec {
   index: number;
   memoryMiB?: number;
   cpus?: number;
+  /** Set for kubelet nodes: the tools disk, the guestfwds to the host's services, the cluster NIC. */
+  kubelet?: GuestKubelet;
 }
 
 export interface SshResult {
@@ -190,9 +205,19 @@ export class Guest {
       "-device", "virtio-blk-pci,drive=root",
       "-drive", `file=${seedTar},if=none,id=seed,format=raw,readonly=on`,
       "-device", "virtio-blk-pci,drive=seed,serial=kvs-seed",
-      "-netdev", `user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22`,
+      "-netdev", `user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22${this.guestForwards()}`,
       "-device", `virtio-net-pci,netdev=mgmt,mac=${mac(0)}`,
     ];
+    const k = s.kubelet;
+    if (k) {
+      const w = k.clusterWire;
+      args.push(
+        "-drive", `file=${k.toolsDisk},if=none,id=tools,format=raw,readonly=on`,
+        "-device", "virtio-blk-pci,drive=tools,serial=kvs-tools",
+        "-netdev", `dgram,id=cluster,local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
+        "-device", `virtio-net-pci,netdev=cluster,mac=${mac(0x10)}`,
+      );
+    }
     s.pfs.forEach((w, i) => {
       const n = i + 1;
       args.push(
@@ -202,6 +227,17 @@ export class Guest {
       );
     });
     return args;
+  }
+
+  /**
+   * A kubelet guest reaches the host's apiserver and registry only through these: each connection
+   * to the guest-side address runs `socat` to the service on 127.0.0.1 (restrict=on blocks all else).
+   */
+  private guestForwards(): string {
+    const k = this.spec.kubelet;
+    if (!k) return "";
+    const fwd = (addr: string, port: number, hostPort: number) => `,guestfwd=tcp:${addr}:${port}-cmd:socat STDIO TCP:127.0.0.1:${hostPort}`;
+    return fwd(GUEST_API_ADDRESS, k.apiPort, k.apiPort) + fwd(GUEST_REGISTRY_ADDRESS, GUEST_REGISTRY_PORT, k.registryPort);
   }
 
   /** Starts QEMU (no wait for the boot: see waitForSsh). `fresh` discards the guest's disk. */

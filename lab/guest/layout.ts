@@ -28,14 +28,21 @@ export function sriovPfs(d: NodeDiscovery): PhysicalFunctionReport[] {
 export const GUEST_POOLS = [{ name: "pod_net" }];
 
 /**
+ * The network the real-kubelet lab's test pods attach to: pod_net VFs on VLAN 300, addresses given
+ * per pod (static IPAM: host-local would hand out the same address on every node).
+ */
+export const KUBELET_NETWORKS = [{ name: "pod-net", namespace: "default", pool: "pod_net", vlan: 300, spoofchk: "on", trust: "off", ipam: { type: "static" } }];
+
+/**
  * Node i's physical functions in the stack, from its discovered PFs: the first by name, a second
  * by PCI address (both ways of naming a PF go through the engine).
  *   lab-node-1: PF 1: 4 VFs, 0-1 voip_media (vfio-pci), 2-3 pod_net (netdevice), trust on, spoofchk off
  *               PF 2: 2 VFs, voip_sig (vfio-pci), spoofchk on, trust off
  *   lab-node-2: PF 1: 3 VFs, voip_media (vfio-pci), trust on, spoofchk off
+ *               (with kubelets: 4 VFs, 0-2 voip_media, 3 pod_net (netdevice))
  *   lab-node-3+: PF 1: 2 VFs, voip_sig (vfio-pci)
  */
-export function guestPhysicalFunctions(index: number, pfs: PhysicalFunctionReport[]): Record<string, unknown>[] {
+export function guestPhysicalFunctions(index: number, pfs: PhysicalFunctionReport[], kubelets = false): Record<string, unknown>[] {
   const need = index === 0 ? 2 : 1;
   if (pfs.length < need) throw new Error(`lab-node-${index + 1}: ${need} SR-IOV PF(s) expected, the guest reports ${pfs.length}`);
   const byName = (pf: PhysicalFunctionReport) => {
@@ -54,6 +61,20 @@ export function guestPhysicalFunctions(index: number, pfs: PhysicalFunctionRepor
         vfSettings: { trust: true, spoofchk: false },
       },
       { pciAddress: pfs[1].pciAddress, numVfs: 2, pool: "voip_sig", vfSettings: { spoofchk: true, trust: false } },
+    ];
+  }
+  if (index === 1 && kubelets) {
+    // A pod_net VF too, on the PF wired to lab-node-1's: pods on the two nodes talk over VFs.
+    return [
+      {
+        name: byName(pfs[0]),
+        numVfs: 4,
+        ranges: [
+          { vfs: "0-2", pool: "voip_media" },
+          { vfs: "3", pool: "pod_net", driver: "netdevice" },
+        ],
+        vfSettings: { trust: true, spoofchk: false },
+      },
     ];
   }
   if (index === 1) return [{ name: byName(pfs[0]), numVfs: 3, pool: "voip_media", vfSettings: { trust: true, spoofchk: false } }];

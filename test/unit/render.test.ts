@@ -80,13 +80,16 @@ describe("NetworkAttachmentDefinition", () => {
     const m = parsePlatform(loadStackConfig("kubecon-demo"));
     const nad = renderNad(m.networks.get("default/sriov-net")!);
     assert.deepEqual(nad.metadata, { name: "sriov-net", namespace: "default", annotations: { "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov_net_A" } });
-    assert.deepEqual(JSON.parse(nad.spec.config), { cniVersion: "1.0.0", name: "sriov-net", type: "sriov", vlan: 0, spoofchk: "off", trust: "on", ipam: {} });
+    assert.deepEqual(JSON.parse(nad.spec.config), {
+      cniVersion: "1.0.0", name: "sriov-net", type: "sriov", vlan: 0, spoofchk: "off", trust: "on", ipam: {}, capabilities: { mac: true },
+    });
   });
 
   it("every CNI option maps to the plugin's key", () => {
     const m = parsePlatform(multiNodeConfig());
     assert.deepEqual(renderSriovCniConfig(m.networks.get("voip/media")!), {
       cniVersion: "1.0.0", name: "media", type: "sriov", vlan: 100, vlanQoS: 5, spoofchk: "off", trust: "on", max_tx_rate: 1000, ipam: {},
+      capabilities: { mac: true },
     });
     assert.deepEqual(renderSriovCniConfig(m.networks.get("voip/sig")!).ipam, { type: "host-local", subnet: "192.168.200.0/24", rangeStart: "192.168.200.100", rangeEnd: "192.168.200.200" });
     assert.deepEqual(renderSriovCniConfig(m.networks.get("default/pods")!).ipam, { type: "whereabouts", range: "10.10.0.0/16" });
@@ -96,6 +99,13 @@ describe("NetworkAttachmentDefinition", () => {
     assert.equal(c.vlanProto, "802.1ad");
     assert.equal(c.link_state, "enable");
     assert.equal(c.min_tx_rate, 10);
+  });
+
+  it("declares the mac capability always and ips with static IPAM, so Multus passes a pod's or VM's requests on", () => {
+    const cfg = multiNodeConfig() as any;
+    cfg.networks[0] = { ...cfg.networks[0], ipam: { type: "static" } };
+    assert.deepEqual(renderSriovCniConfig(parsePlatform(cfg).networks.get("voip/media")!).capabilities, { mac: true, ips: true });
+    assert.deepEqual(renderSriovCniConfig(parsePlatform(multiNodeConfig()).networks.get("voip/sig")!).capabilities, { mac: true });
   });
 });
 
