@@ -95,7 +95,8 @@ function secretOrNot(v: pulumi.Input<string> | undefined): pulumi.Output<string>
  */
 export function withHostKeys(
   prepName: string,
-  index: number,
+  /** Where the stack file pins the node's key and its jump host's (`nodes[0].ssh.hostKey`). */
+  pinPaths: { hostKey: string; bastionHostKey: string },
   node: string,
   connection: NodeConnection,
   state: NodeState,
@@ -108,14 +109,14 @@ export function withHostKeys(
     out.proxy = {
       ...p,
       hostKey: recordedHostKey(`${prepName}-bastion-hostkey`, {
-        host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(`nodes[${index}].bastion.hostKey`), runWhen,
+        host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(pinPaths.bastionHostKey), runWhen,
       }, { parent }),
     };
   }
   if (out.hostKey === undefined) {
     const scanned = out.proxy === undefined ? undefined : scanThroughJumpHost(`${prepName}-hostkey-scan`, out, out.proxy, runWhen, parent);
     out.hostKey = recordedHostKey(`${prepName}-hostkey`, {
-      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(`nodes[${index}].ssh.hostKey`), runWhen,
+      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(pinPaths.hostKey), runWhen,
     }, { parent }, scanned);
   }
   return out;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import type { PlatformModel } from "../config/model";
-import { CONFIG_ROOT } from "../config/validate";
+import { CONFIG_ROOT, configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";
@@ -74,7 +74,8 @@ export class SriovPlatform extends pulumi.ComponentResource {
       const prepName = `${name}-${n.config.name}`;
       const state = renderNodeState(n);
       // A decommissioned node is never dialled again, so its key is not checked either.
-      const connection = n.config.decommissioned ? pinned : withHostKeys(prepName, i, n.config.name, pinned, state, this);
+      const pinPaths = { hostKey: configPath(n.source.hostKey), bastionHostKey: configPath(n.source.bastionHostKey) };
+      const connection = n.config.decommissioned ? pinned : withHostKeys(prepName, pinPaths, n.config.name, pinned, state, this);
       hostKeys.push(pulumi.all([connection.hostKey ?? "", connection.proxy ? connection.proxy.hostKey ?? "" : null]));
       return new SriovNodePrep(prepName, { state, connection, decommissioned: n.config.decommissioned }, parent);
     });

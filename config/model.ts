@@ -1,7 +1,9 @@
 // The validated, defaulted and cross-referenced view of a stack's config that every
 // planner, renderer and component reads. Built only by `parsePlatform` (validate.ts).
 import { createHash } from "crypto";
+import type { PathSegment } from "./errors";
 import type {
+  NicSelectorConfig,
   NetworkConfig,
   NodeConfig,
   PhysicalFunctionConfig,
@@ -20,15 +22,34 @@ export interface VfGroupModel {
 }
 
 export interface PfModel {
-  /** Interface name or PCI address: how the node script and the device plugin find it. */
+  /**
+   * Interface name or PCI address: how the node script and the device plugin find it; for a
+   * PF chosen by a NIC selector, the selector in words (`selector(8086:1593, port 0)`).
+   */
   key: string;
   config: PhysicalFunctionConfig;
   groups: VfGroupModel[];
+  /** Where it is written: `nodes[3].physicalFunctions[0]`, or its profile's `profiles.r740.physicalFunctions[0]`. */
+  path: PathSegment[];
+  /** PFs it stands for on the node: 1, or its selector's count (each gets the groups). */
+  count: number;
+}
+
+/** Where a node is written in the stack file. */
+export interface NodeSourceModel {
+  /** Index of its entry in `nodes` (one entry may stand for many nodes). */
+  entry: number;
+  /** The profile it takes its settings from. */
+  profile?: string;
+  /** Where its SSH host key is pinned, and its jump host's. */
+  hostKey: PathSegment[];
+  bastionHostKey: PathSegment[];
 }
 
 export interface NodeModel {
   config: NodeConfig;
   pfs: PfModel[];
+  source: NodeSourceModel;
 }
 
 export interface PoolMember {
@@ -70,6 +91,7 @@ export interface VmModel {
 }
 
 export interface PlatformModel {
+  /** The config with every node entry expanded (profiles applied, groups listed node by node). */
   config: PlatformConfig;
   nodes: NodeModel[];
   pools: Map<string, PoolModel>;
@@ -85,4 +107,21 @@ export function deriveMac(vmRef: string, networkRef: string): string {
   const h = createHash("sha256").update(`${vmRef}|${networkRef}`).digest();
   const bytes = [0x02, h[0], h[1], h[2], h[3], h[4]];
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** A NIC selector in words: `selector(8086:1593, port 0)`, `selector(ens*f1, ×2)`. */
+export function describeSelector(s: NicSelectorConfig): string {
+  const parts: string[] = [];
+  if (s.vendor !== undefined && s.device !== undefined) parts.push(`${s.vendor}:${s.device}`);
+  else if (s.vendor !== undefined) parts.push(`vendor ${s.vendor}`);
+  else if (s.device !== undefined) parts.push(`device ${s.device}`);
+  if (s.pfName !== undefined) parts.push(s.pfName);
+  if (s.port !== undefined) parts.push(`port ${s.port}`);
+  if (s.count !== 1) parts.push(`×${s.count}`);
+  return `selector(${parts.join(", ")})`;
+}
+
+/** Whether any node chooses a PF by NIC selector (then the device plugin's config waits for node preparation). */
+export function usesSelectors(model: Pick<PlatformModel, "nodes">): boolean {
+  return model.nodes.some((n) => n.pfs.some((pf) => pf.config.selector !== undefined));
 }

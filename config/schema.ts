@@ -23,6 +23,10 @@ export const LIMITS = {
   /** A node's state travels inline in one exec argument (128 KiB with the node script). */
   physicalFunctionsPerNode: 64,
   vfGroupsPerNode: 384,
+  /** Nodes one node entry may stand for (`each`, `hosts`): a typo must not make a million. */
+  nodesPerEntry: 10_000,
+  /** A NIC port is a PCI function: 0–7 without ARI, which multi-port NICs do not need. */
+  nicPort: 7,
   /** Boot-time hugepages and capacity: 64 TiB of memory per node; 8192 CPUs (x86 NR_CPUS). */
   hugepages1Gi: 65_536,
   hugepages2Mi: 33_554_432,
@@ -339,12 +343,57 @@ export const vfSettings = z
   })
   .strict();
 
+/** A PCI vendor or device ID as sysfs shows it without "0x": four lowercase hex digits. */
+function pciId(what: string, example: string) {
+  return z
+    .string({ error: `must be a quoted ${what} ID like "${example}" — quote it in YAML (${example} unquoted is a number, and "0x${example}" is not accepted either)` })
+    .regex(/^[0-9a-f]{4}$/, { message: `must be a 4-digit lowercase hex ${what} ID like "${example}" (as lspci -n shows it, without 0x)` });
+}
+
+/**
+ * A PF name pattern as the shell matches it: letters, digits, '_', '.', '-' and the wildcards
+ * '*', '?' and '[...]'. Node preparation matches it against the node's interface names.
+ */
+export const ifNamePattern = z.string().regex(/^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/, {
+  message: "must be an interface name pattern like ens*f0 or enp*s0f[01]: at most 32 letters, digits, '_', '.', '-' and the wildcards '*', '?' and '[...]'",
+});
+
+/**
+ * Chooses a node's PF by what it is rather than by where it sits, the way the SR-IOV network
+ * operator's NIC selector does: node preparation resolves it on each node, at apply time, from
+ * the SR-IOV capable network PFs the node has, and refuses (changing nothing) when it matches
+ * another number of PFs than `count`. Every given criterion must hold.
+ */
+export const nicSelector = z
+  .object({
+    /** PCI vendor ID of the PF, e.g. "8086" (Intel), "15b3" (NVIDIA/Mellanox). */
+    vendor: pciId("vendor", "8086").optional(),
+    /** PCI device ID of the PF (not of its VFs), e.g. "1593" (E810-C 4x25G), "1572" (X710). */
+    device: pciId("device", "1593").optional(),
+    /** Interface name pattern of the PF, e.g. "ens*f0". */
+    pfName: ifNamePattern.optional(),
+    /** The n-th port of its NIC (0 = the first): PFs of one PCI device, by function number. */
+    port: z.number().int().min(0).max(LIMITS.nicPort, {
+      message: `is above ${LIMITS.nicPort}: a NIC's ports are PCI functions 0–${LIMITS.nicPort} — use the port's position on its NIC, 0 for the first`,
+    }).optional(),
+    /** How many PFs it must match on every node (default 1); each gets this entry's VFs. */
+    count: z.number().int().min(1).max(LIMITS.physicalFunctionsPerNode).default(1),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.vendor === undefined && s.device === undefined && s.pfName === undefined) {
+      refuse(ctx, "a selector needs at least one of vendor, device or pfName (port and count only narrow it down) — add the PF's vendor and device IDs (lspci -nn), or a pfName pattern");
+    }
+  });
+
 export const physicalFunction = z
   .object({
     /** Interface name on the node (e.g. ens1f0) ... */
     name: ifName.optional(),
-    /** ... or PCI address (e.g. 0000:02:00.0): exactly one of the two. */
+    /** ... or PCI address (e.g. 0000:02:00.0) ... */
     pciAddress: pciAddress.optional(),
+    /** ... or a NIC selector resolved on each node: exactly one of the three. */
+    selector: nicSelector.optional(),
     numVfs: z.number().int().min(0).max(LIMITS.numVfs),
     /** Driver for the VFs: vfio-pci for VMs, netdevice for pods. */
     driver: vfDriver.default("vfio-pci"),
@@ -377,6 +426,19 @@ export const nodeIdentity = z
   })
   .strict();
 
+/** The PFs of one node (or of every node of a profile). */
+const physicalFunctions = z.array(physicalFunction).min(1).max(LIMITS.physicalFunctionsPerNode, {
+  message: `lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command — split the node's PFs over fewer entries (list only the PFs that get VFs)`,
+});
+/** CPU vendor: decides the IOMMU kernel arguments reported as required. */
+const iommuVendor = z.enum(["intel", "amd"]);
+/** Boot-time hugepages the node should have (reported as kernel changes). */
+const bootHugepages = z.object({
+  "1Gi": bounded(LIMITS.hugepages1Gi, "1Gi pages a node boots with (64 TiB)").default(0),
+  "2Mi": bounded(LIMITS.hugepages2Mi, "2Mi pages a node boots with (64 TiB)").default(0),
+}).strict();
+
+/** One Kubernetes node, every setting given (what a node entry or a profile expands to). */
 export const node = z
   .object({
     /** Kubernetes node name. */
@@ -384,18 +446,11 @@ export const node = z
     ssh: sshEndpoint,
     /** SSH jump host (bastion). */
     bastion: sshEndpoint.optional(),
-    physicalFunctions: z.array(physicalFunction).min(1).max(LIMITS.physicalFunctionsPerNode, {
-      message: `lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command — split the node's PFs over fewer entries (list only the PFs that get VFs)`,
-    }),
+    physicalFunctions,
     /** Allow changing the VF count of PFs whose VFs are in use (disrupts running VMs/pods). */
     allowDisruption: z.boolean().default(false),
-    /** CPU vendor: decides the IOMMU kernel arguments reported as required. */
-    iommu: z.enum(["intel", "amd"]).default("intel"),
-    /** Boot-time hugepages the node should have (reported as kernel changes). */
-    bootHugepages: z.object({
-      "1Gi": bounded(LIMITS.hugepages1Gi, "1Gi pages a node boots with (64 TiB)").default(0),
-      "2Mi": bounded(LIMITS.hugepages2Mi, "2Mi pages a node boots with (64 TiB)").default(0),
-    }).strict().default({ "1Gi": 0, "2Mi": 0 }),
+    iommu: iommuVendor.default("intel"),
+    bootHugepages: bootHugepages.default({ "1Gi": 0, "2Mi": 0 }),
     /** Write required kernel arguments to the bootloader config (never reboots). */
     writeBootloader: z.boolean().default(false),
     capacity: nodeCapacity.default({ dedicatedCpus: 0, hugepages1Gi: 0, hugepages2Mi: 0 }),
@@ -413,6 +468,57 @@ export const node = z
     decommissioned: z.boolean().optional(),
   })
   .strict();
+
+// ---- profiles and node groups ---------------------------------------------------------
+
+/** A profile's name: how node entries refer to it (`profile: r740`). */
+export const profileName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  message: "must be a profile name like r740 or gen2-e810: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+});
+
+/**
+ * What the nodes of one hardware layout share, given once: a node entry names the profile and
+ * gives only what differs (its name and SSH host, optionally a host key and overrides). No
+ * defaults here: a key the profile leaves out falls back to the node entry, then to the
+ * defaults of `node`. Per-host keys (name, ssh.host, ssh.hostKey, identity, decommissioned)
+ * belong to node entries (config/profiles.ts says so when a profile has one).
+ */
+export const nodeProfile = z
+  .object({
+    /** SSH defaults of its nodes: user, port, secret names (host and hostKey are per node). */
+    ssh: sshEndpoint.omit({ host: true, hostKey: true }).partial().optional(),
+    bastion: sshEndpoint.optional(),
+    physicalFunctions: physicalFunctions.optional(),
+    allowDisruption: z.boolean().optional(),
+    iommu: iommuVendor.optional(),
+    bootHugepages: bootHugepages.partial().optional(),
+    writeBootloader: z.boolean().optional(),
+    capacity: nodeCapacity.partial().optional(),
+    labels: nodeLabels.optional(),
+  })
+  .strict();
+
+/** Node indexes of a group: "1-480", or "1-240,301-540". */
+export const nodeIndexes = z.string().regex(/^\d{1,6}(-\d{1,6})?(,\d{1,6}(-\d{1,6})?)*$/, {
+  message: "must be node numbers like \"1-480\" or \"1-240,301-540\" (each up to 6 digits)",
+});
+
+/**
+ * The keys that make a node entry stand for a profile's node, or for many nodes at once;
+ * config/profiles.ts expands such an entry into `node`s before the schema reads them:
+ * - `profile`: the profile whose settings the entry's nodes take (the entry's own keys win;
+ *   ssh, labels, capacity and bootHugepages merge key by key, everything else is replaced);
+ * - `each` with patterns in `name` and `ssh.host`: one node per number, `{i}` replaced by
+ *   the number (`{i:3}` zero-pads it to 3 digits, `{i+100}` and `{i-240}` shift it);
+ * - `hosts`: a map of node name to SSH host, one node each;
+ * - `hostKeys`: pinned SSH host keys of a group's nodes, by node name.
+ */
+export const nodeGroup = z.object({
+  profile: profileName.optional(),
+  each: nodeIndexes.optional(),
+  hosts: z.record(z.string(), z.string({ error: "must be the node's SSH host (a host name or an IP address) — write it as a string, like r740-001: 10.1.0.1" })).optional(),
+  hostKeys: z.record(z.string(), sshEndpoint.shape.hostKey.unwrap()).optional(),
+});
 
 // ---- pools and networks ---------------------------------------------------------------
 
@@ -682,6 +788,12 @@ export const platform = z
       .strict()
       .default({ privateKeySecret: "sshPrivateKey", dialErrorLimit: 10, perDialTimeout: 15 }),
     kubevirt: kubevirtConfig.default(kubevirtConfig.parse({})),
+    /** Node profiles by name: what the nodes of one hardware layout share (see nodeProfile). */
+    profiles: z.record(profileName, nodeProfile).optional(),
+    /**
+     * Every node, each as a `node` once config/profiles.ts has expanded the entries that name a
+     * profile or stand for many nodes (see nodeGroup).
+     */
     nodes: z.array(node).min(1),
     pools: z.array(pool).min(1),
     networks: z.array(network).default([]),
@@ -692,6 +804,8 @@ export const platform = z
 export type PlatformConfig = z.infer<typeof platform>;
 export type PlatformInput = z.input<typeof platform>;
 export type NodeConfig = z.infer<typeof node>;
+export type NodeProfileConfig = z.infer<typeof nodeProfile>;
+export type NicSelectorConfig = z.infer<typeof nicSelector>;
 export type PhysicalFunctionConfig = z.infer<typeof physicalFunction>;
 export type PoolConfig = z.infer<typeof pool>;
 export type NetworkConfig = z.infer<typeof network>;

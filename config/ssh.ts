@@ -15,6 +15,8 @@ export interface SshLogin {
 
 export interface NodeSshPlan {
   node: string;
+  /** Index of the node's entry in the stack file's `nodes` (for messages). */
+  entry: number;
   login: SshLogin;
   bastion?: SshLogin;
   dialErrorLimit: number;
@@ -36,6 +38,7 @@ export function sshPlan(model: PlatformModel): NodeSshPlan[] {
   return model.nodes.map((n) => {
     const plan: NodeSshPlan = {
       node: n.config.name,
+      entry: n.source.entry,
       login: login(n.config.ssh, d),
       dialErrorLimit: d.dialErrorLimit,
       perDialTimeout: d.perDialTimeout,
@@ -48,8 +51,8 @@ export function sshPlan(model: PlatformModel): NodeSshPlan[] {
 /** Every secret config key the stack needs, with the config path that asks for it. */
 export function requiredSecrets(plans: readonly NodeSshPlan[]): Map<string, string> {
   const out = new Map<string, string>();
-  plans.forEach((p, i) => {
-    for (const [l, where] of [[p.login, `nodes[${i}].ssh`], [p.bastion, `nodes[${i}].bastion`]] as const) {
+  plans.forEach((p) => {
+    for (const [l, where] of [[p.login, `nodes[${p.entry}].ssh`], [p.bastion, `nodes[${p.entry}].bastion`]] as const) {
       if (!l) continue;
       const key = l.privateKeySecret ?? l.passwordSecret;
       if (key !== undefined && !out.has(key)) out.set(key, where);

@@ -3,9 +3,10 @@
 // the checks below, which run once the structure is sound. Every check is linear in the
 // size of the config (fleet-scale stacks have thousands of VMs).
 import { z } from "zod";
-import { ConfigError, PathSegment, ProblemList } from "./errors";
+import { ConfigError, ConfigProblem, formatPath, PathSegment, ProblemList } from "./errors";
 import {
   deriveMac,
+  describeSelector,
   NetworkModel,
   NodeModel,
   PfModel,
@@ -14,6 +15,7 @@ import {
   VfGroupModel,
   VmModel,
 } from "./model";
+import { expandNodes, locateProblems, NodeSource, sourcePath } from "./profiles";
 import { CONFIG_KEY, CONFIG_NAMESPACE, LIMITS, platform, PlatformConfig } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
 import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
@@ -49,14 +51,28 @@ export function platformConfigValue(text: string | undefined, stack: string, roo
 }
 
 export function parsePlatform(raw: unknown, root: string = CONFIG_ROOT): PlatformModel {
-  const parsed = platform.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    throw new ConfigError(root, parsed.error.issues.map(fromZodIssue));
+  // Profiles and node groups become one entry per node first; problems found in a node are
+  // then reported where they were written (its entry, or its profile, once for all its nodes).
+  const expansion = expandNodes(raw);
+  // Problems with the entries and profiles themselves are at stack-file paths already.
+  const early = [...expansion.problems, ...expansion.issues.map(fromZodIssue)];
+  const parsed = platform.safeParse(expansion.raw, { reportInput: true });
+  if (!parsed.success || early.length > 0) {
+    const found = parsed.success ? [] : parsed.error.issues.map(fromZodIssue);
+    // An entry that could not be expanded leaves no node behind: "needs at least 1 entry" would only confuse.
+    const issues = early.length > 0 ? found.filter((p) => !(p.path.length === 1 && p.path[0] === "nodes")) : found;
+    throw new ConfigError(root, locateProblems(expansion.sources, issues, early));
   }
   const problems = new ProblemList();
-  const model = crossCheck(parsed.data, problems);
-  problems.throwIfAny(root);
+  const located: ConfigProblem[] = [];
+  const model = crossCheck(parsed.data, expansion.sources, problems, located);
+  if (problems.size > 0 || located.length > 0) throw new ConfigError(root, locateProblems(expansion.sources, problems.all, located));
   return model;
+}
+
+/** A config path as `pulumi config set --path` takes it after the key: `nodes[3].hostKeys["r740-017"]`. */
+export function configPath(path: readonly PathSegment[]): string {
+  return formatPath("", path).replace(/^\./, "");
 }
 
 // ---- zod issues → problems with a cure -------------------------------------------------
@@ -168,7 +184,11 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (inde
   });
 }
 
-function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
+/**
+ * `problems` are at paths of the expanded config (`nodes[k]` is the k-th node); `located` ones
+ * are at paths of the stack file already (an entry's `hostKeys`).
+ */
+function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problems: ProblemList, located: ConfigProblem[]): PlatformModel {
   checkAddons(cfg, problems);
 
   // Pools.
@@ -190,8 +210,8 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
 
   // Nodes, PFs, VF assignment.
   duplicates(cfg.nodes, (n) => n.name, (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"));
-  const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, pools, problems));
-  checkHostKeys(cfg, problems);
+  const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, sources, pools, problems));
+  checkHostKeys(cfg, nodes, problems, located);
   checkNodeIdentity(cfg, problems);
 
   // Networks.
@@ -234,7 +254,7 @@ function crossCheck(cfg: PlatformConfig, problems: ProblemList): PlatformModel {
 
   const vms = checkVms(cfg, networks, byName, problems);
   checkLoadTargets(vms, problems);
-  checkVmPools(vms, cfg, problems);
+  checkVmPools(vms, problems);
 
   return { config: cfg, nodes, pools, networks, vms };
 }
@@ -245,6 +265,8 @@ export function pinHostKeyCommand(configPath: string, scan: string): string {
 }
 
 const keyscan = (host: string, port: number) => `ssh-keyscan -t ed25519 -p ${port} ${host}`;
+/** Unpinned production nodes named one by one per node entry; the rest are counted. */
+const MAX_UNPINNED_PER_ENTRY = 10;
 
 /**
  * Host keys: pinned in the stack, or recorded by the program at first contact (trust on first
@@ -252,26 +274,47 @@ const keyscan = (host: string, port: number) => `ssh-keyscan -t ed25519 -p ${por
  * Production accepts only pinned keys. Check a printed key's fingerprint out of band (the
  * host's console) before pinning it.
  */
-function checkHostKeys(cfg: PlatformConfig, problems: ProblemList): void {
-  const production = cfg.environment === "production";
+function checkHostKeys(cfg: PlatformConfig, nodes: readonly NodeModel[], problems: ProblemList, located: ConfigProblem[]): void {
+  if (cfg.environment !== "production") return;
+  // A group of hundreds of unpinned nodes is one mistake: name the first few of each entry.
+  const shown = new Map<number, number>();
+  const more = new Map<number, { count: number; path: PathSegment[] }>();
   cfg.nodes.forEach((n, i) => {
+    const src = nodes[i].source;
     const b = n.bastion;
-    if (n.ssh.hostKey === undefined && production) {
-      const scan = b === undefined ? keyscan(n.ssh.host, n.ssh.port) : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
-      problems.add(
-        ["nodes", i, "ssh", "hostKey"],
-        `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
-        `pin it: ${pinHostKeyCommand(`nodes[${i}].ssh.hostKey`, scan)}`,
-      );
+    if (n.ssh.hostKey === undefined) {
+      const count = shown.get(src.entry) ?? 0;
+      if (count >= MAX_UNPINNED_PER_ENTRY) {
+        const m = more.get(src.entry) ?? { count: 0, path: src.hostKey.slice(0, 3) };
+        m.count++;
+        more.set(src.entry, m);
+      } else {
+        shown.set(src.entry, count + 1);
+        const scan = b === undefined ? keyscan(n.ssh.host, n.ssh.port) : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
+        problems.add(
+          ["nodes", i, "ssh", "hostKey"],
+          `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
+          `pin it: ${pinHostKeyCommand(configPath(src.hostKey), scan)}`,
+        );
+      }
     }
-    if (b !== undefined && b.hostKey === undefined && production) {
+    if (b !== undefined && b.hostKey === undefined) {
+      // A profile's jump host serves every node of the profile: one problem, said once.
+      const who = src.bastionHostKey[0] === "profiles" ? `the jump host of profile "${src.profile}"` : `the jump host of node "${n.name}"`;
       problems.add(
         ["nodes", i, "bastion", "hostKey"],
-        `the jump host of node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
-        `pin it: ${pinHostKeyCommand(`nodes[${i}].bastion.hostKey`, keyscan(b.host, b.port))}`,
+        `${who} has no pinned SSH host key, and a production stack does not trust keys on first use`,
+        `pin it: ${pinHostKeyCommand(configPath(src.bastionHostKey), keyscan(b.host, b.port))}`,
       );
     }
   });
+  for (const [entry, m] of more) {
+    located.push({
+      path: m.path,
+      problem: `${m.count} more node${m.count === 1 ? " has" : "s have"} no pinned SSH host key (a production stack does not trust keys on first use)`,
+      fix: `pin each in nodes[${entry}].hostKeys the same way (read the keys on the hosts' consoles, or scan them as shown above)`,
+    });
+  }
 }
 
 /** nodes[].identity replaces the hostname check: an empty one would silently check the default. */
@@ -317,28 +360,38 @@ function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {
   }
 }
 
-function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<string, PoolModel>, problems: ProblemList): NodeModel {
+/** A PF's path in the expanded config: problems are located (to an entry or a profile) once, at the end. */
+const expandedPath = new WeakMap<PfModel, PathSegment[]>();
+
+function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: readonly NodeSource[], pools: Map<string, PoolModel>, problems: ProblemList): NodeModel {
   const base: PathSegment[] = ["nodes", ni];
   const pfs: PfModel[] = [];
-  const seenPci = new Map<string, number>();
-  const seenName = new Map<string, number>();
+  const seen = { pciAddress: new Map<string, number>(), name: new Map<string, number>(), selector: new Map<string, number>() };
   if (n.ssh.passwordSecret !== undefined && n.ssh.privateKeySecret !== undefined) {
     problems.add([...base, "ssh"], "both privateKeySecret and passwordSecret are set", "keep one way to log in");
   }
+  const src = sources[ni];
+  const source = {
+    entry: src?.entry ?? ni,
+    ...(src?.profile !== undefined ? { profile: src.profile } : {}),
+    hostKey: sourcePath(sources, [...base, "ssh", "hostKey"]),
+    bastionHostKey: sourcePath(sources, [...base, "bastion", "hostKey"]),
+  };
   n.physicalFunctions.forEach((pf, pi) => {
     const path: PathSegment[] = [...base, "physicalFunctions", pi];
-    if ((pf.name === undefined) === (pf.pciAddress === undefined)) {
-      problems.add(path, "a physical function needs exactly one of name or pciAddress", "set name (e.g. ens1f0) or pciAddress (e.g. 0000:02:00.0), not both");
+    const ways = (["name", "pciAddress", "selector"] as const).filter((k) => pf[k] !== undefined);
+    if (ways.length !== 1) {
+      problems.add(path, "a physical function needs exactly one of name, pciAddress or selector", "set name (e.g. ens1f0), pciAddress (e.g. 0000:02:00.0) or a selector (e.g. {vendor: \"8086\", device: \"1593\", port: 0}), only one");
       return;
     }
-    const key = (pf.name ?? pf.pciAddress) as string;
-    const seen = pf.pciAddress !== undefined ? seenPci : seenName;
-    const first = seen.get(key);
+    const way = ways[0];
+    const key = pf.selector !== undefined ? describeSelector(pf.selector) : (pf.name ?? pf.pciAddress) as string;
+    const first = seen[way].get(key);
     if (first !== undefined) {
-      problems.add([...path, pf.pciAddress !== undefined ? "pciAddress" : "name"], `duplicate physical function "${key}" (also at physicalFunctions[${first}])`, "list each PF of a node once");
+      problems.add([...path, way], `duplicate physical function "${key}" (also at physicalFunctions[${first}])`, "list each PF of a node once");
       return;
     }
-    seen.set(key, pi);
+    seen[way].set(key, pi);
 
     const groups: VfGroupModel[] = [];
     if ((pf.pool === undefined) === (pf.ranges === undefined) && pf.numVfs > 0) {
@@ -369,7 +422,9 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<st
     if (pf.vfSettings?.minTxRate !== undefined && pf.vfSettings.maxTxRate !== undefined && pf.vfSettings.maxTxRate > 0 && pf.vfSettings.minTxRate > pf.vfSettings.maxTxRate) {
       problems.add([...path, "vfSettings", "minTxRate"], "minTxRate exceeds maxTxRate", "lower minTxRate or raise maxTxRate (Mbps)");
     }
-    const model: PfModel = { key, config: pf, groups };
+    const count = pf.selector?.count ?? 1;
+    const model: PfModel = { key, config: pf, groups, path: sourcePath(sources, path), count };
+    expandedPath.set(model, path);
     for (const g of groups) {
       const pool = pools.get(g.pool);
       if (!pool) {
@@ -378,7 +433,7 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<st
         continue;
       }
       pool.members.push({ node: n.name, pf: model, group: g });
-      const count = g.last - g.first + 1;
+      const count = (g.last - g.first + 1) * model.count;
       pool.supplyByNode.set(n.name, (pool.supplyByNode.get(n.name) ?? 0) + count);
       pool.supply += count;
     }
@@ -386,9 +441,12 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, pools: Map<st
   });
   const groups = pfs.reduce((sum, pf) => sum + pf.groups.length, 0);
   if (groups > LIMITS.vfGroupsPerNode) {
-    problems.add([...base, "physicalFunctions"], `node "${n.name}" splits its VFs into ${groups} ranges, more than the ${LIMITS.vfGroupsPerNode} node preparation sends in one command`, "merge adjacent ranges of the same pool (\"0-7\" instead of \"0,1,...,7\")");
+    // A profile's PFs: one problem for the profile, not one per node.
+    const at = sourcePath(sources, [...base, "physicalFunctions"]);
+    const who = at[0] === "profiles" ? `profile "${at[1]}"` : `node "${n.name}"`;
+    problems.add([...base, "physicalFunctions"], `${who} splits its VFs into ${groups} ranges, more than the ${LIMITS.vfGroupsPerNode} node preparation sends in one command`, "merge adjacent ranges of the same pool (\"0-7\" instead of \"0,1,...,7\")");
   }
-  return { config: n, pfs };
+  return { config: n, pfs, source };
 }
 
 function checkVms(
@@ -513,7 +571,7 @@ function subnetOf(address: string): string | undefined {
 }
 
 /** Pools that VMs use must hand out VFs bound to vfio-pci, and only those. */
-function checkVmPools(vms: VmModel[], cfg: PlatformConfig, problems: ProblemList): void {
+function checkVmPools(vms: VmModel[], problems: ProblemList): void {
   // Each pool is checked once, however many VMs use it (a scan per VM is quadratic at scale).
   const checked = new Set<string>();
   for (const vm of vms) {
@@ -523,10 +581,8 @@ function checkVmPools(vms: VmModel[], cfg: PlatformConfig, problems: ProblemList
       checked.add(pool.config.name);
       const bad = pool.members.find((m) => m.group.driver !== "vfio-pci");
       if (bad) {
-        const ni = cfg.nodes.findIndex((n) => n.name === bad.node);
-        const pi = cfg.nodes[ni].physicalFunctions.indexOf(bad.pf.config);
         problems.add(
-          ["nodes", ni, "physicalFunctions", pi, "driver"],
+          [...(expandedPath.get(bad.pf) ?? bad.pf.path), "driver"],
           `pool "${pool.config.name}" is used by VM ${vm.ref} but VFs ${bad.group.first}-${bad.group.last} of ${bad.node}/${bad.pf.key} use the ${bad.group.driver} driver`,
           "set driver: vfio-pci for every VF of a pool that VMs use (KubeVirt passes VFs through with vfio)",
         );

@@ -4,6 +4,7 @@
 import type { PathSegment } from "../config/errors";
 import type { NodeModel, PfModel, PlatformModel } from "../config/model";
 import { requiredFeatureGates } from "../config/kubevirtGates";
+import { configPath } from "../config/validate";
 import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, INJECTION_GATE } from "../render/kubevirt";
 import type { DiscoveredNode, DiscoveredPf, InjectionState, KubevirtPlan, PlanProblem } from "./types";
 
@@ -60,8 +61,20 @@ function discoveredIndex(d: DiscoveredNode): { byPci: Map<string, DiscoveredPf>;
 interface PfFacts {
   node: string;
   pf: PfModel;
-  numa?: number;
+  /** NUMA nodes of the PF (a selector's PFs may sit on several). */
+  numas: number[];
   mtu?: number;
+}
+
+/** The discovered PFs a configured PF is on the node: by PCI address or name, or as its selector resolved. */
+function foundPfs(pf: PfModel, d: DiscoveredNode, index: ReturnType<typeof discoveredIndex>): DiscoveredPf[] | undefined {
+  if (pf.config.selector === undefined) {
+    const one = pf.config.pciAddress !== undefined ? index.byPci.get(pf.config.pciAddress) : index.byName.get(pf.config.name as string);
+    return one === undefined ? [] : [one];
+  }
+  if (d.resolved === undefined) return undefined; // a node script that does not report resolutions
+  const entry = configPath(pf.path);
+  return d.resolved.filter((r) => r.entry === entry).flatMap((r) => index.byPci.get(r.pciAddress) ?? []);
 }
 
 export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<string, DiscoveredNode>): Findings {
@@ -71,43 +84,49 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
   const poolIndex = new Map(cfg.pools.map((p, i) => [p.name, i]));
   checkGates(model, errors);
 
-  // PF facts: config first, discovery fills in (and is checked against) the rest.
+  // PF facts: config first, discovery fills in (and is checked against) the rest. A profile's
+  // PF is one place in the stack file for many nodes: each problem names the node.
   const facts = new Map<PfModel, PfFacts>();
-  model.nodes.forEach((node: NodeModel, ni) => {
+  model.nodes.forEach((node: NodeModel) => {
     const d = discovery?.get(node.config.name);
     const index = d ? discoveredIndex(d) : undefined;
+    const on = node.source.profile !== undefined ? ` (profile ${node.source.profile})` : "";
     node.pfs.forEach((pf) => {
-      const pi = node.config.physicalFunctions.indexOf(pf.config);
-      const path: PathSegment[] = ["nodes", ni, "physicalFunctions", pi];
-      const found = index ? (pf.config.pciAddress !== undefined ? index.byPci.get(pf.config.pciAddress) : index.byName.get(pf.config.name as string)) : undefined;
-      if (index && !found) {
+      const path: PathSegment[] = pf.path;
+      const found = d && index ? foundPfs(pf, d, index) : undefined;
+      if (d && found !== undefined && found.length === 0) {
         errors.push({
           kind: "consistency",
           path,
-          problem: `physical function "${pf.key}" was not found on node ${node.config.name} (discovery lists ${d!.pfs.map((p) => p.name ?? p.pciAddress).join(", ") || "no PFs"})`,
-          fix: "fix the name or pciAddress, or remove the PF",
+          problem: `physical function "${pf.key}" was not found on node ${node.config.name}${on} (discovery lists ${d.pfs.map((p) => p.name ?? p.pciAddress).join(", ") || "no PFs"})`,
+          fix: pf.config.selector !== undefined ? "fix the selector, or give the node its own physicalFunctions" : "fix the name or pciAddress, or remove the PF",
         });
       }
-      if (found && pf.config.numVfs > found.totalVfs) {
-        errors.push({
-          kind: "consistency",
-          path: [...path, "numVfs"],
-          problem: `${pf.config.numVfs} VFs requested on ${node.config.name}/${pf.key} but the PF supports ${found.totalVfs} (sriov_totalvfs)`,
-          fix: `lower numVfs to at most ${found.totalVfs}`,
-        });
+      for (const f of found ?? []) {
+        const which = `${node.config.name}/${pf.config.selector !== undefined ? f.name ?? f.pciAddress : pf.key}${on}`;
+        if (pf.config.numVfs > f.totalVfs) {
+          errors.push({
+            kind: "consistency",
+            path: [...path, "numVfs"],
+            problem: `${pf.config.numVfs} VFs requested on ${which} but the PF supports ${f.totalVfs} (sriov_totalvfs)`,
+            fix: `lower numVfs to at most ${f.totalVfs}`,
+          });
+        }
+        if (pf.config.numaNode !== undefined && pf.config.numaNode !== f.numaNode) {
+          warnings.push({
+            path: [...path, "numaNode"],
+            problem: `configured NUMA node ${pf.config.numaNode} but discovery found ${f.numaNode} for ${which}`,
+            fix: `set numaNode: ${f.numaNode} (the planner uses the discovered value)`,
+          });
+        }
       }
-      if (found && pf.config.numaNode !== undefined && pf.config.numaNode !== found.numaNode) {
-        warnings.push({
-          path: [...path, "numaNode"],
-          problem: `configured NUMA node ${pf.config.numaNode} but discovery found ${found.numaNode} for ${node.config.name}/${pf.key}`,
-          fix: `set numaNode: ${found.numaNode} (the planner uses the discovered value)`,
-        });
-      }
+      const numas = found !== undefined && found.length > 0 ? [...new Set(found.map((f) => f.numaNode))] : pf.config.numaNode !== undefined ? [pf.config.numaNode] : [];
+      const mtus = (found ?? []).flatMap((f) => (f.mtu !== undefined ? [f.mtu] : []));
       facts.set(pf, {
         node: node.config.name,
         pf,
-        numa: found ? found.numaNode : pf.config.numaNode,
-        mtu: pf.config.mtu ?? found?.mtu,
+        numas,
+        mtu: pf.config.mtu ?? (mtus.length > 0 ? Math.min(...mtus) : undefined),
       });
     });
   });
@@ -133,9 +152,9 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
         const cur = minMtu.get(name);
         if (!cur || f.mtu < cur.mtu) minMtu.set(name, { mtu: f.mtu, where: `${m.node}/${m.pf.key}` });
       }
-      if (f.numa !== undefined) {
+      if (f.numas.length > 0) {
         const s = perNode.get(m.node) ?? new Set<number>();
-        s.add(f.numa);
+        for (const numa of f.numas) s.add(numa);
         perNode.set(m.node, s);
       }
     }

@@ -12,6 +12,11 @@ export interface DiscoveredPf {
 
 export interface DiscoveredNode {
   pfs: DiscoveredPf[];
+  /**
+   * PFs chosen by NIC selector, as the node resolved them: the PF's config path (`entry`,
+   * e.g. `profiles.r740.physicalFunctions[0]`) and the PCI address of each PF it matched.
+   */
+  resolved?: { entry: string; pciAddress: string }[];
 }
 
 /** One pool's VFs on one node. */
