@@ -215,7 +215,8 @@ export class Guest {
         "-drive", `file=${k.toolsDisk},if=none,id=tools,format=raw,readonly=on`,
         "-device", "virtio-blk-pci,drive=tools,serial=kvs-tools",
         "-netdev", `dgram,id=cluster,local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
-        "-device", `virtio-net-pci,netdev=cluster,mac=${mac(0x10)}`,
+        // e1000e, not virtio-net: the image's 10-mgmt.network takes every virtio NIC.
+        "-device", `e1000e,netdev=cluster,mac=${mac(0x10)}`,
       );
     }
     s.pfs.forEach((w, i) => {
@@ -225,6 +226,8 @@ export class Guest {
         "-netdev", `dgram,id=wire${n},local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
         "-device", `igb,bus=rp${n},netdev=wire${n},mac=${mac(n)}`,
       );
+      // Kubelet guests record their PF wires (what the NIC puts on the wire, VLAN tags included).
+      if (s.kubelet) args.push("-object", `filter-dump,id=dump${n},netdev=wire${n},file=${this.wireCapture(n)},maxlen=256`);
     });
     return args;
   }
@@ -248,6 +251,11 @@ export class Guest {
     this.ensureOverlay(image, opts.fresh ?? false);
     fs.appendFileSync(this.console, `\n===== lab: QEMU started ${new Date().toISOString()} =====\n`);
     return startDaemon(this.labDir, this.daemon, QEMU, this.qemuArgs(image, seed));
+  }
+
+  /** The pcap file of PF n's wire (1-based, kubelet guests only), appended by QEMU's filter-dump. */
+  wireCapture(n: number): string {
+    return path.join(this.dir, `wire${n}.pcap`);
   }
 
   /** The last meaningful line of the serial console (for progress lines). */
