@@ -20,6 +20,9 @@
 # Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
 # CARRIER_WAIT (seconds, default 10) bounds the wait for a PF's link before VF rates;
 # LOCK_WAIT (seconds, default 120) the wait for another run to release the lock.
+# A PF may be given by a NIC selector instead of a name or address (`select` lines): apply
+# resolves it against the node's SR-IOV PFs before anything else, saves the state with the PFs
+# it matched (so the boot unit re-applies exactly those), and reports them ("resolved").
 # Exit codes: 2 a precondition failed and nothing was changed; 3 a change failed
 # midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
 set -euo pipefail
@@ -274,7 +277,10 @@ pf_json() { # pf_json <var> <pf-dir>
 #   schema 1 | node <name> | owner <project>/<stack>/<node entry> | allow_disruption 0|1
 #   identity <hostname|-> <machine-id|->   what the host must be ('-': its hostname is the node name)
 #   kernel <intel|amd> <hugepages1G> <hugepages2M> <writeBootloader 0|1>
+#   profile <name>                      the node's profile (only with selectors: for messages)
 #   pf <name|-> <bdf|-> <numVfs> <mtu|->
+#   select <vendor|-> <device|-> <name-pattern|-> <port|-> <count> <numVfs> <mtu|-> <config-path>
+#                                       a PF entry by NIC selector; groups refer to it like to a pf
 #   group <pf#> <first> <last> <vfio-pci|netdevice> <pool> <trust> <spoofchk> <vlan> <qos> <minTx> <maxTx> <linkState>
 #   end
 RE_UINT='^(0|[1-9][0-9]{0,8})$'
@@ -286,6 +292,10 @@ RE_NODE='^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
 RE_POOL='^[A-Za-z0-9_.-]{1,63}$'
 RE_OWNER='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
 RE_MACHINE_ID='^[0-9a-f]{32}$'
+RE_PCI_ID='^[0-9a-f]{4}$'
+RE_PF_PATTERN='^[A-Za-z0-9*?[][]A-Za-z0-9_.*?[-]{0,31}$'
+RE_PROFILE='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+RE_WHERE='^[]A-Za-z0-9_.["-]{1,255}$'
 
 bad_state() { die 64 "desired state line $1: $2 (got: $3); cure: regenerate it with render/nodeState.ts"; }
 
@@ -297,8 +307,8 @@ want() { # want <line#> <line> <regex> <value...>
 
 parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
   local text=$1 ln=0 line kw a=() complete=0
-  S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
-  P_NAME=() P_BDF=() P_NUM=() P_MTU=()
+  S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0 S_PROFILE=-
+  P_NAME=() P_BDF=() P_NUM=() P_MTU=() P_SEL=()
   G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=() G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
   while IFS= read -r line || [[ -n $line ]]; do
     ln=$((ln + 1))
@@ -326,7 +336,9 @@ parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
         [[ ${a[1]}${a[2]} != -- ]] || bad_state "$ln" "a PF needs a name or a PCI address" "$line"
         want "$ln" "$line" "$RE_UINT" "${a[3]}"
         want "$ln" "$line" "$RE_OPT_UINT" "${a[4]}"
-        P_NAME+=("${a[1]}") P_BDF+=("${a[2]}") P_NUM+=("${a[3]}") P_MTU+=("${a[4]}") ;;
+        P_NAME+=("${a[1]}") P_BDF+=("${a[2]}") P_NUM+=("${a[3]}") P_MTU+=("${a[4]}") P_SEL+=(-) ;;
+      select:9) parse_select "$ln" "$line" "${a[@]:1}" ;;
+      profile:2) want "$ln" "$line" "$RE_PROFILE" "${a[1]}"; S_PROFILE=${a[1]} ;;
       group:13) parse_group "$ln" "$line" "${a[@]:1}" ;;
       end:1) complete=1 ;;
       *) bad_state "$ln" "unknown line" "$line" ;;
@@ -334,6 +346,21 @@ parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
   done <<<"$text"
   [[ $S_SCHEMA == 1 && -n $S_NODE ]] || die 64 "desired state lacks 'schema 1' or 'node'; cure: regenerate it with render/nodeState.ts"
   ((complete)) || die 64 "desired state is truncated (no 'end' line); cure: re-run"
+}
+
+parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <config-path>
+  local ln=$1 line=$2
+  shift 2
+  [[ $1 == - ]] || want "$ln" "$line" "$RE_PCI_ID" "$1"
+  [[ $2 == - ]] || want "$ln" "$line" "$RE_PCI_ID" "$2"
+  [[ $3 == - ]] || want "$ln" "$line" "$RE_PF_PATTERN" "$3"
+  [[ $4 == - ]] || want "$ln" "$line" "$RE_UINT" "$4"
+  want "$ln" "$line" "$RE_UINT" "$5" "$6"
+  want "$ln" "$line" "$RE_OPT_UINT" "$7"
+  want "$ln" "$line" "$RE_WHERE" "$8"
+  [[ $1$2$3 != --- ]] || bad_state "$ln" "a selector needs a vendor, a device or a name pattern" "$line"
+  (($5 >= 1)) || bad_state "$ln" "a selector must match at least 1 PF" "$line"
+  P_NAME+=(-) P_BDF+=(-) P_NUM+=("$6") P_MTU+=("$7") P_SEL+=("$1 $2 $3 $4 $5 $8")
 }
 
 parse_group() { # parse_group <line#> <line> <pf#> <first> <last> <driver> <pool> <trust> <spoof> <vlan> <qos> <min> <max> <state>
@@ -378,6 +405,105 @@ desired_drivers() { # desired_drivers <pf#>: fills WANT[vf]=vfio-pci|netdevice f
   done
 }
 
+# ---------------------------------------------------------------- NIC selectors (no writes)
+# A `select` entry describes PFs instead of naming one. Before anything reads the PF arrays,
+# resolve_selectors rewrites the state with the PFs each selector matches on this node (by PCI
+# address, groups repeated for each), or collects a problem naming node, profile and selector.
+RESOLVED=()           # "<config-path> <bdf> <name|->" per PF a selector matched
+declare -A SELECTED_BY=() # bdf -> the selector(s) that matched it, for messages
+nic_inventory() { # NIC_BDF NIC_NAME NIC_ID (vendor:device) NIC_PORT of this node's SR-IOV network PFs
+  local dev cls id name slot seen='' port=0
+  NIC_BDF=() NIC_NAME=() NIC_ID=() NIC_PORT=()
+  for dev in "$PCI"/devices/*; do
+    read_attr cls "$dev/class"
+    [[ $cls == 0x02* && ! -e $dev/physfn ]] || continue # network functions, not VFs
+    # A port is its function's place among the NIC's network functions (one PCI device).
+    slot=${dev##*/}
+    slot=${slot%.*}
+    if [[ $slot == "$seen" ]]; then port=$((port + 1)); else seen=$slot port=0; fi
+    [[ -e $dev/sriov_totalvfs ]] || continue
+    read_attr id "$dev/vendor"
+    read_attr name "$dev/device"
+    id=${id#0x}:${name#0x}
+    first_entry name "$dev/net"
+    NIC_BDF+=("${dev##*/}") NIC_NAME+=("${name:--}") NIC_ID+=("${id,,}") NIC_PORT+=("$port")
+  done
+}
+
+nic_matches() { # nic_matches <nic#> <vendor> <device> <pattern> <port> ('-': any)
+  local k=$1
+  [[ $2 == - || ${NIC_ID[k]%:*} == "$2" ]] && [[ $3 == - || ${NIC_ID[k]#*:} == "$3" ]] || return 1
+  # shellcheck disable=SC2053 # the name pattern is a glob on purpose
+  [[ $4 == - || (${NIC_NAME[k]} != - && ${NIC_NAME[k]} == $4) ]] && [[ $5 == - || ${NIC_PORT[k]} == "$5" ]]
+}
+
+selector_words() { # selector_words <var> <vendor> <device> <pattern> <port>: "vendor 8086, device 1593, port 0"
+  local _w=""
+  [[ $2 == - ]] || _w+=", vendor $2"
+  [[ $3 == - ]] || _w+=", device $3"
+  [[ $4 == - ]] || _w+=", name $4"
+  [[ $5 == - ]] || _w+=", port $5"
+  printf -v "$1" '%s' "${_w#, }"
+}
+
+nic_list() { # nic_list <var> <nic#...>: "ens1f0 (0000:3b:00.0, 8086:1593, port 0), ..."
+  local _var=$1 _k _out=""
+  shift
+  for _k in "$@"; do _out+="${_out:+, }${NIC_NAME[_k]} (${NIC_BDF[_k]}, ${NIC_ID[_k]}, port ${NIC_PORT[_k]})"; done
+  printf -v "$_var" '%s' "${_out:-none}"
+}
+
+resolve_selectors() { # resolve_selectors <state-text>: STATE_TEXT with every select entry resolved; RESOLVED; problems to ERRORS
+  local line a=() i=-1 n=0 k any=0 vendor device pattern port count where words found have cure who js=()
+  local -a map=() lines=() hits=()
+  ERRORS=() RESOLVED=() STATE_TEXT=$1
+  for k in "${P_SEL[@]}"; do [[ $k == - ]] || any=1; done
+  ((any)) || return 0
+  who="node $S_NODE"
+  [[ $S_PROFILE == - ]] || who+=" (profile $S_PROFILE)"
+  nic_inventory
+  while IFS= read -r line; do
+    read -r -a a <<<"$line"
+    case ${a[0]:-} in
+      pf)
+        i=$((i + 1)) map[i]=$n n=$((n + 1))
+        lines+=("$line") ;;
+      select)
+        i=$((i + 1)) map[i]=''
+        vendor=${a[1]} device=${a[2]} pattern=${a[3]} port=${a[4]} count=${a[5]} where=${a[8]} hits=()
+        for k in "${!NIC_BDF[@]}"; do
+          if nic_matches "$k" "$vendor" "$device" "$pattern" "$port"; then hits+=("$k"); fi
+        done
+        if ((${#hits[@]} != count)); then
+          selector_words words "$vendor" "$device" "$pattern" "$port"
+          nic_list found "${hits[@]}"
+          nic_list have "${!NIC_BDF[@]}"
+          cure="fix the selector (lspci -nn shows vendor:device; a port counts from 0 on each NIC)"
+          ((${#hits[@]} == 0)) || cure+=", narrow it down (device, name, port) or set its count to ${#hits[@]} if every one is meant"
+          ERRORS+=("$who: the NIC selector $where ($words) matches ${#hits[@]} PF(s) (${found}), $count expected; SR-IOV PFs on this node: $have; cure: $cure, or give node $S_NODE its own physicalFunctions")
+          continue
+        fi
+        for k in "${hits[@]}"; do
+          map[i]+=" $n" n=$((n + 1))
+          lines+=("pf - ${NIC_BDF[k]} ${a[6]} ${a[7]}")
+          RESOLVED+=("$where ${NIC_BDF[k]} ${NIC_NAME[k]}")
+        done ;;
+      group)
+        read -r -a js <<<"${map[a[1]]}"
+        for k in "${js[@]}"; do lines+=("group $k ${a[*]:2}"); done ;;
+      *) lines+=("$line") ;;
+    esac
+  done <<<"$1"
+  ((${#ERRORS[@]} == 0)) || return 1
+  printf -v STATE_TEXT '%s\n' "${lines[@]}"
+  STATE_TEXT=${STATE_TEXT%$'\n'}
+  for line in "${RESOLVED[@]}"; do
+    read -r where k n <<<"$line"
+    SELECTED_BY[$k]+="${SELECTED_BY[$k]:+ and }$where"
+    log "NIC selector $where matched PF $n ($k)"
+  done
+}
+
 # ---------------------------------------------------------------- checks (no writes)
 resolve_pfs() { # fills R_DIR R_BDF R_NAME R_LABEL; appends problems to ERRORS
   local i dir bdf name target
@@ -404,6 +530,7 @@ resolve_pfs() { # fills R_DIR R_BDF R_NAME R_LABEL; appends problems to ERRORS
     [[ $name != - ]] || first_entry name "$dir/net"
     R_DIR[i]=$dir R_BDF[i]=$bdf R_NAME[i]=$name
     R_LABEL[i]="PF ${name:--} ($bdf)"
+    [[ -z ${SELECTED_BY[$bdf]:-} ]] || R_LABEL[i]="PF ${name:--} ($bdf, matched by ${SELECTED_BY[$bdf]})"
   done
 }
 
@@ -618,7 +745,11 @@ check_duplicates() {
   for i in "${!R_BDF[@]}"; do
     for j in "${!R_BDF[@]}"; do
       if ((i < j)) && [[ ${R_BDF[i]} == "${R_BDF[j]}" ]]; then
-        ERRORS+=("${R_LABEL[j]} is listed twice in the desired state; cure: list each PF once")
+        if [[ -n ${SELECTED_BY[${R_BDF[j]}]:-} ]]; then
+          ERRORS+=("${R_LABEL[j]} is listed twice in the desired state; cure: list each PF once: narrow the NIC selector so it matches none of the PFs the node lists by name, address or another selector")
+        else
+          ERRORS+=("${R_LABEL[j]} is listed twice in the desired state; cure: list each PF once")
+        fi
       fi
     done
   done
@@ -1179,8 +1310,20 @@ json_list() { # json_list <var> <items...>
   printf -v "$_var" '[%s]' "$_out"
 }
 
+resolved_json() { # resolved_json <var>: [{"entry":..,"pciAddress":..,"name":..}] of the PFs NIC selectors matched
+  local _line _where _bdf _name _q _out="" _sep=""
+  for _line in "${RESOLVED[@]}"; do
+    read -r _where _bdf _name <<<"$_line"
+    json_quote _q "$_where"
+    _out+="$_sep{\"entry\":$_q,\"pciAddress\":\"$_bdf\",\"name\":"
+    if [[ $_name == - ]]; then _out+="null}"; else json_quote _q "$_name" && _out+="$_q}"; fi
+    _sep=,
+  done
+  printf -v "$1" '[%s]' "$_out"
+}
+
 cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller's lock, installs nothing
-  local i c changed=() ready=false reboot=false kc cp ow
+  local i c changed=() ready=false reboot=false kc cp ow rs
   parse_state "$1"
   NODE=$S_NODE
   CHANGED=()
@@ -1190,6 +1333,12 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
     check_identity
     take_lock apply "$S_OWNER"
   fi
+  # NIC selectors become the PFs they match here, or nothing is done (the grub snippet neither).
+  if ! resolve_selectors "$1"; then
+    for c in "${ERRORS[@]}"; do log "error: $c"; done
+    die 2 "apply refused: $((${#ERRORS[@]})) NIC selector(s) above do not match as the stack config expects; nothing was changed"
+  fi
+  [[ $STATE_TEXT == "$1" ]] || parse_state "$STATE_TEXT"
   kernel_changes
   if ! check_all; then
     # The grub snippet is the cure for an IOMMU that is off, but a host of another owner's gets nothing.
@@ -1199,7 +1348,8 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
   write_bootloader
   ! any_vfio || ensure_vfio_module
   for i in "${!P_NUM[@]}"; do apply_pf "$i"; done
-  [[ $2 != apply ]] || install_persistence "$1"
+  # The boot unit re-applies the PFs the selectors matched now, not whatever matches then.
+  [[ $2 != apply ]] || install_persistence "$STATE_TEXT"
   for i in "${!CHANGED[@]}"; do changed+=("${R_BDF[i]}"); done
   vfio_ready && ready=true
   vfio_conflicts
@@ -1213,7 +1363,8 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
   json_list kc "${KCHANGES[@]}"
   json_list cp "${changed[@]}"
   json_quote ow "$S_OWNER"
-  printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"owner\":$ow,\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
+  resolved_json rs
+  printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"owner\":$ow,\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"resolved\":$rs,\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
 }
 
 cmd_boot() { # apply-from-state: every owner's saved state, each in its own subshell

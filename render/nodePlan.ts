@@ -1,6 +1,7 @@
 // The desired state of one node, as the node script receives it: a pure function of the
 // stack config, so an unchanged config renders byte-identical state and runs no command.
 import type { NodeModel } from "../config/model";
+import { configPath } from "../config/validate";
 import type { NodeState, PfState, VfGroup } from "./nodeState";
 
 export function renderNodeState(node: NodeModel): NodeState {
@@ -19,6 +20,14 @@ export function renderNodeState(node: NodeModel): NodeState {
         return group;
       });
     const state: PfState = { numVfs: pf.config.numVfs, vfGroups };
+    const sel = pf.config.selector;
+    if (sel !== undefined) {
+      state.selector = { count: sel.count, where: configPath(pf.path) };
+      if (sel.vendor !== undefined) state.selector.vendor = sel.vendor;
+      if (sel.device !== undefined) state.selector.device = sel.device;
+      if (sel.pfName !== undefined) state.selector.pfName = sel.pfName;
+      if (sel.port !== undefined) state.selector.port = sel.port;
+    }
     if (pf.config.name !== undefined) state.name = pf.config.name;
     if (pf.config.pciAddress !== undefined) state.pciAddress = pf.config.pciAddress;
     if (pf.config.mtu !== undefined) state.mtu = pf.config.mtu;
@@ -36,6 +45,8 @@ export function renderNodeState(node: NodeModel): NodeState {
       writeBootloader: cfg.writeBootloader,
     },
   };
+  // Only the node script's selector messages need the profile: other nodes' state stays as it was.
+  if (node.source.profile !== undefined && pfs.some((p) => p.selector !== undefined)) state.profile = node.source.profile;
   // The owner (project/stack/node) is the component's to set: this stays a function of the config.
   if (cfg.identity !== undefined) {
     state.identity = {};

@@ -44,6 +44,8 @@ export const nodeReportSchema = discoverySchema.extend({
   /** Who applied: <project>/<stack>/<node entry> (absent from scripts before owners). */
   owner: z.string().optional(),
   apply: z.object({ writes: z.number().int().nonnegative(), changedPfs: z.array(pciAddress) }),
+  /** The PFs NIC selectors matched on the node: the selector's config path and each PF (absent from scripts before selectors). */
+  resolved: z.array(z.object({ entry: z.string(), pciAddress, name: z.string().nullable() })).default([]),
   kernelChanges: z.array(z.string()),
   rebootRequired: z.boolean(),
   vfioReady: z.boolean(),

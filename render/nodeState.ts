@@ -20,9 +20,27 @@ export interface VfGroup {
   linkState?: "auto" | "enable" | "disable";
 }
 
+/**
+ * A PF given by what it is, resolved by the node script against the node's SR-IOV PFs at
+ * apply time: every given criterion must hold, and exactly `count` PFs must match.
+ */
+export interface PfSelector {
+  vendor?: string;
+  device?: string;
+  /** Interface name pattern (shell glob). */
+  pfName?: string;
+  /** The n-th port of its NIC (0 = first). */
+  port?: number;
+  count: number;
+  /** Where the stack config writes it (`profiles.r740.physicalFunctions[0]`): named in messages and the report. */
+  where: string;
+}
+
 export interface PfState {
   name?: string;
   pciAddress?: string;
+  /** Instead of name and pciAddress. */
+  selector?: PfSelector;
   numVfs: number;
   mtu?: number;
   vfGroups: VfGroup[];
@@ -49,6 +67,8 @@ export interface NodeState {
    */
   owner?: string;
   identity?: NodeIdentity;
+  /** The node's profile, named in the node script's messages about its NIC selectors. */
+  profile?: string;
   allowDisruption: boolean;
   pfs: PfState[];
   kernel: { iommu: "intel" | "amd"; hugepages1G: number; hugepages2M: number; writeBootloader: boolean };
@@ -84,6 +104,11 @@ const POOL = /^[A-Za-z0-9_.-]{1,63}$/;
 // <project>/<stack>/<node>: Pulumi project and stack names, then a node name; one path each.
 const OWNER = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const MACHINE_ID = /^[0-9a-f]{32}$/;
+const PCI_ID = /^[0-9a-f]{4}$/;
+const PF_PATTERN = /^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/;
+const PROFILE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// A config path like profiles.r740.physicalFunctions[0] or profiles["gen-2"]...: one word.
+const WHERE = /^[A-Za-z0-9_.[\]"-]{1,255}$/;
 const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
 const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
 const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`
@@ -174,9 +199,13 @@ export function renderStateLines(state: NodeState): string {
   if (!Array.isArray(state.pfs)) fail("pfs", "expected a list");
   const seen = new Set<string>();
   const groups: string[] = [];
+  if (state.profile !== undefined) lines.push(`profile ${match("profile", state.profile, PROFILE, "profile name")}`);
   state.pfs.forEach((pf, i) => {
     const where = `pfs[${i}]`;
-    if (pf.name === undefined && pf.pciAddress === undefined) fail(where, "needs a name or a pciAddress");
+    if (pf.selector !== undefined) {
+      if (pf.name !== undefined || pf.pciAddress !== undefined) fail(where, "has a selector and a name or pciAddress");
+      lines.push(selectLine(pf, where));
+    } else if (pf.name === undefined && pf.pciAddress === undefined) fail(where, "needs a name, a pciAddress or a selector");
     const name = pf.name === undefined ? "-" : match(`${where}.name`, pf.name, IFNAME, "interface name");
     const bdf = pf.pciAddress === undefined ? "-" : match(`${where}.pciAddress`, pf.pciAddress, BDF, "PCI address (0000:02:00.0)");
     for (const key of [name, bdf]) {
@@ -185,7 +214,7 @@ export function renderStateLines(state: NodeState): string {
       seen.add(key);
     }
     const numVfs = uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS);
-    lines.push(`pf ${name} ${bdf} ${numVfs} ${optUint(`${where}.mtu`, pf.mtu, 65535)}`);
+    if (pf.selector === undefined) lines.push(`pf ${name} ${bdf} ${numVfs} ${optUint(`${where}.mtu`, pf.mtu, 65535)}`);
     if (pf.mtu !== undefined && pf.mtu < 68) fail(`${where}.mtu`, "must be at least 68");
     if (!Array.isArray(pf.vfGroups)) fail(`${where}.vfGroups`, "expected a list");
     const taken: [number, number][] = [];
@@ -200,6 +229,23 @@ export function renderStateLines(state: NodeState): string {
     });
   });
   return [...lines, ...groups, "end"].join("\n") + "\n";
+}
+
+/** `select <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <where>`, '-' for what is not given. */
+function selectLine(pf: PfState, where: string): string {
+  const s = pf.selector as PfSelector;
+  const w = `${where}.selector`;
+  const vendor = s.vendor === undefined ? "-" : match(`${w}.vendor`, s.vendor, PCI_ID, "PCI vendor ID (4 lowercase hex digits)");
+  const device = s.device === undefined ? "-" : match(`${w}.device`, s.device, PCI_ID, "PCI device ID (4 lowercase hex digits)");
+  const pattern = s.pfName === undefined ? "-" : match(`${w}.pfName`, s.pfName, PF_PATTERN, "interface name pattern");
+  if (vendor === "-" && device === "-" && pattern === "-") fail(w, "needs a vendor, a device or a pfName");
+  const count = uint(`${w}.count`, s.count, 4096);
+  if (count < 1) fail(`${w}.count`, "must be at least 1");
+  return [
+    "select", vendor, device, pattern, optUint(`${w}.port`, s.port, 255), count,
+    uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS), optUint(`${where}.mtu`, pf.mtu, 65535),
+    match(`${w}.where`, s.where, WHERE, "config path"),
+  ].join(" ");
 }
 
 /** The owner of a state rendered without one (tests, hand runs). */

@@ -36,7 +36,7 @@ const report: NodeReport = {
       numVfs: 0, numaNode: 0, linkState: "up", mtu: 1500, vfs: [],
     },
   ],
-  verb: "apply", node: "k8s-node1", apply: { writes: 12, changedPfs: ["0000:10:00.0"] },
+  verb: "apply", node: "k8s-node1", apply: { writes: 12, changedPfs: ["0000:10:00.0"] }, resolved: [],
   kernelChanges: ["default_hugepagesz=1G", "hugepagesz=1G", "hugepages=8"], rebootRequired: true, vfioReady: true,
 };
 

@@ -80,7 +80,7 @@ describe("nodeprep: renderStateLines", () => {
     ["a link state with a shell word", (s) => ((s.pfs[0].vfGroups[1] as unknown as Record<string, unknown>).linkState = "auto;id"), /linkState/],
     ["trust as a string", (s) => ((s.pfs[0].vfGroups[0] as unknown as Record<string, unknown>).trust = "1"), /trust: expected true or false/],
     ["a PF listed twice", (s) => (s.pfs[1].name = "ens1f0"), /ens1f0 is listed twice/],
-    ["a PF with neither name nor address", (s) => delete s.pfs[1].pciAddress, /needs a name or a pciAddress/],
+    ["a PF with neither name nor address", (s) => delete s.pfs[1].pciAddress, /needs a name, a pciAddress or a selector/],
     ["an unknown iommu vendor", (s) => ((s.kernel as unknown as Record<string, unknown>).iommu = "arm"), /kernel\.iommu/],
   ];
   for (const [what, mutate, message] of bad) {
@@ -145,6 +145,59 @@ describe("nodeprep: nodes[].identity and nodes[].decommissioned in the stack con
       assert.throws(() => parsePlatform(withNode0(extra)), (e: unknown) => e instanceof Error && message.test(e.message));
     });
   }
+});
+
+describe("nodeprep: NIC selectors and profiles in the node's state", () => {
+  const fleet = () => {
+    const cfg = multiNodeConfig() as Record<string, any>;
+    cfg.profiles = {
+      "gen-2": {
+        physicalFunctions: [
+          { selector: { vendor: "8086", device: "159b", port: 0, count: 2 }, numVfs: 8, mtu: 9000, ranges: [{ vfs: "0-3", pool: "media_a" }, { vfs: "4-7", pool: "signalling" }] },
+          { name: "ens9f0", numVfs: 2, driver: "netdevice", pool: "pods_net" },
+        ],
+      },
+      plain: { physicalFunctions: [{ name: "ens9f0", numVfs: 2, driver: "netdevice", pool: "pods_net" }] },
+    };
+    cfg.nodes.push({ profile: "gen-2", name: "g2-1", ssh: { host: "10.2.0.1" } }, { profile: "plain", name: "p-1", ssh: { host: "10.3.0.1" } });
+    return parsePlatform(cfg);
+  };
+
+  it("renders a selector as one select line with its config path; groups refer to it like to a pf", () => {
+    const s = renderNodeState(fleet().nodes[2]);
+    assert.deepStrictEqual(s.pfs[0].selector, { count: 2, where: 'profiles["gen-2"].physicalFunctions[0]', vendor: "8086", device: "159b", port: 0 });
+    assert.strictEqual(s.profile, "gen-2");
+    const lines = renderStateLines(s).split("\n");
+    assert.deepStrictEqual(lines.filter((l) => /^(profile|pf|select|group) /.test(l)), [
+      "profile gen-2",
+      'select 8086 159b - 0 2 8 9000 profiles["gen-2"].physicalFunctions[0]',
+      "pf ens9f0 - 2 -",
+      "group 0 0 3 vfio-pci media_a - - - - - - -",
+      "group 0 4 7 vfio-pci signalling - - - - - - -",
+      "group 1 0 1 netdevice pods_net - - - - - - -",
+    ]);
+  });
+
+  it("a profile node without selectors renders exactly as the same node written out (no profile line)", () => {
+    const m = fleet();
+    const p1 = m.nodes[3];
+    assert.strictEqual(renderNodeState(p1).profile, undefined);
+    const cfg = multiNodeConfig() as Record<string, any>;
+    cfg.nodes.push({ ...p1.config });
+    const written = parsePlatform(cfg).nodes[2];
+    assert.strictEqual(renderStateLines(renderNodeState(p1)), renderStateLines(renderNodeState(written)));
+  });
+
+  it("refuses a selector state that could reach the shell as more than a word", () => {
+    const base = renderNodeState(fleet().nodes[2]);
+    const withSel = (sel: Record<string, unknown>) => ({ ...base, pfs: [{ ...base.pfs[0], selector: { ...base.pfs[0].selector!, ...sel } }] });
+    assert.throws(() => renderStateLines(withSel({ pfName: "ens* f0" })), /pfs\[0\]\.selector\.pfName: "ens\* f0" is not a valid interface name pattern/);
+    assert.throws(() => renderStateLines(withSel({ vendor: "8086; reboot" })), /selector\.vendor/);
+    assert.throws(() => renderStateLines(withSel({ where: "profiles.a b" })), /selector\.where/);
+    assert.throws(() => renderStateLines(withSel({ vendor: undefined, device: undefined })), /needs a vendor, a device or a pfName/);
+    assert.throws(() => renderStateLines({ ...base, pfs: [{ ...base.pfs[0], name: "ens1f0" }] }), /has a selector and a name or pciAddress/);
+    assert.throws(() => renderStateLines({ ...base, profile: "Gen 2" }), /profile: "Gen 2" is not a valid profile name/);
+  });
 });
 
 describe("nodeprep: renderRemoteCommand", () => {
