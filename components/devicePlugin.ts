@@ -7,7 +7,11 @@ import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "
 export interface SriovDevicePluginArgs {
   namespace: string;
   image: string;
-  config: DevicePluginConfigMap;
+  /**
+   * The ConfigMap content. Its files are known only after node preparation when nodes choose
+   * PFs by NIC selector (render/devicePlugin.ts); the nodes that get the plugin are known before.
+   */
+  config: Pick<DevicePluginConfigMap, "nodes"> & { [K in "data" | "configFile" | "hash"]: pulumi.Input<DevicePluginConfigMap[K]> };
   /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
   vfFingerprints: pulumi.Input<string>[];
   waitForReadiness: boolean;
@@ -93,7 +97,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
               name: "kube-sriovdp",
               image: args.image,
               imagePullPolicy: "IfNotPresent",
-              args: ["--log-dir=sriovdp", "--log-level=10", `--config-file=${args.config.configFile}`],
+              args: ["--log-dir=sriovdp", "--log-level=10", pulumi.interpolate`--config-file=${args.config.configFile}`],
               env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
               securityContext: { privileged: true },
               resources: { requests: { cpu: "250m", memory: "40Mi" }, limits: { cpu: "1", memory: "200Mi" } },

@@ -44,12 +44,14 @@ export interface SriovNodePrepArgs {
 }
 
 /**
- * A short hash of the VF layout of the PFs this state manages (other PFs on the node do
- * not count). Stable across runs while the layout is unchanged.
+ * A short hash of the VF layout of the PFs this state manages, those its NIC selectors
+ * matched included (other PFs on the node do not count). Stable across runs while the layout
+ * is unchanged.
  */
-export function vfFingerprint(pfs: PhysicalFunctionReport[], state: NodeState): string {
+export function vfFingerprint(pfs: PhysicalFunctionReport[], state: NodeState, resolved: readonly { pciAddress: string }[] = []): string {
+  const picked = new Set(resolved.map((r) => r.pciAddress));
   const ours = (pf: PhysicalFunctionReport) =>
-    state.pfs.some((p) => p.pciAddress === pf.pciAddress || (p.name !== undefined && p.name === pf.name));
+    picked.has(pf.pciAddress) || state.pfs.some((p) => p.pciAddress === pf.pciAddress || (p.name !== undefined && p.name === pf.name));
   const layout = pfs
     .filter(ours)
     .sort((a, b) => a.pciAddress.localeCompare(b.pciAddress))
@@ -173,7 +175,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       for (const c of r.vfio.conflicts) pulumi.log.warn(`node ${node}: ${c}`, this);
       return r.vfio.conflicts;
     });
-    this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, state));
+    this.vfFingerprint = this.report.apply((r) => vfFingerprint(r.pfs, state, r.resolved));
 
     // The full report (every VF) stays a property; registering it would store it twice per node.
     this.registerOutputs({

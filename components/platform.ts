@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
-import type { PlatformModel } from "../config/model";
+import { PlatformModel, usesSelectors } from "../config/model";
 import { CONFIG_ROOT, configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
-import { renderDevicePluginConfigMap } from "../render/devicePlugin";
+import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";
 import { gateDemand } from "../render/kubevirt";
 import { renderNodeState } from "../render/nodePlan";
 import { usesWhereabouts } from "../render/whereabouts";
-import { SriovDevicePlugin } from "./devicePlugin";
+import { SriovDevicePlugin, SriovDevicePluginArgs } from "./devicePlugin";
 import { InjectorOutput, NetworkResourcesInjector } from "./injector";
 import { withHostKeys } from "./hostKeys";
 import { Kubevirt } from "./kubevirt";
@@ -31,6 +31,10 @@ export interface NodePrepOutput {
   hostKey: string;
   /** The jump host's key, likewise (null without a jump host). */
   bastionHostKey: string | null;
+  /** The profile the node takes its settings from (absent for a node written out in full). */
+  profile?: string;
+  /** What its NIC selectors matched: each PF with the selector's config path (absent without selectors). */
+  resolvedPfs?: ResolvedPf[];
 }
 
 export interface SriovPlatformArgs {
@@ -87,7 +91,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
     const devicePlugin = new SriovDevicePlugin(`${name}-dp`, {
       namespace: ns,
       image: images.sriovDevicePlugin,
-      config: renderDevicePluginConfigMap(model),
+      config: devicePluginConfig(model, preps),
       vfFingerprints: preps.map((p) => p.vfFingerprint),
       waitForReadiness: wait,
     }, { ...parent, dependsOn: [...preps, labels] });
@@ -133,12 +137,20 @@ export class SriovPlatform extends pulumi.ComponentResource {
       secretUserData: args.secretUserData?.has(i) ?? false,
     }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
 
-    this.nodes = pulumi.all(preps.map((p, i) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions, hostKeys[i]]).apply(
-      ([vfioReady, vfioConflicts, kernelChanges, pfs, [hostKey, bastionHostKey]]) => ({ vfioReady, vfioConflicts, kernelChanges, physicalFunctions: pfs, hostKey, bastionHostKey }),
+    this.nodes = pulumi.all(preps.map((p, i) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions, hostKeys[i], p.report]).apply(
+      ([vfioReady, vfioConflicts, kernelChanges, pfs, [hostKey, bastionHostKey], report]) => {
+        const out: Omit<NodePrepOutput, "node"> = { vfioReady, vfioConflicts, kernelChanges, physicalFunctions: pfs, hostKey, bastionHostKey };
+        // Only where they say something: a fleet's state grows with every byte per node.
+        const profile = model.nodes[i].source.profile;
+        if (profile !== undefined) out.profile = profile;
+        if (report.resolved.length > 0) out.resolvedPfs = report.resolved;
+        return out;
+      },
     ))).apply((list) => list.map((o, i) => ({ node: model.nodes[i].config.name, ...o })));
     this.discoveredPlan = pulumi.all(preps.map((p) => p.report)).apply((reports) => {
       const discovery = new Map<string, DiscoveredNode>(reports.map((r) => [r.node, {
         pfs: r.pfs.map((pf) => ({ ...(pf.name ? { name: pf.name } : {}), pciAddress: pf.pciAddress, numaNode: pf.numaNode, totalVfs: pf.totalVfs, ...(pf.mtu !== null ? { mtu: pf.mtu } : {}) })),
+        resolved: r.resolved,
       }]));
       const plan = planPlatform(model, discovery);
       // The nodes are already prepared: what discovery reveals is reported, not undone.
@@ -157,4 +169,21 @@ export class SriovPlatform extends pulumi.ComponentResource {
       discoveredPlan: this.discoveredPlan,
     });
   }
+}
+
+/**
+ * The device plugin's ConfigMap: rendered from the config alone, or, when nodes choose PFs by
+ * NIC selector, from what node preparation resolved on each node (the plugin's nodes are known
+ * either way).
+ */
+function devicePluginConfig(model: PlatformModel, preps: readonly SriovNodePrep[]): SriovDevicePluginArgs["config"] {
+  if (!usesSelectors(model)) return renderDevicePluginConfigMap(model);
+  const rendered = pulumi.all(preps.map((p) => p.report)).apply((reports) =>
+    renderDevicePluginConfigMap(model, new Map(reports.map((r, i) => [model.nodes[i].config.name, r.resolved]))));
+  return {
+    nodes: devicePluginNodes(model),
+    data: rendered.apply((c) => c.data),
+    configFile: rendered.apply((c) => c.configFile),
+    hash: rendered.apply((c) => c.hash),
+  };
 }

@@ -15,5 +15,6 @@ export type {
   PlanProblemKind,
   PoolNodeUsage,
   PoolPlan,
+  ProfilePlan,
   Quantity,
 } from "./types";

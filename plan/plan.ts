@@ -5,7 +5,8 @@ import type { PlatformModel } from "../config/model";
 import { CONFIG_ROOT } from "../config/validate";
 import { checkConsistency, kubevirtPlan } from "./consistency";
 import { place } from "./placement";
-import type { DiscoveredNode, NodePlan, Plan, PlanProblem, PoolPlan } from "./types";
+import type { Dimensions } from "./placement";
+import type { DiscoveredNode, NodePlan, Plan, PlanProblem, PoolPlan, ProfilePlan } from "./types";
 
 /** Unplaced VMs named one by one in the errors; the rest are counted (the placement lists all). */
 const MAX_VM_ERRORS = 20;
@@ -98,6 +99,7 @@ export function planPlatform(model: PlatformModel, discovery?: ReadonlyMap<strin
     feasible: errors.length === 0,
     pools,
     nodes,
+    profiles: profilePlans(model, dims, supply, requested),
     placement,
     kubevirt: kubevirtPlan(model),
     warnings,
@@ -120,4 +122,35 @@ export function assertFeasible(plan: Plan, allowOvercommit: boolean, root: strin
   }
   if (fatal.length > 0) throw new ConfigError(root, fatal, "the platform does not fit the cluster");
   return warnings;
+}
+
+/** Supply and what placed VMs take, summed over the nodes of each profile. */
+function profilePlans(model: PlatformModel, dims: Dimensions, supply: Float64Array, requested: Float64Array): ProfilePlan[] {
+  const D = dims.count;
+  const byProfile = new Map<string, { nodes: number; supply: Float64Array; requested: Float64Array }>();
+  model.nodes.forEach((node, ni) => {
+    const p = node.source.profile;
+    if (p === undefined) return;
+    let sum = byProfile.get(p);
+    if (!sum) byProfile.set(p, (sum = { nodes: 0, supply: new Float64Array(D), requested: new Float64Array(D) }));
+    sum.nodes++;
+    for (let d = 0; d < D; d++) {
+      sum.supply[d] += supply[ni * D + d];
+      sum.requested[d] += requested[ni * D + d];
+    }
+  });
+  return [...byProfile].map(([profile, sum]) => {
+    const q = (d: number) => ({ supply: sum.supply[d], requested: sum.requested[d], free: sum.supply[d] - sum.requested[d] });
+    return {
+      profile,
+      nodes: sum.nodes,
+      pools: dims.poolNames.flatMap((pool) => {
+        const d = dims.pool.get(pool) as number;
+        return sum.supply[d] > 0 || sum.requested[d] > 0 ? [{ pool, ...q(d) }] : [];
+      }),
+      dedicatedCpus: q(dims.cpu),
+      hugepages1Gi: q(dims.hugepages1Gi),
+      hugepages2Mi: q(dims.hugepages2Mi),
+    };
+  });
 }

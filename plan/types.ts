@@ -89,10 +89,26 @@ export interface KubevirtPlan {
   featureGates: string[];
 }
 
+/**
+ * The nodes of one profile, summed: the capacity of a hardware layout, as a platform team
+ * sizes it (a node written out in full belongs to no profile).
+ */
+export interface ProfilePlan {
+  profile: string;
+  nodes: number;
+  /** VFs per pool on the profile's nodes, and what placed VMs take of them (pools it gives no VF are left out). */
+  pools: { pool: string; supply: number; requested: number; free: number }[];
+  dedicatedCpus: Quantity;
+  hugepages1Gi: Quantity;
+  hugepages2Mi: Quantity;
+}
+
 export interface Plan {
   feasible: boolean;
   pools: PoolPlan[];
   nodes: NodePlan[];
+  /** Per profile, in the order the profiles are first used (empty without profiles). */
+  profiles: ProfilePlan[];
   placement: Placement[];
   kubevirt: KubevirtPlan;
   warnings: string[];

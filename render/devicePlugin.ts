@@ -1,7 +1,18 @@
 // The SR-IOV network device plugin's config.json (v3 format, `selectors` as an array),
-// rendered from the pools and the VFs each node gives them.
+// rendered from the pools and the VFs each node gives them. A PF chosen by NIC selector has
+// no name or address until node preparation resolved it on its node: its entries come from
+// what the node reported (the ranges are written all the same, by the PF's name when it has one).
 import { createHash } from "crypto";
-import type { NodeModel, PlatformModel, PoolModel } from "../config/model";
+import { NodeModel, PfModel, PlatformModel, PoolModel, usesSelectors } from "../config/model";
+import { configPath } from "../config/validate";
+
+/** A PF a NIC selector matched on a node, as node preparation reported it (`resolved`). */
+export interface ResolvedPf {
+  /** The selector's config path (`profiles.r740.physicalFunctions[0]`). */
+  entry: string;
+  pciAddress: string;
+  name: string | null;
+}
 
 export interface DevicePluginSelector {
   drivers: string[];
@@ -45,8 +56,22 @@ function driverSelector(driver: string): string | undefined {
   return driver === "vfio-pci" ? "vfio-pci" : undefined;
 }
 
-/** One node's view: for each pool, the VFs this node contributes, as explicit ranges. */
-export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap<string, PoolModel>): DevicePluginConfig {
+/** How the plugin finds each PF a configured PF stands for on the node: by name, else by PCI address. */
+function pfTargets(node: NodeModel, pf: PfModel, resolved: readonly ResolvedPf[] | undefined): { key: string; byName: boolean }[] {
+  if (pf.config.selector === undefined) return [{ key: pf.key, byName: pf.config.name !== undefined }];
+  if (resolved === undefined) {
+    throw new Error(`node ${node.config.name}: ${pf.key} at ${configPath(pf.path)} is resolved on the node: render the device-plugin config with what node preparation reported`);
+  }
+  const entry = configPath(pf.path);
+  return resolved.filter((r) => r.entry === entry).map((r) => (r.name !== null ? { key: r.name, byName: true } : { key: r.pciAddress, byName: false }));
+}
+
+/**
+ * One node's view: for each pool, the VFs this node contributes, as explicit ranges.
+ * `resolved`: what the node's NIC selectors matched (needed when it has any).
+ */
+export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap<string, PoolModel>, resolved?: readonly ResolvedPf[]): DevicePluginConfig {
+  const targets = new Map(node.pfs.map((pf) => [pf, pfTargets(node, pf, resolved)]));
   const resourceList: DevicePluginResource[] = [];
   for (const pool of pools.values()) {
     // Group this node's VF groups in the pool by driver and by how the PF is addressed.
@@ -54,18 +79,20 @@ export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap
     for (const pf of node.pfs) {
       for (const g of pf.groups) {
         if (g.pool !== pool.config.name) continue;
-        const key = `${g.driver}|${pf.config.name !== undefined ? "pfNames" : "rootDevices"}`;
-        let sel = byKey.get(key);
-        if (!sel) {
-          const drv = driverSelector(g.driver);
-          sel = { drivers: drv ? [drv] : [] };
-          if (pool.config.vendors) sel.vendors = [...pool.config.vendors];
-          if (pool.config.devices) sel.devices = [...pool.config.devices];
-          byKey.set(key, sel);
+        for (const t of targets.get(pf) ?? []) {
+          const key = `${g.driver}|${t.byName ? "pfNames" : "rootDevices"}`;
+          let sel = byKey.get(key);
+          if (!sel) {
+            const drv = driverSelector(g.driver);
+            sel = { drivers: drv ? [drv] : [] };
+            if (pool.config.vendors) sel.vendors = [...pool.config.vendors];
+            if (pool.config.devices) sel.devices = [...pool.config.devices];
+            byKey.set(key, sel);
+          }
+          const range = `${t.key}#${g.first}-${g.last}`;
+          if (t.byName) (sel.pfNames ??= []).push(range);
+          else (sel.rootDevices ??= []).push(range);
         }
-        const range = `${pf.key}#${g.first}-${g.last}`;
-        if (pf.config.name !== undefined) (sel.pfNames ??= []).push(range);
-        else (sel.rootDevices ??= []).push(range);
       }
     }
     if (byKey.size === 0) continue;
@@ -90,14 +117,28 @@ export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap
 }
 
 /**
+ * The nodes the plugin runs on: those giving some pool a VF. Known from the config alone, also
+ * when the files themselves wait for node preparation to resolve NIC selectors.
+ */
+export function devicePluginNodes(model: PlatformModel): string[] {
+  return model.nodes.filter((n) => n.pfs.some((pf) => pf.groups.some((g) => model.pools.has(g.pool)))).map((n) => n.config.name);
+}
+
+/**
  * The ConfigMap content. A uniform fleet (every node renders the same document) gets one
  * `config.json`; otherwise each node gets its own file, because the plugin's selectors
  * cannot tell nodes apart and the same PF name may serve different pools on two nodes.
+ * Resolved PFs are written by name, so nodes of one hardware generation (same NICs in the same
+ * slots, so the same names) render one document whatever their addresses. `resolved`: per node,
+ * what its NIC selectors matched (required when any node has one).
  */
-export function renderDevicePluginConfigMap(model: PlatformModel): DevicePluginConfigMap {
+export function renderDevicePluginConfigMap(model: PlatformModel, resolved?: ReadonlyMap<string, readonly ResolvedPf[]>): DevicePluginConfigMap {
+  if (resolved === undefined && usesSelectors(model)) {
+    throw new Error("some PFs are chosen by NIC selector: render the device-plugin config with what node preparation resolved on each node");
+  }
   const docs = new Map<string, string>();
   for (const node of model.nodes) {
-    const config = renderNodeDevicePluginConfig(node, model.pools);
+    const config = renderNodeDevicePluginConfig(node, model.pools, resolved?.get(node.config.name));
     if (config.resourceList.length > 0) docs.set(node.config.name, JSON.stringify(config, null, 2));
   }
   const distinct = new Set(docs.values());

@@ -17,6 +17,8 @@ export interface ReportOptions {
 export const SECTIONS = {
   topology: "Topology",
   capacity: "Capacity",
+  /** Only for stacks with profiles. */
+  profiles: "Capacity per profile",
   pools: "VFs per pool and node",
   nodes: "Dedicated CPUs and hugepages per node",
   placement: "Placement",
@@ -48,7 +50,7 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
   out.push(
     `- Verdict: ${plan.feasible ? "**feasible**" : `**not feasible** (${plan.errors.length} error${plan.errors.length === 1 ? "" : "s"})`}${cfg.allowOvercommit && !plan.feasible ? " — allowOvercommit lets capacity errors through" : ""}`,
     `- Environment: ${cfg.environment}`,
-    `- Nodes: ${model.nodes.length}, pools: ${model.pools.size}, networks: ${model.networks.size}, VMs: ${model.vms.length} (${placed} placed)`,
+    `- Nodes: ${model.nodes.length}${(plan.profiles ?? []).length > 0 ? ` (profiles: ${plan.profiles.map((p) => `${p.profile} × ${p.nodes}`).join(", ")})` : ""}, pools: ${model.pools.size}, networks: ${model.networks.size}, VMs: ${model.vms.length} (${placed} placed)`,
     `- KubeVirt ${plan.kubevirt.version}: ExternalNetResourceInjection ${describeInjection(plan.kubevirt.externalNetResourceInjection)}; feature gates enabled: ${plan.kubevirt.featureGates.length > 0 ? plan.kubevirt.featureGates.join(", ") : "none"}`,
     `- Warnings: ${plan.warnings.length}`,
     "",
@@ -58,17 +60,30 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
   if (options.svg !== undefined) out.push(`Offline rendering (Graphviz): [${options.svg}](${options.svg})`, "");
   out.push("```mermaid", renderMermaid(buildTopology(model, plan, options.limits)), "```", "");
 
-  out.push(`## ${SECTIONS.capacity}`, "", `### ${SECTIONS.pools}`, "");
+  out.push(`## ${SECTIONS.capacity}`, "");
+  // With profiles, each node row says its profile, and the profiles are summed first.
+  const profiles = plan.profiles ?? [];
+  const profileOf = new Map(model.nodes.map((n) => [n.config.name, n.source.profile ?? "—"]));
+  const withProfile = (node: string, rest: (string | number)[]) => (profiles.length > 0 ? [node, profileOf.get(node) ?? "—", ...rest] : [node, ...rest]);
+  const nodeHead = (rest: string[]) => (profiles.length > 0 ? ["node", "profile", ...rest] : ["node", ...rest]);
+  if (profiles.length > 0) {
+    out.push(`### ${SECTIONS.profiles}`, "", "Each cell is supplied / requested / free, summed over the profile's nodes.", "");
+    out.push(...table(["profile", "nodes", "VFs per pool", "dedicated CPUs", "1Gi hugepages", "2Mi hugepages"], profiles.map((p) => [
+      p.profile, p.nodes, p.pools.map((x) => `${x.pool} ${x.supply} / ${x.requested} / ${x.free}`).join("; ") || "—", q(p.dedicatedCpus), q(p.hugepages1Gi), q(p.hugepages2Mi),
+    ])), "");
+  }
+  out.push(`### ${SECTIONS.pools}`, "");
   const poolRows: (string | number)[][] = [];
   for (const p of plan.pools) {
-    for (const n of p.byNode) poolRows.push([p.pool, p.resource, n.node, n.supply, n.requested, n.free]);
-    poolRows.push([p.pool, p.resource, "**all nodes**", p.supply, `${p.demand}${p.demand > p.supply ? " ⚠" : ""}`, p.supply - p.demand]);
+    for (const n of p.byNode) poolRows.push([p.pool, p.resource, ...withProfile(n.node, [n.supply, n.requested, n.free])]);
+    poolRows.push([p.pool, p.resource, ...withProfile("**all nodes**", [p.supply, `${p.demand}${p.demand > p.supply ? " ⚠" : ""}`, p.supply - p.demand])]);
   }
-  out.push(...table(["pool", "resource", "node", "supplied", "requested", "free"], poolRows, ["l", "l", "l", "r", "r", "r"]), "");
+  const poolAlign: ("l" | "r")[] = profiles.length > 0 ? ["l", "l", "l", "l", "r", "r", "r"] : ["l", "l", "l", "r", "r", "r"];
+  out.push(...table(["pool", "resource", ...nodeHead(["supplied", "requested", "free"])], poolRows, poolAlign), "");
   out.push("The **all nodes** row counts every VM's request, placed or not.", "");
 
   out.push(`### ${SECTIONS.nodes}`, "", "Each cell is supplied / requested / free.", "");
-  out.push(...table(["node", "dedicated CPUs", "1Gi hugepages", "2Mi hugepages"], plan.nodes.map((n) => [n.node, q(n.dedicatedCpus), q(n.hugepages1Gi), q(n.hugepages2Mi)])), "");
+  out.push(...table(nodeHead(["dedicated CPUs", "1Gi hugepages", "2Mi hugepages"]), plan.nodes.map((n) => withProfile(n.node, [q(n.dedicatedCpus), q(n.hugepages1Gi), q(n.hugepages2Mi)]))), "");
 
   out.push(`## ${SECTIONS.placement}`, "");
   const vmByRef = new Map(model.vms.map((v) => [v.ref, v]));

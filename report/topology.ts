@@ -55,7 +55,7 @@ export function buildTopology(model: PlatformModel, plan: Plan, limits: Topology
   shown.forEach((node, ni) => {
     const nid = `node_${ni}`;
     const cap = node.config.capacity;
-    const lines = [node.config.name];
+    const lines = [node.source.profile !== undefined ? `${node.config.name} (profile ${node.source.profile})` : node.config.name];
     if (cap.dedicatedCpus > 0 || cap.hugepages1Gi > 0 || cap.hugepages2Mi > 0) {
       lines.push(`${cap.dedicatedCpus} dedicated CPUs, ${cap.hugepages1Gi}×1Gi + ${cap.hugepages2Mi}×2Mi hugepages`);
     }
@@ -75,7 +75,10 @@ export function buildTopology(model: PlatformModel, plan: Plan, limits: Topology
   });
   if (folded.length > 0) {
     const pfs = folded.reduce((n, node) => n + node.pfs.length, 0);
-    vertices.push({ id: "node_more", kind: "node", lines: [`${folded.length} more nodes`, `${pfs} PFs`] });
+    const profiles = [...new Set(folded.map((n) => n.source.profile).filter((p) => p !== undefined))];
+    const more = [`${folded.length} more nodes`, `${pfs} PFs`];
+    if (profiles.length > 0) more.push(`profiles ${profiles.join(", ")}`);
+    vertices.push({ id: "node_more", kind: "node", lines: more });
     for (const node of folded) {
       for (const pf of node.pfs) for (const g of pf.groups) {
         const to = poolId.get(g.pool);

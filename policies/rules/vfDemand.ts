@@ -5,12 +5,15 @@
 // `kubevirt-sriov/nodes` annotation) or one `<node>.json` per node. The program always writes
 // explicit VF ranges (`ens1f0#0-7`, `0000:02:00.0#0-3,6`), so supply is the sum of their sizes.
 // Demand: each SR-IOV interface of a VM → its NAD → the NAD's resourceName annotation.
+// Nodes that choose PFs by NIC selector get their files only once node preparation has
+// resolved them: until the first `up`, a preview sees them unknown and the check waits.
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import {
   arr,
   DEVICE_PLUGIN_CONFIGMAP,
   isObject,
   isVmType,
+  known,
   metaOf,
   nadIndex,
   NODE_COUNT_ANNOTATION,
@@ -80,6 +83,11 @@ export interface SupplySource {
   /** How the numbers were made, for messages. */
   basis: string;
   problems: string[];
+  /**
+   * The ConfigMap's files are not known yet: a preview before the first `up` of a stack whose
+   * nodes choose PFs by NIC selector (the files follow from what node preparation resolves).
+   */
+  pending?: boolean;
 }
 
 /** Reads the device-plugin ConfigMap of the stack, if there is one. */
@@ -88,9 +96,11 @@ export function deviceSupply(resources: readonly PolicyResource[]): SupplySource
   if (!cm) return undefined;
   const supply: Supply = { byResource: new Map(), uncountable: new Set() };
   const problems: string[] = [];
-  const data = obj(cm.props.data);
+  const raw = known(() => cm.props.data);
+  if (raw === undefined) return { urn: cm.urn, supply, basis: "unknown until node preparation", problems, pending: true };
+  const data = obj(raw);
   const parse = (key: string): unknown => {
-    const text = str(data[key]);
+    const text = str(known(() => data[key]));
     try {
       return text === undefined ? undefined : JSON.parse(text);
     } catch (e) {
@@ -137,9 +147,11 @@ export function vfDemand(resources: readonly PolicyResource[]): Map<string, { co
   return out;
 }
 
-export function checkVfDemand(resources: readonly PolicyResource[], report: (message: string, urn?: string) => void): boolean {
+/** Checks demand against supply; "absent" without the ConfigMap, "pending" while its files are unknown. */
+export function checkVfDemand(resources: readonly PolicyResource[], report: (message: string, urn?: string) => void): "checked" | "absent" | "pending" {
   const source = deviceSupply(resources);
-  if (!source) return false;
+  if (!source) return "absent";
+  if (source.pending) return "pending";
   for (const p of source.problems) report(p, source.urn);
   for (const [resource, { count, urn }] of vfDemand(resources)) {
     if (source.supply.uncountable.has(resource)) continue;
@@ -151,7 +163,7 @@ export function checkVfDemand(resources: readonly PolicyResource[], report: (mes
       );
     }
   }
-  return true;
+  return "checked";
 }
 
 export const vfDemandWithinSupply: StackValidationPolicy = {
@@ -160,6 +172,10 @@ export const vfDemandWithinSupply: StackValidationPolicy = {
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     if (!args.resources.some((r) => isVmType(r.type))) args.notApplicable("no KubeVirt VMs in this stack");
-    if (!checkVfDemand(args.resources, reportViolation)) args.notApplicable(`no ${DEVICE_PLUGIN_CONFIGMAP} ConfigMap in this stack`);
+    const outcome = checkVfDemand(args.resources, reportViolation);
+    if (outcome === "absent") args.notApplicable(`no ${DEVICE_PLUGIN_CONFIGMAP} ConfigMap in this stack`);
+    if (outcome === "pending") {
+      args.notApplicable(`the files of ${DEVICE_PLUGIN_CONFIGMAP} are known once node preparation has resolved the nodes' NIC selectors (the first up); the program's planner checked demand against the configured supply already`);
+    }
   },
 };

@@ -14,12 +14,25 @@ export function fakeNodeReportStdout(inputs: Record<string, any>): string {
   if (keyscan) return `[${keyscan[2]}]:${keyscan[1]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjkTVq0kSxOPgcOqGu1cPJmXcYgEuNzrl5yM7B7q`;
   const lines = decodeState(String(inputs.create)).split("\n");
   let node = "";
+  // Per PF the node reports: its state entry (a selector's PFs share one) and what it is.
   const pfs: any[] = [];
   const groups: string[][] = [];
+  const resolved: { entry: string; pciAddress: string; name: string | null }[] = [];
+  let entry = -1;
   for (const line of lines) {
     const w = line.split(" ");
     if (w[0] === "node") node = w[1];
-    if (w[0] === "pf") pfs.push({ name: w[1], bdf: w[2], numVfs: Number(w[3]), mtu: w[4] });
+    if (w[0] === "pf") pfs.push({ entry: ++entry, name: w[1], bdf: w[2], numVfs: Number(w[3]), mtu: w[4] });
+    if (w[0] === "select") {
+      // A selector matches `count` PFs; the same ones on every node, so a uniform fleet stays uniform.
+      entry++;
+      for (let j = 0; j < Number(w[5]); j++) {
+        const bdf = `0000:${(0x60 + entry).toString(16)}:00.${j}`;
+        const name = `enp${0x60 + entry}s0f${j}`;
+        pfs.push({ entry, name, bdf, numVfs: Number(w[6]), mtu: w[7] });
+        resolved.push({ entry: w[8], pciAddress: bdf, name });
+      }
+    }
     if (w[0] === "group") groups.push(w);
   }
   const report = {
@@ -30,7 +43,7 @@ export function fakeNodeReportStdout(inputs: Record<string, any>): string {
     pfs: pfs.map((pf, i) => {
       const bdf = pf.bdf !== "-" ? pf.bdf : `0000:${(0x10 + i).toString(16).padStart(2, "0")}:00.0`;
       const driverOf = (vf: number) => {
-        const g = groups.find((x) => Number(x[1]) === i && vf >= Number(x[2]) && vf <= Number(x[3]));
+        const g = groups.find((x) => Number(x[1]) === pf.entry && vf >= Number(x[2]) && vf <= Number(x[3]));
         return g && g[4] === "vfio-pci" ? "vfio-pci" : "iavf";
       };
       return {
@@ -55,6 +68,7 @@ export function fakeNodeReportStdout(inputs: Record<string, any>): string {
     verb: "apply",
     node,
     apply: { writes: 0, changedPfs: [] },
+    resolved,
     kernelChanges: [],
     rebootRequired: false,
     vfioReady: true,

@@ -194,6 +194,22 @@ describe("policy vf-demand-within-supply", () => {
     assert.match(out.violations[0].message, /no valid "kubevirt-sriov\/nodes" annotation \(missing\)/);
   });
 
+  it("counts a config rendered from what NIC selectors matched (ranges by PF name) like any other", async () => {
+    const cm = uniform("3", ["enp96s0f0#0-3", "enp96s0f1#0-3"]);
+    assert.deepStrictEqual((await runStack(vfDemandWithinSupply, [cm, nad, ...vms(24)])).violations, []);
+    assert.match((await runStack(vfDemandWithinSupply, [cm, nad, ...vms(25)])).violations[0].message, /VMs request 25 VFs but the device plugin supplies 24 \(sriovdp-config: config\.json × 3 nodes\)/);
+  });
+
+  it("waits while the ConfigMap's files are unknown (a preview before node preparation resolved the NIC selectors)", async () => {
+    // @pulumi/policy's proxy throws this on reading a value unknown during preview.
+    class UnknownValueError extends Error {}
+    const cm = uniform("2");
+    Object.defineProperty(cm.props, "data", { enumerable: true, get: () => { throw new UnknownValueError("unknown"); } });
+    const out = await runStack(vfDemandWithinSupply, [cm, nad, ...vms(100)]);
+    assert.deepStrictEqual(out.violations, []);
+    assert.match(out.notApplicable ?? "", /the files of sriovdp-config are known once node preparation has resolved the nodes' NIC selectors/);
+  });
+
   it("is not applicable without the ConfigMap or without VMs", async () => {
     assert.match((await runStack(vfDemandWithinSupply, [nad, ...vms(1)])).notApplicable ?? "", /no sriovdp-config ConfigMap/);
     assert.match((await runStack(vfDemandWithinSupply, [uniform("1"), nad])).notApplicable ?? "", /no KubeVirt VMs/);
