@@ -1,11 +1,14 @@
 // What a fleet written with profiles and NIC selectors renders: the device plugin's files for a
 // uniform and a mixed fleet, the plan per profile, the report.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import type { PlatformModel } from "../../config/model";
 import { parsePlatform } from "../../config/validate";
 import { planPlatform } from "../../plan";
 import { renderReport, SECTIONS } from "../../report";
 import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../../render/devicePlugin";
+import { loadStackConfig, ROOT } from "../fixtures/stacks";
 
 type Cfg = Record<string, any>;
 
@@ -122,5 +125,21 @@ describe("plan and report per profile", () => {
     assert.match(md, /\| r650-001 \| r650 \| 16 \/ 0 \/ 16 \|/);
     assert.match(md, /r740-001 \(profile r740\)/, "the topology names the profile");
     assert.match(md, /selector\(8086:159b, port 0, ×2\)/, "and the PF by its selector");
+  });
+});
+
+describe("stacks/Pulumi.fleet-example.yaml", () => {
+  it("describes 500 nodes of two hardware profiles in under 100 lines, and plans them per profile", () => {
+    const lines = fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.fleet-example.yaml"), "utf8").split("\n").length;
+    assert.ok(lines < 100, `${lines} lines`);
+    const m = parsePlatform(loadStackConfig("fleet-example"));
+    assert.equal(m.nodes.length, 500);
+    assert.equal(new Set(m.nodes.map((n) => n.config.name)).size, 500);
+    const plan = planPlatform(m);
+    assert.equal(plan.feasible, true, JSON.stringify(plan.errors));
+    assert.deepEqual(plan.profiles.map((p) => [p.profile, p.nodes]), [["gen1", 300], ["gen2", 200]]);
+    assert.ok(m.nodes.every((n) => n.pfs.length === 1), "every node has one PF entry");
+    assert.equal(m.nodes.filter((n) => n.pfs[0].config.selector === undefined).map((n) => n.config.name).join(), "g2-200", "one node overrides its profile's PFs");
+    assert.match(renderReport("fleet-example", m, plan), /\| gen2 \| 200 \| media 11172 \/ 1 \/ 11171; signalling 1596 \/ 1 \/ 1595 \|/);
   });
 });

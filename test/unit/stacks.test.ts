@@ -53,7 +53,7 @@ describe("every shipped stack renders under mocks, with only the warnings it doc
 function secretKeysOf(platform: Record<string, any>): string[] {
   const keys = new Set<string>([platform.ssh?.privateKeySecret ?? "sshPrivateKey"]);
   if (platform.ssh?.passwordSecret) keys.add(platform.ssh.passwordSecret);
-  for (const n of platform.nodes ?? []) {
+  for (const n of [...(platform.nodes ?? []), ...Object.values(platform.profiles ?? {})] as Record<string, any>[]) {
     for (const end of [n.ssh, n.bastion]) {
       if (end?.privateKeySecret) keys.add(end.privateKeySecret);
       if (end?.passwordSecret) keys.add(end.passwordSecret);
