@@ -11,7 +11,7 @@ import { renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { renderNodeState } from "../render/nodePlan";
 import { TEST_PRIVATE_KEY } from "../test/harness/program";
 import type { ProgramRequest, ProgramSummary } from "../test/harness/runProgram";
-import { DEFAULT_FLEET, FleetShape, generateFleet } from "./fleet";
+import { DEFAULT_FLEET, FleetForm, FleetShape, generateFleet } from "./fleet";
 import { labBenchmarks } from "./labBench";
 
 const ROOT = path.join(__dirname, "..");
@@ -100,6 +100,38 @@ function measure(label: string, shape: FleetShape, runs: number): CostRow {
   }
 }
 
+interface StateRow { label: string; form: FleetForm; nodes: number; resources: number; bytes: number }
+
+/** One run of the program that adds up the size of the state (not timed: the adding costs time). */
+function measureState(label: string, shape: FleetShape, form: FleetForm): StateRow {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-state-"));
+  try {
+    process.stderr.write(`  ${label}, ${form}: state… `);
+    const req: ProgramRequest = { stack: "bench", platform: generateFleet(shape, form), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } }, summary: true, stateBytes: true };
+    const file = path.join(dir, "req.json");
+    fs.writeFileSync(file, JSON.stringify(req));
+    const s = child("test/harness/runProgram.ts", file);
+    process.stderr.write(`${((s.stateBytes ?? 0) / 2 ** 20).toFixed(1)} MB\n`);
+    return { label, form, nodes: shape.nodes, resources: s.resources, bytes: s.stateBytes ?? 0 };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const FORM_WORDS: Record<FleetForm, string> = { "per-node": "every node written out", profiles: "one profile, nodes by pattern", selectors: "one profile, PFs by NIC selector" };
+
+function stateTable(rows: StateRow[]): string {
+  const head = "| fleet | nodes written as | resources | state MB | state KB per node | per node against the per-node form |\n|---|---|---|---|---|---|";
+  const perNode = (r: StateRow) => r.bytes / r.nodes / 1024;
+  const base = new Map(rows.filter((r) => r.form === "per-node").map((r) => [r.label, perNode(r)]));
+  const lines = rows.map((r) => {
+    const b = base.get(r.label);
+    const delta = r.form === "per-node" || b === undefined ? "—" : `${perNode(r) - b >= 0 ? "+" : ""}${((perNode(r) - b) * 1024).toFixed(0)} bytes`;
+    return `| ${r.label} | ${FORM_WORDS[r.form]} | ${r.resources} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${perNode(r).toFixed(2)} | ${delta} |`;
+  });
+  return [head, ...lines].join("\n");
+}
+
 function costTable(rows: CostRow[]): string {
   const head = "| fleet | resources | program ms | floor ms | time ratio | program peak RSS MB | floor peak RSS MB | memory ratio | program ms/resource | validate+plan+render ms |\n|---|---|---|---|---|---|---|---|---|---|";
   const lines = rows.map((r) => `| ${r.label} | ${r.resources} | ${fmt(r.program.wall)} | ${fmt(r.floor.wall)} | ${(r.program.wall.median / r.floor.wall.median).toFixed(2)} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${(r.program.wall.median / r.resources).toFixed(2)} | ${fmt(r.pure, 1)} |`);
@@ -114,7 +146,15 @@ async function main(): Promise<void> {
 
   const main = measure(`${o.shape.nodes} nodes × ${o.shape.pfsPerNode} PFs × ${o.shape.vfsPerPf} VFs, ${o.shape.pools} pools, ${o.shape.networks} networks, ${o.shape.vms} VMs`, o.shape, o.runs);
   const scaling = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
-  const lab = o.skipLab ? "skipped (--skip-lab)" : await labBenchmarks(o.runs);
+  const states: StateRow[] = [];
+  for (const n of o.scales) {
+    const shape = { ...o.shape, nodes: n, vms: 4 * n };
+    for (const form of ["per-node", "profiles"] as const) states.push(measureState(`${n} nodes, ${4 * n} VMs`, shape, form));
+    if (n === o.shape.nodes) states.push(measureState(`${n} nodes, ${4 * n} VMs`, shape, "selectors"));
+  }
+  const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "";
+  // Without the lab (it may be busy), the last lab figures stay, rather than a "skipped".
+  const lab = o.skipLab ? sectionBody(previous, LAB_SECTION) ?? "skipped (--skip-lab)" : await labBenchmarks(o.runs);
 
   const doc = [
     "# Benchmarks",
@@ -124,7 +164,7 @@ async function main(): Promise<void> {
     "",
     "## Program cost against the SDK floor",
     "",
-    "The full program (`index.ts`) under the same Pulumi mocks the tests use, against a floor program that registers the same number of resources with trivial inputs through the same SDK and mocks. Wall time from the program's start to the last registration; peak RSS of the process. Target: ratio ≤ 1.3 for time and memory.",
+    "The full program (`index.ts`) under the same Pulumi mocks the tests use, against a floor program that registers the same number of resources with trivial inputs through the same SDK and mocks. Wall time from the program's start to the last registration; peak RSS of the process. Target: ratio ≤ 1.3 for time and memory. The fleets are written with one node profile and nodes listed by pattern (`bench/fleet.ts`), as a platform team writes a fleet.",
     "",
     costTable([main]),
     "",
@@ -132,14 +172,27 @@ async function main(): Promise<void> {
     "",
     costTable(scaling),
     "",
-    "## Node preparation and no-op preview (the lab)",
+    "## State per node: fleets written with profiles",
+    "",
+    "The same fleets written three ways, each run once under the same mocks with the state's size added up: JSON of every resource's inputs and outputs plus the stack outputs (component outputs, which the mocks do not see, are not counted). The fleets above are written with a profile (`bench/fleet.ts`); a profile must not make a node's state larger than writing the node out does.",
+    "",
+    stateTable(states),
+    "",
+    `## ${LAB_SECTION}`,
     "",
     lab,
     "",
   ].join("\n");
-  const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "";
   fs.writeFileSync(o.out, withHandWrittenSections(doc, previous));
   console.log(doc);
+}
+
+const LAB_SECTION = "Node preparation and no-op preview (the lab)";
+
+/** The text of a `## <title>` section of a Markdown document, without its heading. */
+export function sectionBody(doc: string, title: string): string | undefined {
+  const section = doc.split(/^(?=## )/m).find((sec) => sec.split("\n", 1)[0].trim() === `## ${title}`);
+  return section?.slice(section.indexOf("\n") + 1).trim();
 }
 
 /**

@@ -17,9 +17,14 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
   /** Resources registered, also when they are not kept. */
   count = 0;
+  /** With `measure`: JSON bytes of every resource's inputs and outputs, what the engine's state keeps of them. */
+  stateBytes = 0;
 
-  /** `keep: false` (benchmarks) counts resources without holding on to their inputs. */
-  constructor(private readonly commandStdout: CommandStdout, private readonly keep = true) {}
+  /**
+   * `keep: false` (benchmarks) counts resources without holding on to their inputs; `measure`
+   * (benchmarks) adds up their size in the state.
+   */
+  constructor(private readonly commandStdout: CommandStdout, private readonly keep = true, private readonly measure = false) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
     this.count++;
@@ -33,6 +38,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     if (args.type.startsWith("kubernetes:") && state.metadata && state.metadata.name === undefined) {
       state.metadata = { ...state.metadata, name: `${args.name}-generated` };
     }
+    if (this.measure) this.stateBytes += JSON.stringify(args.inputs).length + JSON.stringify(state).length;
     return { id: `${args.name}_id`, state };
   }
 

@@ -19,12 +19,16 @@ export interface ProgramRequest {
   preview?: boolean;
   /** Benchmarks: print counts, wall time and peak RSS instead of every resource. */
   summary?: boolean;
+  /** Benchmarks: add up the state's size (resource inputs and outputs, stack outputs) in the summary. */
+  stateBytes?: boolean;
 }
 
 export interface ProgramSummary {
   resources: number;
   wallMs: number;
   maxRssMb: number;
+  /** With `stateBytes`: JSON bytes of every resource's inputs and outputs plus the stack outputs. */
+  stateBytes?: number;
   error?: string;
 }
 
@@ -38,7 +42,7 @@ export interface ProgramResult {
 
 async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
-  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary);
+  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary, req.stateBytes ?? false);
   const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
   const secretKeys: string[] = req.platformSecret ? ["kubevirt-sriov:platform"] : [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
       wallMs: Number(process.hrtime.bigint() - started) / 1e6,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
     };
+    if (req.stateBytes) summary.stateBytes = mocks.stateBytes + JSON.stringify(result.outputs).length;
     process.stdout.write(JSON.stringify(summary));
     return;
   }

@@ -2,7 +2,9 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { withHandWrittenSections } from "../../bench/bench";
+import { sectionBody, withHandWrittenSections } from "../../bench/bench";
+import { generateFleet } from "../../bench/fleet";
+import { parsePlatform } from "../../config/validate";
 import { ROOT } from "../fixtures/stacks";
 
 describe("npm run bench keeps the hand-written sections of BENCHMARKS.md", () => {
@@ -24,5 +26,26 @@ describe("npm run bench keeps the hand-written sections of BENCHMARKS.md", () =>
 
   it("is the generated document alone when there is nothing else", () => {
     assert.equal(withHandWrittenSections(generated, ""), generated);
+  });
+});
+
+describe("npm run bench: the fleets", () => {
+  const shape = { nodes: 600, pfsPerNode: 2, vfsPerPf: 16, pools: 4, networks: 4, vms: 40 };
+
+  it("are written with a profile, and expand to exactly the nodes written out one by one", () => {
+    const viaProfile = generateFleet(shape);
+    assert.equal((viaProfile.nodes as unknown[]).length, 3, "600 nodes in three entries of at most 256");
+    const a = parsePlatform(viaProfile);
+    const b = parsePlatform(generateFleet(shape, "per-node"));
+    assert.deepEqual(a.nodes.map((n) => n.config), b.nodes.map((n) => n.config));
+    assert.deepEqual(a.nodes.slice(255, 258).map((n) => [n.config.name, n.config.ssh.host]), [["node-255", "10.0.0.255"], ["node-256", "10.0.1.0"], ["node-257", "10.0.1.1"]]);
+    const sel = parsePlatform(generateFleet(shape, "selectors"));
+    assert.deepEqual(sel.nodes[0].pfs.map((p) => p.key), ["selector(8086:1593, port 0)", "selector(8086:1593, port 1)"]);
+  });
+
+  it("reads a section's text, for keeping the lab's figures when the lab is skipped", () => {
+    const doc = "# B\n\n## One\n\nfirst\n\n## Node preparation and no-op preview (the lab)\n\n| a |\n\n## Two\n";
+    assert.equal(sectionBody(doc, "Node preparation and no-op preview (the lab)"), "| a |");
+    assert.equal(sectionBody(doc, "Missing"), undefined);
   });
 });
