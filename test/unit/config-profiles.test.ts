@@ -1,6 +1,7 @@
 // Node profiles, node groups and NIC selectors in the stack config: how entries expand, what
 // overrides what, and that every problem is reported where it was written, once.
 import { strict as assert } from "assert";
+import * as fc from "fast-check";
 import { ConfigError } from "../../config/errors";
 import { parsePlatform } from "../../config/validate";
 import { multiNodeConfig } from "../fixtures/stacks";
@@ -274,5 +275,42 @@ describe("config: NIC selectors", () => {
     const c = withSelector({ vendor: "8086", device: "1593" });
     c.nodes[1].physicalFunctions.push({ selector: { device: "1593", vendor: "8086" }, numVfs: 2, pool: "media_a" });
     onlyProblem(c, "nodes[1].physicalFunctions[1].selector", /duplicate physical function "selector\(8086:1593\)"/);
+  });
+});
+
+describe("config: profiles and groups (property)", () => {
+  const leaf = fc.oneof(
+    fc.constant(undefined), fc.constant(null), fc.boolean(), fc.integer({ min: -5, max: 600 }), fc.string({ maxLength: 12 }),
+    fc.constantFrom("r740", "r650", "1-3", "3-1", "x-{i}", "{i:3}", "10.0.0.{i-5}", "{j}", "ens*f0", "8086", "-"),
+    fc.constant([]), fc.constant({}),
+  );
+  const spots: (string | number)[][] = [
+    ["profiles"], ["profiles", "r740"], ["profiles", "r740", "ssh"], ["profiles", "r740", "physicalFunctions", 0, "selector"],
+    ["profiles", "r740", "physicalFunctions", 0, "selector", "count"], ["profiles", "r740", "labels"], ["profiles", "r740", "name"],
+    ["nodes", 2], ["nodes", 2, "profile"], ["nodes", 3, "each"], ["nodes", 3, "name"], ["nodes", 3, "ssh"], ["nodes", 3, "ssh", "host"],
+    ["nodes", 3, "hostKeys"], ["nodes", 3, "hosts"], ["nodes", 4, "hosts"], ["nodes", 4, "hosts", "r740-100"], ["nodes", 4, "profile"],
+  ];
+
+  it("any mutation of a fleet with profiles parses or raises a ConfigError whose every line names a path, a problem and a fix", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(spots.length - 1), leaf), { minLength: 1, maxLength: 3 }), (mutations) => {
+        const cfg: any = fleetConfig();
+        for (const [i, v] of mutations) {
+          const at = spots[i];
+          let cur = cfg;
+          for (const seg of at.slice(0, -1)) cur = cur !== null && typeof cur === "object" ? cur[seg] : undefined;
+          if (cur === null || typeof cur !== "object") continue;
+          if (v === undefined) delete cur[at[at.length - 1]];
+          else cur[at[at.length - 1]] = v;
+        }
+        try {
+          parsePlatform(cfg);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          for (const line of e.message.split("\n").slice(1)) assert.match(line, /^ {2}- kubevirt-sriov:platform\S*: .+ — .+$/);
+        }
+      }),
+      { numRuns: 800, seed: 20261201 },
+    );
   });
 });
