@@ -2,7 +2,8 @@
 # Everything the tests and the lab need on a fresh Debian machine, idempotent:
 # Debian packages, the npm dependencies, and (unless SKIP_TOOLCHAIN=1) the lab toolchain and the
 # real-kernel guest image (lab/guest/build-image.sh), built in parallel: the image build runs in
-# the background with its own log while the toolchain builds, and setup waits for both.
+# the background with its own log while the toolchain builds, and setup waits for both; then the
+# real-kubelet lab's node-tools disk and container images (lab/kubelet/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ bash .ci/install-node-test-deps.sh
 bash .ci/install-voip-test-deps.sh
 bash .ci/install-report-deps.sh
 bash .ci/install-guest-deps.sh
+bash .ci/install-kubelet-deps.sh
 
 step "npm dependencies"
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -33,9 +35,14 @@ if [[ "${SKIP_TOOLCHAIN:-0}" != 1 ]]; then
     guest_pid=$!
   fi
 
-  step "lab toolchain (Pulumi CLI, providers, kube-apiserver, etcd; built once per machine)"
+  step "lab toolchain (Pulumi CLI, providers, kube-apiserver, etcd; the kubelet nodes' containerd, runc, kubelet and agents; built once per machine)"
   toolchain_status=0
   bash lab/toolchain.sh ensure >/dev/null || toolchain_status=$?
+  if ((toolchain_status == 0)); then
+    step "real-kubelet lab: the node-tools disk and the agents' images (built once per machine)"
+    bash lab/kubelet/node-disk.sh ensure >/dev/null || toolchain_status=$?
+    bash lab/kubelet/images.sh ensure >/dev/null || toolchain_status=$?
+  fi
 
   if [[ -n $guest_pid ]]; then
     step "guest image: waiting for the background build (log $guest_log)"

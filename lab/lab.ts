@@ -5,6 +5,7 @@
 //   npm run lab -- --sim        the same with simulated nodes
 //   npm run lab:down            pulumi destroy, stop every lab process (guests by their PID)
 //   npm run lab -- status|start|stop|pulumi <args...>
+//   npm run lab -- vf-pod       a pod with a VF (real-kubelet lab): what Multus and the SR-IOV CNI gave it
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -16,6 +17,7 @@ import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, KUBELET_NETWORKS, s
 import { ensureImage, Guest, labGuestSpecs, startGuests } from "./guest/guests";
 import { ensureKubeletArtifacts, joinGuests, kubeSchedulerBin, startRegistry } from "./kubelet/kubelets";
 import { GUEST_API_ADDRESS, REGISTRY_MIRROR } from "./kubelet/nodeConfig";
+import { createPod, networkStatus, podExec, vfPod, waitRunning } from "./kubelet/pods";
 
 export const REPO = path.join(__dirname, "..");
 export const STACK = "lab";
@@ -353,9 +355,46 @@ function nextSteps(lab: Lab): string {
     "  npm run lab:down                                   # destroy, stop everything",
     "",
     `  npm run lab -- status                              # ${lab.kernel ? "guests' PIDs and consoles" : "what runs"}`,
+    ...(lab.kubelets
+      ? [
+          "  npm run lab -- vf-pod                              # a pod on lab-node-1 with a VF from the pod-net NAD: its net1, the PF's view",
+          "",
+          "Real kubelets run the program's Multus, device plugin and SR-IOV CNI here. Not exercised: no VM",
+          "boots (the KubeVirt operator is a stand-in that only creates KubeVirt's kinds).",
+        ]
+      : ["", "Not exercised here: there is no kubelet, so no pod runs, no VM boots and no packet flows;", "the KubeVirt operator is a stand-in that only creates KubeVirt's kinds."]),
+  ].join("\n");
+}
+
+/** `npm run lab -- vf-pod`: a test pod with a pod_net VF on lab-node-1 (made once), and what it got. */
+async function showVfPod(lab: Lab): Promise<string> {
+  if (!lab.kubelets) throw new Error("vf-pod needs the real-kubelet lab (npm run lab, not --sim)");
+  const cp = lab.controlPlane;
+  const name = "lab-vf-pod";
+  if (!(await cp.find(`/api/v1/namespaces/default/pods/${name}`))) {
+    const refs = spawnSync("bash", [path.join(REPO, "lab", "kubelet", "images.sh"), "refs"], { encoding: "utf8" }).stdout;
+    const tools = refs.split("\n").find((l) => l.startsWith("net-tools "))?.split(" ")[1];
+    if (!tools) throw new Error("lab/kubelet/images.sh refs names no net-tools image");
+    await createPod(cp, vfPod({
+      name, node: lab.guests[0].name, image: `${REGISTRY_MIRROR}/${tools}`,
+      networks: [{ name: "pod-net", ips: ["10.56.0.21/24"], mac: "02:00:5e:00:30:21" }],
+      resources: { "intel.com/pod_net": 1 },
+    }));
+  }
+  const pod = await waitRunning(cp, "default", name, 600_000);
+  const net1 = networkStatus(pod).find((n) => n.interface === "net1");
+  const inPod = await podExec(lab.guests[0], "default", name, "ip -d addr show net1; echo; echo driver: $(basename $(readlink /sys/class/net/net1/device/driver))");
+  const pfView = await lab.guests[0].run("for pf in /sys/class/net/*/device/sriov_numvfs; do n=$(basename $(dirname $(dirname $pf))); ip link show $n; done");
+  return [
+    `pod default/${name} on ${lab.guests[0].name}: Multus attached ${JSON.stringify(net1)}`,
     "",
-    "Not exercised here: there is no kubelet, so no pod runs, no VM boots and no packet flows;",
-    "the KubeVirt operator is a stand-in that only creates KubeVirt's kinds.",
+    "inside the pod:",
+    inPod.trimEnd(),
+    "",
+    "the node's PFs (each VF's MAC, VLAN, spoof checking, trust):",
+    pfView.trimEnd(),
+    "",
+    "delete it with: npm run lab -- vf-pod --delete",
   ].join("\n");
 }
 
@@ -367,7 +406,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd = "up", ...rest] = pulumiArgs ? argv : argv.filter((a) => a !== "--sim");
   const dir = path.resolve(process.env.KUBEVIRT_SRIOV_LAB_DIR ?? path.join(REPO, ".lab"));
   const started = Lab.kindIn(dir);
-  const kernel = ["down", "stop", "status", "pulumi"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
+  const kernel = ["down", "stop", "status", "pulumi", "vf-pod"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
   // `npm run lab` runs kubelets in its guests; KUBEVIRT_SRIOV_LAB_KUBELETS=0 leaves them out.
   const lab = new Lab({ kernel, kubelets: kernel && process.env.KUBEVIRT_SRIOV_LAB_KUBELETS !== "0" });
   switch (cmd) {
@@ -409,8 +448,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "pulumi":
       return lab.pulumi(rest, { capture: false }).status ?? 1;
+    case "vf-pod":
+      if (rest.includes("--delete")) {
+        await lab.controlPlane.request("DELETE", "/api/v1/namespaces/default/pods/lab-vf-pod");
+        return 0;
+      }
+      process.stdout.write((await showVfPod(lab)) + "\n");
+      return 0;
     default:
-      process.stderr.write(`unknown lab command "${cmd}": use up, down, start, stop, status or pulumi <args>\n`);
+      process.stderr.write(`unknown lab command "${cmd}": use up, down, start, stop, status, vf-pod or pulumi <args>\n`);
       return 64;
   }
 }

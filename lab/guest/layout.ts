@@ -31,7 +31,7 @@ export const GUEST_POOLS = [{ name: "pod_net" }];
  * The network the real-kubelet lab's test pods attach to: pod_net VFs on VLAN 300, addresses given
  * per pod (static IPAM: host-local would hand out the same address on every node).
  */
-export const KUBELET_NETWORKS = [{ name: "pod-net", namespace: "default", pool: "pod_net", vlan: 300, spoofchk: "on", trust: "off", ipam: { type: "static" } }];
+export const KUBELET_NETWORKS = [{ name: "pod-net", namespace: "default", pool: "pod_net", vlan: 300, spoofchk: "on", trust: "on", ipam: { type: "static" } }];
 
 /**
  * Node i's physical functions in the stack, from its discovered PFs: the first by name, a second

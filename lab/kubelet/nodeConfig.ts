@@ -163,6 +163,15 @@ export function clusterNetwork(n: KubeletNode): string {
   return `[Match]\nMACAddress=${clusterMac(n.index)}\n\n[Network]\nAddress=${clusterAddress(n.index)}/24\nLinkLocalAddressing=no\n${routes}`;
 }
 
+/**
+ * A route to the service range on the management NIC: a socket to 10.96.0.1 needs a route before
+ * kube-proxy's DNAT (to GUEST_API_ADDRESS, on that NIC) ever sees the packet, and the guest has no
+ * default route (QEMU's user network with restrict=on leads nowhere else).
+ */
+export function serviceRoute(): string {
+  return `[Route]\nDestination=${SERVICE_CIDR}\n`;
+}
+
 /** Every file the node gets, by absolute path in the guest. */
 export function nodeFiles(n: KubeletNode): Record<string, string> {
   const labels = Object.entries(n.labels)
@@ -179,5 +188,6 @@ export function nodeFiles(n: KubeletNode): Record<string, string> {
     [`/etc/containerd/certs.d/${REGISTRY_MIRROR}/hosts.toml`]: registryHosts(),
     "/etc/cni/net.d/10-lab-pods.conflist": JSON.stringify(primaryNetwork(n), null, 2),
     "/etc/systemd/network/05-kvs-cluster.network": clusterNetwork(n),
+    "/etc/systemd/network/10-mgmt.network.d/kvs-services.conf": serviceRoute(),
   };
 }
