@@ -157,6 +157,9 @@ export class ControlPlane {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(`${this.url}${urlPath}`, {
         method,
+        // A fresh connection per request: Node 20's global agent keeps sockets alive, and one left
+        // idle through a long `pulumi up` is closed by the apiserver under it (EPIPE on reuse).
+        agent: false,
         ca: fs.readFileSync(path.join(this.pki, "serving", "apiserver.crt")),
         cert: fs.readFileSync(path.join(this.pki, "admin.crt")),
         key: fs.readFileSync(path.join(this.pki, "admin.key")),

@@ -92,10 +92,13 @@ async function main(): Promise<void> {
     if (up2.status !== 0) throw new Error(`second pulumi up failed:\n${up2.stdout.slice(-3000)}`);
     rows.push(["`up` again, warm: images on the nodes, every agent Ready (s)", up2S.toFixed(0)]);
     lab.destroy();
-  } finally {
+  } catch (e) {
+    process.stderr.write(`bench failed; the lab is stopped, its files kept in ${lab.dir}\n`);
     await lab.stop();
-    fs.rmSync(lab.dir, { recursive: true, force: true });
+    throw e;
   }
+  await lab.stop();
+  fs.rmSync(lab.dir, { recursive: true, force: true });
   process.stdout.write(`\n| real-kubelet lab (2 TCG guests, 2 vCPUs each, on ${os.cpus().length} host cores) | value |\n|---|---|\n`);
   for (const [k, v] of rows) process.stdout.write(`| ${k} | ${v} |\n`);
 }
