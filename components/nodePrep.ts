@@ -3,7 +3,7 @@
 import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { NodeRoots, NodeState, renderRemoteCommand } from "../render/nodeState";
+import { NodeRoots, NodeState, renderRemoteCommand, renderRevertCommand } from "../render/nodeState";
 import { NodeReport, PhysicalFunctionReport, parseNodeReport } from "../render/nodeReport";
 
 export interface SshEndpoint {
@@ -125,7 +125,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
     let revert: string | undefined;
     try {
       apply = renderRemoteCommand("apply", state, options);
-      revert = renderRemoteCommand("revert", state, options);
+      revert = renderRevertCommand(state, options);
     } catch (e) {
       throw new pulumi.ResourceError(`node ${node}: ${(e as Error).message}`, this);
     }
@@ -144,7 +144,9 @@ export class SriovNodePrep extends pulumi.ComponentResource {
         // Also what a change runs: with no `update`, @pulumi/command 1.2 runs `create` again
         // in place (only `triggers` replace), so the script is not stored a third time.
         create: apply,
-        // Runs from the stored inputs alone: script and state are inline.
+        // The state inline, the script not: it reverts with the copy apply installed on the
+        // host before its first write (so a half-applied host has it too), which keeps the
+        // ~32 KB script out of every node's `delete` (state and memory at fleet scale).
         delete: revert,
         // Setting PULUMI_COMMAND_STDOUT needs sshd AcceptEnv, and nothing reads it.
         addPreviousOutputInEnv: false,

@@ -14,7 +14,8 @@
 #   state/<project>/<stack>/<node>  each owner's desired state, re-applied at boot
 #   original/<pci-address>          a PF as the first apply found it, and the owner that claimed it
 #   lock                            held (flock) by the running apply, revert or boot run
-#   sriov-node.sh                   the copy the boot unit runs
+#   sriov-node.sh                   the copy the boot unit runs and the stack's delete reverts with
+#                                   (installed before an apply's first write, removed with the last owner)
 #
 # Needs bash 4.4+, coreutils, findutils, util-linux (flock), iproute2 and kmod; no jq, no python.
 # Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
@@ -51,11 +52,14 @@ NODE=$(uname -n 2>/dev/null || echo unknown)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-node.XXXXXX")
 ERR_FILE=$WORK/err
 LOCKED=0
+MODE=
 on_exit() {
   rm -rf -- "$WORK"
-  # A run that holds the lock and leaves nothing but it behind (an apply refused on a host
-  # never prepared) takes the directory away again; waiters notice (take_lock).
-  if ((LOCKED)) && [[ -d $STATE_DIR && -z $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock -print -quit 2>/dev/null) ]]; then
+  # A run that holds the lock and leaves nothing but it (and the script copy) behind, on a host
+  # with nothing else of ours (an apply refused on a host never prepared), takes the directory
+  # away again; waiters notice (take_lock).
+  if ((LOCKED)) && [[ -d $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET &&
+    -z $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock ! -name sriov-node.sh -print -quit 2>/dev/null) ]]; then
     rm -rf -- "$STATE_DIR"
   fi
 }
@@ -1211,8 +1215,11 @@ write_bootloader() { # grub.d snippet; inert until update-grub and a reboot
     fi
     return 0
   fi
-  if put_file "$GRUB_SNIPPET" 0644 "# Managed by kubevirt-sriov for node $S_NODE; removed by sriov-node.sh revert.
-GRUB_CMDLINE_LINUX=\"\${GRUB_CMDLINE_LINUX} ${KARGS[*]}\""; then
+  local text="# Managed by kubevirt-sriov for node $S_NODE; removed by sriov-node.sh revert.
+GRUB_CMDLINE_LINUX=\"\${GRUB_CMDLINE_LINUX} ${KARGS[*]}\"" cur=""
+  [[ ! -f $GRUB_SNIPPET ]] || cur=$(<"$GRUB_SNIPPET")
+  [[ $cur == "$text" ]] || make_revertable
+  if put_file "$GRUB_SNIPPET" 0644 "$text"; then
     log "wrote $GRUB_SNIPPET: run update-grub (or grub2-mkconfig) and reboot to apply"
   fi
 }
@@ -1248,6 +1255,13 @@ ${env}ExecStart=/bin/bash $STATE_DIR/sriov-node.sh apply-from-state
 [Install]
 WantedBy=multi-user.target kubelet.service
 EOF
+}
+
+# The copy is also what reverts the host (the stack's delete runs it, nothing else is stored):
+# apply installs it before its first write, so a host with anything of ours on it has it,
+# even when the apply stopped halfway; only the revert of the last owner removes it.
+make_revertable() {
+  [[ $MODE != apply ]] || copy_self
 }
 
 copy_self() { # the boot unit runs this copy of the script, byte for byte
@@ -1327,6 +1341,7 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
   parse_state "$1"
   NODE=$S_NODE
   CHANGED=()
+  MODE=$2
   if [[ $2 == apply ]]; then
     [[ -n $S_OWNER ]] || die 64 "desired state lacks an 'owner' line; cure: regenerate it with render/nodeState.ts"
     # Before the lock and before any write, the grub snippet included: the right host?
@@ -1345,6 +1360,7 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
     ((${#CLAIMS[@]})) || write_bootloader
     die 2 "apply refused: $((${#ERRORS[@]})) problem(s) above; nothing on the PFs was changed"
   fi
+  make_revertable
   write_bootloader
   ! any_vfio || ensure_vfio_module
   for i in "${!P_NUM[@]}"; do apply_pf "$i"; done

@@ -270,8 +270,8 @@ let cachedPackedScript: Buffer | undefined;
 
 /**
  * The script gzipped (level 9, no name or time in the header, so the bytes never change):
- * the command is stored three times per node in the state (create, update, delete) and
- * sent on every run, so a quarter of the size matters at fleet scale.
+ * the apply command is stored in the state of every node and sent on every run, so a
+ * quarter of the size matters at fleet scale.
  */
 function packedScript(): Buffer {
   cachedPackedScript ??= gzipSync(Buffer.from(nodeScript(), "utf8"), { level: 9 });
@@ -304,6 +304,61 @@ function rootAssignments(opts: RemoteCommandOptions): string[] {
  * the same state always gives the same string, so Pulumi sees no diff and runs nothing.
  */
 export function renderRemoteCommand(verb: NodeVerb, state: NodeState, opts: RemoteCommandOptions = {}): string {
+  return wrapCommand(renderBody(verb, state, opts));
+}
+
+/** sh -c '<body>', refused when it would not fit in one exec argument. */
+function wrapCommand(body: string): string {
+  const command = `sh -c '${body}\n'`;
+  if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+    throw new Error(`node command is ${Buffer.byteLength(command)} bytes, over the ${MAX_COMMAND_BYTES}-byte limit of one exec argument`);
+  }
+  return command;
+}
+
+/** The node's /etc as a shell word part: the inline root, else $ETC_ROOT (the lab's sshd sets it), else /etc. */
+function etcRoot(opts: RemoteCommandOptions): string {
+  return opts.roots?.etc === undefined ? "${ETC_ROOT:-/etc}" : match("roots.etc", opts.roots.etc, ROOT_PATH, "absolute path");
+}
+
+/**
+ * The command that reverts a node with the copy of the script its apply installed, given
+ * only the desired state (a few hundred bytes, where the apply command carries the whole
+ * script). Apply installs that copy before its first write to the host, and only the revert
+ * of the host's last owner removes it, so a host with anything of ours on it (a half-applied
+ * one included) has it. Without the copy, a host that has no kubevirt-sriov file either was
+ * never touched: nothing to revert. One that has some but no copy (another owner's apply
+ * between taking the lock and installing it, or a hand-made mess) is refused with exit 3.
+ */
+export function renderRevertCommand(state: NodeState, opts: RemoteCommandOptions = {}): string {
+  const stateLines = renderStateLines(state);
+  const env = rootAssignments(opts);
+  const runner = opts.sudo ? ["sudo", "-n", "env", ...env] : env;
+  const etc = etcRoot(opts);
+  const ours = [`"${etc}/kubevirt-sriov"`, `"${etc}/systemd/system/kubevirt-sriov-vfs.service"`, `"${etc}/default/grub.d/kubevirt-sriov.cfg"`];
+  const body = [
+    "set -eu",
+    `s="${etc}/kubevirt-sriov/sriov-node.sh"`,
+    'if [ ! -f "$s" ]; then',
+    `if ${ours.map((f) => `[ -e ${f} ]`).join(" || ")}; then`,
+    'echo "sriov-node: error: this host has kubevirt-sriov files but no $s to revert with; cure: re-run pulumi up (apply installs it), or re-run the destroy if another run was installing it" >&2',
+    "exit 3",
+    "fi",
+    'echo "sriov-node: revert: nothing to revert (this node was never prepared by kubevirt-sriov)" >&2',
+    "exit 0",
+    "fi",
+    "umask 077",
+    'd=$(mktemp -d "${TMPDIR:-/tmp}/kubevirt-sriov.XXXXXX")',
+    'trap "rm -rf -- \\"$d\\"" EXIT',
+    'base64 -d >"$d/state" <<"KUBEVIRT_SRIOV_STATE"',
+    base64Lines(stateLines),
+    "KUBEVIRT_SRIOV_STATE",
+    [...runner, "bash", '"$s"', "revert", '<"$d/state"'].join(" "),
+  ].join("\n");
+  return wrapCommand(body);
+}
+
+function renderBody(verb: NodeVerb, state: NodeState, opts: RemoteCommandOptions): string {
   if (!["apply", "revert", "discover"].includes(verb)) throw new Error(`unknown verb ${JSON.stringify(verb)}`);
   const stateLines = renderStateLines(state);
   const env = rootAssignments(opts);
@@ -323,9 +378,5 @@ export function renderRemoteCommand(verb: NodeVerb, state: NodeState, opts: Remo
     "KUBEVIRT_SRIOV_STATE",
     run,
   ].join("\n");
-  const command = `sh -c '${body}\n'`;
-  if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
-    throw new Error(`node command is ${Buffer.byteLength(command)} bytes, over the ${MAX_COMMAND_BYTES}-byte limit of one exec argument`);
-  }
-  return command;
+  return body;
 }

@@ -4,7 +4,7 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection, remoteConnection, SriovNodePrep, vfFingerprint } from "../../components/nodePrep";
 import { NodeReport } from "../../render/nodeReport";
-import { renderRemoteCommand } from "../../render/nodeState";
+import { renderRemoteCommand, renderRevertCommand } from "../../render/nodeState";
 import { allOn, nodeState } from "../sim/states";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -93,7 +93,9 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
     assert.strictEqual(cmd.inputs.create, renderRemoteCommand("apply", state));
     assert.strictEqual(cmd.inputs.update, undefined, "a change re-runs create in place; the script is not stored a third time");
     assert.strictEqual(cmd.inputs.triggers, undefined, "nothing replaces (create new, then revert old)");
-    assert.strictEqual(cmd.inputs.delete, renderRemoteCommand("revert", state));
+    assert.strictEqual(cmd.inputs.delete, renderRevertCommand(state), "delete reverts with the host's copy of the script");
+    assert.ok(!cmd.inputs.delete.includes("KUBEVIRT_SRIOV_SCRIPT"), "the script is stored once per node, in create");
+    assert.ok(cmd.inputs.delete.length < cmd.inputs.create.length / 10);
     assert.strictEqual(cmd.inputs.addPreviousOutputInEnv, false);
     assert.ok(!cmd.inputs.create.includes("sudo"), "root needs no sudo");
     const comp = recorded.find((r) => r.type === "kubevirt-sriov:node:SriovNodePrep");
@@ -128,7 +130,7 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
   it("uses sudo for a non-root SSH user", async () => {
     const cmd = await settle(new SriovNodePrep("node3", { state, connection: { ...connection, user: "ubuntu" } }));
     assert.strictEqual(cmd.inputs.create, renderRemoteCommand("apply", state, { sudo: true }));
-    assert.match(cmd.inputs.delete, /\nsudo -n env bash "\$d\/sriov-node\.sh" revert/);
+    assert.match(cmd.inputs.delete, /\nsudo -n env bash "\$s" revert <"\$d\/state"\n'$/);
   });
 
   it("can point the script at a simulated host (lab), inline in the same command", async () => {

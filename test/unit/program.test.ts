@@ -117,7 +117,7 @@ describe("program under mocks: kubecon-demo", function () {
     assert.ok(!JSON.stringify(r.outputs).includes("test-key-material"), "no key in the outputs");
     assert.match(c.create, /sriov-node\.sh" apply/);
     assert.equal(c.update, undefined, "a change re-runs create");
-    assert.match(c.delete, /sriov-node\.sh" revert/);
+    assert.match(c.delete, /s="\$\{ETC_ROOT:-\/etc\}\/kubevirt-sriov\/sriov-node\.sh"\n[\s\S]*\nbash "\$s" revert <"\$d\/state"\n'$/, "delete reverts with the node's copy of the script");
     const patch = byType(r, "kubernetes:core/v1:NodePatch");
     assert.deepEqual(patch.map((p) => [p.inputs.metadata.name, p.inputs.metadata.labels["kubevirt-sriov/sriov-node"]]), [["k8s-node1", "true"]]);
   });
