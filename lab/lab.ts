@@ -268,6 +268,9 @@ export class Lab {
     const project = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     delete project.stackConfigDir;
     project.main = path.relative(this.projectDir, REPO) || ".";
+    // The language host resolves runtime.options.tsconfig against the project directory: the repo's file.
+    const options = (project.runtime as { options?: { tsconfig?: string } } | undefined)?.options;
+    if (options?.tsconfig) options.tsconfig = path.join(REPO, options.tsconfig);
     fs.writeFileSync(path.join(this.projectDir, "Pulumi.yaml"), yaml.dump(project));
     if (fs.existsSync(this.configFile)) return;
     const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, any> };
