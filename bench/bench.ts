@@ -1,5 +1,7 @@
 // npm run bench -- [--nodes 500 --pfs 2 --vfs 32 --pools 8 --networks 16 --vms 2000]
 //                  [--runs 5] [--scales 50,500,2000] [--out BENCHMARKS.md] [--skip-lab]
+// npm run bench -- --engine [--engine-scales 100,300] [--runs 3]   the real-engine fleet only
+// npm run bench -- --preview [--runs 5]                            the no-op preview breakdown only
 // Prints a table and writes BENCHMARKS.md. Every figure: median of --runs runs, with min and max.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -12,7 +14,9 @@ import { renderNodeState } from "../render/nodePlan";
 import { TEST_PRIVATE_KEY } from "../test/harness/program";
 import type { ProgramRequest, ProgramSummary } from "../test/harness/runProgram";
 import { DEFAULT_FLEET, FleetForm, FleetShape, generateFleet } from "./fleet";
+import { EngineRow, engineScale, engineTable } from "./engineBench";
 import { labBenchmarks } from "./labBench";
+import { previewBreakdown, previewTable } from "./previewBench";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -26,7 +30,7 @@ function stat(xs: number[]): Stat {
 
 const fmt = (s: Stat, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
-function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean } {
+function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; preview: boolean; memory: boolean } {
   const a = process.argv.slice(2);
   const get = (k: string) => {
     const i = a.indexOf(`--${k}`);
@@ -48,11 +52,16 @@ function args(): { shape: FleetShape; runs: number; scales: number[]; out: strin
     scales: (get("scales") ?? "50,500,2000").split(",").map(Number),
     out: get("out") ?? path.join(ROOT, "BENCHMARKS.md"),
     skipLab: a.includes("--skip-lab"),
+    engine: a.includes("--engine"),
+    engineScales: (get("engine-scales") ?? "100,300").split(",").map(Number),
+    preview: a.includes("--preview"),
+    memory: a.includes("--memory"),
   };
 }
 
 function child(script: string, arg: string): ProgramSummary {
-  const out = execFileSync(process.execPath, ["--max-old-space-size=16384", "-r", "ts-node/register/transpile-only", path.join(ROOT, script), arg], {
+  // --expose-gc: the heap used after a forced GC at the end of registration (ProgramSummary.heapAfterGcMb).
+  const out = execFileSync(process.execPath, ["--max-old-space-size=16384", "--expose-gc", "-r", "ts-node/register/transpile-only", path.join(ROOT, script), arg], {
     cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"],
   });
   const s = JSON.parse(out) as ProgramSummary & { error?: unknown };
@@ -60,7 +69,7 @@ function child(script: string, arg: string): ProgramSummary {
   return s;
 }
 
-interface CostRow { label: string; resources: number; program: { wall: Stat; rss: Stat }; floor: { wall: Stat; rss: Stat }; pure: Stat }
+interface CostRow { label: string; resources: number; program: { wall: Stat; rss: Stat; heap: Stat }; floor: { wall: Stat; rss: Stat; heap: Stat }; pure: Stat }
 
 function measure(label: string, shape: FleetShape, runs: number): CostRow {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-"));
@@ -91,8 +100,8 @@ function measure(label: string, shape: FleetShape, runs: number): CostRow {
     return {
       label,
       resources: prog[0].resources,
-      program: { wall: stat(prog.map((p) => p.wallMs)), rss: stat(prog.map((p) => p.maxRssMb)) },
-      floor: { wall: stat(floor.map((p) => p.wallMs)), rss: stat(floor.map((p) => p.maxRssMb)) },
+      program: { wall: stat(prog.map((p) => p.wallMs)), rss: stat(prog.map((p) => p.maxRssMb)), heap: stat(prog.map((p) => p.heapAfterGcMb ?? NaN)) },
+      floor: { wall: stat(floor.map((p) => p.wallMs)), rss: stat(floor.map((p) => p.maxRssMb)), heap: stat(floor.map((p) => p.heapAfterGcMb ?? NaN)) },
       pure: stat(pure),
     };
   } finally {
@@ -132,6 +141,13 @@ function stateTable(rows: StateRow[]): string {
   return [head, ...lines].join("\n");
 }
 
+/** Memory at fleet scale: peak RSS and the GC-stable heap after a forced GC at the end of registration. */
+function memoryTable(rows: CostRow[]): string {
+  const head = "| fleet | resources | program peak RSS MB | floor peak RSS MB | peak RSS ratio | program heap after GC MB | floor heap after GC MB | heap ratio | program − floor heap, KB per resource |\n|---|---|---|---|---|---|---|---|---|";
+  const lines = rows.map((r) => `| ${r.label} | ${r.resources} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${fmt(r.program.heap)} | ${fmt(r.floor.heap)} | ${(r.program.heap.median / r.floor.heap.median).toFixed(2)} | ${(((r.program.heap.median - r.floor.heap.median) * 1024) / r.resources).toFixed(1)} |`);
+  return [head, ...lines].join("\n");
+}
+
 function costTable(rows: CostRow[]): string {
   const head = "| fleet | resources | program ms | floor ms | time ratio | program peak RSS MB | floor peak RSS MB | memory ratio | program ms/resource | validate+plan+render ms |\n|---|---|---|---|---|---|---|---|---|---|";
   const lines = rows.map((r) => `| ${r.label} | ${r.resources} | ${fmt(r.program.wall)} | ${fmt(r.floor.wall)} | ${(r.program.wall.median / r.floor.wall.median).toFixed(2)} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${(r.program.wall.median / r.resources).toFixed(2)} | ${fmt(r.pure, 1)} |`);
@@ -143,6 +159,32 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
   console.error(`machine: ${machine}`);
+  if (o.memory) {
+    const rows = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
+    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", MEMORY_INTRO, "", memoryTable(rows)].join("\n");
+    const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
+    fs.writeFileSync(o.out, replaceSection(previous, MEMORY_SECTION, body));
+    console.log(body);
+    return;
+  }
+  if (o.preview) {
+    const b = await previewBreakdown(o.runs, 30050);
+    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", PREVIEW_INTRO, "", previewTable(b, o.runs)].join("\n");
+    const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
+    fs.writeFileSync(o.out, replaceSection(previous, PREVIEW_SECTION, body));
+    console.log(body);
+    return;
+  }
+  if (o.engine) {
+    // Only the real-engine section is regenerated; every other section of the file stays.
+    const rows: EngineRow[] = [];
+    for (const [i, n] of o.engineScales.entries()) rows.push(await engineScale(n, o.runs, 30100 + i * 1000));
+    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", ENGINE_INTRO, "", engineTable(rows, o.runs)].join("\n");
+    const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
+    fs.writeFileSync(o.out, replaceSection(previous, ENGINE_SECTION, body));
+    console.log(body);
+    return;
+  }
 
   const main = measure(`${o.shape.nodes} nodes × ${o.shape.pfsPerNode} PFs × ${o.shape.vfsPerPf} VFs, ${o.shape.pools} pools, ${o.shape.networks} networks, ${o.shape.vms} VMs`, o.shape, o.runs);
   const scaling = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
@@ -188,6 +230,26 @@ async function main(): Promise<void> {
 }
 
 const LAB_SECTION = "Node preparation and no-op preview (the lab)";
+export const MEMORY_SECTION = "Memory at fleet scale (`--memory`)";
+const MEMORY_INTRO = "The program and the SDK floor as above (same mocks, same fleets), run with `--expose-gc`: peak RSS, and the V8 heap used after a forced full GC at the end of registration, which does not depend on when the collector happened to run. Target: peak RSS ≤ 1.3 × the floor at 2,000 nodes.";
+export const PREVIEW_SECTION = "No-op preview: where the time goes (`--preview`)";
+const PREVIEW_INTRO = "The lab stack (3 simulated nodes, 40 resources) previewed with no changes, against programs that isolate each part, on the same engine, language host and backend. Target: ≤ 1.5 × the empty program.";
+export const ENGINE_SECTION = "Real engine: a fleet through the lab (`--engine`)";
+const ENGINE_INTRO = [
+  "The program on a synthetic fleet (2 PFs × 8 VFs per node, 2 pools, 4 networks, 4 VMs per node, `bench/engineBench.ts`) through the lab's real engine: Pulumi CLI 3.248.0, the lab's Node.js language host, the Kubernetes provider 4.25.0 and Command provider, a real kube-apiserver 1.37 and etcd on loopback, a file backend. The engine floor is a program registering as many ConfigMaps of the program's mean input size through the same engine, language host and Kubernetes provider. Target: ≤ 1.5 × the floor for every operation; a no-op `up` opens no SSH session.",
+  "",
+  "What is simulated: node 1 is a lab node (FUSE sysfs enforcing the kernel's SR-IOV rules, its own sshd, the real node script). Every other node is a stub node behind one shared sshd (`bench/stub-node.sh`): a real SSH session per command, the exact command the program sends (script and state unpacked with base64, gzip and mktemp), each node's own `/etc/kubevirt-sriov` with the script copy the revert needs; the node script itself is not run there and the report is the one the real script printed for node 1's layout. The one-node change gives node 1's first PF 2 more VFs (the real script runs).",
+].join("\n");
+
+/** The document with the body of `## <title>` replaced, or the section added at the end. */
+export function replaceSection(doc: string, title: string, body: string): string {
+  const parts = doc.split(/^(?=## )/m);
+  const i = parts.findIndex((sec) => sec.split("\n", 1)[0].trim() === `## ${title}`);
+  const section = `## ${title}\n\n${body.trim()}\n`;
+  if (i < 0) return `${doc.replace(/\n*$/, "\n\n")}${section}`;
+  parts[i] = `${section}${i < parts.length - 1 ? "\n" : ""}`;
+  return parts.join("");
+}
 
 /** The text of a `## <title>` section of a Markdown document, without its heading. */
 export function sectionBody(doc: string, title: string): string | undefined {

@@ -4,7 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordingMocks } from "../test/harness/mocks";
-import type { ProgramSummary } from "../test/harness/runProgram";
+import { heapAfterGcMb, ProgramSummary } from "../test/harness/runProgram";
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2]);
@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     resources: mocks.count,
     wallMs: Number(process.hrtime.bigint() - started) / 1e6,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
+    heapAfterGcMb: heapAfterGcMb(),
   };
   process.stdout.write(JSON.stringify(summary));
 }

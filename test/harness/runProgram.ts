@@ -29,6 +29,8 @@ export interface ProgramSummary {
   maxRssMb: number;
   /** With `stateBytes`: JSON bytes of every resource's inputs and outputs plus the stack outputs. */
   stateBytes?: number;
+  /** Under --expose-gc: V8 heap used after a forced full GC at the end of registration (GC-stable, unlike peak RSS). */
+  heapAfterGcMb?: number;
   error?: string;
 }
 
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
       resources: mocks.count,
       wallMs: Number(process.hrtime.bigint() - started) / 1e6,
       maxRssMb: process.resourceUsage().maxRSS / 1024,
+      heapAfterGcMb: heapAfterGcMb(),
     };
     if (req.stateBytes) summary.stateBytes = mocks.stateBytes + JSON.stringify(result.outputs).length;
     process.stdout.write(JSON.stringify(summary));
@@ -104,7 +107,16 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result));
 }
 
-main().catch((e) => {
+/** V8 heap used after a forced full GC, when the process runs with --expose-gc. */
+export function heapAfterGcMb(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return undefined;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+if (require.main === module) main().catch((e) => {
   process.stderr.write(String(e?.stack ?? e));
   process.exit(2);
 });
