@@ -42,23 +42,15 @@ PAUSE_VERSION=3.10.2
 BASE_PACKAGES=(hwdata)
 TOOLS_PACKAGES=(iproute2 iputils-ping tcpdump sip-tester procps ethtool)
 
-log() { printf '[kubelet-images] %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-tool_dir() { bash "$LAB_DIR/toolchain.sh" dir "$1"; }
+LOG_TAG=kubelet-images
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$HERE/common.sh"
 
 inputs_hash() {
-  local t d
   {
     printf '%s\n' "$SUITE" "$PAUSE_VERSION" "${BASE_PACKAGES[@]}" "${TOOLS_PACKAGES[@]}"
-    sha256sum "$HERE/images.sh" "$LAB_DIR/versions.env" | cut -d' ' -f1
-    for t in multus sriov-dp sriov-cni; do
-      d=$(tool_dir "$t") || exit 1
-      cat "$d/../.done"
-    done
+    sha256sum "$HERE/images.sh" "$HERE/common.sh" "$LAB_DIR/versions.env" | cut -d" " -f1
+    tools_record multus sriov-dp sriov-cni
   } | sha256sum | cut -c1-16
 }
 

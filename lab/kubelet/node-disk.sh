@@ -20,22 +20,14 @@ CACHE_ROOT=${KUBEVIRT_SRIOV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubevirt-srio
 DISKS=$CACHE_ROOT/kubelet-disk
 TOOLS=(kube-node containerd runc cri-tools cni-plugins)
 
-log() { printf '[kubelet-disk] %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-tool_dir() { bash "$LAB_DIR/toolchain.sh" dir "$1"; }
+LOG_TAG=kubelet-disk
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$HERE/common.sh"
 
 inputs_hash() {
-  local t d
   {
-    sha256sum "$HERE/node-disk.sh" "$HERE/guest-setup.sh" | cut -d' ' -f1
-    for t in "${TOOLS[@]}"; do
-      d=$(tool_dir "$t") || exit 1
-      cat "$d/../.done"
-    done
+    sha256sum "$HERE/node-disk.sh" "$HERE/common.sh" "$HERE/guest-setup.sh" | cut -d" " -f1
+    tools_record "${TOOLS[@]}"
   } | sha256sum | cut -c1-16
 }
 

@@ -23,6 +23,7 @@ import { PART_OF } from "../../config/labels";
 import { parsePlatform } from "../../config/validate";
 import { sippRunFor } from "../../render/sipp";
 import { agentImages } from "../../render/images";
+import { ok, stepTimer } from "../harness/e2e";
 
 const lab = new Lab({
   dir: fs.mkdtempSync(path.join(os.tmpdir(), "kvs-e2e-kubelet-")),
@@ -36,25 +37,7 @@ const cp = lab.controlPlane;
 const PREFIX = "intel.com";
 const VLAN = 300;
 
-const diagnostics = (out: string) => {
-  const i = out.indexOf("Diagnostics:");
-  if (i < 0) return out.slice(-6000);
-  const end = out.slice(i).search(/\n(Outputs|Resources):/);
-  return out.slice(i, end < 0 ? undefined : i + end).slice(0, 8000);
-};
-const ok = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
-  assert.equal(r.status, 0, `${what} failed:\n${diagnostics(r.stdout)}\n${r.stderr.slice(-3000)}`);
-  return r.stdout;
-};
-const timings: Record<string, number> = {};
-const timed = async <T>(what: string, f: () => Promise<T> | T): Promise<T> => {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[what] = (Date.now() - t0) / 1000;
-  }
-};
+const { timings, timed } = stepTimer();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

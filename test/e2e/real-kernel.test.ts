@@ -16,6 +16,7 @@ import { builtImage, ensureImage, Guest, startGuests } from "../../lab/guest/gue
 import { discoverGuest, sriovPfs } from "../../lab/guest/layout";
 import { NodeState, renderRemoteCommand } from "../../render/nodeState";
 import { parseNodeReport } from "../../render/nodeReport";
+import { ok, stepTimer } from "../harness/e2e";
 
 const lab = new Lab({
   dir: fs.mkdtempSync(path.join(os.tmpdir(), "kvs-e2e-kernel-")),
@@ -25,26 +26,7 @@ const lab = new Lab({
   nodeCount: 2,
 });
 const g = (i: number): Guest => lab.guests[i];
-/** Pulumi's "Diagnostics:" section (the errors), else the end of its output. */
-const diagnostics = (out: string) => {
-  const i = out.indexOf("Diagnostics:");
-  if (i < 0) return out.slice(-6000);
-  const end = out.slice(i).search(/\n(Outputs|Resources):/);
-  return out.slice(i, end < 0 ? undefined : i + end).slice(0, 8000);
-};
-const ok = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
-  assert.equal(r.status, 0, `${what} failed:\n${diagnostics(r.stdout)}\n${r.stderr.slice(-3000)}`);
-  return r.stdout;
-};
-const timings: Record<string, number> = {};
-const timed = async <T>(what: string, f: () => Promise<T> | T): Promise<T> => {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[what] = (Date.now() - t0) / 1000;
-  }
-};
+const { timings, timed } = stepTimer();
 
 /** The SHA256 fingerprint of the key Pulumi logs in with (the lab's own checks use another key). */
 let programKeyFp = "";
