@@ -15,7 +15,7 @@ import { daemonPid, stopDaemon } from "./processes";
 import { labHardware, LabNode } from "./nodes";
 import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, KUBELET_NETWORKS, sriovPfs } from "./guest/layout";
 import { ensureImage, Guest, labGuestSpecs, startGuests } from "./guest/guests";
-import { ensureKubeletArtifacts, joinGuests, kubeSchedulerBin, startRegistry } from "./kubelet/kubelets";
+import { ensureKubeletArtifacts, joinGuests, kubeSchedulerBin, servedImage, startRegistry } from "./kubelet/kubelets";
 import { GUEST_API_ADDRESS, REGISTRY_MIRROR } from "./kubelet/nodeConfig";
 import { createPod, networkStatus, podExec, vfPod, waitRunning } from "./kubelet/pods";
 
@@ -375,11 +375,8 @@ async function showVfPod(lab: Lab): Promise<string> {
   const cp = lab.controlPlane;
   const name = "lab-vf-pod";
   if (!(await cp.find(`/api/v1/namespaces/default/pods/${name}`))) {
-    const refs = spawnSync("bash", [path.join(REPO, "lab", "kubelet", "images.sh"), "refs"], { encoding: "utf8" }).stdout;
-    const tools = refs.split("\n").find((l) => l.startsWith("net-tools "))?.split(" ")[1];
-    if (!tools) throw new Error("lab/kubelet/images.sh refs names no net-tools image");
     await createPod(cp, vfPod({
-      name, node: lab.guests[0].name, image: `${REGISTRY_MIRROR}/${tools}`,
+      name, node: lab.guests[0].name, image: servedImage(lab.dir, "net-tools"),
       networks: [{ name: "pod-net", ips: ["10.56.0.21/24"], mac: "02:00:5e:00:30:21" }],
       resources: { "intel.com/pod_net": 1 },
     }));

@@ -3,7 +3,6 @@
 // In a fresh lab directory (2 QEMU guests, kubelets): cold start (boot, join, first `up` with every
 // image pulled for the first time), pods with a VF (first and second start), SIP call rate between
 // two pods on two nodes over their VFs and over the primary pod network, then warm `destroy` + `up`.
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -11,7 +10,7 @@ import * as yaml from "js-yaml";
 import { Lab } from "../lab";
 import { parsePlatform } from "../../config/validate";
 import { sippRunFor } from "../../render/sipp";
-import { REGISTRY_MIRROR } from "./nodeConfig";
+import { servedImage } from "./kubelets";
 import { createPod, deletePod, networkStatus, vfPod, waitRunning } from "./pods";
 import { sipCalls, SipPod } from "./sip";
 
@@ -43,8 +42,7 @@ async function main(): Promise<void> {
     if (up.status !== 0) throw new Error(`pulumi up failed:\n${up.stdout.slice(-3000)}`);
     rows.push(["first `up`, cold: every agent Ready, images pulled for the first time (s)", upS.toFixed(0)]);
 
-    const refs = execFileSync("bash", [path.join(__dirname, "images.sh"), "refs"], { encoding: "utf8" });
-    const image = `${REGISTRY_MIRROR}/${refs.split("\n").find((l) => l.startsWith("net-tools "))!.split(" ")[1]}`;
+    const image = servedImage(lab.dir, "net-tools");
     const cp = lab.controlPlane;
     const pods: SipPod[] = [];
     const podTimes: number[] = [];

@@ -11,7 +11,7 @@ import * as path from "path";
 import type { ControlPlane } from "../controlPlane";
 import type { Guest } from "../guest/guests";
 import { startDaemon, waitFor } from "../processes";
-import { KubeletNode, nodeFiles } from "./nodeConfig";
+import { KubeletNode, nodeFiles, REGISTRY_MIRROR } from "./nodeConfig";
 
 const HERE = __dirname;
 const LAB = path.join(HERE, "..");
@@ -65,6 +65,21 @@ export async function startRegistry(labDir: string, images: string, port: number
   );
   startDaemon(labDir, "registry", "docker-registry", ["serve", cfg]);
   await waitFor("the lab registry", async () => fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok).catch(() => false), 30_000);
+}
+
+/**
+ * The repository:tag under which the lab registry of `labDir` serves image `name` (images.sh's
+ * names: multus, sriov-dp, sriov-cni, pause, net-tools), from the images.txt of the cache dir it
+ * serves, so a rebuild of the images for a later lab cannot change what this one answers.
+ */
+export function servedImage(labDir: string, name: string): string {
+  const cfg = fs.readFileSync(path.join(labDir, "registry.yml"), "utf8");
+  const root = /rootdirectory: ([^ ,}]+)/.exec(cfg)?.[1];
+  if (!root) throw new Error(`${labDir}/registry.yml names no storage root: start the lab first`);
+  const list = fs.readFileSync(path.join(path.dirname(root), "images.txt"), "utf8");
+  const ref = list.split("\n").map((l) => l.split(" ")).find((w) => w[0] === name)?.[1];
+  if (!ref) throw new Error(`the lab registry serves no image named ${name} (${path.dirname(root)}/images.txt)`);
+  return `${REGISTRY_MIRROR}/${ref}`;
 }
 
 /** A tar of the node's files (paths under etc/), made with the system tar. */

@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { Lab } from "../../lab/lab";
-import { nodeReady } from "../../lab/kubelet/kubelets";
+import { nodeReady, servedImage } from "../../lab/kubelet/kubelets";
 import { REGISTRY_MIRROR } from "../../lab/kubelet/nodeConfig";
 import { createPod, deletePod, networkStatus, podExec, vfPod, waitRunning } from "../../lab/kubelet/pods";
 import { sipCalls, SipPod } from "../../lab/kubelet/sip";
@@ -81,12 +81,7 @@ async function agentDaemonSets(): Promise<any[]> {
   return (await cp.get(`/apis/apps/v1/daemonsets?labelSelector=${sel}`)).items;
 }
 
-function netToolsImage(): string {
-  const refs = execFileSync("bash", [path.join(__dirname, "..", "..", "lab", "kubelet", "images.sh"), "refs"], { encoding: "utf8" });
-  const line = refs.split("\n").find((l) => l.startsWith("net-tools "));
-  if (!line) throw new Error("images.sh refs names no net-tools image");
-  return `${REGISTRY_MIRROR}/${line.split(" ")[1]}`;
-}
+const netToolsImage = (): string => servedImage(lab.dir, "net-tools");
 
 /** The `ip link show <pf>` line of the VF at a PCI address (the PF's view: vlan, mac, spoofchk, trust). */
 async function vfLine(guestIndex: number, pciAddress: string): Promise<string> {

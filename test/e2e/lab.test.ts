@@ -51,7 +51,9 @@ describe("the lab, end to end (real engine, API server and SSH)", function () {
     ]);
     const nad = await api.get("/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/media");
     assert.equal(nad.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"], "intel.com/voip_media");
-    assert.deepEqual(JSON.parse(nad.spec.config), { cniVersion: "1.0.0", name: "media", type: "sriov", vlan: 100, spoofchk: "off", trust: "on", ipam: {} });
+    assert.deepEqual(JSON.parse(nad.spec.config), {
+      cniVersion: "1.0.0", name: "media", type: "sriov", vlan: 100, spoofchk: "off", trust: "on", ipam: {}, capabilities: { mac: true },
+    });
     const kv = await api.get("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt");
     // The lab's VMs pin CPUs: KubeVirt's CPUManager gate (Alpha in v1.9) must be on.
     assert.deepEqual(kv.spec.configuration.developerConfiguration, {
