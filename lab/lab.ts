@@ -17,7 +17,7 @@ import { discoverGuest, GUEST_POOLS, guestPhysicalFunctions, KUBELET_NETWORKS, s
 import { ensureImage, Guest, labGuestSpecs, startGuests } from "./guest/guests";
 import { ensureKubeletArtifacts, joinGuests, kubeSchedulerBin, servedImage, startRegistry } from "./kubelet/kubelets";
 import { GUEST_API_ADDRESS, REGISTRY_MIRROR } from "./kubelet/nodeConfig";
-import { createPod, networkStatus, podExec, vfPod, waitRunning } from "./kubelet/pods";
+import { createPod, deletePod, networkStatus, podExec, vfPod, waitRunning } from "./kubelet/pods";
 
 export const REPO = path.join(__dirname, "..");
 export const STACK = "lab";
@@ -450,7 +450,7 @@ async function main(argv: string[]): Promise<number> {
       return lab.pulumi(rest, { capture: false }).status ?? 1;
     case "vf-pod":
       if (rest.includes("--delete")) {
-        await lab.controlPlane.request("DELETE", "/api/v1/namespaces/default/pods/lab-vf-pod");
+        await deletePod(lab.controlPlane, "default", "lab-vf-pod");
         return 0;
       }
       process.stdout.write((await showVfPod(lab)) + "\n");
