@@ -432,6 +432,11 @@ async function main(argv: string[]): Promise<number> {
       let status = 0;
       if (fs.existsSync(lab.configFile)) {
         await lab.start();
+        if (lab.kubelets) {
+          // The lab's own pod holds a VF: node preparation refuses to revert a VF in use.
+          step("deleting the lab's vf-pod");
+          await deletePod(lab.controlPlane, "default", "lab-vf-pod");
+        }
         step("pulumi destroy");
         status = lab.destroy().status ?? 1;
       }
