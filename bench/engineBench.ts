@@ -9,14 +9,13 @@
 // exact command the program sends, each node's own /etc, but no sysfs and no node script run.
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { parsePlatform } from "../config/validate";
 import { Lab, REPO } from "../lab/lab";
 import { labHardware } from "../lab/nodes";
-import { logFile, startDaemon, stopDaemon, waitFor } from "../lab/processes";
+import { canConnect, logFile, startDaemon, stopDaemon, waitFor } from "../lab/processes";
 import { renderNodeState } from "../render/nodePlan";
 import { renderStateLines } from "../render/nodeState";
 import { SimHost } from "../test/sim/host";
@@ -114,16 +113,6 @@ async function apiRequests(lab: Lab): Promise<number> {
     if (m) total += Number(m[1]);
   }
   return total;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on("error", () => resolve(false));
-  });
 }
 
 /** The shared sshd of the stub nodes (bench/stub-node.sh as ForceCommand). */

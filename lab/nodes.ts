@@ -5,8 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SimHardware, SimHost } from "../test/sim/host";
-import { daemonPid, logFile, startDaemon, stopDaemon, waitFor } from "./processes";
-import * as net from "net";
+import { canConnect, daemonPid, logFile, startDaemon, stopDaemon, waitFor } from "./processes";
 
 export interface LabNodeSpec {
   name: string;
@@ -112,14 +111,4 @@ export class LabNode {
     this.stopSsh();
     SimHost.stopDetached(this.dir);
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on("error", () => resolve(false));
-  });
 }

@@ -2,6 +2,7 @@
 // one log each under <lab>/run and <lab>/logs, stopped by pid.
 import { spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 
 const pidFile = (labDir: string, name: string) => path.join(labDir, "run", `${name}.pid`);
@@ -62,4 +63,15 @@ export async function waitFor(what: string, ready: () => Promise<boolean> | bool
     if (Date.now() > deadline) throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
 }
