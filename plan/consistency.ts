@@ -173,6 +173,16 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
         fix: "give the pool VFs on some node, or point the network at another pool",
       });
     }
+    // host-local keeps its allocations in a file on each node: nodes never see each other's,
+    // so every node hands out the range from its start (seen on the lab's real kubelets).
+    const nodes = [...pool.supplyByNode].filter(([, vfs]) => vfs > 0).map(([n]) => n);
+    if (net.ipam.type === "host-local" && nodes.length > 1) {
+      warnings.push({
+        path: ["networks", i, "ipam", "type"],
+        problem: `network "${net.namespace}/${net.name}" uses host-local IPAM, but pool "${net.pool}" has VFs on ${nodes.length} nodes (${nodes.slice(0, 2).join(", ")}${nodes.length > 2 ? ", ..." : ""}) and host-local allocates on each node on its own, so pods on different nodes get the same addresses`,
+        fix: "use whereabouts (one allocation across the cluster) or static IPAM with an address per pod; host-local suits a pool on one node",
+      });
+    }
     const m = minMtu.get(net.pool);
     if (net.mtu !== undefined && m !== undefined && net.mtu > m.mtu) {
       errors.push({

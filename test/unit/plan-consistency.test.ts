@@ -16,6 +16,17 @@ describe("planner: consistency", () => {
     ]);
   });
 
+  it("warns when a host-local network's pool has VFs on more than one node (each node allocates on its own), not on one node", () => {
+    const hostLocal = { type: "host-local" as const, subnet: "10.56.0.0/24" };
+    const two = plan(platform({ nodes: [node("node-1"), node("node-2")], networks: [{ name: "net-a", pool: "sriov_net_A", ipam: hostLocal }] }));
+    assert.deepStrictEqual(two.warnings, [
+      'kubevirt-sriov:platform.networks[0].ipam.type: network "default/net-a" uses host-local IPAM, but pool "sriov_net_A" has VFs on 2 nodes (node-1, node-2) and host-local allocates on each node on its own, so pods on different nodes get the same addresses — use whereabouts (one allocation across the cluster) or static IPAM with an address per pod; host-local suits a pool on one node',
+    ]);
+    assert.deepStrictEqual(plan(platform({ networks: [{ name: "net-a", pool: "sriov_net_A", ipam: hostLocal }] })).warnings, []);
+    const whereabouts = { type: "whereabouts" as const, range: "10.56.0.0/24" };
+    assert.deepStrictEqual(plan(platform({ nodes: [node("node-1"), node("node-2")], networks: [{ name: "net-a", pool: "sriov_net_A", ipam: whereabouts }] })).warnings, []);
+  });
+
   it("refuses VMs with dedicated CPUs when the stack disables KubeVirt's CPUManager gate; reports the gates it enables", () => {
     const raw = platform({ vms: [vm("pbx"), vm("lg")] });
     const ok = plan(raw);
