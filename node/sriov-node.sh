@@ -522,7 +522,7 @@ parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
   ((complete)) || die 64 "desired state is truncated (no 'end' line); cure: re-run"
 }
 
-parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <config-path>
+parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <where>
   local ln=$1 line=$2
   shift 2
   [[ $1 == - ]] || want "$ln" "$line" "$RE_PCI_ID" "$1"
@@ -537,7 +537,7 @@ parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port
   P_NAME+=(-) P_BDF+=(-) P_NUM+=("$6") P_MTU+=("$7") P_SEL+=("$1 $2 $3 $4 $5 $8")
 }
 
-parse_group() { # parse_group <line#> <line> <pf#> <first> <last> <driver> <pool> <trust> <spoof> <vlan> <qos> <min> <max> <state>
+parse_group() { # parse_group <line#> <line> <pf> <first> <last> <driver> <pool> <trust> <spoofchk> <vlan> <qos> <minTxRate> <maxTxRate> <linkState>
   local ln=$1 line=$2
   shift 2
   want "$ln" "$line" "$RE_UINT" "$1" "$2" "$3"
