@@ -29,14 +29,14 @@
 # midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
 #
 # Parts, in order: shared globals; messages and JSON; reads; discovery; desired state; NIC
-# selectors; checks; lock; writes; persistence; apply and boot; revert; main. Nothing before
-# the writes part changes the host (take_lock creates the lock file only).
+# selectors; checks; lock; writes; persistence; apply and boot; revert; main. The functions of
+# the parts up to the checks only read the host.
 set -euo pipefail
 shopt -s nullglob
 umask 022 # files under /etc must be readable whatever umask sudo or sshd handed us
 
 # ================================================================ shared globals
-# Every variable that more than one function reads or writes is set here, once, with what it
+# Every variable that more than one function reads or writes is declared here, with what it
 # means; everything else is local. "fills X" in a function's comment names the globals it sets.
 
 # ---- where things are: every path lives under a root that tests move
@@ -76,12 +76,13 @@ MODE=                                        # the cmd_apply running: apply, or 
 # ---- caches of what sysfs says, stamped with the WRITES or NUMVFS_GEN they were read at.
 # The node-wide maps replace per-VF lookups: one readdir per driver and one find
 # over class/net instead of several sysfs reads per VF (a PF can have 256 VFs).
-MAPS_AT=-1
+MAPS_AT=-1                     # the WRITES that DRV_OF and NET_OF were read at
 declare -A DRV_OF=() NET_OF=() # PCI address -> bound driver, -> netdev name (refresh_maps)
 # VF addresses and IOMMU groups only change when VFs are recreated (a sriov_numvfs write).
 NUMVFS_GEN=0                                # sriov_numvfs writes so far
 declare -A INV_KEY=() INV_BDF=() INV_GRP=() # per PF dir: "<count>:<gen>", its VFs' addresses and groups
-VF_BDF=() VF_DRV=() VF_GRP=() VF_NET=()     # per VF of the PF vf_inventory read last: address, driver, group, netdev
+# Per VF of the PF vf_inventory read last: PCI address, driver, IOMMU group, netdev.
+VF_BDF=() VF_DRV=() VF_GRP=() VF_NET=()
 # vfio-pci hands a VM the whole IOMMU group, and the kernel lets it only when every other
 # device in the group is on vfio-pci, pci-stub or a bridge driver, or on none ("viable").
 # Without ACS a NIC's VFs share a group with the PF (still on its host driver): they bind to
@@ -92,26 +93,32 @@ HOLDERS_SCANNED=             # 1 once vfio_holders ran for the current checks
 DISCOVER=                    # the discovery JSON object without its closing brace (discover_json)
 
 # ---- the desired state (parse_state): S_* its node-wide lines; P_* one entry per pf or select
-# line, in order (a group's pf field indexes them); G_* one entry per group line
-S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0 S_PROFILE=-
-P_NAME=() P_BDF=() P_NUM=() P_MTU=() P_SEL=() # P_SEL: "<vendor> <device> <pattern> <port> <count> <where>", or -
-G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=() G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
+# line, in order (a group's pf field indexes them; P_SEL is a select line's
+# "<vendor> <device> <pattern> <port> <count> <where>", '-' for a pf line); G_* one per group line
+S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_PROFILE=-
+S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
+P_NAME=() P_BDF=() P_NUM=() P_MTU=() P_SEL=()
+G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=()
+G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
 STATE_TEXT=                  # the state with every select line resolved into pf lines: what apply saves
 RESOLVED=()                  # "<config-path> <bdf> <name|->" per PF a selector matched
 declare -A SELECTED_BY=()    # bdf -> the selector(s) that matched it, for messages
-NIC_BDF=() NIC_NAME=() NIC_ID=() NIC_PORT=() # the node's SR-IOV network PFs: address, netdev, vendor:device, port
+# The node's SR-IOV network PFs (nic_inventory): PCI address, netdev, vendor:device, port on its NIC.
+NIC_BDF=() NIC_NAME=() NIC_ID=() NIC_PORT=()
 WANT=()                      # per VF of one PF: the driver its group wants (desired_drivers)
 KARGS=()                     # kernel arguments the state wants (desired_kernel_args)
 
 # ---- what the checks found, and what apply and revert did
-R_DIR=() R_BDF=() R_NAME=() R_LABEL=() # per P_ entry: sysfs dir, address, netdev, "PF <name> (<bdf>)" (resolve_pfs)
+# Per P_ entry, the PF found (resolve_pfs): sysfs dir, PCI address, netdev, "PF <name> (<bdf>)".
+R_DIR=() R_BDF=() R_NAME=() R_LABEL=()
 ERRORS=()                    # problems found before the first write, each one line
 IN_USE=()                    # VFs in use that the change would disrupt (note_disruption)
 CLAIMS=()                    # PFs of this state that another owner claimed first (check_claims)
 CUR_NUM=()                   # per P_ entry: sriov_numvfs before apply (check_pf), for its record
 KCHANGES=()                  # KARGS the running kernel did not boot with (kernel_changes)
 HOST_NAME='' HOST_MID=''     # the host's hostname and machine-id, lowercase (host_identity)
-VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=() # per VF: as `ip link` shows it
+# Per VF of one PF, its settings as `ip link` shows them (read_vf_config).
+VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=()
 VF_CHANGES=()                # the settings one VF lacks, one `ip link ... vf N` word list each (vf_changes)
 CHANGED=()                   # per P_ entry: 1 when apply changed the PF
 REC_NUM='' REC_AP='' REC_UP='' REC_MTU='' REC_OWNER='' # the record read_record read last
@@ -121,7 +128,7 @@ RESTORED=()                  # PCI addresses revert changed
 
 # ---- constants
 VFIO=vfio-pci
-# The desired state's tokens: the same patterns render/nodeState.ts checks before rendering.
+# The desired state's tokens: the patterns render/nodeState.ts checks before rendering, in ERE.
 RE_UINT='^(0|[1-9][0-9]{0,8})$'
 RE_OPT_UINT='^(-|0|[1-9][0-9]{0,8})$'
 RE_FLAG='^(-|0|1)$'
@@ -753,6 +760,7 @@ check_all() { # every precondition, before any write
   ((${#IN_USE[@]} == 0)) || log "allowDisruption is set: disrupting ${#IN_USE[@]} VF(s) in use"
 }
 
+# ---- the PFs: present, SR-IOV capable, room for the VFs, a driver
 resolve_pfs() { # fills R_DIR R_BDF R_NAME R_LABEL; appends problems to ERRORS
   local i dir bdf name target
   R_DIR=() R_BDF=() R_NAME=() R_LABEL=()
@@ -835,6 +843,7 @@ pf_has_link_settings() { # pf_has_link_settings <pf#>: MTU or any per-VF setting
   return 1
 }
 
+# ---- per-VF settings the PF's driver is known to refuse
 drop_cure() { # drop_cure <var> <words> <group#>: the cure for a setting the driver refuses
   local key=${2%% *} where
   where="vfSettings.${CFG_KEY[$key]} / the network's ${CFG_KEY[$key]}"
@@ -860,6 +869,7 @@ check_vf_refusals() { # check_vf_refusals <pf#>: settings in VF_REFUSED for the 
   done
 }
 
+# ---- VFs in use that the change would disrupt
 driver_ok() { # driver_ok <wanted> <current-driver>
   # A netdevice VF counts by its driver, not its netdev: a pod may have moved the netdev
   # into its own network namespace, out of the host's sysfs view.
@@ -907,6 +917,7 @@ check_duplicates() {
   done
 }
 
+# ---- owners and the host's identity
 check_claims() { # fills CLAIMS: PFs of this state that another owner's first apply recorded
   local i rec
   [[ -n $S_OWNER ]] || return 0 # a state saved before owners existed claims nothing
@@ -946,6 +957,7 @@ vfio_pf_labels() {
   echo "$out"
 }
 
+# ---- the kernel command line
 hp_size() { local s=${1^^}; echo "${s%B}"; }
 
 kernel_changes() { # fills KCHANGES: desired args the running kernel did not boot with
@@ -1055,6 +1067,7 @@ apply_pf() { # apply_pf <pf#>: a PF counts as changed when anything but the reco
   ((WRITES == before)) || CHANGED[i]=1
 }
 
+# ---- the PF: its record, link, autoprobe and VF count
 record_original() { # remember, once, what apply may change (count, autoprobe, link) and who claims it
   local i=$1 dir=${R_DIR[$1]} rec=$ORIG_DIR/${R_BDF[$1]} name=${R_NAME[$1]:--} ap flags up=- mtu=''
   if read_record "$rec"; then
@@ -1112,6 +1125,7 @@ set_numvfs() { # the kernel refuses nonzero -> other nonzero (EBUSY): go through
   fi
 }
 
+# ---- VF drivers
 ensure_vfio_module() { # load and verify vfio-pci before the first PF write: a precondition
   vfio_loaded && return 0
   run_change modprobe "$VFIO" ||
@@ -1193,6 +1207,7 @@ probe_netdev_vfs() { # probe_netdev_vfs <pf#> <vf...>: let the kernel pick the V
   done
 }
 
+# ---- per-VF settings
 configure_vfs() { # configure_vfs <pf#>: one `ip link set dev <pf> vf N <setting>` per differing setting
   local i=$1 g v k w args=() plan_vf=() plan_g=() plan_set=() rate=-1 pools=""
   pf_has_link_settings "$i" || return 0
@@ -1272,6 +1287,7 @@ vf_refused() { # vf_refused <pf#> <vf> <group#> <words> <applied> <planned>: die
   fail_pf "$i" "driver ${drv:-?} refused '$words' on VF $v of node $S_NODE (VF setting change $(($5 + 1)) of $6 on this PF)" "$cure, then re-run apply"
 }
 
+# ---- the kernel command line (a grub snippet)
 write_bootloader() { # grub.d snippet; inert until update-grub and a reboot
   ((S_BOOT)) || return 0
   if ((${#KARGS[@]} == 0)); then
