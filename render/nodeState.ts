@@ -150,6 +150,23 @@ const PF_PATTERN = /^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/;
 const PROFILE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // A config path like profiles.r740.physicalFunctions[0] or profiles["gen-2"]...: one word.
 const WHERE = /^[A-Za-z0-9_.[\]"-]{1,255}$/;
+/**
+ * The word patterns of the state lines, by the name the node script gives its copy (RE_<key>, in
+ * POSIX ERE): the script checks every word again, and test/unit/nodeprep-format.test.ts checks that
+ * both copies accept the same words.
+ */
+export const STATE_TOKEN_PATTERNS: Readonly<Record<string, RegExp>> = {
+  IFNAME,
+  BDF,
+  NODE: NODE_NAME,
+  POOL,
+  OWNER,
+  MACHINE_ID,
+  PCI_ID,
+  PF_PATTERN,
+  PROFILE,
+  WHERE,
+};
 const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
 const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
 const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`

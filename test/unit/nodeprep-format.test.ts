@@ -4,8 +4,10 @@
 // disagrees, in both directions, so a change on one side alone fails here; each is also run on a
 // script edited to disagree, so the check itself is known to catch it.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import fc from "fast-check";
 import { z } from "zod";
-import { STATE_LINE_FIELDS, nodeScript, renderStateLines } from "../../render/nodeState";
+import { STATE_LINE_FIELDS, STATE_TOKEN_PATTERNS, nodeScript, renderStateLines } from "../../render/nodeState";
 import { nodeReportSchema } from "../../render/nodeReport";
 import { allOn, nodeState } from "../sim/states";
 
@@ -74,7 +76,59 @@ function selectorMismatches(script: string): string[] {
   return out;
 }
 
-/** Every key of a zod schema's objects, nested ones included. */
+/** The script's RE_<name>='<ERE>' constants. */
+function scriptPatterns(script: string): Map<string, string> {
+  return new Map([...script.matchAll(/^RE_([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Word checks the renderer does by formatting a number or a flag, not by a pattern. */
+const NUMERIC_PATTERNS = ["UINT", "OPT_UINT", "FLAG"];
+
+/** For each word, whether bash's [[ $word =~ $re ]] holds (one bash for all words; none may hold a newline). */
+function bashMatches(re: string, words: string[]): boolean[] {
+  const loop = "while IFS= read -r w; do if [[ $w =~ $RE ]]; then echo 1; else echo 0; fi; done";
+  const r = spawnSync("bash", ["-c", loop], {
+    input: words.map((w) => `${w}\n`).join(""),
+    env: { PATH: process.env.PATH, LC_ALL: "C", RE: re },
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
+  return r.stdout.trimEnd().split("\n").map((l) => l === "1");
+}
+
+/** A valid word per pattern, to mutate into near misses. */
+const VALID_WORDS: Record<string, string[]> = {
+  IFNAME: ["ens1f0", "enp0s31f6.100", "a234567890_12-4"],
+  BDF: ["0000:3b:00.1", "ffff:ff:1f.7"],
+  NODE: ["k8s-node1", "node-7.rack2.example.com", "a"],
+  POOL: ["voice", "sig_1.a-B", "x".repeat(63)],
+  OWNER: ["kubevirt-sriov/test/k8s-node1", "proj_1/prod.eu-1/n.example.com"],
+  MACHINE_ID: ["0123456789abcdef0123456789abcdef"],
+  PCI_ID: ["8086", "15b3"],
+  PF_PATTERN: ["ens*", "enp[0-9]s0f?", "[e]th-1_a.b*"],
+  PROFILE: ["r740", "gen-2", "a"],
+  WHERE: ["profiles.r740.physicalFunctions[0]", 'profiles["gen-2"].physicalFunctions[1]'],
+};
+
+/** Printable ASCII: what a word in a state line could hold (no space or newline splits it further). */
+const CHARS = [...Array(95).keys()].map((i) => String.fromCharCode(32 + i)).filter((c) => c !== " ");
+
+/** Words near the valid ones (one or two characters inserted, dropped or replaced), long ones and random ones. */
+function candidateWords(valid: string[]): fc.Arbitrary<string> {
+  const char = fc.constantFrom(...CHARS);
+  const how = fc.constantFrom("insert", "drop", "replace");
+  const edit = ([w, at, c, h]: [string, number, string, string]): string => {
+    const i = at % (w.length + 1);
+    return w.slice(0, i) + (h === "drop" ? "" : c) + w.slice(h === "insert" ? i : i + 1);
+  };
+  const near = fc.tuple(fc.constantFrom(...valid), fc.nat(), char, how).map(edit);
+  const nearer = fc.tuple(near, fc.nat(), char, how).map(edit);
+  // Past the length limits (15, 63, 100 or 253 characters).
+  const long = fc.tuple(fc.constantFrom(...valid), fc.integer({ min: 1, max: 300 })).map(([w, n]) => w + w.at(-1)!.repeat(n));
+  return fc.oneof(near, nearer, long, fc.string({ unit: char, maxLength: 40 }));
+}
+
+/** The part of a zod schema's definition that leads to its object keys. */
 interface SchemaDef {
   type: string;
   shape?: Record<string, z.ZodType>;
@@ -82,6 +136,7 @@ interface SchemaDef {
   innerType?: z.ZodType;
 }
 
+/** Every key of a zod schema's objects, nested ones included. */
 function schemaKeys(schema: z.ZodType, into = new Set<string>()): Set<string> {
   const def = (schema as unknown as { def: SchemaDef }).def;
   if (def.type === "object") {
@@ -168,6 +223,32 @@ describe("nodeprep: the node script and the program agree on their formats", () 
       seen.add(kw);
     }
     assert.deepStrictEqual([...seen].sort(), Object.keys(table).sort());
+  });
+
+  it("the script has a pattern for every word pattern of the renderer, and no other", () => {
+    const script = [...scriptPatterns(nodeScript()).keys()].filter((k) => !NUMERIC_PATTERNS.includes(k)).sort();
+    assert.deepStrictEqual(script, Object.keys(STATE_TOKEN_PATTERNS).sort());
+    assert.deepStrictEqual(Object.keys(VALID_WORDS).sort(), script);
+  });
+
+  for (const [name, js] of Object.entries(STATE_TOKEN_PATTERNS)) {
+    it(`RE_${name} in the script accepts exactly the words the renderer's ${name} pattern accepts`, () => {
+      const ere = scriptPatterns(script).get(name);
+      assert.ok(ere, `RE_${name} is in the script`);
+      const words = [...VALID_WORDS[name], ...fc.sample(candidateWords(VALID_WORDS[name]), { numRuns: 600, seed: 15 })];
+      const bash = bashMatches(ere, words);
+      assert.strictEqual(bash.length, words.length);
+      const differ = words.filter((w, i) => bash[i] !== js.test(w));
+      assert.deepStrictEqual(differ.slice(0, 5).map((w) => `${JSON.stringify(w)}: bash says ${!js.test(w)}`), []);
+      assert.ok(words.some((w) => js.test(w)) && words.some((w) => !js.test(w)), "the sample has words of both kinds");
+    });
+  }
+
+  it("a script pattern that accepts one character more than the renderer's is caught", () => {
+    const loose = scriptPatterns(script).get("POOL")!.replace("_.-", "_.:-");
+    const words = ["voice:1", "voice"];
+    assert.deepStrictEqual(bashMatches(loose, words), [true, true]);
+    assert.deepStrictEqual(words.map((w) => STATE_TOKEN_PATTERNS.POOL.test(w)), [false, true]);
   });
 
   it("the script prints every key of the report schema, and no other key but the revert report's", () => {
