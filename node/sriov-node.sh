@@ -9,6 +9,10 @@
 #   sriov-node.sh revert [owner]    undo one owner's apply; its desired state on stdin, or
 #                                   the owner named (or the only one) when there is none
 #
+# The desired state is the line format defined once, in render/nodeState.ts (STATE_LINE_FIELDS);
+# parse_state reads it. The last line of stdout is the JSON report whose schema is
+# render/nodeReport.ts. test/unit/nodeprep-format.test.ts fails when either side drifts.
+#
 # Several owners (<project>/<stack>/<node entry>, the state's `owner` line) may prepare one
 # host, each its own PFs. On the host, under /etc/kubevirt-sriov:
 #   state/<project>/<stack>/<node>  each owner's desired state, re-applied at boot
@@ -18,25 +22,29 @@
 #                                   (installed before an apply's first write, removed with the last owner)
 #
 # Needs bash 4.4+, coreutils, findutils, util-linux (flock), iproute2 and kmod; no jq, no python.
-# Every path lives under a root that tests move: SYSFS_ROOT, PROC_ROOT, ETC_ROOT, DEV_ROOT.
-# CARRIER_WAIT (seconds, default 10) bounds the wait for a PF's link before VF rates;
-# LOCK_WAIT (seconds, default 120) the wait for another run to release the lock.
 # A PF may be given by a NIC selector instead of a name or address (`select` lines): apply
 # resolves it against the node's SR-IOV PFs before anything else, saves the state with the PFs
 # it matched (so the boot unit re-applies exactly those), and reports them ("resolved").
 # Exit codes: 2 a precondition failed and nothing was changed; 3 a change failed
 # midway (re-run after fixing the cause: every step is idempotent); 64 bad input.
+#
+# Parts, in order: shared globals; messages and JSON; reads; discovery; desired state; NIC
+# selectors; checks; lock; writes; persistence; apply and boot; revert; main. The functions of
+# the parts up to the checks only read the host.
 set -euo pipefail
 shopt -s nullglob
 umask 022 # files under /etc must be readable whatever umask sudo or sshd handed us
 
+# ================================================================ shared globals
+# Every variable that more than one function reads or writes is declared here, with what it
+# means; everything else is local. "fills X" in a function's comment names the globals it sets.
+
+# ---- where things are: every path lives under a root that tests move
 SYSFS_ROOT=${SYSFS_ROOT:-/sys}
 PROC_ROOT=${PROC_ROOT:-/proc}
 ETC_ROOT=${ETC_ROOT:-/etc}
 DEV_ROOT=${DEV_ROOT:-/dev}
-
 PCI=$SYSFS_ROOT/bus/pci
-VFIO=vfio-pci
 STATE_DIR=$ETC_ROOT/kubevirt-sriov
 ORIG_DIR=$STATE_DIR/original
 OWNERS_DIR=$STATE_DIR/state # state/<project>/<stack>/<node>; a plain file here is the pre-owner layout
@@ -44,15 +52,117 @@ LOCK_FILE=$STATE_DIR/lock
 UNIT=kubevirt-sriov-vfs.service
 UNIT_FILE=$ETC_ROOT/systemd/system/$UNIT
 GRUB_SNIPPET=$ETC_ROOT/default/grub.d/kubevirt-sriov.cfg
-SELF=${BASH_SOURCE[0]}
+SELF=${BASH_SOURCE[0]} # this script: the copy apply installs is byte for byte this file
 
-WRITES=0
-LAST_ERROR=
-NODE=$(uname -n 2>/dev/null || echo unknown)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-node.XXXXXX")
-ERR_FILE=$WORK/err
-LOCKED=0
-MODE=
+# ---- knobs from the environment (whole seconds; checked where used); KERNEL_RELEASE stands in
+# for `uname -r` in discover (tests)
+LOCK_WAIT=${LOCK_WAIT:-120} # how long to wait for another run to release the lock
+# How long to wait for a PF's link before setting VF rates: drivers take rates only with
+# carrier (igb refuses max_tx_rate without it), which a PF just brought up lacks for a few
+# seconds of autonegotiation.
+CARRIER_WAIT=${CARRIER_WAIT:-10}
+UDEV_WAIT=${UDEV_WAIT:-60} # how long udev may take to load the driver of new VFs
+
+# ---- the run
+WRITES=0                                     # changes made to the host so far; a re-apply makes none
+LAST_ERROR=                                  # what the last failed write or command said
+NODE=$(uname -n 2>/dev/null || echo unknown) # named in every message; the state's node once parsed
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-node.XXXXXX") # private scratch, removed on exit
+ERR_FILE=$WORK/err                           # stderr of the last write or command
+LOCKED=0                                     # 1 once this run holds the lock (on_exit tidies up)
+LOCK_FD=                                     # the descriptor the lock is held on
+MODE=                                        # the cmd_apply running: apply, or boot (installs nothing)
+
+# ---- caches of what sysfs says, stamped with the WRITES or NUMVFS_GEN they were read at.
+# The node-wide maps replace per-VF lookups: one readdir per driver and one find
+# over class/net instead of several sysfs reads per VF (a PF can have 256 VFs).
+MAPS_AT=-1                     # the WRITES that DRV_OF and NET_OF were read at
+declare -A DRV_OF=() NET_OF=() # PCI address -> bound driver, -> netdev name (refresh_maps)
+# VF addresses and IOMMU groups only change when VFs are recreated (a sriov_numvfs write).
+NUMVFS_GEN=0                                # sriov_numvfs writes so far
+declare -A INV_KEY=() INV_BDF=() INV_GRP=() # per PF dir: "<count>:<gen>", its VFs' addresses and groups
+# Per VF of the PF vf_inventory read last: PCI address, driver, IOMMU group, netdev.
+VF_BDF=() VF_DRV=() VF_GRP=() VF_NET=()
+# vfio-pci hands a VM the whole IOMMU group, and the kernel lets it only when every other
+# device in the group is on vfio-pci, pci-stub or a bridge driver, or on none ("viable").
+# Without ACS a NIC's VFs share a group with the PF (still on its host driver): they bind to
+# vfio-pci fine, yet no VM can open them. Known only once the VFs exist, so it is reported.
+CONFLICTS=() CONFLICTS_AT=-1 # one message per PF with vfio-pci VFs in a non-viable group (vfio_conflicts)
+declare -A HOLDERS=()        # IOMMU group -> "pid N (comm)" holding /dev/vfio/<group> open (vfio_holders)
+HOLDERS_SCANNED=             # 1 once vfio_holders ran for the current checks
+DISCOVER=                    # the discovery JSON object without its closing brace (discover_json)
+
+# ---- the desired state (parse_state): S_* its node-wide lines; P_* one entry per pf or select
+# line, in order (a group's pf field indexes them; P_SEL is a select line's
+# "<vendor> <device> <pattern> <port> <count> <where>", '-' for a pf line); G_* one per group line
+S_SCHEMA='' S_NODE='' S_OWNER='' S_ID_HOST=- S_ID_MID=- S_ALLOW=0 S_PROFILE=-
+S_IOMMU=intel S_H1G=0 S_H2M=0 S_BOOT=0
+P_NAME=() P_BDF=() P_NUM=() P_MTU=() P_SEL=()
+G_PF=() G_FIRST=() G_LAST=() G_DRV=() G_POOL=()
+G_TRUST=() G_SPOOF=() G_VLAN=() G_QOS=() G_MIN=() G_MAX=() G_STATE=()
+STATE_TEXT=                  # the state with every select line resolved into pf lines: what apply saves
+RESOLVED=()                  # "<config-path> <bdf> <name|->" per PF a selector matched
+declare -A SELECTED_BY=()    # bdf -> the selector(s) that matched it, for messages
+# The node's SR-IOV network PFs (nic_inventory): PCI address, netdev, vendor:device, port on its NIC.
+NIC_BDF=() NIC_NAME=() NIC_ID=() NIC_PORT=()
+WANT=()                      # per VF of one PF: the driver its group wants (desired_drivers)
+KARGS=()                     # kernel arguments the state wants (desired_kernel_args)
+
+# ---- what the checks found, and what apply and revert did
+# Per P_ entry, the PF found (resolve_pfs): sysfs dir, PCI address, netdev, "PF <name> (<bdf>)".
+R_DIR=() R_BDF=() R_NAME=() R_LABEL=()
+ERRORS=()                    # problems found before the first write, each one line
+IN_USE=()                    # VFs in use that the change would disrupt (note_disruption)
+CLAIMS=()                    # PFs of this state that another owner claimed first (check_claims)
+CUR_NUM=()                   # per P_ entry: sriov_numvfs before apply (check_pf), for its record
+KCHANGES=()                  # KARGS the running kernel did not boot with (kernel_changes)
+HOST_NAME='' HOST_MID=''     # the host's hostname and machine-id, lowercase (host_identity)
+# Per VF of one PF, its settings as `ip link` shows them (read_vf_config).
+VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=()
+VF_CHANGES=()                # the settings one VF lacks, one `ip link ... vf N` word list each (vf_changes)
+CHANGED=()                   # per P_ entry: 1 when apply changed the PF
+REC_NUM='' REC_AP='' REC_UP='' REC_MTU='' REC_OWNER='' # the record read_record read last
+OWNERS=()                    # owners with a saved state, sorted (list_owners)
+REV_RECS=() OTHERS=()        # the records a revert restores; the owners that stay (revert_plan)
+RESTORED=()                  # PCI addresses revert changed
+
+# ---- constants
+VFIO=vfio-pci
+# The desired state's tokens: the patterns render/nodeState.ts checks before rendering, in ERE.
+RE_UINT='^(0|[1-9][0-9]{0,8})$'
+RE_OPT_UINT='^(-|0|[1-9][0-9]{0,8})$'
+RE_FLAG='^(-|0|1)$'
+RE_IFNAME='^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$'
+RE_BDF='^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
+RE_NODE='^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+RE_POOL='^[A-Za-z0-9_.-]{1,63}$'
+RE_OWNER='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+RE_MACHINE_ID='^[0-9a-f]{32}$'
+RE_PCI_ID='^[0-9a-f]{4}$'
+RE_PF_PATTERN='^[A-Za-z0-9*?[][]A-Za-z0-9_.*?[-]{0,31}$'
+RE_PROFILE='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+RE_WHERE='^[]A-Za-z0-9_.["-]{1,255}$'
+# Each per-VF setting is one `ip link set dev <pf> vf N <words>`, sent in VF_KEYS order
+# (the two rates may swap, see vf_changes); CFG_KEY names it in the stack config
+# (vfSettings.<key>, and the network's <key> for what the SR-IOV CNI sets).
+VF_KEYS=(trust spoofchk vlan min_tx_rate max_tx_rate state)
+declare -A CFG_KEY=([trust]=trust [spoofchk]=spoofchk [vlan]=vlan [min_tx_rate]=minTxRate [max_tx_rate]=maxTxRate [state]=linkState)
+# Per-VF settings a PF driver is known to refuse, so apply refuses them before its first
+# write instead of failing midway. Key: <driver>:<setting>; value: an extended regex of the
+# refused values, then what the kernel answers. Measured on Linux 6.12 (Intel 82576):
+#   igb:state        igb has no ndo_set_vf_link_state, so every value is EOPNOTSUPP; it
+#                    reports "auto" for every VF, so "auto" is already set and never sent.
+#   igb:min_tx_rate  igb_ndo_set_vf_bw refuses any nonzero minimum rate (EINVAL).
+# Refusals that depend on the moment (igb: max_tx_rate while the PF has no carrier, or
+# above the link speed) and drivers not listed here surface at apply time instead: each
+# setting goes in its own command, so the refusal names it.
+declare -A VF_REFUSED=(
+  [igb:state]='^(enable|disable)$ Operation not supported'
+  [igb:min_tx_rate]='^[1-9] Invalid argument'
+)
+# Drivers that take a VF without giving it a kernel netdev (vfio, DPDK's uio, stubs).
+NON_NET_DRIVERS=" vfio-pci uio_pci_generic igb_uio pci-stub "
+
 on_exit() {
   rm -rf -- "$WORK"
   # A run that holds the lock and leaves nothing but it (and the script copy) behind, on a host
@@ -65,7 +175,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# ---------------------------------------------------------------- messages
+# ---------------------------------------------------------------- messages and JSON
 log() { printf 'sriov-node[%s]: %s\n' "$NODE" "$*" >&2; }
 die() { # die <exit-code> <message>
   local code=$1
@@ -74,7 +184,31 @@ die() { # die <exit-code> <message>
   exit "$code"
 }
 
-# ---------------------------------------------------------------- reads
+json_quote() { # json_quote <var> <text>: a JSON string literal
+  local _s=$2
+  _s=${_s//\\/\\\\}
+  _s=${_s//\"/\\\"}
+  _s=${_s//[$'\001'-$'\037']/ }
+  printf -v "$1" '"%s"' "$_s"
+}
+
+json_int() { # json_int <var> <default>: keep an integer, else the default (null, -1, 0)
+  local _v=${!1}
+  [[ $_v =~ ^-?[0-9]+$ ]] || printf -v "$1" '%s' "$2"
+}
+
+json_list() { # json_list <var> <items...>
+  local _var=$1 _x _q _out="" _sep=""
+  shift
+  for _x in "$@"; do
+    json_quote _q "$_x"
+    _out+="$_sep$_q"
+    _sep=,
+  done
+  printf -v "$_var" '[%s]' "$_out"
+}
+
+# ---------------------------------------------------------------- reads (no writes)
 # Helpers return through `printf -v <var>` so hot loops fork nothing.
 read_attr() { # read_attr <var> <path>: first line of a file, empty if unreadable
   printf -v "$1" '%s' ''
@@ -92,17 +226,6 @@ first_entry() { # first_entry <var> <dir>: name of the first entry of a director
   done
 }
 
-json_quote() { # json_quote <var> <text>: a JSON string literal
-  local _s=$2
-  _s=${_s//\\/\\\\}
-  _s=${_s//\"/\\\"}
-  _s=${_s//[$'\001'-$'\037']/ }
-  printf -v "$1" '"%s"' "$_s"
-}
-
-# The node-wide maps below replace per-VF lookups: one readdir per driver and one find
-# over class/net instead of several sysfs reads per VF (a PF can have 256 VFs).
-MAPS_AT=-1
 refresh_maps() { # DRV_OF[bdf]=driver, NET_OF[bdf]=netdev; rebuilt only after changes
   ((MAPS_AT != WRITES)) || return 0
   declare -gA DRV_OF=() NET_OF=()
@@ -116,14 +239,6 @@ refresh_maps() { # DRV_OF[bdf]=driver, NET_OF[bdf]=netdev; rebuilt only after ch
     NET_OF[${target##*/}]=$name
   done < <(find "$SYSFS_ROOT/class/net/" -mindepth 1 -maxdepth 1 -type l -printf '%f %l\n' 2>/dev/null || true)
   MAPS_AT=$WRITES
-}
-
-# VF addresses and IOMMU groups only change when VFs are recreated (a sriov_numvfs write).
-NUMVFS_GEN=0
-declare -A INV_KEY=() INV_BDF=() INV_GRP=()
-json_int() { # json_int <var> <default>: keep an integer, else the default (null, -1, 0)
-  local _v=${!1}
-  [[ $_v =~ ^-?[0-9]+$ ]] || printf -v "$1" '%s' "$2"
 }
 
 vf_inventory() { # vf_inventory <pf-dir> <count>: fills VF_BDF VF_DRV VF_GRP VF_NET
@@ -166,7 +281,13 @@ pf_label_dir() { # pf_label_dir <pf-dir>: "PF <name> (<bdf>)"
   printf 'PF %s (%s)' "${name:--}" "${1##*/}"
 }
 
-# ---------------------------------------------------------------- discover
+pf_has_vfio_vfs() { # pf_has_vfio_vfs <pf-dir> <count>
+  local d
+  vf_inventory "$1" "$2"
+  for d in "${VF_DRV[@]}"; do [[ $d == "$VFIO" ]] && return 0; done
+  return 1
+}
+
 iommu_groups() { # number of IOMMU groups; 0 means the IOMMU is off
   local g=("$SYSFS_ROOT"/kernel/iommu_groups/*)
   echo "${#g[@]}"
@@ -175,11 +296,89 @@ iommu_groups() { # number of IOMMU groups; 0 means the IOMMU is off
 vfio_loaded() { [[ -d $PCI/drivers/$VFIO ]]; }
 vfio_loadable() { vfio_loaded || modprobe -n -q "$VFIO" >/dev/null 2>&1; }
 
-# vfio-pci hands a VM the whole IOMMU group, and the kernel lets it only when every other
-# device in the group is on vfio-pci, pci-stub or a bridge driver, or on none ("viable").
-# Without ACS a NIC's VFs share a group with the PF (still on its host driver): they bind to
-# vfio-pci fine, yet no VM can open them. Known only once the VFs exist, so it is reported.
-CONFLICTS=() CONFLICTS_AT=-1
+vfio_holders() { # fills HOLDERS[group]="pid N (comm)" from open /dev/vfio/<group> fds
+  local dirs=("$PROC_ROOT"/[0-9]*/fd) line pid comm grp
+  declare -gA HOLDERS=()
+  ((${#dirs[@]})) || return 0
+  while read -r line; do
+    pid=${line%% *}
+    pid=${pid%/fd}
+    pid=${pid##*/}
+    grp=${line##*/}
+    read_attr comm "$PROC_ROOT/$pid/comm"
+    HOLDERS[$grp]="pid $pid (${comm:-?})"
+  done < <(find "${dirs[@]}" -maxdepth 1 -lname "$DEV_ROOT/vfio/*" -printf '%h %l\n' 2>/dev/null || true)
+}
+
+host_identity() { # HOST_NAME (the kernel's hostname, lowercase) and HOST_MID (/etc/machine-id)
+  read_attr HOST_NAME "$PROC_ROOT/sys/kernel/hostname"
+  [[ -n $HOST_NAME ]] || HOST_NAME=$(uname -n 2>/dev/null || true)
+  HOST_NAME=${HOST_NAME,,}
+  read_attr HOST_MID "$ETC_ROOT/machine-id"
+  HOST_MID=${HOST_MID,,}
+}
+
+read_record() { # read_record <file>: REC_NUM REC_AP REC_UP REC_MTU REC_OWNER, '' where absent
+  local k val
+  REC_NUM='' REC_AP='' REC_UP='' REC_MTU='' REC_OWNER=''
+  [[ -f $1 ]] || return 1
+  while read -r k val; do
+    case $k in
+      numvfs) REC_NUM=$val ;;
+      autoprobe) REC_AP=$val ;;
+      up) REC_UP=$val ;;
+      mtu) REC_MTU=$val ;;
+      owner) REC_OWNER=$val ;;
+    esac
+  done <"$1"
+}
+
+list_owners() { # fills OWNERS (sorted) from the saved states under $OWNERS_DIR
+  local f
+  OWNERS=()
+  [[ -d $OWNERS_DIR ]] || return 0
+  while IFS= read -r f; do
+    [[ ${f#"$OWNERS_DIR"/} =~ $RE_OWNER ]] && OWNERS+=("${f#"$OWNERS_DIR"/}")
+  done < <(find "$OWNERS_DIR" -mindepth 3 -maxdepth 3 -type f ! -name '.*' 2>/dev/null | sort)
+}
+
+pf_driver() { # pf_driver <var> <pf#>: the driver bound to the PF, empty if none
+  local _l=''
+  [[ -L ${R_DIR[$2]}/driver ]] && _l=$(readlink -- "${R_DIR[$2]}/driver")
+  printf -v "$1" '%s' "${_l##*/}"
+}
+
+netdev_attr() { # netdev_attr <var> <pf#> <attr>: an attribute of the PF's netdev, empty if unreadable
+  # carrier and speed answer EINVAL while the interface is administratively down.
+  printf -v "$1" '%s' ''
+  { IFS= read -r "$1" <"${R_DIR[$2]}/net/${R_NAME[$2]}/$3"; } 2>/dev/null || true
+}
+
+has_carrier() { # has_carrier <pf#>: carrier, or operstate up where carrier cannot be read
+  local c
+  netdev_attr c "$1" carrier
+  [[ -n $c ]] || { netdev_attr c "$1" operstate && [[ $c == up ]] && c=1; }
+  [[ $c == 1 ]]
+}
+
+read_vf_config() { # read_vf_config <pf#>: parse `ip link show` vf lines into VC_* arrays
+  local line n
+  VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=()
+  while IFS= read -r line; do
+    [[ $line =~ ^[[:space:]]+vf\ ([0-9]+) ]] || continue
+    n=${BASH_REMATCH[1]}
+    VC_VLAN[n]=0 VC_QOS[n]=0 VC_MIN[n]=0 VC_MAX[n]=0 VC_TRUST[n]='' VC_SPOOF[n]='' VC_STATE[n]=''
+    [[ $line =~ ,\ vlan\ ([0-9]+) ]] && VC_VLAN[n]=${BASH_REMATCH[1]}
+    [[ $line =~ ,\ qos\ ([0-9]+) ]] && VC_QOS[n]=${BASH_REMATCH[1]}
+    [[ $line =~ min_tx_rate\ ([0-9]+) ]] && VC_MIN[n]=${BASH_REMATCH[1]}
+    [[ $line =~ max_tx_rate\ ([0-9]+) ]] && VC_MAX[n]=${BASH_REMATCH[1]}
+    [[ $line =~ spoof\ checking\ (on|off) ]] && VC_SPOOF[n]=${BASH_REMATCH[1]}
+    [[ $line =~ trust\ (on|off) ]] && VC_TRUST[n]=${BASH_REMATCH[1]}
+    [[ $line =~ link-state\ (auto|enable|disable) ]] && VC_STATE[n]=${BASH_REMATCH[1]}
+  done < <(ip link show dev "${R_NAME[$1]}")
+}
+
+# ---------------------------------------------------------------- discovery
 vfio_conflicts() { # fills CONFLICTS: one line per PF with vfio-pci VFs in a non-viable group
   local dev num i g p b d n others list=()
   local -A members=() bad=()
@@ -214,30 +413,6 @@ vfio_conflicts() { # fills CONFLICTS: one line per PF with vfio-pci VFs in a non
     done
     ((n == 0)) || CONFLICTS+=("$(pf_label_dir "$dev"): $n vfio-pci VFs share an IOMMU group with devices on other drivers (${others#; }), so no VM can use them; cure: enable ACS (PCIe ACS in the BIOS, or a slot behind an ACS-capable root port), or give this PF driver: netdevice")
   done
-}
-
-discover_json() { # sets DISCOVER to the discovery JSON object without its closing brace
-  local kernel=${KERNEL_RELEASE:-} cmdline groups dev cls q pfs="" sep="" conflicts
-  [[ -n $kernel ]] || kernel=$(uname -r)
-  read_attr cmdline "$PROC_ROOT/cmdline"
-  groups=$(iommu_groups)
-  json_quote kernel "$kernel"
-  json_quote cmdline "$cmdline"
-  for dev in "$PCI"/devices/*; do
-    [[ -e $dev/sriov_totalvfs ]] || continue
-    read_attr cls "$dev/class"
-    [[ $cls == 0x02* ]] || continue # SR-IOV NVMe and accelerators are not ours
-    pf_json q "$dev"
-    pfs+="$sep$q"
-    sep=,
-  done
-  local loaded=false loadable=false enabled=false
-  vfio_loaded && loaded=true
-  vfio_loadable && loadable=true
-  ((groups > 0)) && enabled=true
-  vfio_conflicts
-  json_list conflicts "${CONFLICTS[@]}"
-  DISCOVER="{\"schema\":1,\"kernel\":$kernel,\"iommu\":{\"enabled\":$enabled,\"groups\":$groups,\"cmdline\":$cmdline},\"vfio\":{\"loaded\":$loaded,\"loadable\":$loadable,\"conflicts\":$conflicts},\"pfs\":[$pfs]"
 }
 
 pf_json() { # pf_json <var> <pf-dir>
@@ -276,31 +451,33 @@ pf_json() { # pf_json <var> <pf-dir>
   printf -v "$1" '%s' "{\"name\":$name,\"pciAddress\":\"${dev##*/}\",\"vendor\":$v,\"device\":$d,\"driver\":$drv,\"totalVfs\":$total,\"numVfs\":$num,\"numaNode\":$numa,\"linkState\":\"$state\",\"mtu\":$mtu,\"vfs\":[$vfs]}"
 }
 
-# ---------------------------------------------------------------- desired state
-# Line format (render/nodeState.ts renderStateLines):
-#   schema 1 | node <name> | owner <project>/<stack>/<node entry> | allow_disruption 0|1
-#   identity <hostname|-> <machine-id|->   what the host must be ('-': its hostname is the node name)
-#   kernel <intel|amd> <hugepages1G> <hugepages2M> <writeBootloader 0|1>
-#   profile <name>                      the node's profile (only with selectors: for messages)
-#   pf <name|-> <bdf|-> <numVfs> <mtu|->
-#   select <vendor|-> <device|-> <name-pattern|-> <port|-> <count> <numVfs> <mtu|-> <config-path>
-#                                       a PF entry by NIC selector; groups refer to it like to a pf
-#   group <pf#> <first> <last> <vfio-pci|netdevice> <pool> <trust> <spoofchk> <vlan> <qos> <minTx> <maxTx> <linkState>
-#   end
-RE_UINT='^(0|[1-9][0-9]{0,8})$'
-RE_OPT_UINT='^(-|0|[1-9][0-9]{0,8})$'
-RE_FLAG='^(-|0|1)$'
-RE_IFNAME='^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$'
-RE_BDF='^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
-RE_NODE='^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
-RE_POOL='^[A-Za-z0-9_.-]{1,63}$'
-RE_OWNER='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
-RE_MACHINE_ID='^[0-9a-f]{32}$'
-RE_PCI_ID='^[0-9a-f]{4}$'
-RE_PF_PATTERN='^[A-Za-z0-9*?[][]A-Za-z0-9_.*?[-]{0,31}$'
-RE_PROFILE='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
-RE_WHERE='^[]A-Za-z0-9_.["-]{1,255}$'
+discover_json() { # sets DISCOVER to the discovery JSON object without its closing brace
+  local kernel=${KERNEL_RELEASE:-} cmdline groups dev cls q pfs="" sep="" conflicts
+  [[ -n $kernel ]] || kernel=$(uname -r)
+  read_attr cmdline "$PROC_ROOT/cmdline"
+  groups=$(iommu_groups)
+  json_quote kernel "$kernel"
+  json_quote cmdline "$cmdline"
+  for dev in "$PCI"/devices/*; do
+    [[ -e $dev/sriov_totalvfs ]] || continue
+    read_attr cls "$dev/class"
+    [[ $cls == 0x02* ]] || continue # SR-IOV NVMe and accelerators are not ours
+    pf_json q "$dev"
+    pfs+="$sep$q"
+    sep=,
+  done
+  local loaded=false loadable=false enabled=false
+  vfio_loaded && loaded=true
+  vfio_loadable && loadable=true
+  ((groups > 0)) && enabled=true
+  vfio_conflicts
+  json_list conflicts "${CONFLICTS[@]}"
+  DISCOVER="{\"schema\":1,\"kernel\":$kernel,\"iommu\":{\"enabled\":$enabled,\"groups\":$groups,\"cmdline\":$cmdline},\"vfio\":{\"loaded\":$loaded,\"loadable\":$loadable,\"conflicts\":$conflicts},\"pfs\":[$pfs]"
+}
 
+# ---------------------------------------------------------------- desired state
+# The line format is render/nodeState.ts's STATE_LINE_FIELDS; the comments of parse_select and
+# parse_group name its fields, and test/unit/nodeprep-format.test.ts holds the two together.
 bad_state() { die 64 "desired state line $1: $2 (got: $3); cure: regenerate it with render/nodeState.ts"; }
 
 want() { # want <line#> <line> <regex> <value...>
@@ -352,7 +529,7 @@ parse_state() { # parse_state <text>: fills S_* and P_* / G_* arrays
   ((complete)) || die 64 "desired state is truncated (no 'end' line); cure: re-run"
 }
 
-parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <config-path>
+parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <where>
   local ln=$1 line=$2
   shift 2
   [[ $1 == - ]] || want "$ln" "$line" "$RE_PCI_ID" "$1"
@@ -367,7 +544,7 @@ parse_select() { # parse_select <line#> <line> <vendor> <device> <pattern> <port
   P_NAME+=(-) P_BDF+=(-) P_NUM+=("$6") P_MTU+=("$7") P_SEL+=("$1 $2 $3 $4 $5 $8")
 }
 
-parse_group() { # parse_group <line#> <line> <pf#> <first> <last> <driver> <pool> <trust> <spoof> <vlan> <qos> <min> <max> <state>
+parse_group() { # parse_group <line#> <line> <pf> <first> <last> <driver> <pool> <trust> <spoofchk> <vlan> <qos> <minTxRate> <maxTxRate> <linkState>
   local ln=$1 line=$2
   shift 2
   want "$ln" "$line" "$RE_UINT" "$1" "$2" "$3"
@@ -409,12 +586,46 @@ desired_drivers() { # desired_drivers <pf#>: fills WANT[vf]=vfio-pci|netdevice f
   done
 }
 
+group_setting() { # group_setting <var> <group#> <key>: the group's words for one setting, empty when unset
+  local _g=$2 _w=''
+  case $3 in
+    trust) case ${G_TRUST[_g]} in 1) _w="trust on" ;; 0) _w="trust off" ;; esac ;;
+    spoofchk) case ${G_SPOOF[_g]} in 1) _w="spoofchk on" ;; 0) _w="spoofchk off" ;; esac ;;
+    vlan)
+      [[ ${G_VLAN[_g]} == - ]] || _w="vlan ${G_VLAN[_g]}"
+      [[ -z $_w || ${G_QOS[_g]} == - ]] || _w+=" qos ${G_QOS[_g]}" ;;
+    min_tx_rate) [[ ${G_MIN[_g]} == - ]] || _w="min_tx_rate ${G_MIN[_g]}" ;;
+    max_tx_rate) [[ ${G_MAX[_g]} == - ]] || _w="max_tx_rate ${G_MAX[_g]}" ;;
+    state) [[ ${G_STATE[_g]} == - ]] || _w="state ${G_STATE[_g]}" ;;
+  esac
+  printf -v "$1" '%s' "$_w"
+}
+
+vf_span() { # vf_span <var> <group#>: "VF 3" or "VFs 0-3"
+  if ((G_FIRST[$2] == G_LAST[$2])); then
+    printf -v "$1" 'VF %s' "${G_FIRST[$2]}"
+  else
+    printf -v "$1" 'VFs %s-%s' "${G_FIRST[$2]}" "${G_LAST[$2]}"
+  fi
+}
+
+desired_kernel_args() { # fills KARGS: IOMMU for vfio-pci, boot-time hugepages
+  KARGS=()
+  if any_vfio; then
+    if [[ $S_IOMMU == intel ]]; then KARGS+=(intel_iommu=on iommu=pt); else KARGS+=(iommu=pt); fi
+  fi
+  local def=""
+  ((S_H1G > 0)) && def=1G
+  [[ -z $def ]] && ((S_H2M > 0)) && def=2M
+  [[ -z $def ]] || KARGS+=("default_hugepagesz=$def")
+  ((S_H1G == 0)) || KARGS+=(hugepagesz=1G "hugepages=$S_H1G")
+  ((S_H2M == 0)) || KARGS+=(hugepagesz=2M "hugepages=$S_H2M")
+}
+
 # ---------------------------------------------------------------- NIC selectors (no writes)
 # A `select` entry describes PFs instead of naming one. Before anything reads the PF arrays,
 # resolve_selectors rewrites the state with the PFs each selector matches on this node (by PCI
 # address, groups repeated for each), or collects a problem naming node, profile and selector.
-RESOLVED=()           # "<config-path> <bdf> <name|->" per PF a selector matched
-declare -A SELECTED_BY=() # bdf -> the selector(s) that matched it, for messages
 nic_inventory() { # NIC_BDF NIC_NAME NIC_ID (vendor:device) NIC_PORT of this node's SR-IOV network PFs
   local dev cls id name slot seen='' port=0
   NIC_BDF=() NIC_NAME=() NIC_ID=() NIC_PORT=()
@@ -457,14 +668,33 @@ nic_list() { # nic_list <var> <nic#...>: "ens1f0 (0000:3b:00.0, 8086:1593, port 
   printf -v "$_var" '%s' "${_out:-none}"
 }
 
+selector_problem() { # selector_problem <where> <vendor> <device> <pattern> <port> <count> <nic#...>: one to ERRORS
+  local where=$1 count=$6 words found have cure who="node $S_NODE"
+  selector_words words "$2" "$3" "$4" "$5"
+  shift 6
+  [[ $S_PROFILE == - ]] || who+=" (profile $S_PROFILE)"
+  nic_list found "$@"
+  nic_list have "${!NIC_BDF[@]}"
+  cure="fix the selector (lspci -nn shows vendor:device; a port counts from 0 on each NIC)"
+  (($# == 0)) || cure+=", narrow it down (device, name, port) or set its count to $# if every one is meant"
+  ERRORS+=("$who: the NIC selector $where ($words) matches $# PF(s) (${found}), $count expected; SR-IOV PFs on this node: $have; cure: $cure, or give node $S_NODE its own physicalFunctions")
+}
+
+note_selected() { # fills SELECTED_BY from RESOLVED, and logs each match
+  local line where bdf name
+  for line in "${RESOLVED[@]}"; do
+    read -r where bdf name <<<"$line"
+    SELECTED_BY[$bdf]+="${SELECTED_BY[$bdf]:+ and }$where"
+    log "NIC selector $where matched PF $name ($bdf)"
+  done
+}
+
 resolve_selectors() { # resolve_selectors <state-text>: STATE_TEXT with every select entry resolved; RESOLVED; problems to ERRORS
-  local line a=() i=-1 n=0 k any=0 vendor device pattern port count where words found have cure who js=()
+  local line a=() i=-1 n=0 k any=0 vendor device pattern port count where js=()
   local -a map=() lines=() hits=()
   ERRORS=() RESOLVED=() STATE_TEXT=$1
   for k in "${P_SEL[@]}"; do [[ $k == - ]] || any=1; done
   ((any)) || return 0
-  who="node $S_NODE"
-  [[ $S_PROFILE == - ]] || who+=" (profile $S_PROFILE)"
   nic_inventory
   while IFS= read -r line; do
     read -r -a a <<<"$line"
@@ -479,12 +709,7 @@ resolve_selectors() { # resolve_selectors <state-text>: STATE_TEXT with every se
           if nic_matches "$k" "$vendor" "$device" "$pattern" "$port"; then hits+=("$k"); fi
         done
         if ((${#hits[@]} != count)); then
-          selector_words words "$vendor" "$device" "$pattern" "$port"
-          nic_list found "${hits[@]}"
-          nic_list have "${!NIC_BDF[@]}"
-          cure="fix the selector (lspci -nn shows vendor:device; a port counts from 0 on each NIC)"
-          ((${#hits[@]} == 0)) || cure+=", narrow it down (device, name, port) or set its count to ${#hits[@]} if every one is meant"
-          ERRORS+=("$who: the NIC selector $where ($words) matches ${#hits[@]} PF(s) (${found}), $count expected; SR-IOV PFs on this node: $have; cure: $cure, or give node $S_NODE its own physicalFunctions")
+          selector_problem "$where" "$vendor" "$device" "$pattern" "$port" "$count" "${hits[@]}"
           continue
         fi
         for k in "${hits[@]}"; do
@@ -501,14 +726,41 @@ resolve_selectors() { # resolve_selectors <state-text>: STATE_TEXT with every se
   ((${#ERRORS[@]} == 0)) || return 1
   printf -v STATE_TEXT '%s\n' "${lines[@]}"
   STATE_TEXT=${STATE_TEXT%$'\n'}
-  for line in "${RESOLVED[@]}"; do
-    read -r where k n <<<"$line"
-    SELECTED_BY[$k]+="${SELECTED_BY[$k]:+ and }$where"
-    log "NIC selector $where matched PF $n ($k)"
-  done
+  note_selected
 }
 
 # ---------------------------------------------------------------- checks (no writes)
+check_all() { # every precondition, before any write
+  local i
+  ERRORS=() IN_USE=() CUR_NUM=() CLAIMS=()
+  HOLDERS_SCANNED=''
+  resolve_pfs
+  for i in "${!R_DIR[@]}"; do check_pf "$i"; done
+  check_duplicates
+  check_claims
+  if any_vfio; then
+    if (($(iommu_groups) == 0)); then
+      local cure="add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot"
+      [[ $S_IOMMU == amd ]] && cure="enable AMD-Vi in the BIOS, add iommu=pt (AMD) to the kernel command line and reboot"
+      ERRORS+=("the IOMMU is off ($SYSFS_ROOT/kernel/iommu_groups is empty) but VFs of $(vfio_pf_labels) must go to vfio-pci; cure: $cure")
+    fi
+    if ! vfio_loadable; then
+      ERRORS+=("the vfio-pci driver is not available (modprobe -n vfio-pci fails and $PCI/drivers/vfio-pci is absent) but VFs of $(vfio_pf_labels) need it; cure: install the kernel's vfio-pci module (linux-modules-extra on Ubuntu) or build it in")
+    fi
+  fi
+  if ((${#IN_USE[@]})) && ((S_ALLOW == 0)); then
+    for i in "${IN_USE[@]}"; do ERRORS+=("$i"); done
+    ERRORS+=("refusing to disrupt VFs in use; cure: stop the VMs and pods using them (drain node $S_NODE) and re-run, or set allowDisruption: true")
+  fi
+  ERRORS+=("${CLAIMS[@]}")
+  if ((${#ERRORS[@]})); then
+    for i in "${ERRORS[@]}"; do log "error: $i"; done
+    return 1
+  fi
+  ((${#IN_USE[@]} == 0)) || log "allowDisruption is set: disrupting ${#IN_USE[@]} VF(s) in use"
+}
+
+# ---- the PFs: present, SR-IOV capable, room for the VFs, a driver
 resolve_pfs() { # fills R_DIR R_BDF R_NAME R_LABEL; appends problems to ERRORS
   local i dir bdf name target
   R_DIR=() R_BDF=() R_NAME=() R_LABEL=()
@@ -591,56 +843,7 @@ pf_has_link_settings() { # pf_has_link_settings <pf#>: MTU or any per-VF setting
   return 1
 }
 
-# ---------------------------------------------------------------- per-VF settings
-# Each per-VF setting is one `ip link set dev <pf> vf N <words>`, sent in VF_KEYS order
-# (the two rates may swap, see vf_changes); CFG_KEY names it in the stack config
-# (vfSettings.<key>, and the network's <key> for what the SR-IOV CNI sets).
-VF_KEYS=(trust spoofchk vlan min_tx_rate max_tx_rate state)
-declare -A CFG_KEY=([trust]=trust [spoofchk]=spoofchk [vlan]=vlan [min_tx_rate]=minTxRate [max_tx_rate]=maxTxRate [state]=linkState)
-
-# Per-VF settings a PF driver is known to refuse, so apply refuses them before its first
-# write instead of failing midway. Key: <driver>:<setting>; value: an extended regex of the
-# refused values, then what the kernel answers. Measured on Linux 6.12 (Intel 82576):
-#   igb:state        igb has no ndo_set_vf_link_state, so every value is EOPNOTSUPP; it
-#                    reports "auto" for every VF, so "auto" is already set and never sent.
-#   igb:min_tx_rate  igb_ndo_set_vf_bw refuses any nonzero minimum rate (EINVAL).
-# Refusals that depend on the moment (igb: max_tx_rate while the PF has no carrier, or
-# above the link speed) and drivers not listed here surface at apply time instead: each
-# setting goes in its own command, so the refusal names it.
-declare -A VF_REFUSED=(
-  [igb:state]='^(enable|disable)$ Operation not supported'
-  [igb:min_tx_rate]='^[1-9] Invalid argument'
-)
-
-pf_driver() { # pf_driver <var> <pf#>: the driver bound to the PF, empty if none
-  local _l=''
-  [[ -L ${R_DIR[$2]}/driver ]] && _l=$(readlink -- "${R_DIR[$2]}/driver")
-  printf -v "$1" '%s' "${_l##*/}"
-}
-
-group_setting() { # group_setting <var> <group#> <key>: the group's words for one setting, empty when unset
-  local _g=$2 _w=''
-  case $3 in
-    trust) case ${G_TRUST[_g]} in 1) _w="trust on" ;; 0) _w="trust off" ;; esac ;;
-    spoofchk) case ${G_SPOOF[_g]} in 1) _w="spoofchk on" ;; 0) _w="spoofchk off" ;; esac ;;
-    vlan)
-      [[ ${G_VLAN[_g]} == - ]] || _w="vlan ${G_VLAN[_g]}"
-      [[ -z $_w || ${G_QOS[_g]} == - ]] || _w+=" qos ${G_QOS[_g]}" ;;
-    min_tx_rate) [[ ${G_MIN[_g]} == - ]] || _w="min_tx_rate ${G_MIN[_g]}" ;;
-    max_tx_rate) [[ ${G_MAX[_g]} == - ]] || _w="max_tx_rate ${G_MAX[_g]}" ;;
-    state) [[ ${G_STATE[_g]} == - ]] || _w="state ${G_STATE[_g]}" ;;
-  esac
-  printf -v "$1" '%s' "$_w"
-}
-
-vf_span() { # vf_span <var> <group#>: "VF 3" or "VFs 0-3"
-  if ((G_FIRST[$2] == G_LAST[$2])); then
-    printf -v "$1" 'VF %s' "${G_FIRST[$2]}"
-  else
-    printf -v "$1" 'VFs %s-%s' "${G_FIRST[$2]}" "${G_LAST[$2]}"
-  fi
-}
-
+# ---- per-VF settings the PF's driver is known to refuse
 drop_cure() { # drop_cure <var> <words> <group#>: the cure for a setting the driver refuses
   local key=${2%% *} where
   where="vfSettings.${CFG_KEY[$key]} / the network's ${CFG_KEY[$key]}"
@@ -666,26 +869,11 @@ check_vf_refusals() { # check_vf_refusals <pf#>: settings in VF_REFUSED for the 
   done
 }
 
-# Drivers that take a VF without giving it a kernel netdev (vfio, DPDK's uio, stubs).
-NON_NET_DRIVERS=" vfio-pci uio_pci_generic igb_uio pci-stub "
+# ---- VFs in use that the change would disrupt
 driver_ok() { # driver_ok <wanted> <current-driver>
   # A netdevice VF counts by its driver, not its netdev: a pod may have moved the netdev
   # into its own network namespace, out of the host's sysfs view.
   if [[ $1 == "$VFIO" ]]; then [[ $2 == "$VFIO" ]]; else [[ -n $2 && $NON_NET_DRIVERS != *" $2 "* ]]; fi
-}
-
-vfio_holders() { # fills HOLDERS[group]="pid N (comm)" from open /dev/vfio/<group> fds
-  local dirs=("$PROC_ROOT"/[0-9]*/fd) line pid comm grp
-  declare -gA HOLDERS=()
-  ((${#dirs[@]})) || return 0
-  while read -r line; do
-    pid=${line%% *}
-    pid=${pid%/fd}
-    pid=${pid##*/}
-    grp=${line##*/}
-    read_attr comm "$PROC_ROOT/$pid/comm"
-    HOLDERS[$grp]="pid $pid (${comm:-?})"
-  done < <(find "${dirs[@]}" -maxdepth 1 -lname "$DEV_ROOT/vfio/*" -printf '%h %l\n' 2>/dev/null || true)
 }
 
 note_disruption() { # note_disruption <pf#> <vf> <why>: record the VF if something uses it
@@ -714,36 +902,6 @@ note_disruption() { # note_disruption <pf#> <vf> <why>: record the VF if somethi
   IN_USE+=("${R_LABEL[i]}: VF $v ($bdf) is in use: $use; $why")
 }
 
-check_all() { # every precondition, before any write
-  local i
-  ERRORS=() IN_USE=() CUR_NUM=() CLAIMS=()
-  HOLDERS_SCANNED=''
-  resolve_pfs
-  for i in "${!R_DIR[@]}"; do check_pf "$i"; done
-  check_duplicates
-  check_claims
-  if any_vfio; then
-    if (($(iommu_groups) == 0)); then
-      local cure="add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot"
-      [[ $S_IOMMU == amd ]] && cure="enable AMD-Vi in the BIOS, add iommu=pt (AMD) to the kernel command line and reboot"
-      ERRORS+=("the IOMMU is off ($SYSFS_ROOT/kernel/iommu_groups is empty) but VFs of $(vfio_pf_labels) must go to vfio-pci; cure: $cure")
-    fi
-    if ! vfio_loadable; then
-      ERRORS+=("the vfio-pci driver is not available (modprobe -n vfio-pci fails and $PCI/drivers/vfio-pci is absent) but VFs of $(vfio_pf_labels) need it; cure: install the kernel's vfio-pci module (linux-modules-extra on Ubuntu) or build it in")
-    fi
-  fi
-  if ((${#IN_USE[@]})) && ((S_ALLOW == 0)); then
-    for i in "${IN_USE[@]}"; do ERRORS+=("$i"); done
-    ERRORS+=("refusing to disrupt VFs in use; cure: stop the VMs and pods using them (drain node $S_NODE) and re-run, or set allowDisruption: true")
-  fi
-  ERRORS+=("${CLAIMS[@]}")
-  if ((${#ERRORS[@]})); then
-    for i in "${ERRORS[@]}"; do log "error: $i"; done
-    return 1
-  fi
-  ((${#IN_USE[@]} == 0)) || log "allowDisruption is set: disrupting ${#IN_USE[@]} VF(s) in use"
-}
-
 check_duplicates() {
   local i j
   for i in "${!R_BDF[@]}"; do
@@ -759,22 +917,7 @@ check_duplicates() {
   done
 }
 
-# ---------------------------------------------------------------- owners, identity, lock
-read_record() { # read_record <file>: REC_NUM REC_AP REC_UP REC_MTU REC_OWNER, '' where absent
-  local k val
-  REC_NUM='' REC_AP='' REC_UP='' REC_MTU='' REC_OWNER=''
-  [[ -f $1 ]] || return 1
-  while read -r k val; do
-    case $k in
-      numvfs) REC_NUM=$val ;;
-      autoprobe) REC_AP=$val ;;
-      up) REC_UP=$val ;;
-      mtu) REC_MTU=$val ;;
-      owner) REC_OWNER=$val ;;
-    esac
-  done <"$1"
-}
-
+# ---- owners and the host's identity
 check_claims() { # fills CLAIMS: PFs of this state that another owner's first apply recorded
   local i rec
   [[ -n $S_OWNER ]] || return 0 # a state saved before owners existed claims nothing
@@ -784,23 +927,6 @@ check_claims() { # fills CLAIMS: PFs of this state that another owner's first ap
     [[ -n $REC_OWNER && $REC_OWNER != "$S_OWNER" ]] || continue
     CLAIMS+=("${R_LABEL[i]} is claimed by two owners: $REC_OWNER (its first apply recorded it in $rec) and $S_OWNER (this apply); a PF has one owner; cure: if $REC_OWNER is this node entry under its old name, or an entry that points at this host by mistake, remove it from its stack and run pulumi up there (that reverts it), then re-run; if $REC_OWNER is gone for good, release its PFs on this host with: bash $STATE_DIR/sriov-node.sh revert $REC_OWNER; otherwise drop ${R_LABEL[i]} from one of the two configs")
   done
-}
-
-list_owners() { # fills OWNERS (sorted) from the saved states under $OWNERS_DIR
-  local f
-  OWNERS=()
-  [[ -d $OWNERS_DIR ]] || return 0
-  while IFS= read -r f; do
-    [[ ${f#"$OWNERS_DIR"/} =~ $RE_OWNER ]] && OWNERS+=("${f#"$OWNERS_DIR"/}")
-  done < <(find "$OWNERS_DIR" -mindepth 3 -maxdepth 3 -type f ! -name '.*' 2>/dev/null | sort)
-}
-
-host_identity() { # HOST_NAME (the kernel's hostname, lowercase) and HOST_MID (/etc/machine-id)
-  read_attr HOST_NAME "$PROC_ROOT/sys/kernel/hostname"
-  [[ -n $HOST_NAME ]] || HOST_NAME=$(uname -n 2>/dev/null || true)
-  HOST_NAME=${HOST_NAME,,}
-  read_attr HOST_MID "$ETC_ROOT/machine-id"
-  HOST_MID=${HOST_MID,,}
 }
 
 check_identity() { # is this the node the state is for? Refuses before any write, lock or record.
@@ -823,7 +949,49 @@ check_identity() { # is this the node the state is for? Refuses before any write
   die 2 "this host is not node $S_NODE: the stack config expects the hostname $want (nodes[].identity.hostname), this host has $found; nothing was changed; $cure; if the host was renamed, set identity.hostname: $HOST_NAME"
 }
 
-LOCK_WAIT=${LOCK_WAIT:-120}
+vfio_pf_labels() {
+  local i out=""
+  for i in "${!P_NUM[@]}"; do
+    pf_wants_vfio "$i" && out+="${out:+, }${R_LABEL[i]:-PF ${P_NAME[i]} (${P_BDF[i]})}"
+  done
+  echo "$out"
+}
+
+# ---- the kernel command line
+hp_size() { local s=${1^^}; echo "${s%B}"; }
+
+kernel_changes() { # fills KCHANGES: desired args the running kernel did not boot with
+  local cmdline tok size="" def="" huge_ok=1 a toks=()
+  local -A have=() pages=()
+  read_attr cmdline "$PROC_ROOT/cmdline"
+  read -r -a toks <<<"$cmdline"
+  for tok in "${toks[@]}"; do
+    have[$tok]=1
+    case $tok in
+      default_hugepagesz=*) def=$(hp_size "${tok#*=}") ;;
+      hugepagesz=*) size=$(hp_size "${tok#*=}") ;;
+      hugepages=*) pages[${size:-default}]=${tok#*=} ;;
+    esac
+  done
+  KCHANGES=()
+  desired_kernel_args
+  for a in "${KARGS[@]}"; do
+    case $a in
+      intel_iommu=on) (($(iommu_groups) > 0)) || [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
+      iommu=pt) [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
+    esac
+  done
+  if ((S_H1G > 0)); then [[ $def == 1G && ${pages[1G]:-} == "$S_H1G" ]] || huge_ok=0; fi
+  if ((S_H2M > 0)); then
+    [[ ${pages[2M]:-} == "$S_H2M" ]] || huge_ok=0
+    ((S_H1G > 0)) || [[ $def == 2M ]] || huge_ok=0
+  fi
+  ((huge_ok)) && return 0
+  for a in "${KARGS[@]}"; do [[ $a == *huge* ]] && KCHANGES+=("$a"); done
+  return 0
+}
+
+# ---------------------------------------------------------------- lock
 take_lock() { # take_lock <verb> <owner>: one run at a time on a host, for the whole run
   local holder pid
   [[ $LOCK_WAIT =~ ^[0-9]{1,5}$ ]] || die 64 "LOCK_WAIT must be whole seconds (got: $LOCK_WAIT)"
@@ -848,14 +1016,6 @@ take_lock() { # take_lock <verb> <owner>: one run at a time on a host, for the w
   done
   LOCKED=1
   printf 'pid %s %s for %s since %s\n' "$$" "$1" "${2:--}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$LOCK_FILE"
-}
-
-vfio_pf_labels() {
-  local i out=""
-  for i in "${!P_NUM[@]}"; do
-    pf_wants_vfio "$i" && out+="${out:+, }${R_LABEL[i]:-PF ${P_NAME[i]} (${P_BDF[i]})}"
-  done
-  echo "$out"
 }
 
 # ---------------------------------------------------------------- writes
@@ -895,6 +1055,19 @@ fail_pf() { # fail_pf <pf#> <what> <cure>
   die 3 "${R_LABEL[$1]}: $2: ${LAST_ERROR:-unknown error}; $WRITES change(s) made so far; cure: $3"
 }
 
+apply_pf() { # apply_pf <pf#>: a PF counts as changed when anything but the record was written
+  local i=$1 before
+  record_original "$i"
+  before=$WRITES
+  set_pf_link "$i"
+  set_autoprobe "$i"
+  set_numvfs "$i"
+  bind_vfs "$i"
+  configure_vfs "$i"
+  ((WRITES == before)) || CHANGED[i]=1
+}
+
+# ---- the PF: its record, link, autoprobe and VF count
 record_original() { # remember, once, what apply may change (count, autoprobe, link) and who claims it
   local i=$1 dir=${R_DIR[$1]} rec=$ORIG_DIR/${R_BDF[$1]} name=${R_NAME[$1]:--} ap flags up=- mtu=''
   if read_record "$rec"; then
@@ -952,12 +1125,27 @@ set_numvfs() { # the kernel refuses nonzero -> other nonzero (EBUSY): go through
   fi
 }
 
+# ---- VF drivers
 ensure_vfio_module() { # load and verify vfio-pci before the first PF write: a precondition
   vfio_loaded && return 0
   run_change modprobe "$VFIO" ||
     die 2 "loading the vfio-pci module failed (modprobe vfio-pci: $LAST_ERROR) but VFs of $(vfio_pf_labels) need it; nothing on the PFs was changed; cure: check dmesg and that the module matches the running kernel (uname -r) and is signed when Secure Boot is on, then re-run"
   vfio_loaded ||
     die 2 "modprobe vfio-pci succeeded but $PCI/drivers/vfio-pci did not appear, so VFs of $(vfio_pf_labels) cannot be bound; nothing on the PFs was changed; cure: look for an install or blacklist rule for vfio-pci/vfio_pci under /etc/modprobe.d (modprobe -c | grep vfio), remove it, then re-run"
+}
+
+bind_vfs() { # bind_vfs <pf#>: every grouped VF onto its pool's driver
+  local i=$1 v probe=()
+  vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
+  desired_drivers "$i"
+  for v in "${!WANT[@]}"; do
+    if [[ ${WANT[v]} == "$VFIO" ]]; then
+      bind_vfio "$i" "$v"
+    elif release_for_netdev "$i" "$v"; then
+      probe+=("$v")
+    fi
+  done
+  probe_netdev_vfs "$i" "${probe[@]}"
 }
 
 bind_vfio() { # bind_vfio <pf#> <vf>: driver_override + unbind + bind, then clear the override
@@ -991,7 +1179,7 @@ release_for_netdev() { # release_for_netdev <pf#> <vf>: clear override, leave th
 
 settle_udev() { # new VFs: udev loads their driver (by modalias) asynchronously, ~1 s later
   command -v udevadm >/dev/null 2>&1 || return 0
-  udevadm settle --timeout="${UDEV_WAIT:-60}" >/dev/null 2>&1 || log "udev did not settle within ${UDEV_WAIT:-60}s; probing anyway"
+  udevadm settle --timeout="$UDEV_WAIT" >/dev/null 2>&1 || log "udev did not settle within ${UDEV_WAIT}s; probing anyway"
 }
 
 probe_netdev_vfs() { # probe_netdev_vfs <pf#> <vf...>: let the kernel pick the VF's own driver
@@ -1019,35 +1207,31 @@ probe_netdev_vfs() { # probe_netdev_vfs <pf#> <vf...>: let the kernel pick the V
   done
 }
 
-bind_vfs() { # bind_vfs <pf#>: every grouped VF onto its pool's driver
-  local i=$1 v probe=()
-  vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
-  desired_drivers "$i"
-  for v in "${!WANT[@]}"; do
-    if [[ ${WANT[v]} == "$VFIO" ]]; then
-      bind_vfio "$i" "$v"
-    elif release_for_netdev "$i" "$v"; then
-      probe+=("$v")
-    fi
+# ---- per-VF settings
+configure_vfs() { # configure_vfs <pf#>: one `ip link set dev <pf> vf N <setting>` per differing setting
+  local i=$1 g v k w args=() plan_vf=() plan_g=() plan_set=() rate=-1 pools=""
+  pf_has_link_settings "$i" || return 0
+  read_vf_config "$i"
+  for g in "${!G_PF[@]}"; do
+    [[ ${G_PF[g]} == "$i" ]] || continue
+    for ((v = G_FIRST[g]; v <= G_LAST[g]; v++)); do
+      vf_changes "$g" "$v"
+      for w in "${VF_CHANGES[@]}"; do
+        plan_vf+=("$v") plan_g+=("$g") plan_set+=("$w")
+        [[ $w == *_tx_rate* ]] || continue
+        ((rate >= 0)) || rate=$((${#plan_set[@]} - 1))
+        [[ " $pools " == *" ${G_POOL[g]} "* ]] || pools+="${pools:+ }${G_POOL[g]}"
+      done
+    done
   done
-  probe_netdev_vfs "$i" "${probe[@]}"
-}
-
-read_vf_config() { # read_vf_config <pf#>: parse `ip link show` vf lines into VC_* arrays
-  local line n
-  VC_TRUST=() VC_SPOOF=() VC_VLAN=() VC_QOS=() VC_MIN=() VC_MAX=() VC_STATE=()
-  while IFS= read -r line; do
-    [[ $line =~ ^[[:space:]]+vf\ ([0-9]+) ]] || continue
-    n=${BASH_REMATCH[1]}
-    VC_VLAN[n]=0 VC_QOS[n]=0 VC_MIN[n]=0 VC_MAX[n]=0 VC_TRUST[n]='' VC_SPOOF[n]='' VC_STATE[n]=''
-    [[ $line =~ ,\ vlan\ ([0-9]+) ]] && VC_VLAN[n]=${BASH_REMATCH[1]}
-    [[ $line =~ ,\ qos\ ([0-9]+) ]] && VC_QOS[n]=${BASH_REMATCH[1]}
-    [[ $line =~ min_tx_rate\ ([0-9]+) ]] && VC_MIN[n]=${BASH_REMATCH[1]}
-    [[ $line =~ max_tx_rate\ ([0-9]+) ]] && VC_MAX[n]=${BASH_REMATCH[1]}
-    [[ $line =~ spoof\ checking\ (on|off) ]] && VC_SPOOF[n]=${BASH_REMATCH[1]}
-    [[ $line =~ trust\ (on|off) ]] && VC_TRUST[n]=${BASH_REMATCH[1]}
-    [[ $line =~ link-state\ (auto|enable|disable) ]] && VC_STATE[n]=${BASH_REMATCH[1]}
-  done < <(ip link show dev "${R_NAME[$1]}")
+  # Before any VF setting on this PF, so a link that never comes changes none of them.
+  [[ $pools == *" "* ]] && pools="pools ${pools// /, }" || pools="pool $pools"
+  ((rate < 0)) || wait_carrier "$i" "${plan_vf[rate]}" "${plan_set[rate]}" "$pools"
+  for k in "${!plan_set[@]}"; do
+    read -r -a args <<<"${plan_set[k]}"
+    run_change ip link set dev "${R_NAME[i]}" vf "${plan_vf[k]}" "${args[@]}" ||
+      vf_refused "$i" "${plan_vf[k]}" "${plan_g[k]}" "${plan_set[k]}" "$k" "${#plan_set[@]}"
+  done
 }
 
 vf_changes() { # vf_changes <group#> <vf>: VF_CHANGES = the group's settings VF <vf> lacks, one entry each
@@ -1076,24 +1260,6 @@ vf_changes() { # vf_changes <group#> <vf>: VF_CHANGES = the group's settings VF 
   [[ -z $w || $w == "state ${VC_STATE[v]:-}" ]] || VF_CHANGES+=("$w")
 }
 
-netdev_attr() { # netdev_attr <var> <pf#> <attr>: an attribute of the PF's netdev, empty if unreadable
-  # carrier and speed answer EINVAL while the interface is administratively down.
-  printf -v "$1" '%s' ''
-  { IFS= read -r "$1" <"${R_DIR[$2]}/net/${R_NAME[$2]}/$3"; } 2>/dev/null || true
-}
-
-has_carrier() { # has_carrier <pf#>: carrier, or operstate up where carrier cannot be read
-  local c
-  netdev_attr c "$1" carrier
-  [[ -n $c ]] || { netdev_attr c "$1" operstate && [[ $c == up ]] && c=1; }
-  [[ $c == 1 ]]
-}
-
-# Seconds to wait for a PF's link before setting VF rates: drivers take rates only with
-# carrier (igb refuses max_tx_rate without it), which a PF just brought up lacks for a few
-# seconds of autonegotiation.
-CARRIER_WAIT=${CARRIER_WAIT:-10}
-
 wait_carrier() { # wait_carrier <pf#> <vf> <words> <pools>: poll the carrier; die if it never comes
   local i=$1 tries op drv
   has_carrier "$i" && return 0
@@ -1121,91 +1287,7 @@ vf_refused() { # vf_refused <pf#> <vf> <group#> <words> <applied> <planned>: die
   fail_pf "$i" "driver ${drv:-?} refused '$words' on VF $v of node $S_NODE (VF setting change $(($5 + 1)) of $6 on this PF)" "$cure, then re-run apply"
 }
 
-configure_vfs() { # configure_vfs <pf#>: one `ip link set dev <pf> vf N <setting>` per differing setting
-  local i=$1 g v k w args=() plan_vf=() plan_g=() plan_set=() rate=-1 pools=""
-  pf_has_link_settings "$i" || return 0
-  read_vf_config "$i"
-  for g in "${!G_PF[@]}"; do
-    [[ ${G_PF[g]} == "$i" ]] || continue
-    for ((v = G_FIRST[g]; v <= G_LAST[g]; v++)); do
-      vf_changes "$g" "$v"
-      for w in "${VF_CHANGES[@]}"; do
-        plan_vf+=("$v") plan_g+=("$g") plan_set+=("$w")
-        [[ $w == *_tx_rate* ]] || continue
-        ((rate >= 0)) || rate=$((${#plan_set[@]} - 1))
-        [[ " $pools " == *" ${G_POOL[g]} "* ]] || pools+="${pools:+ }${G_POOL[g]}"
-      done
-    done
-  done
-  # Before any VF setting on this PF, so a link that never comes changes none of them.
-  [[ $pools == *" "* ]] && pools="pools ${pools// /, }" || pools="pool $pools"
-  ((rate < 0)) || wait_carrier "$i" "${plan_vf[rate]}" "${plan_set[rate]}" "$pools"
-  for k in "${!plan_set[@]}"; do
-    read -r -a args <<<"${plan_set[k]}"
-    run_change ip link set dev "${R_NAME[i]}" vf "${plan_vf[k]}" "${args[@]}" ||
-      vf_refused "$i" "${plan_vf[k]}" "${plan_g[k]}" "${plan_set[k]}" "$k" "${#plan_set[@]}"
-  done
-}
-
-apply_pf() { # apply_pf <pf#>: a PF counts as changed when anything but the record was written
-  local i=$1 before
-  record_original "$i"
-  before=$WRITES
-  set_pf_link "$i"
-  set_autoprobe "$i"
-  set_numvfs "$i"
-  bind_vfs "$i"
-  configure_vfs "$i"
-  ((WRITES == before)) || CHANGED[i]=1
-}
-
-# ---------------------------------------------------------------- kernel command line
-desired_kernel_args() { # fills KARGS: IOMMU for vfio-pci, boot-time hugepages
-  KARGS=()
-  if any_vfio; then
-    if [[ $S_IOMMU == intel ]]; then KARGS+=(intel_iommu=on iommu=pt); else KARGS+=(iommu=pt); fi
-  fi
-  local def=""
-  ((S_H1G > 0)) && def=1G
-  [[ -z $def ]] && ((S_H2M > 0)) && def=2M
-  [[ -z $def ]] || KARGS+=("default_hugepagesz=$def")
-  ((S_H1G == 0)) || KARGS+=(hugepagesz=1G "hugepages=$S_H1G")
-  ((S_H2M == 0)) || KARGS+=(hugepagesz=2M "hugepages=$S_H2M")
-}
-
-hp_size() { local s=${1^^}; echo "${s%B}"; }
-
-kernel_changes() { # fills KCHANGES: desired args the running kernel did not boot with
-  local cmdline tok size="" def="" huge_ok=1 a toks=()
-  local -A have=() pages=()
-  read_attr cmdline "$PROC_ROOT/cmdline"
-  read -r -a toks <<<"$cmdline"
-  for tok in "${toks[@]}"; do
-    have[$tok]=1
-    case $tok in
-      default_hugepagesz=*) def=$(hp_size "${tok#*=}") ;;
-      hugepagesz=*) size=$(hp_size "${tok#*=}") ;;
-      hugepages=*) pages[${size:-default}]=${tok#*=} ;;
-    esac
-  done
-  KCHANGES=()
-  desired_kernel_args
-  for a in "${KARGS[@]}"; do
-    case $a in
-      intel_iommu=on) (($(iommu_groups) > 0)) || [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
-      iommu=pt) [[ -n ${have[$a]:-} ]] || KCHANGES+=("$a") ;;
-    esac
-  done
-  if ((S_H1G > 0)); then [[ $def == 1G && ${pages[1G]:-} == "$S_H1G" ]] || huge_ok=0; fi
-  if ((S_H2M > 0)); then
-    [[ ${pages[2M]:-} == "$S_H2M" ]] || huge_ok=0
-    ((S_H1G > 0)) || [[ $def == 2M ]] || huge_ok=0
-  fi
-  ((huge_ok)) && return 0
-  for a in "${KARGS[@]}"; do [[ $a == *huge* ]] && KCHANGES+=("$a"); done
-  return 0
-}
-
+# ---- the kernel command line (a grub snippet)
 write_bootloader() { # grub.d snippet; inert until update-grub and a reboot
   ((S_BOOT)) || return 0
   if ((${#KARGS[@]} == 0)); then
@@ -1225,6 +1307,27 @@ GRUB_CMDLINE_LINUX=\"\${GRUB_CMDLINE_LINUX} ${KARGS[*]}\"" cur=""
 }
 
 # ---------------------------------------------------------------- persistence
+install_persistence() { # install_persistence <state-text>: this owner's state, the script copy, the unit
+  local changed=0
+  copy_self
+  if [[ -f $OWNERS_DIR ]]; then # the one state of the layout before owners: this owner's supersedes it
+    WRITES=$((WRITES + 1))
+    rm -f -- "$OWNERS_DIR"
+  fi
+  put_file "$OWNERS_DIR/$S_OWNER" 0644 "$1" || true
+  put_file "$UNIT_FILE" 0644 "$(unit_text)" && changed=1
+  if ! command -v systemctl >/dev/null; then
+    log "warning: no systemctl; VFs will not be recreated at boot"
+    return 0
+  fi
+  if ((changed)); then
+    run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
+  fi
+  if ! systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
+    run_change systemctl enable "$UNIT" || die 3 "systemctl enable $UNIT failed: $LAST_ERROR; cure: check systemd"
+  fi
+}
+
 unit_text() {
   local env="" var
   for var in SYSFS_ROOT PROC_ROOT ETC_ROOT DEV_ROOT; do
@@ -1275,69 +1378,44 @@ copy_self() { # the boot unit runs this copy of the script, byte for byte
   mv -f -- "$tmp" "$dst"
 }
 
-install_persistence() { # install_persistence <state-text>: this owner's state, the script copy, the unit
-  local changed=0
-  copy_self
-  if [[ -f $OWNERS_DIR ]]; then # the one state of the layout before owners: this owner's supersedes it
+forget_owner() { # forget_owner <owner>: its saved state ('' : the one state from before owners)
+  local f=$OWNERS_DIR${1:+/$1} d
+  [[ -f $f ]] || return 0
+  WRITES=$((WRITES + 1))
+  rm -f -- "$f"
+  d=${f%/*}
+  while [[ $d == "$OWNERS_DIR"/* ]]; do
+    rmdir -- "$d" 2>/dev/null || break
+    d=${d%/*}
+  done
+}
+
+remove_persistence() { # the last owner is gone: unit, script, records, lock and grub snippet
+  if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
+    run_change systemctl disable "$UNIT" || die 3 "systemctl disable $UNIT failed: $LAST_ERROR; cure: check systemd"
+  fi
+  if [[ -e $UNIT_FILE ]]; then
     WRITES=$((WRITES + 1))
-    rm -f -- "$OWNERS_DIR"
+    rm -f -- "$UNIT_FILE"
+    if command -v systemctl >/dev/null; then
+      run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
+    fi
   fi
-  put_file "$OWNERS_DIR/$S_OWNER" 0644 "$1" || true
-  put_file "$UNIT_FILE" 0644 "$(unit_text)" && changed=1
-  if ! command -v systemctl >/dev/null; then
-    log "warning: no systemctl; VFs will not be recreated at boot"
-    return 0
+  if [[ -n $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock -print -quit 2>/dev/null) ]]; then
+    WRITES=$((WRITES + 1))
   fi
-  if ((changed)); then
-    run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
-  fi
-  if ! systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
-    run_change systemctl enable "$UNIT" || die 3 "systemctl enable $UNIT failed: $LAST_ERROR; cure: check systemd"
+  # The lock file goes too; runs waiting on it notice (take_lock) and lock a new one.
+  rm -rf -- "$STATE_DIR"
+  if [[ -e $GRUB_SNIPPET ]]; then
+    WRITES=$((WRITES + 1))
+    rm -f -- "$GRUB_SNIPPET"
+    log "removed $GRUB_SNIPPET: run update-grub and reboot to drop the kernel arguments"
   fi
 }
 
-# ---------------------------------------------------------------- verbs
-vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group device, groups viable
-  local i v
-  (($(iommu_groups) > 0)) && vfio_loaded || return 1
-  for i in "${!P_NUM[@]}"; do
-    pf_wants_vfio "$i" || continue
-    vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
-    desired_drivers "$i"
-    for v in "${!WANT[@]}"; do
-      [[ ${WANT[v]} == "$VFIO" ]] || continue
-      [[ ${VF_DRV[v]} == "$VFIO" && -n ${VF_GRP[v]} && -e $DEV_ROOT/vfio/${VF_GRP[v]} ]] || return 1
-    done
-  done
-  vfio_conflicts
-  ((${#CONFLICTS[@]} == 0))
-}
-
-json_list() { # json_list <var> <items...>
-  local _var=$1 _x _q _out="" _sep=""
-  shift
-  for _x in "$@"; do
-    json_quote _q "$_x"
-    _out+="$_sep$_q"
-    _sep=,
-  done
-  printf -v "$_var" '[%s]' "$_out"
-}
-
-resolved_json() { # resolved_json <var>: [{"entry":..,"pciAddress":..,"name":..}] of the PFs NIC selectors matched
-  local _line _where _bdf _name _q _out="" _sep=""
-  for _line in "${RESOLVED[@]}"; do
-    read -r _where _bdf _name <<<"$_line"
-    json_quote _q "$_where"
-    _out+="$_sep{\"entry\":$_q,\"pciAddress\":\"$_bdf\",\"name\":"
-    if [[ $_name == - ]]; then _out+="null}"; else json_quote _q "$_name" && _out+="$_q}"; fi
-    _sep=,
-  done
-  printf -v "$1" '[%s]' "$_out"
-}
-
+# ---------------------------------------------------------------- apply and boot
 cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller's lock, installs nothing
-  local i c changed=() ready=false reboot=false kc cp ow rs
+  local i c
   parse_state "$1"
   NODE=$S_NODE
   CHANGED=()
@@ -1366,6 +1444,11 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
   for i in "${!P_NUM[@]}"; do apply_pf "$i"; done
   # The boot unit re-applies the PFs the selectors matched now, not whatever matches then.
   [[ $2 != apply ]] || install_persistence "$STATE_TEXT"
+  apply_report
+}
+
+apply_report() { # the apply's log summary, and its JSON report (render/nodeReport.ts) on stdout
+  local i c changed=() ready=false reboot=false kc cp ow rs
   for i in "${!CHANGED[@]}"; do changed+=("${R_BDF[i]}"); done
   vfio_ready && ready=true
   vfio_conflicts
@@ -1381,6 +1464,34 @@ cmd_apply() { # cmd_apply <state-text> <apply|boot>: boot runs under the caller'
   json_quote ow "$S_OWNER"
   resolved_json rs
   printf '%s\n' "$DISCOVER,\"verb\":\"apply\",\"node\":\"$S_NODE\",\"owner\":$ow,\"apply\":{\"writes\":$WRITES,\"changedPfs\":$cp},\"resolved\":$rs,\"kernelChanges\":$kc,\"rebootRequired\":$reboot,\"vfioReady\":$ready}"
+}
+
+vfio_ready() { # IOMMU on, vfio-pci loaded, every vfio VF bound with its group device, groups viable
+  local i v
+  (($(iommu_groups) > 0)) && vfio_loaded || return 1
+  for i in "${!P_NUM[@]}"; do
+    pf_wants_vfio "$i" || continue
+    vf_inventory "${R_DIR[i]}" "${P_NUM[i]}"
+    desired_drivers "$i"
+    for v in "${!WANT[@]}"; do
+      [[ ${WANT[v]} == "$VFIO" ]] || continue
+      [[ ${VF_DRV[v]} == "$VFIO" && -n ${VF_GRP[v]} && -e $DEV_ROOT/vfio/${VF_GRP[v]} ]] || return 1
+    done
+  done
+  vfio_conflicts
+  ((${#CONFLICTS[@]} == 0))
+}
+
+resolved_json() { # resolved_json <var>: [{"entry":..,"pciAddress":..,"name":..}] of the PFs NIC selectors matched
+  local _line _where _bdf _name _q _out="" _sep=""
+  for _line in "${RESOLVED[@]}"; do
+    read -r _where _bdf _name <<<"$_line"
+    json_quote _q "$_where"
+    _out+="$_sep{\"entry\":$_q,\"pciAddress\":\"$_bdf\",\"name\":"
+    if [[ $_name == - ]]; then _out+="null}"; else json_quote _q "$_name" && _out+="$_q}"; fi
+    _sep=,
+  done
+  printf -v "$1" '[%s]' "$_out"
 }
 
 cmd_boot() { # apply-from-state: every owner's saved state, each in its own subshell
@@ -1406,48 +1517,57 @@ cmd_boot() { # apply-from-state: every owner's saved state, each in its own subs
   ((${#failed[@]} == 0)) || die 3 "apply-from-state failed for ${failed[*]} (see above); cure: fix what the error names, then run systemctl restart $UNIT (or pulumi up)"
 }
 
-read_record_checked() { # read_record_checked <file>: read_record, dying on a record no apply writes
-  read_record "$1"
-  [[ $REC_NUM =~ $RE_UINT && $REC_AP =~ ^[01]$ && $REC_UP =~ ^[-01]?$ && $REC_MTU =~ ^(-|[0-9]{0,9})$ ]] ||
-    die 64 "corrupt record $1; nothing was changed by this revert; cure: fix or delete it"
-}
-
-revert_pf() { # revert_pf <record-file>: autoprobe, VF count, MTU and admin state as the first apply found them
-  local rec=$1 bdf=${1##*/} dir=$PCI/devices/${1##*/} cur name flags before=$WRITES
-  read_record_checked "$rec"
-  R_LABEL=("$(pf_label_dir "$dir")")
-  if [[ ! -e $dir/sriov_numvfs ]]; then
-    log "warning: ${R_LABEL[0]} is gone; dropping its record"
+# ---------------------------------------------------------------- revert
+cmd_revert() { # cmd_revert <state-text, may be empty> <owner, may be empty>
+  local owner rec rp ow
+  revert_state "$1" "$2"
+  owner=$S_OWNER
+  RESTORED=()
+  if [[ ! -e $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET ]]; then
+    log "revert: nothing to revert (this node was never prepared by kubevirt-sriov)"
   else
-    read_attr cur "$dir/sriov_drivers_autoprobe"
-    [[ $cur == "$REC_AP" ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$REC_AP" || fail_pf 0 "restoring sriov_drivers_autoprobe=$REC_AP failed" "check dmesg"
-    read_attr cur "$dir/sriov_numvfs"
-    if [[ $cur != "$REC_NUM" ]] || pf_has_vfio_vfs "$dir" "$cur"; then
-      ((cur == 0)) || sysfs_write "$dir/sriov_numvfs" 0 || fail_pf 0 "disabling VFs failed" "check dmesg"
-      ((REC_NUM == 0)) || sysfs_write "$dir/sriov_numvfs" "$REC_NUM" || fail_pf 0 "restoring $REC_NUM VFs failed" "check dmesg"
+    take_lock revert "${owner:-the state from before owners}"
+    revert_plan "$owner"
+    ((${#REV_RECS[@]})) || [[ -f $OWNERS_DIR${owner:+/$owner} ]] || log "revert: nothing recorded for ${owner:-the state from before owners}"
+    revert_checks
+    for rec in "${REV_RECS[@]}"; do revert_pf "$rec"; done
+    forget_owner "$owner"
+    if ((${#OTHERS[@]})); then
+      log "revert: the boot unit and $STATE_DIR stay for ${OTHERS[*]}"
+    else
+      remove_persistence
     fi
-    first_entry name "$dir/net"
-    if [[ -n $name && $REC_MTU =~ ^[0-9]+$ ]]; then
-      read_attr cur "$dir/net/$name/mtu"
-      [[ $cur == "$REC_MTU" ]] || run_change ip link set dev "$name" mtu "$REC_MTU" ||
-        fail_pf 0 "restoring MTU $REC_MTU failed" "check dmesg, then re-run revert"
-    fi
-    if [[ -n $name && $REC_UP == 0 ]]; then # apply brought it up
-      read_attr flags "$dir/net/$name/flags"
-      ! ((${flags:-0} & 1)) || run_change ip link set dev "$name" down ||
-        fail_pf 0 "setting the interface down again failed" "check dmesg, then re-run revert"
-    fi
-    ((WRITES == before)) || RESTORED+=("$bdf")
   fi
-  WRITES=$((WRITES + 1))
-  rm -f -- "$rec"
+  if ((WRITES == 0)); then log "revert: no changes (0 writes)"; else log "revert: $WRITES writes"; fi
+  discover_json
+  json_list rp "${RESTORED[@]}"
+  json_quote ow "$owner"
+  printf '%s\n' "$DISCOVER,\"verb\":\"revert\",\"owner\":$ow,\"revert\":{\"writes\":$WRITES,\"restoredPfs\":$rp}}"
 }
 
-pf_has_vfio_vfs() { # pf_has_vfio_vfs <pf-dir> <count>
-  local d
-  vf_inventory "$1" "$2"
-  for d in "${VF_DRV[@]}"; do [[ $d == "$VFIO" ]] && return 0; done
-  return 1
+revert_state() { # revert_state <state-text> <owner>: the S_* to revert: stdin's, the named owner's, or the only one
+  local text=$1 owner=$2
+  S_ALLOW=0 S_OWNER=''
+  if [[ -n ${text//[[:space:]]/} ]]; then
+    parse_state "$text"
+    NODE=$S_NODE
+    [[ -z $owner || $owner == "$S_OWNER" ]] || die 64 "revert: owner $owner named, but the state on stdin is ${S_OWNER:-nobody}'s; cure: give one of the two"
+  elif [[ -n $owner ]]; then
+    [[ $owner =~ $RE_OWNER ]] || die 64 "revert: '$owner' is not an owner (<project>/<stack>/<node>); cure: name one of: $(list_owners && echo "${OWNERS[*]:-none}")"
+    if [[ -f $OWNERS_DIR/$owner ]]; then parse_state "$(<"$OWNERS_DIR/$owner")" && NODE=$S_NODE; fi
+    S_OWNER=$owner
+  else
+    # Neither state nor owner (by hand): the only owner there is, or the state from before owners.
+    list_owners
+    ((${#OWNERS[@]} < 2)) || die 64 "revert: $OWNERS_DIR holds ${#OWNERS[@]} owners (${OWNERS[*]}); cure: name the one to revert: $STATE_DIR/sriov-node.sh revert <owner>"
+    if ((${#OWNERS[@]} == 1)); then
+      parse_state "$(<"$OWNERS_DIR/${OWNERS[0]}")"
+      NODE=$S_NODE
+    elif [[ -f $OWNERS_DIR ]]; then
+      parse_state "$(<"$OWNERS_DIR")"
+      NODE=$S_NODE
+    fi
+  fi
 }
 
 revert_plan() { # revert_plan <owner>: REV_RECS = the records this revert restores, OTHERS = owners that stay
@@ -1493,88 +1613,44 @@ revert_checks() { # before any write: every record sound, no VF in use that reve
   fi
 }
 
-forget_owner() { # forget_owner <owner>: its saved state ('' : the one state from before owners)
-  local f=$OWNERS_DIR${1:+/$1} d
-  [[ -f $f ]] || return 0
+read_record_checked() { # read_record_checked <file>: read_record, dying on a record no apply writes
+  read_record "$1"
+  [[ $REC_NUM =~ $RE_UINT && $REC_AP =~ ^[01]$ && $REC_UP =~ ^[-01]?$ && $REC_MTU =~ ^(-|[0-9]{0,9})$ ]] ||
+    die 64 "corrupt record $1; nothing was changed by this revert; cure: fix or delete it"
+}
+
+revert_pf() { # revert_pf <record-file>: autoprobe, VF count, MTU and admin state as the first apply found them
+  local rec=$1 bdf=${1##*/} dir=$PCI/devices/${1##*/} cur name flags before=$WRITES
+  read_record_checked "$rec"
+  R_LABEL=("$(pf_label_dir "$dir")")
+  if [[ ! -e $dir/sriov_numvfs ]]; then
+    log "warning: ${R_LABEL[0]} is gone; dropping its record"
+  else
+    read_attr cur "$dir/sriov_drivers_autoprobe"
+    [[ $cur == "$REC_AP" ]] || sysfs_write "$dir/sriov_drivers_autoprobe" "$REC_AP" || fail_pf 0 "restoring sriov_drivers_autoprobe=$REC_AP failed" "check dmesg"
+    read_attr cur "$dir/sriov_numvfs"
+    if [[ $cur != "$REC_NUM" ]] || pf_has_vfio_vfs "$dir" "$cur"; then
+      ((cur == 0)) || sysfs_write "$dir/sriov_numvfs" 0 || fail_pf 0 "disabling VFs failed" "check dmesg"
+      ((REC_NUM == 0)) || sysfs_write "$dir/sriov_numvfs" "$REC_NUM" || fail_pf 0 "restoring $REC_NUM VFs failed" "check dmesg"
+    fi
+    first_entry name "$dir/net"
+    if [[ -n $name && $REC_MTU =~ ^[0-9]+$ ]]; then
+      read_attr cur "$dir/net/$name/mtu"
+      [[ $cur == "$REC_MTU" ]] || run_change ip link set dev "$name" mtu "$REC_MTU" ||
+        fail_pf 0 "restoring MTU $REC_MTU failed" "check dmesg, then re-run revert"
+    fi
+    if [[ -n $name && $REC_UP == 0 ]]; then # apply brought it up
+      read_attr flags "$dir/net/$name/flags"
+      ! ((${flags:-0} & 1)) || run_change ip link set dev "$name" down ||
+        fail_pf 0 "setting the interface down again failed" "check dmesg, then re-run revert"
+    fi
+    ((WRITES == before)) || RESTORED+=("$bdf")
+  fi
   WRITES=$((WRITES + 1))
-  rm -f -- "$f"
-  d=${f%/*}
-  while [[ $d == "$OWNERS_DIR"/* ]]; do
-    rmdir -- "$d" 2>/dev/null || break
-    d=${d%/*}
-  done
+  rm -f -- "$rec"
 }
 
-cmd_revert() { # cmd_revert <state-text, may be empty> <owner, may be empty>
-  local text=$1 owner=$2 rec rp ow
-  S_ALLOW=0 S_OWNER=''
-  if [[ -n ${text//[[:space:]]/} ]]; then
-    parse_state "$text"
-    NODE=$S_NODE
-    [[ -z $owner || $owner == "$S_OWNER" ]] || die 64 "revert: owner $owner named, but the state on stdin is ${S_OWNER:-nobody}'s; cure: give one of the two"
-  elif [[ -n $owner ]]; then
-    [[ $owner =~ $RE_OWNER ]] || die 64 "revert: '$owner' is not an owner (<project>/<stack>/<node>); cure: name one of: $(list_owners && echo "${OWNERS[*]:-none}")"
-    if [[ -f $OWNERS_DIR/$owner ]]; then parse_state "$(<"$OWNERS_DIR/$owner")" && NODE=$S_NODE; fi
-    S_OWNER=$owner
-  else
-    # Neither state nor owner (by hand): the only owner there is, or the state from before owners.
-    list_owners
-    ((${#OWNERS[@]} < 2)) || die 64 "revert: $OWNERS_DIR holds ${#OWNERS[@]} owners (${OWNERS[*]}); cure: name the one to revert: $STATE_DIR/sriov-node.sh revert <owner>"
-    if ((${#OWNERS[@]} == 1)); then
-      parse_state "$(<"$OWNERS_DIR/${OWNERS[0]}")"
-      NODE=$S_NODE
-    elif [[ -f $OWNERS_DIR ]]; then
-      parse_state "$(<"$OWNERS_DIR")"
-      NODE=$S_NODE
-    fi
-  fi
-  owner=$S_OWNER
-  RESTORED=()
-  if [[ ! -e $STATE_DIR && ! -e $UNIT_FILE && ! -e $GRUB_SNIPPET ]]; then
-    log "revert: nothing to revert (this node was never prepared by kubevirt-sriov)"
-  else
-    take_lock revert "${owner:-the state from before owners}"
-    revert_plan "$owner"
-    ((${#REV_RECS[@]})) || [[ -f $OWNERS_DIR${owner:+/$owner} ]] || log "revert: nothing recorded for ${owner:-the state from before owners}"
-    revert_checks
-    for rec in "${REV_RECS[@]}"; do revert_pf "$rec"; done
-    forget_owner "$owner"
-    if ((${#OTHERS[@]})); then
-      log "revert: the boot unit and $STATE_DIR stay for ${OTHERS[*]}"
-    else
-      remove_persistence
-    fi
-  fi
-  if ((WRITES == 0)); then log "revert: no changes (0 writes)"; else log "revert: $WRITES writes"; fi
-  discover_json
-  json_list rp "${RESTORED[@]}"
-  json_quote ow "$owner"
-  printf '%s\n' "$DISCOVER,\"verb\":\"revert\",\"owner\":$ow,\"revert\":{\"writes\":$WRITES,\"restoredPfs\":$rp}}"
-}
-
-remove_persistence() { # the last owner is gone: unit, script, records, lock and grub snippet
-  if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
-    run_change systemctl disable "$UNIT" || die 3 "systemctl disable $UNIT failed: $LAST_ERROR; cure: check systemd"
-  fi
-  if [[ -e $UNIT_FILE ]]; then
-    WRITES=$((WRITES + 1))
-    rm -f -- "$UNIT_FILE"
-    if command -v systemctl >/dev/null; then
-      run_change systemctl daemon-reload || die 3 "systemctl daemon-reload failed: $LAST_ERROR; cure: check systemd"
-    fi
-  fi
-  if [[ -n $(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name lock -print -quit 2>/dev/null) ]]; then
-    WRITES=$((WRITES + 1))
-  fi
-  # The lock file goes too; runs waiting on it notice (take_lock) and lock a new one.
-  rm -rf -- "$STATE_DIR"
-  if [[ -e $GRUB_SNIPPET ]]; then
-    WRITES=$((WRITES + 1))
-    rm -f -- "$GRUB_SNIPPET"
-    log "removed $GRUB_SNIPPET: run update-grub and reboot to drop the kernel arguments"
-  fi
-}
-
+# ---------------------------------------------------------------- main
 main() {
   local verb=${1:-}
   case $verb in

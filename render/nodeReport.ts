@@ -1,5 +1,6 @@
 // The JSON report node/sriov-node.sh prints as the last line of stdout: what the node
-// has (discover) plus what apply did. One zod schema is the single source of its types.
+// has (discover) plus what apply did. One zod schema is the single source of its types; the
+// script writes the keys by hand, and test/unit/nodeprep-format.test.ts checks them against it.
 import { z } from "zod";
 
 const pciAddress = z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/, "not a PCI address");

@@ -93,6 +93,47 @@ export interface RemoteCommandOptions {
   pathPrefix?: string;
 }
 
+/**
+ * The desired-state line format, defined here once: renderStateLines writes it and
+ * node/sriov-node.sh (parse_state) reads it; test/unit/nodeprep-format.test.ts fails when the
+ * script's parser and this table disagree. One entry per line: its keyword, then its fields
+ * in order, one space apart; '-' stands for a field not given, flags are 0 or 1. Lines come in
+ * this order: schema, node, owner, identity, allow_disruption, kernel, profile (only when the
+ * node has one: the script names it in its messages about NIC selectors), one `pf` or `select`
+ * per PF entry in config order, the `group` lines, then `end`, without which the script
+ * refuses the state as truncated.
+ * - identity: what the host must be ('-' for both: its hostname is the node name).
+ * - pf: a PF by interface name, PCI address or both.
+ * - select: a PF entry by NIC selector (vendor, device, interface name glob, port on its NIC),
+ *   matching exactly `count` PFs; `where` is its config path, named in messages.
+ * - group: a VF range of the pf/select entry numbered `pf` (0-based, in line order), its pool's
+ *   driver and per-VF settings (minTxRate and maxTxRate in Mb/s).
+ */
+export const STATE_LINE_FIELDS = {
+  schema: ["version"],
+  node: ["node"],
+  owner: ["owner"],
+  identity: ["hostname", "machineId"],
+  allow_disruption: ["allowDisruption"],
+  kernel: ["iommu", "hugepages1G", "hugepages2M", "writeBootloader"],
+  profile: ["profile"],
+  pf: ["name", "pciAddress", "numVfs", "mtu"],
+  select: ["vendor", "device", "pattern", "port", "count", "numVfs", "mtu", "where"],
+  group: ["pf", "first", "last", "driver", "pool", "trust", "spoofchk", "vlan", "qos", "minTxRate", "maxTxRate", "linkState"],
+  end: [],
+} as const;
+
+export type StateLineKeyword = keyof typeof STATE_LINE_FIELDS;
+
+/** One state line, its fields put in the table's order, so no caller can misplace one. */
+function stateLine<K extends StateLineKeyword>(
+  keyword: K,
+  fields: Record<(typeof STATE_LINE_FIELDS)[K][number], string | number>,
+): string {
+  const values = fields as Record<string, string | number>;
+  return [keyword, ...STATE_LINE_FIELDS[keyword].map((f: string) => String(values[f]))].join(" ");
+}
+
 /** Where the node script lives in this repository. */
 export const NODE_SCRIPT_PATH = path.join(__dirname, "..", "node", "sriov-node.sh");
 
@@ -109,6 +150,23 @@ const PF_PATTERN = /^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/;
 const PROFILE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // A config path like profiles.r740.physicalFunctions[0] or profiles["gen-2"]...: one word.
 const WHERE = /^[A-Za-z0-9_.[\]"-]{1,255}$/;
+/**
+ * The word patterns of the state lines, by the name the node script gives its copy (RE_<key>, in
+ * POSIX ERE): the script checks every word again, and test/unit/nodeprep-format.test.ts checks that
+ * both copies accept the same words.
+ */
+export const STATE_TOKEN_PATTERNS: Readonly<Record<string, RegExp>> = {
+  IFNAME,
+  BDF,
+  NODE: NODE_NAME,
+  POOL,
+  OWNER,
+  MACHINE_ID,
+  PCI_ID,
+  PF_PATTERN,
+  PROFILE,
+  WHERE,
+};
 const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
 const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
 const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`
@@ -155,21 +213,20 @@ function groupLine(pfIndex: number, pf: PfState, g: VfGroup, where: string): str
   if (g.linkState !== undefined && !["auto", "enable", "disable"].includes(g.linkState)) {
     fail(`${where}.linkState`, `${JSON.stringify(g.linkState)} is not auto, enable or disable`);
   }
-  return [
-    "group",
-    pfIndex,
+  return stateLine("group", {
+    pf: pfIndex,
     first,
     last,
-    g.driver,
-    match(`${where}.pool`, g.pool, POOL, "pool name"),
-    optFlag(`${where}.trust`, g.trust),
-    optFlag(`${where}.spoofchk`, g.spoofchk),
-    optUint(`${where}.vlan`, g.vlan, 4094),
-    optUint(`${where}.qos`, g.qos, 7),
-    optUint(`${where}.minTxRate`, g.minTxRate, 1_000_000),
-    optUint(`${where}.maxTxRate`, g.maxTxRate, 1_000_000),
-    g.linkState ?? "-",
-  ].join(" ");
+    driver: g.driver,
+    pool: match(`${where}.pool`, g.pool, POOL, "pool name"),
+    trust: optFlag(`${where}.trust`, g.trust),
+    spoofchk: optFlag(`${where}.spoofchk`, g.spoofchk),
+    vlan: optUint(`${where}.vlan`, g.vlan, 4094),
+    qos: optUint(`${where}.qos`, g.qos, 7),
+    minTxRate: optUint(`${where}.minTxRate`, g.minTxRate, 1_000_000),
+    maxTxRate: optUint(`${where}.maxTxRate`, g.maxTxRate, 1_000_000),
+    linkState: g.linkState ?? "-",
+  });
 }
 
 /**
@@ -189,17 +246,24 @@ export function renderStateLines(state: NodeState): string {
   const hostname = id.hostname === undefined ? "-" : match("identity.hostname", id.hostname, NODE_NAME, "hostname (lowercase RFC 1123)");
   const machineId = id.machineId === undefined ? "-" : match("identity.machineId", id.machineId, MACHINE_ID, "machine-id (32 lowercase hex digits)");
   const lines = [
-    "schema 1",
-    `node ${node}`,
-    `owner ${owner}`,
-    `identity ${hostname} ${machineId}`,
-    `allow_disruption ${state.allowDisruption ? 1 : 0}`,
-    `kernel ${k.iommu} ${uint("kernel.hugepages1G", k.hugepages1G, 1_000_000)} ${uint("kernel.hugepages2M", k.hugepages2M, 100_000_000)} ${k.writeBootloader ? 1 : 0}`,
+    stateLine("schema", { version: 1 }),
+    stateLine("node", { node }),
+    stateLine("owner", { owner }),
+    stateLine("identity", { hostname, machineId }),
+    stateLine("allow_disruption", { allowDisruption: state.allowDisruption ? 1 : 0 }),
+    stateLine("kernel", {
+      iommu: k.iommu,
+      hugepages1G: uint("kernel.hugepages1G", k.hugepages1G, 1_000_000),
+      hugepages2M: uint("kernel.hugepages2M", k.hugepages2M, 100_000_000),
+      writeBootloader: k.writeBootloader ? 1 : 0,
+    }),
   ];
   if (!Array.isArray(state.pfs)) fail("pfs", "expected a list");
   const seen = new Set<string>();
   const groups: string[] = [];
-  if (state.profile !== undefined) lines.push(`profile ${match("profile", state.profile, PROFILE, "profile name")}`);
+  if (state.profile !== undefined) {
+    lines.push(stateLine("profile", { profile: match("profile", state.profile, PROFILE, "profile name") }));
+  }
   state.pfs.forEach((pf, i) => {
     const where = `pfs[${i}]`;
     if (pf.selector !== undefined) {
@@ -214,7 +278,9 @@ export function renderStateLines(state: NodeState): string {
       seen.add(key);
     }
     const numVfs = uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS);
-    if (pf.selector === undefined) lines.push(`pf ${name} ${bdf} ${numVfs} ${optUint(`${where}.mtu`, pf.mtu, 65535)}`);
+    if (pf.selector === undefined) {
+      lines.push(stateLine("pf", { name, pciAddress: bdf, numVfs, mtu: optUint(`${where}.mtu`, pf.mtu, 65535) }));
+    }
     if (pf.mtu !== undefined && pf.mtu < 68) fail(`${where}.mtu`, "must be at least 68");
     if (!Array.isArray(pf.vfGroups)) fail(`${where}.vfGroups`, "expected a list");
     const taken: [number, number][] = [];
@@ -228,10 +294,10 @@ export function renderStateLines(state: NodeState): string {
       groups.push(line);
     });
   });
-  return [...lines, ...groups, "end"].join("\n") + "\n";
+  return [...lines, ...groups, stateLine("end", {})].join("\n") + "\n";
 }
 
-/** `select <vendor> <device> <pattern> <port> <count> <numVfs> <mtu> <where>`, '-' for what is not given. */
+/** The `select` line of a PF entry given by a NIC selector. */
 function selectLine(pf: PfState, where: string): string {
   const s = pf.selector as PfSelector;
   const w = `${where}.selector`;
@@ -241,11 +307,16 @@ function selectLine(pf: PfState, where: string): string {
   if (vendor === "-" && device === "-" && pattern === "-") fail(w, "needs a vendor, a device or a pfName");
   const count = uint(`${w}.count`, s.count, 4096);
   if (count < 1) fail(`${w}.count`, "must be at least 1");
-  return [
-    "select", vendor, device, pattern, optUint(`${w}.port`, s.port, 255), count,
-    uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS), optUint(`${where}.mtu`, pf.mtu, 65535),
-    match(`${w}.where`, s.where, WHERE, "config path"),
-  ].join(" ");
+  return stateLine("select", {
+    vendor,
+    device,
+    pattern,
+    port: optUint(`${w}.port`, s.port, 255),
+    count,
+    numVfs: uint(`${where}.numVfs`, pf.numVfs, MAX_TOTAL_VFS),
+    mtu: optUint(`${where}.mtu`, pf.mtu, 65535),
+    where: match(`${w}.where`, s.where, WHERE, "config path"),
+  });
 }
 
 /** The owner of a state rendered without one (tests, hand runs). */
