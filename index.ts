@@ -3,10 +3,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config/errors";
 import { requiredSecrets, sshPlan } from "./config/ssh";
-import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config/schema";
+import { CONFIG_KEY, CONFIG_NAMESPACE, CONFIG_ROOT } from "./config/schema";
 import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
-import { CONFIG_ROOT, parsePlatform, platformConfigValue } from "./config/validate";
-import { loadOperatorManifest } from "./components/operatorManifest";
+import { parsePlatform, platformConfigValue } from "./config/validate";
+import { loadOperatorManifest } from "./config/operatorManifest";
 import type { StackOutputsInput } from "./components/outputs";
 import { renderStaticOutputs } from "./components/outputs";
 import { SriovPlatform } from "./components/platform";
