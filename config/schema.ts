@@ -321,9 +321,15 @@ export const placement = z
 export const vfDriver = z.enum(["vfio-pci", "netdevice"]);
 
 const POSIX_USER = { message: "must be a POSIX user name: at most 32 lowercase letters, digits, '_' or '-', starting with a letter or '_'" };
-/** The name of a secret config key (the value itself is set with `pulumi config set --secret`). */
-const secretKeyName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, {
-  message: "must be the name of a config key, like sshPrivateKey: letters, digits, '_', '.' and '-', starting with a letter",
+/**
+ * The name of a secret config key as Pulumi spells it, `namespace:key` (`ops:bmcPassword`); a
+ * bare key (`sshPrivateKey`) is in the project's namespace. The value itself is set with
+ * `pulumi config set --secret <namespace>:<key>`.
+ */
+const secretKeyName = z.string().regex(/^([A-Za-z][A-Za-z0-9_.-]*:)?[A-Za-z][A-Za-z0-9_.-]*$/, {
+  message:
+    "must be the name of a config key, like sshPrivateKey or ops:bmcPassword: letters, digits, '_', '.' and '-', " +
+    "starting with a letter, optionally after a namespace and ':'",
 });
 /** A VF rate in Mb/s, as `ip link set ... vf N max_tx_rate` and the SR-IOV CNI take it. */
 const txRate = z.number().int().min(0).max(LIMITS.txRateMbps, said(`is above ${LIMITS.txRateMbps} Mb/s (1 Tb/s), the most node preparation and the SR-IOV CNI set`, `use a rate in Mb/s up to ${LIMITS.txRateMbps}, or 0 for no limit`));
@@ -339,9 +345,9 @@ export const sshEndpoint = z
     hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/, {
       message: "must be a public host key like \"ssh-ed25519 AAAA...\" (from ssh-keyscan)",
     }).optional(),
-    /** Name of the secret config key holding the private key (pulumi config set --secret). */
+    /** Secret config key (`namespace:key`, or a key of this project) holding the private key. */
     privateKeySecret: secretKeyName.optional(),
-    /** Name of the secret config key holding a password, when keys are not used. */
+    /** Secret config key (`namespace:key`, or a key of this project) holding a password, when keys are not used. */
     passwordSecret: secretKeyName.optional(),
   })
   .strict();
