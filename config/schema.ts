@@ -60,7 +60,7 @@ function refuse(ctx: z.RefinementCtx, problem: string, fix: string, path: Proper
 const BUILT_IN_FIXES = new Map<string, string>();
 
 /** The message of a built-in check or type, with the fix the user reads after it. */
-function said(problem: string, fix: string): { error: string } {
+export function said(problem: string, fix: string): { error: string } {
   const other = BUILT_IN_FIXES.get(problem);
   if (other !== undefined && other !== fix) throw new Error(`schema message "${problem}" has two fixes: "${other}", "${fix}"`);
   BUILT_IN_FIXES.set(problem, fix);
