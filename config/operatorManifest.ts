@@ -12,7 +12,12 @@ import { kubevirtOperatorUrl, KUBEVIRT_OPERATOR_SHA256, sha256Hex } from "./vers
 export type ManifestCheck = { ok: true } | { ok: false; problem: string; fix: string };
 
 /** Checks the operator manifest's text against the pinned SHA-256. */
-export function verifyOperatorManifest(text: string, source: string, version: string, pinned: string | undefined): ManifestCheck {
+export function verifyOperatorManifest(
+  text: string,
+  source: string,
+  version: string,
+  pinned: string | undefined,
+): ManifestCheck {
   const actual = sha256Hex(text);
   const what = `the KubeVirt ${version} operator manifest from ${source} has SHA-256 ${actual}`;
   if (pinned === undefined) {
@@ -39,10 +44,15 @@ export function mirrorOperatorManifest(text: string, registryMirror: string | un
 }
 
 function fail(problem: string, fix: string): never {
-  throw new ConfigError(CONFIG_ROOT, [{ path: ["kubevirt", "operatorManifest"], problem, fix }], "cannot use the KubeVirt operator manifest");
+  const problems = [{ path: ["kubevirt", "operatorManifest"], problem, fix }];
+  throw new ConfigError(CONFIG_ROOT, problems, "cannot use the KubeVirt operator manifest");
 }
 
-export async function loadOperatorManifest(kv: KubevirtConfig, registryMirror: string | undefined, baseDir = process.cwd()): Promise<string> {
+export async function loadOperatorManifest(
+  kv: KubevirtConfig,
+  registryMirror: string | undefined,
+  baseDir = process.cwd(),
+): Promise<string> {
   const m = kv.operatorManifest;
   let text: string;
   let source: string;
@@ -51,17 +61,20 @@ export async function loadOperatorManifest(kv: KubevirtConfig, registryMirror: s
     try {
       text = fs.readFileSync(source, "utf8");
     } catch (e) {
-      fail(`cannot read ${source}: ${(e as Error).message}`, "point file at a copy of kubevirt-operator.yaml, relative to the project directory");
+      const fix = "point file at a copy of kubevirt-operator.yaml, relative to the project directory";
+      fail(`cannot read ${source}: ${(e as Error).message}`, fix);
     }
   } else {
     source = m.url ?? kubevirtOperatorUrl(kv.version);
     try {
       const res = await fetch(source, { signal: AbortSignal.timeout(30_000) });
-      if (!res.ok) fail(`downloading ${source} answered HTTP ${res.status}`, "check the URL, or set file to a local copy (air-gapped clusters)");
+      const fix = "check the URL, or set file to a local copy (air-gapped clusters)";
+      if (!res.ok) fail(`downloading ${source} answered HTTP ${res.status}`, fix);
       text = await res.text();
     } catch (e) {
       if (e instanceof ConfigError) throw e;
-      fail(`cannot download ${source}: ${(e as Error).message}`, "set kubevirt.operatorManifest.file to a local copy, or url to a reachable mirror");
+      const fix = "set kubevirt.operatorManifest.file to a local copy, or url to a reachable mirror";
+      fail(`cannot download ${source}: ${(e as Error).message}`, fix);
     }
   }
   const check = verifyOperatorManifest(text, source, kv.version, m.sha256 ?? KUBEVIRT_OPERATOR_SHA256[kv.version]);

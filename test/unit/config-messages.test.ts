@@ -105,7 +105,9 @@ describe("config messages are written for people", () => {
     const joined: string[] = [];
     for (const leaf of all) {
       for (const value of leaf.kind === "string" ? BAD_STRINGS : BAD_RECORDS) {
-        for (const issue of issuesFor(leaf, value)) if (issue.message.includes(" — ")) joined.push(`${leaf.path}: ${issue.message}`);
+        for (const issue of issuesFor(leaf, value)) {
+          if (issue.message.includes(" — ")) joined.push(`${leaf.path}: ${issue.message}`);
+        }
       }
     }
     assert.deepEqual([...new Set(joined)].slice(0, 20), []);
