@@ -2,11 +2,11 @@
 // its typed outputs. Nothing else lives here.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config/errors";
-import { requiredSecrets, sshPlan } from "./config/ssh";
-import { CONFIG_KEY, CONFIG_NAMESPACE } from "./config/schema";
+import { readSecretKeys, requiredSecrets, SecretUse, sshPlan } from "./config/ssh";
+import { CONFIG_KEY, CONFIG_NAMESPACE, CONFIG_ROOT } from "./config/schema";
 import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
-import { CONFIG_ROOT, parsePlatform, platformConfigValue } from "./config/validate";
-import { loadOperatorManifest } from "./components/operatorManifest";
+import { parsePlatform, platformConfigValue } from "./config/validate";
+import { loadOperatorManifest } from "./config/operatorManifest";
 import type { StackOutputsInput } from "./components/outputs";
 import { renderStaticOutputs } from "./components/outputs";
 import { SriovPlatform } from "./components/platform";
@@ -26,7 +26,7 @@ export = async (): Promise<StackOutputsInput> => {
     for (const w of assertFeasible(plan, model.config.allowOvercommit)) pulumi.log.warn(w);
 
     const ssh = sshPlan(model);
-    const secrets = readSecrets(config, requiredSecrets(ssh));
+    const secrets = readSecrets(requiredSecrets(ssh));
     const manifest = await loadOperatorManifest(model.config.kubevirt, model.config.registryMirror);
 
     const platform = new SriovPlatform(stack, {
@@ -50,22 +50,12 @@ export = async (): Promise<StackOutputsInput> => {
   }
 };
 
-/** Each named secret must be set, and set with --secret: a plaintext key would land in state. */
-function readSecrets(config: pulumi.Config, needed: Map<string, string>): Map<string, pulumi.Output<string>> {
-  const problems: { path: string[]; problem: string; fix: string }[] = [];
-  const out = new Map<string, pulumi.Output<string>>();
+/** Each named secret from its own namespace (see readSecretKeys for what it must be). */
+function readSecrets(needed: ReadonlyMap<string, SecretUse>): Map<string, pulumi.Output<string>> {
   const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-  for (const [key, usedBy] of needed) {
-    const full = `${CONFIG_NAMESPACE}:${key}`;
-    const value = config.getSecret(key);
-    if (value === undefined) {
-      problems.push({ path: [key], problem: `not set (needed by ${usedBy})`, fix: `run: pulumi config set --secret ${key} -- "$(cat ~/.ssh/id_ed25519)"` });
-    } else if (isSecret !== undefined && !isSecret(full)) {
-      problems.push({ path: [key], problem: "is stored in plaintext in the stack file", fix: `re-set it with: pulumi config set --secret ${key} ...` });
-    } else {
-      out.set(key, value);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(CONFIG_NAMESPACE, problems, "missing or unsafe secrets");
-  return out;
+  return readSecretKeys(needed, (s) => {
+    const value = new pulumi.Config(s.namespace).getSecret(s.key);
+    // An engine too old to say whether a key is secret: getSecret keeps the value secret anyway.
+    return value === undefined ? undefined : { value, secret: isSecret?.(s.full) ?? true };
+  });
 }

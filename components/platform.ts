@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { PlatformModel, usesSelectors } from "../config/model";
-import { CONFIG_ROOT, configPath } from "../config/validate";
+import { CONFIG_ROOT } from "../config/schema";
+import { configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";

@@ -1,5 +1,6 @@
 // One error type for every problem found in a stack's configuration, so the program can
-// report them all at once as `<config path>: <what is wrong> — <how to fix it>`.
+// report them all at once as `<config path>: <what is wrong> — <how to fix it>`. Checks return
+// the parts as data; formatProblem is the one place that writes them as that line.
 
 export type PathSegment = string | number;
 
@@ -7,6 +8,8 @@ export interface ConfigProblem {
   path: PathSegment[];
   problem: string;
   fix: string;
+  /** The config key the path starts in, when not the error's own (a secret like `ops:bmcPassword`). */
+  root?: string;
 }
 
 /** Renders a path the way a user finds it in the stack file: `nodes[0].ssh.host`. */
@@ -19,7 +22,7 @@ export function formatPath(root: string, path: readonly PathSegment[]): string {
 }
 
 export function formatProblem(root: string, p: ConfigProblem): string {
-  return `${formatPath(root, p.path)}: ${p.problem} — ${p.fix}`;
+  return `${formatPath(p.root ?? root, p.path)}: ${p.problem} — ${p.fix}`;
 }
 
 export class ConfigError extends Error {

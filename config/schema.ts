@@ -3,6 +3,15 @@
 import { z } from "zod";
 import { DEFAULT_VERSIONS } from "./versions";
 
+// ---- where the configuration lives: the one copy of its name -----------------------------
+
+/** The project's config namespace (`name` in Pulumi.yaml); a bare secret key name is read from it. */
+export const CONFIG_NAMESPACE = "kubevirt-sriov";
+/** The stack config key that holds the whole structured config. */
+export const CONFIG_KEY = "platform";
+/** `kubevirt-sriov:platform`: the key as the stack file spells it, and the root of every config path in messages. */
+export const CONFIG_ROOT = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
+
 // ---- limits: where the kernel, Kubernetes and the renderers stop accepting ---------------
 
 /**
@@ -37,12 +46,34 @@ export const LIMITS = {
   loadgen: { rateMin: 0.01, rateMax: 10_000, concurrency: 100_000, calls: 10_000_000, holdMs: 3_600_000 },
 } as const;
 
-/**
- * Reports a problem found by a refinement. The message reads "<what is wrong> — <how to fix
- * it>"; validate.ts splits it at the dash.
- */
-function refuse(ctx: z.RefinementCtx, message: string, path: PropertyKey[] = []): void {
-  ctx.addIssue({ code: "custom", message, input: ctx.value, path });
+// ---- problems with their fix, as data ---------------------------------------------------
+// Every message the schema writes says what is wrong (the issue's message) and how to fix it.
+// A refinement's issue is custom and carries its fix in `params`. zod keeps nothing but the
+// message on the issues of its built-in checks (a pattern, a bound, a type), so their fixes are
+// kept here, by that message; said() refuses one message with two different fixes.
+
+/** Reports a problem found by a refinement, with its fix. */
+function refuse(ctx: z.RefinementCtx, problem: string, fix: string, path: PropertyKey[] = []): void {
+  ctx.addIssue({ code: "custom", message: problem, params: { fix }, input: ctx.value, path });
+}
+
+const BUILT_IN_FIXES = new Map<string, string>();
+
+/** The message of a built-in check or type, with the fix the user reads after it. */
+export function said(problem: string, fix: string): { error: string } {
+  const other = BUILT_IN_FIXES.get(problem);
+  if (other !== undefined && other !== fix) throw new Error(`schema message "${problem}" has two fixes: "${other}", "${fix}"`);
+  BUILT_IN_FIXES.set(problem, fix);
+  return { error: problem };
+}
+
+/** The fix the schema wrote for an issue, or undefined where it left the wording to validate.ts. */
+export function schemaFix(issue: z.core.$ZodIssue): string | undefined {
+  if (issue.code === "custom") {
+    const fix = (issue.params as { fix?: unknown } | undefined)?.fix;
+    return typeof fix === "string" ? fix : undefined;
+  }
+  return BUILT_IN_FIXES.get(issue.message);
 }
 
 const quote = (v: string) => JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
@@ -65,9 +96,7 @@ export const dnsLabel = z
 export const nodeName = z
   .string()
   .min(1)
-  .max(LIMITS.nodeName, {
-    message: `is longer than ${LIMITS.nodeName} characters — shorten it: the device plugin's per-node file "<node>.json" is a ConfigMap key, at most 253 characters`,
-  })
+  .max(LIMITS.nodeName, said(`is longer than ${LIMITS.nodeName} characters`, `shorten it: the device plugin's per-node file "<node>.json" is a ConfigMap key, at most 253 characters`))
   .regex(DNS_SUBDOMAIN, {
     message: "must be a lowercase RFC 1123 subdomain: labels of a-z, 0-9 and '-' joined by '.', each starting and ending with a letter or digit",
   });
@@ -104,24 +133,20 @@ export const macAddress = z
   .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, { message: "must be a lowercase MAC like 02:00:00:aa:bb:cc" });
 
 /** An IPv4 address with prefix length: octets 0–255 without leading zeros, prefix 0–32. */
-export const cidr = z.cidrv4({
-  message: "is not a valid IPv4 address with prefix length (four numbers 0–255 and a prefix 0–32) — write it like 192.168.10.0/24",
-});
+export const cidr = z.cidrv4(said("is not a valid IPv4 address with prefix length (four numbers 0–255 and a prefix 0–32)", "write it like 192.168.10.0/24"));
 
 /** An IPv4 address: octets 0–255 without leading zeros. */
-export const ipv4 = z.ipv4({
-  message: "is not a valid IPv4 address (four numbers 0–255, no leading zeros) — write it like 192.168.10.1",
-});
+export const ipv4 = z.ipv4(said("is not a valid IPv4 address (four numbers 0–255, no leading zeros)", "write it like 192.168.10.1"));
 
 /** Kubernetes quantity limited to what the program does arithmetic on: Mi or Gi, more than 0. */
 export const memoryQuantity = z.string().superRefine((q, ctx) => {
   const m = /^(\d+)(Mi|Gi)$/.exec(q);
-  if (m === null) return refuse(ctx, `${quote(q)} must be a quantity in Mi or Gi, like 4Gi — write a whole number followed by Mi or Gi`);
+  if (m === null) return refuse(ctx, `${quote(q)} must be a quantity in Mi or Gi, like 4Gi`, "write a whole number followed by Mi or Gi");
   const n = Number(m[1]);
-  if (n === 0) return refuse(ctx, `memory ${q} is not more than 0 — give the VM its memory, e.g. 2Gi`);
-  if (m[1].startsWith("0")) return refuse(ctx, `${quote(q)} has a leading zero — write ${n}${m[2]}`);
+  if (n === 0) return refuse(ctx, `memory ${q} is not more than 0`, "give the VM its memory, e.g. 2Gi");
+  if (m[1].startsWith("0")) return refuse(ctx, `${quote(q)} has a leading zero`, `write ${n}${m[2]}`);
   if (n > (m[2] === "Gi" ? LIMITS.memoryGi : LIMITS.memoryGi * 1024)) {
-    return refuse(ctx, `memory ${q} is above ${LIMITS.memoryGi}Gi (16 TiB), the most this program gives one VM — use at most ${LIMITS.memoryGi}Gi`);
+    return refuse(ctx, `memory ${q} is above ${LIMITS.memoryGi}Gi (16 TiB), the most this program gives one VM`, `use at most ${LIMITS.memoryGi}Gi`);
   }
 });
 
@@ -140,14 +165,14 @@ export const sshHost = z.string().superRefine((host, ctx) => {
   if (isHost(host)) return;
   const port = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(host);
   if (port !== null && isHost(port[1])) {
-    return refuse(ctx, `${quote(host)} includes a port — write the host alone and the port in its own key: host: ${port[1]}, port: ${port[2]} (ssh.port, or bastion.port for a jump host)`);
+    return refuse(ctx, `${quote(host)} includes a port`, `write the host alone and the port in its own key: host: ${port[1]}, port: ${port[2]} (ssh.port, or bastion.port for a jump host)`);
   }
   const user = /^([^@\s]+)@([^@\s]+)$/.exec(host);
   if (user !== null && isHost(user[2])) {
-    return refuse(ctx, `${quote(host)} includes a user — write host: ${user[2]} and user: ${user[1]}`);
+    return refuse(ctx, `${quote(host)} includes a user`, `write host: ${user[2]} and user: ${user[1]}`);
   }
-  if (/^[\d.]+$/.test(host)) return refuse(ctx, `${quote(host)} is not a valid IPv4 address — use four numbers 0–255, like 192.0.2.11`);
-  refuse(ctx, `${quote(host)} is not a host name or an IP address — write a DNS name (letters, digits, '-' and '.') or an IPv4/IPv6 address, without port, user, spaces or shell characters`);
+  if (/^[\d.]+$/.test(host)) return refuse(ctx, `${quote(host)} is not a valid IPv4 address`, "use four numbers 0–255, like 192.0.2.11");
+  refuse(ctx, `${quote(host)} is not a host name or an IP address`, "write a DNS name (letters, digits, '-' and '.') or an IPv4/IPv6 address, without port, user, spaces or shell characters");
 });
 
 // Image references (distribution/reference): [registry[:port]/]path[:tag][@sha256:digest].
@@ -185,13 +210,13 @@ function parseImage(ref: string): { tag?: string; digest?: string } | string {
 export const imageReference = z.string().superRefine((ref, ctx) => {
   const parsed = parseImage(ref);
   if (typeof parsed === "string") {
-    return refuse(ctx, `${quote(ref)} is not an image reference: ${parsed} — write registry/path:tag or registry/path@sha256:<64 hex digits>`);
+    return refuse(ctx, `${quote(ref)} is not an image reference: ${parsed}`, "write registry/path:tag or registry/path@sha256:<64 hex digits>");
   }
   if (parsed.tag === undefined && parsed.digest === undefined) {
-    return refuse(ctx, `image ${quote(ref)} has no tag or digest — pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>`);
+    return refuse(ctx, `image ${quote(ref)} has no tag or digest`, "pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>");
   }
   if (parsed.tag === "latest" && parsed.digest === undefined) {
-    return refuse(ctx, `image ${quote(ref)} uses the moving tag "latest" — pin a release tag or a digest`);
+    return refuse(ctx, `image ${quote(ref)} uses the moving tag "latest"`, "pin a release tag or a digest");
   }
 });
 
@@ -199,7 +224,7 @@ export const imageReference = z.string().superRefine((ref, ctx) => {
 export const registryPrefix = z.string().superRefine((mirror, ctx) => {
   const [registry, ...path] = mirror.split("/");
   if (!REGISTRY.test(registry) || !path.every((p) => PATH_COMPONENT.test(p))) {
-    refuse(ctx, `${quote(mirror)} must be a registry host with optional path, like registry.local:5000/mirror — write host[:port][/path] without a scheme (path in lowercase)`);
+    refuse(ctx, `${quote(mirror)} must be a registry host with optional path, like registry.local:5000/mirror`, "write host[:port][/path] without a scheme (path in lowercase)");
   }
 });
 
@@ -243,20 +268,20 @@ function ownedNodeLabel(key: string): string | undefined {
 /** A map of Kubernetes labels (or a node selector); `owned` also refuses the platform's own keys. */
 function labelMap(owned: boolean) {
   return z
-    .record(z.string(), z.string({ error: "must be a string — quote it in YAML, e.g. \"12\" or \"true\"" }))
+    .record(z.string(), z.string(said("must be a string", "quote it in YAML, e.g. \"12\" or \"true\"")))
     .superRefine((map, ctx) => {
       for (const [key, value] of Object.entries(map)) {
         const keyProblem = labelKeyProblem(key);
         if (keyProblem !== undefined) {
-          refuse(ctx, `label key ${quote(key)} ${keyProblem} — write ${LABEL_KEY_FORM}`, [key]);
+          refuse(ctx, `label key ${quote(key)} ${keyProblem}`, `write ${LABEL_KEY_FORM}`, [key]);
           continue;
         }
         const valueProblem = labelValueProblem(value);
         if (valueProblem !== undefined) {
-          refuse(ctx, `label value ${quote(value)} ${valueProblem} — use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or "")`, [key]);
+          refuse(ctx, `label value ${quote(value)} ${valueProblem}`, `use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or "")`, [key]);
         }
         const owner = owned ? ownedNodeLabel(key) : undefined;
-        if (owner !== undefined) refuse(ctx, `label ${quote(key)} belongs to the platform: ${owner} — remove it from the node's labels`, [key]);
+        if (owner !== undefined) refuse(ctx, `label ${quote(key)} belongs to the platform: ${owner}`, "remove it from the node's labels", [key]);
       }
     });
 }
@@ -273,14 +298,14 @@ export const toleration = z.object({
   effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
 }).strict().superRefine((t, ctx) => {
   const keyProblem = t.key === undefined || t.key === "" ? undefined : labelKeyProblem(t.key);
-  if (keyProblem !== undefined) refuse(ctx, `toleration key ${quote(t.key as string)} ${keyProblem} — write ${LABEL_KEY_FORM}`, ["key"]);
+  if (keyProblem !== undefined) refuse(ctx, `toleration key ${quote(t.key as string)} ${keyProblem}`, `write ${LABEL_KEY_FORM}`, ["key"]);
   const valueProblem = t.value === undefined ? undefined : labelValueProblem(t.value);
-  if (valueProblem !== undefined) refuse(ctx, `toleration value ${quote(t.value as string)} ${valueProblem} — use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`, ["value"]);
+  if (valueProblem !== undefined) refuse(ctx, `toleration value ${quote(t.value as string)} ${valueProblem}`, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", ["value"]);
   if (t.operator === "Exists" && t.value !== undefined && t.value !== "") {
-    refuse(ctx, `operator Exists matches every value, so value ${quote(t.value)} is not allowed — remove value, or use operator: Equal`, ["value"]);
+    refuse(ctx, `operator Exists matches every value, so value ${quote(t.value)} is not allowed`, "remove value, or use operator: Equal", ["value"]);
   }
   if ((t.key === undefined || t.key === "") && t.operator !== "Exists") {
-    refuse(ctx, "a toleration without a key must use operator: Exists (it then tolerates every taint) — set key, or operator: Exists", ["operator"]);
+    refuse(ctx, "a toleration without a key must use operator: Exists (it then tolerates every taint)", "set key, or operator: Exists", ["operator"]);
   }
 });
 
@@ -296,15 +321,19 @@ export const placement = z
 export const vfDriver = z.enum(["vfio-pci", "netdevice"]);
 
 const POSIX_USER = { message: "must be a POSIX user name: at most 32 lowercase letters, digits, '_' or '-', starting with a letter or '_'" };
-/** The name of a secret config key (the value itself is set with `pulumi config set --secret`). */
-const secretKeyName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, {
-  message: "must be the name of a config key, like sshPrivateKey: letters, digits, '_', '.' and '-', starting with a letter",
+/**
+ * The name of a secret config key as Pulumi spells it, `namespace:key` (`ops:bmcPassword`); a
+ * bare key (`sshPrivateKey`) is in the project's namespace. The value itself is set with
+ * `pulumi config set --secret <namespace>:<key>`.
+ */
+const secretKeyName = z.string().regex(/^([A-Za-z][A-Za-z0-9_.-]*:)?[A-Za-z][A-Za-z0-9_.-]*$/, {
+  message:
+    "must be the name of a config key, like sshPrivateKey or ops:bmcPassword: letters, digits, '_', '.' and '-', " +
+    "starting with a letter, optionally after a namespace and ':'",
 });
 /** A VF rate in Mb/s, as `ip link set ... vf N max_tx_rate` and the SR-IOV CNI take it. */
-const txRate = z.number().int().min(0).max(LIMITS.txRateMbps, {
-  message: `is above ${LIMITS.txRateMbps} Mb/s (1 Tb/s), the most node preparation and the SR-IOV CNI set — use a rate in Mb/s up to ${LIMITS.txRateMbps}, or 0 for no limit`,
-});
-const bounded = (max: number, what: string) => z.number().int().min(0).max(max, { message: `is above ${max}, the most ${what} — use at most ${max}` });
+const txRate = z.number().int().min(0).max(LIMITS.txRateMbps, said(`is above ${LIMITS.txRateMbps} Mb/s (1 Tb/s), the most node preparation and the SR-IOV CNI set`, `use a rate in Mb/s up to ${LIMITS.txRateMbps}, or 0 for no limit`));
+const bounded = (max: number, what: string) => z.number().int().min(0).max(max, said(`is above ${max}, the most ${what}`, `use at most ${max}`));
 
 export const sshEndpoint = z
   .object({
@@ -316,9 +345,9 @@ export const sshEndpoint = z
     hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/, {
       message: "must be a public host key like \"ssh-ed25519 AAAA...\" (from ssh-keyscan)",
     }).optional(),
-    /** Name of the secret config key holding the private key (pulumi config set --secret). */
+    /** Secret config key (`namespace:key`, or a key of this project) holding the private key. */
     privateKeySecret: secretKeyName.optional(),
-    /** Name of the secret config key holding a password, when keys are not used. */
+    /** Secret config key (`namespace:key`, or a key of this project) holding a password, when keys are not used. */
     passwordSecret: secretKeyName.optional(),
   })
   .strict();
@@ -346,7 +375,7 @@ export const vfSettings = z
 /** A PCI vendor or device ID as sysfs shows it without "0x": four lowercase hex digits. */
 function pciId(what: string, example: string) {
   return z
-    .string({ error: `must be a quoted ${what} ID like "${example}" — quote it in YAML (${example} unquoted is a number, and "0x${example}" is not accepted either)` })
+    .string(said(`must be a quoted ${what} ID like "${example}"`, `quote it in YAML (${example} unquoted is a number, and "0x${example}" is not accepted either)`))
     .regex(/^[0-9a-f]{4}$/, { message: `must be a 4-digit lowercase hex ${what} ID like "${example}" (as lspci -n shows it, without 0x)` });
 }
 
@@ -373,16 +402,14 @@ export const nicSelector = z
     /** Interface name pattern of the PF, e.g. "ens*f0". */
     pfName: ifNamePattern.optional(),
     /** The n-th port of its NIC (0 = the first): PFs of one PCI device, by function number. */
-    port: z.number().int().min(0).max(LIMITS.nicPort, {
-      message: `is above ${LIMITS.nicPort}: a NIC's ports are PCI functions 0–${LIMITS.nicPort} — use the port's position on its NIC, 0 for the first`,
-    }).optional(),
+    port: z.number().int().min(0).max(LIMITS.nicPort, said(`is above ${LIMITS.nicPort}: a NIC's ports are PCI functions 0–${LIMITS.nicPort}`, "use the port's position on its NIC, 0 for the first")).optional(),
     /** How many PFs it must match on every node (default 1); each gets this entry's VFs. */
     count: z.number().int().min(1).max(LIMITS.physicalFunctionsPerNode).default(1),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.vendor === undefined && s.device === undefined && s.pfName === undefined) {
-      refuse(ctx, "a selector needs at least one of vendor, device or pfName (port and count only narrow it down) — add the PF's vendor and device IDs (lspci -nn), or a pfName pattern");
+      refuse(ctx, "a selector needs at least one of vendor, device or pfName (port and count only narrow it down)", "add the PF's vendor and device IDs (lspci -nn), or a pfName pattern");
     }
   });
 
@@ -427,9 +454,7 @@ export const nodeIdentity = z
   .strict();
 
 /** The PFs of one node (or of every node of a profile). */
-const physicalFunctions = z.array(physicalFunction).min(1).max(LIMITS.physicalFunctionsPerNode, {
-  message: `lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command — split the node's PFs over fewer entries (list only the PFs that get VFs)`,
-});
+const physicalFunctions = z.array(physicalFunction).min(1).max(LIMITS.physicalFunctionsPerNode, said(`lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command`, "split the node's PFs over fewer entries (list only the PFs that get VFs)"));
 /** CPU vendor: decides the IOMMU kernel arguments reported as required. */
 const iommuVendor = z.enum(["intel", "amd"]);
 /** Boot-time hugepages the node should have (reported as kernel changes). */
@@ -516,7 +541,7 @@ export const nodeIndexes = z.string().regex(/^\d{1,6}(-\d{1,6})?(,\d{1,6}(-\d{1,
 export const nodeGroup = z.object({
   profile: profileName.optional(),
   each: nodeIndexes.optional(),
-  hosts: z.record(z.string(), z.string({ error: "must be the node's SSH host (a host name or an IP address) — write it as a string, like r740-001: 10.1.0.1" })).optional(),
+  hosts: z.record(z.string(), z.string(said("must be the node's SSH host (a host name or an IP address)", "write it as a string, like r740-001: 10.1.0.1"))).optional(),
   hostKeys: z.record(z.string(), sshEndpoint.shape.hostKey.unwrap()).optional(),
 });
 
@@ -529,13 +554,13 @@ export const pool = z
     /** Resource prefix: `<prefix>/<name>` is a Kubernetes extended resource. */
     prefix: z.string().superRefine((prefix, ctx) => {
       if (!DNS_SUBDOMAIN.test(prefix)) {
-        refuse(ctx, `${quote(prefix)} must be a DNS subdomain like intel.com — use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit`);
+        refuse(ctx, `${quote(prefix)} must be a DNS subdomain like intel.com`, "use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit");
       } else if (prefix.length > LIMITS.poolPrefix) {
-        refuse(ctx, `${quote(prefix)} has ${prefix.length} characters — shorten it to at most ${LIMITS.poolPrefix}: Kubernetes checks "requests.<prefix>/<name>" against 253`);
+        refuse(ctx, `${quote(prefix)} has ${prefix.length} characters`, `shorten it to at most ${LIMITS.poolPrefix}: Kubernetes checks "requests.<prefix>/<name>" against 253`);
       } else if (prefix === "kubernetes.io" || prefix.endsWith(".kubernetes.io") || prefix.endsWith("kubernetes.io")) {
-        refuse(ctx, `${quote(prefix)} is reserved for Kubernetes' own resources, so the kubelet would refuse the pool — use your own domain, e.g. intel.com or example.com`);
+        refuse(ctx, `${quote(prefix)} is reserved for Kubernetes' own resources, so the kubelet would refuse the pool`, "use your own domain, e.g. intel.com or example.com");
       } else if (prefix.startsWith("requests.")) {
-        refuse(ctx, `${quote(prefix)} starts with "requests.", which Kubernetes keeps for quotas — use a prefix like intel.com`);
+        refuse(ctx, `${quote(prefix)} starts with "requests.", which Kubernetes keeps for quotas`, "use a prefix like intel.com");
       }
     }).default("intel.com"),
     deviceType: z.enum(["netDevice", "accelerator", "auxNetDevice"]).default("netDevice"),
@@ -630,15 +655,15 @@ export const loadgenRole = z
     extension: extension.default("100"),
     /** Calls per second (SIPp -r takes fractions). */
     rate: z.number()
-      .min(LIMITS.loadgen.rateMin, { message: `is below ${LIMITS.loadgen.rateMin} calls per second — use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}` })
-      .max(LIMITS.loadgen.rateMax, { message: `is above ${LIMITS.loadgen.rateMax} calls per second — use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}` })
+      .min(LIMITS.loadgen.rateMin, said(`is below ${LIMITS.loadgen.rateMin} calls per second`, `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`))
+      .max(LIMITS.loadgen.rateMax, said(`is above ${LIMITS.loadgen.rateMax} calls per second`, `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`))
       .default(10),
     /** Maximum concurrent calls. */
-    concurrency: z.number().int().min(1).max(LIMITS.loadgen.concurrency, { message: `is above ${LIMITS.loadgen.concurrency} calls at once — use at most ${LIMITS.loadgen.concurrency}` }).default(50),
+    concurrency: z.number().int().min(1).max(LIMITS.loadgen.concurrency, said(`is above ${LIMITS.loadgen.concurrency} calls at once`, `use at most ${LIMITS.loadgen.concurrency}`)).default(50),
     /** Total calls per run. */
-    calls: z.number().int().min(1).max(LIMITS.loadgen.calls, { message: `is above ${LIMITS.loadgen.calls} calls in one run — use at most ${LIMITS.loadgen.calls}, or run the test again` }).default(1000),
+    calls: z.number().int().min(1).max(LIMITS.loadgen.calls, said(`is above ${LIMITS.loadgen.calls} calls in one run`, `use at most ${LIMITS.loadgen.calls}, or run the test again`)).default(1000),
     /** Call hold time in milliseconds. */
-    holdMs: z.number().int().min(0).max(LIMITS.loadgen.holdMs, { message: `is above ${LIMITS.loadgen.holdMs} ms (one hour) — hold each call at most an hour` }).default(5000),
+    holdMs: z.number().int().min(0).max(LIMITS.loadgen.holdMs, said(`is above ${LIMITS.loadgen.holdMs} ms (one hour)`, "hold each call at most an hour")).default(5000),
     /** Start a load test at boot (otherwise run the command from the stack outputs). */
     runAtBoot: z.boolean().default(false),
   })
@@ -704,7 +729,7 @@ export const injectorSettings = z
       })
       .strict()
       .default({ validityDays: 365, renewEveryDays: 180, caValidityDays: 3650 }),
-  }, { error: "must be true, false or a map of injector settings — write `networkResourcesInjector: true`, or a map like `{replicas: 2, scope: virt-launcher}` (see stacks/Pulumi.example.yaml)" })
+  }, said("must be true, false or a map of injector settings", "write `networkResourcesInjector: true`, or a map like `{replicas: 2, scope: virt-launcher}` (see stacks/Pulumi.example.yaml)"))
   .strict();
 
 const featureGate = z.string().regex(/^[A-Za-z0-9]+$/, { message: "must be a KubeVirt feature gate name like CPUManager (letters and digits only)" });
@@ -816,7 +841,3 @@ export type KubevirtConfig = z.infer<typeof kubevirtConfig>;
 export type InjectorSettings = z.infer<typeof injectorSettings>;
 export type SshEndpoint = z.infer<typeof sshEndpoint>;
 export type VfDriver = z.infer<typeof vfDriver>;
-
-/** The stack config key that holds the whole structured config. */
-export const CONFIG_KEY = "platform";
-export const CONFIG_NAMESPACE = "kubevirt-sriov";

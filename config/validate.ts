@@ -16,11 +16,10 @@ import {
   VmModel,
 } from "./model";
 import { expandNodes, locateProblems, NodeSource, sourcePath } from "./profiles";
-import { CONFIG_KEY, CONFIG_NAMESPACE, LIMITS, platform, PlatformConfig } from "./schema";
+import { CONFIG_KEY, CONFIG_ROOT, LIMITS, platform, PlatformConfig, schemaFix } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
 import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
 
-export const CONFIG_ROOT = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
 const EXAMPLE = "stacks/Pulumi.example.yaml";
 
 /** The device plugin accepts only these characters in a resource name. */
@@ -88,24 +87,19 @@ function describe(value: unknown): string {
 
 const article = (word: string): string => (/^[aeiou]/.test(word) ? "an" : "a");
 
-/** Splits a schema message written as "<what is wrong> — <how to fix it>". */
-function spelledOut(message: string): [string, string] | undefined {
-  const at = message.indexOf(" — ");
-  return at < 0 ? undefined : [message.slice(0, at), message.slice(at + 3)];
-}
-
 /** A zod issue as a problem with its cure; exported for the test that reads every message. */
-export function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; problem: string; fix: string } {
+export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const input = (issue as { input?: unknown }).input;
-  const own = spelledOut(issue.message);
-  if (own !== undefined && issue.code === "custom") {
+  // Where the schema wrote the fix, its message is the problem.
+  const fix = schemaFix(issue);
+  if (fix !== undefined && issue.code === "custom") {
     // Refinements write the whole problem, value included.
-    return { path, problem: own[0], fix: own[1] };
+    return { path, problem: issue.message, fix };
   }
-  if (own !== undefined && (issue.code === "invalid_format" || issue.code === "too_big" || issue.code === "too_small")) {
+  if (fix !== undefined && (issue.code === "invalid_format" || issue.code === "too_big" || issue.code === "too_small")) {
     // A value is named before what is wrong with it; a list or map is the key itself.
-    return { path, problem: typeof input === "object" && input !== null ? own[0] : `${describe(input)} ${own[0]}`, fix: own[1] };
+    return { path, problem: typeof input === "object" && input !== null ? issue.message : `${describe(input)} ${issue.message}`, fix };
   }
   if ((issue.code === "too_big" || issue.code === "too_small") && issue.origin === "string" && typeof input === "string") {
     if (issue.code === "too_small" && input.length === 0) return { path, problem: "is empty", fix: "write a value (see " + EXAMPLE + ")" };
@@ -121,11 +115,8 @@ export function fromZodIssue(issue: z.core.$ZodIssue): { path: PathSegment[]; pr
       const expected = issue.expected === "int" ? "integer" : issue.expected;
       const a = `${article(expected)} ${expected}`;
       if (input === undefined) return { path, problem: `is required (${a})`, fix: `add it (see ${EXAMPLE})` };
-      if (issue.message.includes(" — ")) {
-        // The schema spelled out what this key accepts: "<what it must be> — <fix>".
-        const [problem, fix] = issue.message.split(" — ");
-        return { path, problem: `${problem}, got ${describe(input)}`, fix };
-      }
+      // The schema spelled out what this key accepts.
+      if (fix !== undefined) return { path, problem: `${issue.message}, got ${describe(input)}`, fix };
       return { path, problem: `must be ${a}, got ${describe(input)}`, fix: `write ${a} value (see ${EXAMPLE})` };
     }
     case "invalid_value":

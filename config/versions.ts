@@ -1,6 +1,7 @@
 // Every upstream version and image the program deploys, pinned in one place.
 // Sources: the projects' release pages as recorded in FIELD-NOTES (late 2026).
 // Upstream example manifests use `:latest`/`:snapshot`: never copy those tags.
+import { createHash } from "crypto";
 
 export const DEFAULT_VERSIONS = {
   /** Multus thick plugin, k8snetworkplumbingwg/multus-cni releases. */
@@ -36,6 +37,11 @@ export const DEFAULT_IMAGES = {
  * `kubevirt.manifest.sha256` in the stack.
  */
 export const KUBEVIRT_OPERATOR_SHA256: Readonly<Record<string, string>> = {};
+
+/** The digest the pins above are written in: lowercase hex SHA-256, as sha256sum prints it. */
+export function sha256Hex(text: string | Buffer): string {
+  return createHash("sha256").update(text).digest("hex");
+}
 
 export const kubevirtOperatorUrl = (version: string): string =>
   `https://github.com/kubevirt/kubevirt/releases/download/${version}/kubevirt-operator.yaml`;

@@ -10,6 +10,7 @@ import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { CONFIG_ROOT } from "../config/schema";
 import { ControlPlane } from "./controlPlane";
 import { daemonPid, stopDaemon } from "./processes";
 import { labHardware, LabNode } from "./nodes";
@@ -274,7 +275,7 @@ export class Lab {
     fs.writeFileSync(path.join(this.projectDir, "Pulumi.yaml"), yaml.dump(project));
     if (fs.existsSync(this.configFile)) return;
     const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, any> };
-    const platform = doc.config["kubevirt-sriov:platform"];
+    const platform = doc.config[CONFIG_ROOT];
     const template = platform.nodes as Record<string, any>[];
     const names = this.nodeNames();
     platform.nodes = names.map((name, i) => ({ ...structuredClone(template[Math.min(i, template.length - 1)]), name }));
@@ -307,7 +308,7 @@ export class Lab {
   /** Edits the lab's stack config (the structured key) in place. */
   editPlatform(edit: (platform: Record<string, any>) => void): void {
     const doc = yaml.load(fs.readFileSync(this.configFile, "utf8")) as { config: Record<string, any> };
-    edit(doc.config["kubevirt-sriov:platform"]);
+    edit(doc.config[CONFIG_ROOT]);
     fs.writeFileSync(this.configFile, yaml.dump(doc, { lineWidth: 200 }));
   }
 

@@ -2,7 +2,7 @@
 // Pure: no Pulumi. The program runs it before creating anything and exports the Plan.
 import { ConfigError, ConfigProblem, formatProblem } from "../config/errors";
 import type { PlatformModel } from "../config/model";
-import { CONFIG_ROOT } from "../config/validate";
+import { CONFIG_ROOT } from "../config/schema";
 import { checkConsistency, kubevirtPlan } from "./consistency";
 import { place } from "./placement";
 import type { Dimensions } from "./placement";

@@ -1,11 +1,11 @@
-// The KubeVirt CR, and the checks on the operator manifest it depends on.
-import { createHash } from "crypto";
+// The KubeVirt CR. The operator manifest it depends on is loaded and checked in
+// config/operatorManifest.ts.
 import { GateDemand, requiredFeatureGates } from "../config/kubevirtGates";
 import type { PlatformModel } from "../config/model";
 import type { KubevirtConfig } from "../config/schema";
-import { versionAtLeast } from "../config/versions";
+import { sha256Hex, versionAtLeast } from "../config/versions";
 
-export { versionAtLeast };
+export { sha256Hex, versionAtLeast };
 
 export const INJECTION_GATE = "ExternalNetResourceInjection";
 export const VERSION_ANNOTATION = "kubevirt-sriov/version";
@@ -81,41 +81,4 @@ export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | un
     metadata: { name: "kubevirt", namespace: kv.namespace, annotations: { [VERSION_ANNOTATION]: kv.version } },
     spec,
   };
-}
-
-export function sha256Hex(text: string | Buffer): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-/**
- * Checks the operator manifest against the pinned SHA-256 and points its images at the
- * mirror. Returns an error message (what is wrong — how to fix it) instead of throwing, so
- * callers can fold it into their own error type.
- */
-export function verifyOperatorManifest(
-  text: string,
-  source: string,
-  version: string,
-  pinned: string | undefined,
-): { ok: true } | { ok: false; message: string } {
-  const actual = sha256Hex(text);
-  if (pinned === undefined) {
-    return {
-      ok: false,
-      message: `the KubeVirt ${version} operator manifest from ${source} has SHA-256 ${actual}, but no SHA-256 is pinned — check it against the release's published checksum, then set kubevirt.operatorManifest.sha256: ${actual}`,
-    };
-  }
-  if (actual !== pinned) {
-    return {
-      ok: false,
-      message: `the KubeVirt ${version} operator manifest from ${source} has SHA-256 ${actual}, expected ${pinned} — the file was changed or is a different release; fetch the right one, or pin the new hash only after checking it`,
-    };
-  }
-  return { ok: true };
-}
-
-/** Rewrites the operator's quay.io/kubevirt images to the mirror (air-gapped clusters). */
-export function mirrorOperatorManifest(text: string, registryMirror: string | undefined): string {
-  if (registryMirror === undefined) return text;
-  return text.split("quay.io/kubevirt/").join(`${registryMirror.replace(/\/$/, "")}/kubevirt/`);
 }

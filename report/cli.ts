@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { ConfigError } from "../config/errors";
-import { CONFIG_KEY, CONFIG_NAMESPACE } from "../config/schema";
+import { CONFIG_ROOT } from "../config/schema";
 import { parsePlatform } from "../config/validate";
 import { planPlatform } from "../plan/plan";
 import type { Plan } from "../plan/types";
@@ -62,9 +62,8 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
   }
   const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
   const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
-  const key = `${CONFIG_NAMESPACE}:${CONFIG_KEY}`;
-  const raw = doc?.config?.[key];
-  if (raw === undefined) throw new ReportCliError(`${path.relative(options.root, file)} has no config key "${key}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`);
+  const raw = doc?.config?.[CONFIG_ROOT];
+  if (raw === undefined) throw new ReportCliError(`${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`);
 
   const model = parsePlatform(raw);
   const plan = planPlatform(model);

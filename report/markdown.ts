@@ -1,7 +1,7 @@
 // The preflight report of a stack as Markdown: topology, capacity, placement, problems.
 import { formatProblem } from "../config/errors";
 import type { PlatformModel } from "../config/model";
-import { CONFIG_ROOT } from "../config/validate";
+import { CONFIG_ROOT } from "../config/schema";
 import { vmDemand } from "../plan/demand";
 import type { Plan, Quantity } from "../plan/types";
 import { renderMermaid } from "./mermaid";

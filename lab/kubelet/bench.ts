@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { Lab } from "../lab";
+import { CONFIG_ROOT } from "../../config/schema";
 import { parsePlatform } from "../../config/validate";
 import { sippRunFor } from "../../render/sipp";
 import { servedImage } from "./kubelets";
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     (pods[0] as SipPod & { primary?: string }).primary = networkStatus(await cp.get("/api/v1/namespaces/default/pods/bench-vf-0")).find((n) => n.interface === "eth0")?.ips?.[0];
     rows.push([`pod with a VF, create to Running, image present (s, median (min–max) of ${runs})`, fmt(again, 1)]);
 
-    const model = parsePlatform((yaml.load(fs.readFileSync(lab.configFile, "utf8")) as any).config["kubevirt-sriov:platform"]);
+    const model = parsePlatform((yaml.load(fs.readFileSync(lab.configFile, "utf8")) as any).config[CONFIG_ROOT]);
     const base = sippRunFor(model.vms.find((v) => v.config.role === "loadgen")!, model);
     const run = { ...base, rate, concurrency: Math.max(10, rate), calls, holdMs: 0 };
     for (const [label, pick] of [["VFs (pod-net, VLAN 300, igbvf)", (p: SipPod) => p.ip], ["primary network (bridge + cluster wire)", (p: SipPod) => (p as SipPod & { primary: string }).primary]] as const) {

@@ -10,7 +10,7 @@ export interface ProgramRequest {
   stack: string;
   /** The structured config (kubevirt-sriov:platform). */
   platform: unknown;
-  /** Other kubevirt-sriov:<key> values; `secret: true` marks them secret. */
+  /** Other config values by `namespace:key` (a bare key is kubevirt-sriov:<key>); `secret: true` marks them secret. */
   config?: Record<string, { value: string; secret: boolean }>;
   /** Mark the platform key secret, as the engine does when any leaf of it was set with --secret. */
   platformSecret?: boolean;
@@ -48,8 +48,9 @@ async function main(): Promise<void> {
   const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
   const secretKeys: string[] = req.platformSecret ? ["kubevirt-sriov:platform"] : [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
-    all[`kubevirt-sriov:${k}`] = v.value;
-    if (v.secret) secretKeys.push(`kubevirt-sriov:${k}`);
+    const full = k.includes(":") ? k : `kubevirt-sriov:${k}`;
+    all[full] = v.value;
+    if (v.secret) secretKeys.push(full);
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
   await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);

@@ -183,7 +183,13 @@ const host = fc.oneof(
   fc.array(word(ALNUM, ALNUM + "-", 1, 63), { minLength: 1, maxLength: 3 }).map((ls) => ls.join(".")).filter((h) => h.length <= 253 && !/^[\d.]+$/.test(h)),
 );
 const posixUser = fc.tuple(charOf(LOWER + "_"), fc.string({ unit: charOf(ALNUM_LOWER + "_-"), maxLength: 31 })).map(([a, b]) => a + b);
-const secretKeyName = fc.tuple(charOf(ALNUM.replace(/\d/g, "")), fc.string({ unit: charOf(ALNUM + "_.-"), maxLength: 20 })).map(([a, b]) => a + b);
+const configKeyPart = fc
+  .tuple(charOf(ALNUM.replace(/\d/g, "")), fc.string({ unit: charOf(ALNUM + "_.-"), maxLength: 20 }))
+  .map(([a, b]) => a + b);
+/** A secret's config key: bare (the project's namespace) or `namespace:key`. */
+const secretKeyName = fc
+  .tuple(fc.option(configKeyPart, { nil: undefined }), configKeyPart)
+  .map(([ns, key]) => (ns === undefined ? key : `${ns}:${key}`));
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsWJp1kW2m9yU3s0e3Jq3b8B0tqvV1Zb1k5mQ0nXyZ1";
 
 const sshEndpoint = (production: boolean) =>

@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import * as fc from "fast-check";
 import { ConfigError } from "../../config/errors";
-import { parsePlatform, platformConfigValue } from "../../config/validate";
+import { cidr, memoryQuantity, said, schemaFix, vm } from "../../config/schema";
+import { fromZodIssue, parsePlatform, platformConfigValue } from "../../config/validate";
 import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
 
 type Cfg = Record<string, any>;
@@ -312,6 +313,52 @@ describe("stack config validation (property)", () => {
         }
       }),
       { numRuns: 1500, seed: 20261127 },
+    );
+  });
+});
+
+describe("schema problems are data", () => {
+  const firstIssue = (result: { success: boolean; error?: { issues: unknown[] } }) => {
+    assert.equal(result.success, false);
+    return result.error!.issues[0] as Parameters<typeof fromZodIssue>[0];
+  };
+
+  it("a refinement's issue: the message is the problem, the fix is in params", () => {
+    const issue = firstIssue(memoryQuantity.safeParse("0Gi", { reportInput: true }));
+    const [problem, fix] = ["memory 0Gi is not more than 0", "give the VM its memory, e.g. 2Gi"];
+    assert.equal(issue.code, "custom");
+    assert.equal(issue.message, problem);
+    assert.deepEqual((issue as { params?: unknown }).params, { fix });
+    assert.deepEqual(fromZodIssue(issue), { path: [], problem, fix });
+  });
+
+  it("a built-in check's issue: the message is the problem, the schema keeps its fix", () => {
+    const issue = firstIssue(cidr.safeParse("10.0.0.0/33", { reportInput: true }));
+    const problem = "is not a valid IPv4 address with prefix length (four numbers 0–255 and a prefix 0–32)";
+    assert.equal(issue.code, "invalid_format");
+    assert.equal(issue.message, problem);
+    const fix = "write it like 192.168.10.0/24";
+    assert.equal(schemaFix(issue), fix);
+    assert.deepEqual(fromZodIssue(issue), { path: [], problem: `"10.0.0.0/33" ${problem}`, fix });
+  });
+
+  it("a wrong type where the schema says what it takes: the value is named after the problem", () => {
+    const interfaces = [{ network: "n", address: "10.0.0.1/24" }];
+    const pbx = { name: "a", role: "pbx", interfaces, nodeSelector: { rack: 12 } };
+    const issue = firstIssue(vm.safeParse(pbx, { reportInput: true }));
+    assert.deepEqual(fromZodIssue(issue), {
+      path: ["nodeSelector", "rack"],
+      problem: "must be a string, got 12",
+      fix: 'quote it in YAML, e.g. "12" or "true"',
+    });
+  });
+
+  it("a message the schema already gave another fix is refused when the schema loads", () => {
+    said("is a test message with one fix", "the first fix");
+    assert.doesNotThrow(() => said("is a test message with one fix", "the first fix"));
+    assert.throws(
+      () => said("is a test message with one fix", "another fix"),
+      /^Error: schema message "is a test message with one fix" has two fixes: "the first fix", "another fix"$/,
     );
   });
 });

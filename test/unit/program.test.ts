@@ -238,7 +238,7 @@ describe("program under mocks: bad input", function () {
   it("a missing secret and a plaintext secret are refused by name", () => {
     const r1 = runProgram({ stack: "nosecret", platform: withManifest(loadStackConfig("kubecon-demo")) });
     assert.equal(r1.error?.name, "RunError");
-    assert.match(r1.error!.message, /kubevirt-sriov\.sshPrivateKey: not set \(needed by nodes\[0\]\.ssh\) — run: pulumi config set --secret sshPrivateKey/);
+    assert.match(r1.error!.message, /kubevirt-sriov:sshPrivateKey: not set \(needed by nodes\[0\]\.ssh\) — run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- /);
     const r2 = runProgram({ stack: "plain", platform: withManifest(loadStackConfig("kubecon-demo")), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: false } } });
     assert.match(r2.error!.message, /sshPrivateKey: is stored in plaintext/);
     assert.deepEqual(r2.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);

@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
+import { mirrorOperatorManifest, verifyOperatorManifest } from "../../config/operatorManifest";
 import { parsePlatform } from "../../config/validate";
 import { renderDevicePluginConfigMap, renderNodeDevicePluginConfig } from "../../render/devicePlugin";
 import { agentImages, mirrorImage } from "../../render/images";
-import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, mirrorOperatorManifest, renderKubevirtCr, sha256Hex, verifyOperatorManifest, versionAtLeast } from "../../render/kubevirt";
+import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, renderKubevirtCr, sha256Hex, versionAtLeast } from "../../render/kubevirt";
 import { renderNad, renderSriovCniConfig } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
 import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
@@ -176,9 +177,9 @@ describe("KubeVirt CR", () => {
     const text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kubevirt\n";
     assert.deepEqual(verifyOperatorManifest(text, "f.yaml", "v1.9.0", sha256Hex(text)), { ok: true });
     const bad = verifyOperatorManifest(text, "f.yaml", "v1.9.0", "0".repeat(64));
-    assert.ok(!bad.ok && /expected 0{64} — /.test(bad.message));
+    assert.ok(!bad.ok && /expected 0{64}$/.test(bad.problem) && /^the file was changed/.test(bad.fix));
     const none = verifyOperatorManifest(text, "f.yaml", "v1.9.0", undefined);
-    assert.ok(!none.ok && none.message.includes(`set kubevirt.operatorManifest.sha256: ${sha256Hex(text)}`));
+    assert.ok(!none.ok && none.fix.includes(`set kubevirt.operatorManifest.sha256: ${sha256Hex(text)}`));
     assert.equal(mirrorOperatorManifest("image: quay.io/kubevirt/virt-operator:v1.9.0", "reg.local/m"), "image: reg.local/m/kubevirt/virt-operator:v1.9.0");
   });
 });

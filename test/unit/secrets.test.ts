@@ -1,19 +1,31 @@
 // Secrets inside the structured config: a leaf set with `pulumi config set --secret --path`
-// keeps its secrecy through every resource and output, or the stack is refused.
+// keeps its secrecy through every resource and output, or the stack is refused. And the secret
+// config keys the SSH settings name, `namespace:key` or a bare key of the project.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError } from "../../config/errors";
+import { CONFIG_ROOT } from "../../config/schema";
 import { checkSecretPaths, readStackConfigFile, secretPartsOf, securePaths } from "../../config/secretPaths";
+import { readSecretKeys, requiredSecrets, SecretKey, secretKey, sshPlan } from "../../config/ssh";
+import { parsePlatform } from "../../config/validate";
 import { sha256Hex } from "../../render/kubevirt";
 import { loadStackConfig, ROOT } from "../fixtures/stacks";
 import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
 
-const ROOT_KEY = "kubevirt-sriov:platform";
+const ROOT_KEY = CONFIG_ROOT;
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_USER_DATA = "#cloud-config\nchpasswd: { list: 'voip:hunter2-do-not-leak' }\n";
+
+/** kubecon-demo with the lab's pinned stand-in operator manifest, so the program runs offline. */
+function kubeconDemoWithLabManifest(): Record<string, any> {
+  const p = loadStackConfig("kubecon-demo") as Record<string, any>;
+  const file = path.join(ROOT, "lab/kubevirt-lab-operator.yaml");
+  p.kubevirt = { operatorManifest: { file, sha256: sha256Hex(fs.readFileSync(file)) } };
+  return p;
+}
 
 describe("secret parts of the platform key", () => {
   it("finds every {secure: …} leaf with its config path", () => {
@@ -64,8 +76,7 @@ describe("program under mocks: custom user data set with --secret", function () 
   }
 
   function platformWithCustomVm(): Record<string, any> {
-    const p = loadStackConfig("kubecon-demo") as Record<string, any>;
-    p.kubevirt = { operatorManifest: { file: path.join(ROOT, "lab/kubevirt-lab-operator.yaml"), sha256: sha256Hex(fs.readFileSync(path.join(ROOT, "lab/kubevirt-lab-operator.yaml"))) } };
+    const p = kubeconDemoWithLabManifest();
     p.vms = [{ ...p.vms[0], name: "kamailio", role: "custom", custom: { userData: SECRET_USER_DATA }, pbx: undefined }];
     delete p.vms[0].pbx;
     return p;
@@ -103,5 +114,101 @@ describe("program under mocks: custom user data set with --secret", function () 
     const r = runWithSecretLeaf((p) => (p.nodes[0].ssh.host = { secure: "v1:encrypted" }));
     assert.match(r.error?.message ?? "", /kubevirt-sriov:platform\.nodes\[0\]\.ssh\.host: is set with --secret, but the program renders it into plain Kubernetes objects/);
     assert.ok(!r.resources.some((x) => x.type.startsWith("kubernetes:")), "nothing registered");
+  });
+});
+
+describe("secret config keys named as namespace:key", () => {
+  /** kubecon-demo with node 0 logging in with a password kept in another namespace. */
+  function withOpsPassword(): Record<string, any> {
+    const p = loadStackConfig("kubecon-demo") as Record<string, any>;
+    delete p.nodes[0].ssh.privateKeySecret;
+    p.nodes[0].ssh.passwordSecret = "ops:bmcPassword";
+    return p;
+  }
+
+  it("a bare key is the project's, a key with a namespace keeps it", () => {
+    assert.deepEqual(secretKey("sshPrivateKey"), {
+      namespace: "kubevirt-sriov",
+      key: "sshPrivateKey",
+      full: "kubevirt-sriov:sshPrivateKey",
+    });
+    assert.deepEqual(secretKey("ops:bmcPassword"), { namespace: "ops", key: "bmcPassword", full: "ops:bmcPassword" });
+  });
+
+  it("the schema accepts both spellings and refuses an empty namespace", () => {
+    const p = withOpsPassword();
+    p.ssh = { privateKeySecret: "kubevirt-sriov:sshPrivateKey" };
+    assert.doesNotThrow(() => parsePlatform(p));
+    p.nodes[0].ssh.passwordSecret = ":bmcPassword";
+    const refused = `${CONFIG_ROOT}.nodes[0].ssh.passwordSecret: ":bmcPassword" must be the name of a config key, like `;
+    const accepts = "sshPrivateKey or ops:bmcPassword";
+    assert.throws(() => parsePlatform(p), (e: ConfigError) => e.message.includes(`${refused}${accepts}`));
+  });
+
+  it("a secret named both ways is one secret, needed once", () => {
+    const p = loadStackConfig("kubecon-demo") as Record<string, any>;
+    p.ssh = { privateKeySecret: "kubevirt-sriov:sshPrivateKey" };
+    p.nodes[0].ssh.privateKeySecret = "sshPrivateKey";
+    p.nodes[0].bastion = { host: "jump.example.internal", passwordSecret: "ops:bmcPassword" };
+    const needed = requiredSecrets(sshPlan(parsePlatform(p)));
+    assert.deepEqual([...needed], [
+      ["kubevirt-sriov:sshPrivateKey", { usedBy: "nodes[0].ssh", holds: "private key" }],
+      ["ops:bmcPassword", { usedBy: "nodes[0].bastion", holds: "password" }],
+    ]);
+  });
+
+  it("each secret is read from its own namespace", () => {
+    const asked: SecretKey[] = [];
+    const values = readSecretKeys(requiredSecrets(sshPlan(parsePlatform(withOpsPassword()))), (s) => {
+      asked.push(s);
+      return { value: `value of ${s.full}`, secret: true };
+    });
+    assert.deepEqual(asked, [{ namespace: "ops", key: "bmcPassword", full: "ops:bmcPassword" }]);
+    assert.deepEqual([...values], [["ops:bmcPassword", "value of ops:bmcPassword"]]);
+  });
+
+  it("a missing or plaintext secret is named as namespace:key, with the command that sets it", () => {
+    const needed = requiredSecrets(sshPlan(parsePlatform(withOpsPassword())));
+    assert.throws(() => readSecretKeys(needed, () => undefined), (e: ConfigError) =>
+      e.message === "missing or unsafe secrets (1 problem):\n" +
+        "  - ops:bmcPassword: not set (needed by nodes[0].ssh) — run: pulumi config set --secret ops:bmcPassword");
+    assert.throws(() => readSecretKeys(needed, () => ({ value: "pw", secret: false })), (e: ConfigError) =>
+      e.message.endsWith(
+        "  - ops:bmcPassword: is stored in plaintext in the stack file — " +
+          "re-set it with: pulumi config set --secret ops:bmcPassword",
+      ));
+    const key = requiredSecrets(sshPlan(parsePlatform(loadStackConfig("kubecon-demo"))));
+    assert.throws(() => readSecretKeys(key, () => undefined), (e: ConfigError) =>
+      e.message.endsWith(
+        "  - kubevirt-sriov:sshPrivateKey: not set (needed by nodes[0].ssh) — " +
+          `run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- "$(cat ~/.ssh/id_ed25519)"`,
+      ));
+  });
+});
+
+describe("program under mocks: a password in another namespace", function () {
+  this.timeout(120_000);
+
+  function platform(): Record<string, any> {
+    const p = kubeconDemoWithLabManifest();
+    delete p.nodes[0].ssh.privateKeySecret;
+    p.nodes[0].ssh.passwordSecret = "ops:bmcPassword";
+    return p;
+  }
+
+  it("reads ops:bmcPassword from namespace ops and dials the node with it", () => {
+    const config = { "ops:bmcPassword": { value: "pw-from-ops", secret: true } };
+    const r = runProgram({ stack: "ops", platform: platform(), config });
+    assert.equal(r.error, undefined, r.error?.message);
+    const cmds = r.resources.filter((x) => x.type === "command:remote:Command");
+    assert.ok(cmds.length > 0, "node preparation dials the node");
+    for (const c of cmds) assert.match(JSON.stringify(c.inputs.connection), /"password":"pw-from-ops"/);
+  });
+
+  it("the same key in the project's namespace is not it: the run names ops:bmcPassword", () => {
+    const r = runProgram({ stack: "ops", platform: platform(), config: { bmcPassword: { value: "pw", secret: true } } });
+    assert.equal(r.error?.name, "RunError");
+    const line = "ops:bmcPassword: not set (needed by nodes[0].ssh) — run: pulumi config set --secret ops:bmcPassword";
+    assert.ok(r.error!.message.split("\n").includes(`  - ${line}`), r.error!.message);
   });
 });

@@ -6,7 +6,8 @@ import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import type { PlatformModel, VmModel } from "../../config/model";
-import { CONFIG_ROOT, parsePlatform } from "../../config/validate";
+import { CONFIG_ROOT } from "../../config/schema";
+import { parsePlatform } from "../../config/validate";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const INSTALL_HINT = "run: bash .ci/install-voip-test-deps.sh";
