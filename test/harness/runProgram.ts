@@ -3,8 +3,7 @@
 //   node -r ts-node/register/transpile-only test/harness/runProgram.ts <request.json>
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordingMocks } from "./mocks";
-import { fakeNodeReportStdout } from "./nodeReports";
+import { RecordedResource, RecordingMocks, Registration } from "./mocks";
 
 export interface ProgramRequest {
   stack: string;
@@ -35,7 +34,9 @@ export interface ProgramSummary {
 }
 
 export interface ProgramResult {
-  resources: { type: string; name: string; inputs: Record<string, any> }[];
+  resources: RecordedResource[];
+  /** Every registration's URN and parent URN, as the engine saw them. */
+  registrations: Registration[];
   /** What the program logged with pulumi.log.warn (without an engine the SDK prints them). */
   warnings: string[];
   outputs?: Record<string, any>;
@@ -44,7 +45,7 @@ export interface ProgramResult {
 
 async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
-  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary, req.stateBytes ?? false);
+  const mocks = new RecordingMocks(undefined, !req.summary, req.stateBytes ?? false);
   const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
   const secretKeys: string[] = req.platformSecret ? ["kubevirt-sriov:platform"] : [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
@@ -52,8 +53,8 @@ async function main(): Promise<void> {
     if (v.secret) secretKeys.push(`kubevirt-sriov:${k}`);
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
-  await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);
-  const result: ProgramResult = { resources: mocks.resources, warnings: [] };
+  await mocks.install(req.stack, req.preview ?? false);
+  const result: ProgramResult = { resources: mocks.resources, registrations: mocks.registrations, warnings: [] };
   // Without an engine the SDK's log.warn prints "warning: [runtime] <msg>" with console.warn.
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
