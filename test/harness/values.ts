@@ -17,7 +17,7 @@ export function unsecret(v: any): any {
   return isSecretValue(v) ? v.value : v;
 }
 
-/** A value wrapped the way the SDK (and the policy engine) marks it secret. */
+/** The wire form of a secret, as mocks and raw engine payloads show it. */
 export function secretEnvelope(value: unknown): Record<string, unknown> {
   return { [SECRET_SIG]: SECRET_SIG_VALUE, value };
 }

@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import * as fc from "fast-check";
 import { ConfigError } from "../../config/errors";
 import { parsePlatform, platformConfigValue } from "../../config/validate";
-import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { loadStackConfig } from "../harness/stacks";
 
 type Cfg = Record<string, any>;
 

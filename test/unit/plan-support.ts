@@ -1,15 +1,5 @@
 // Builders of raw stack configs for the planner and report tests.
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
 import type { PlatformInput } from "../../config/schema";
-
-export const ROOT = path.resolve(__dirname, "..", "..");
-
-export function stackConfig(stack: string): unknown {
-  const doc = yaml.load(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-  return doc.config["kubevirt-sriov:platform"];
-}
 
 type NodeInput = PlatformInput["nodes"][number];
 type VmInput = NonNullable<PlatformInput["vms"]>[number];

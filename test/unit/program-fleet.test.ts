@@ -2,20 +2,14 @@
 // resources as the fleet written node by node, and NIC selectors resolved by the (mocked) nodes
 // flowing into the device plugin's config and the typed outputs.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import { sha256Hex } from "../../render/kubevirt";
-import { ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { k8s, labManifestPin, runProgram, SSH_KEY_CONFIG as secretKey } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
 
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-const secretKey = { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } };
 
 function stack(nodes: unknown[], profiles?: Record<string, unknown>): Record<string, unknown> {
   return {
     environment: "staging",
-    kubevirt: { operatorManifest: { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) } },
+    kubevirt: { operatorManifest: labManifestPin() },
     ...(profiles ? { profiles } : {}),
     nodes,
     pools: [{ name: "media" }, { name: "signalling" }],
@@ -32,12 +26,6 @@ const named = {
   capacity: { dedicatedCpus: 16, hugepages1Gi: 16 },
   labels: { "example.com/hw": "r740" },
   physicalFunctions: [{ name: "ens1f0", numVfs: 8, mtu: 9000, ranges: [{ vfs: "0-5", pool: "media" }, { vfs: "6-7", pool: "signalling" }] }],
-};
-
-const k8s = (r: ProgramResult, kind: string, name: string) => {
-  const found = r.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}`);
-  return found[0];
 };
 
 describe("program under mocks: a fleet written with profiles", function () {

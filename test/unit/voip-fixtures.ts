@@ -2,27 +2,21 @@
 // and checks that the host tools the tests run for real are installed.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import type { PlatformModel, VmModel } from "../../config/model";
-import { CONFIG_ROOT, parsePlatform } from "../../config/validate";
+import { parsePlatform } from "../../config/validate";
+import { loadStackConfig } from "../harness/stacks";
 
-export const ROOT = path.join(__dirname, "..", "..");
 export const INSTALL_HINT = "run: bash .ci/install-voip-test-deps.sh";
 
 /** Raw stack config, mutated freely by tests before parsing. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type RawConfig = Record<string, any>;
 
-/** `kubevirt-sriov:platform` of stacks/Pulumi.kubecon-demo.yaml, a fresh copy each call. */
-export function demoRaw(): RawConfig {
-  const doc = yaml.load(fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.kubecon-demo.yaml"), "utf8")) as { config: RawConfig };
-  return structuredClone(doc.config[CONFIG_ROOT]) as RawConfig;
-}
-
+/** The kubecon-demo stack's model, after `edit` changed its raw config. */
 export function demoModel(edit?: (raw: RawConfig) => void): PlatformModel {
-  const raw = demoRaw();
+  const raw = loadStackConfig("kubecon-demo");
   edit?.(raw);
   return parsePlatform(raw);
 }
