@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { multiNodeConfig } from "../fixtures/stacks";
 import { byType, k8s, LAB_MANIFEST, runProgram, SSH_KEY_CONFIG, TEST_PRIVATE_KEY, withLabManifest } from "../harness/program";
+import type { Registration } from "../harness/mocks";
 import type { ProgramResult } from "../harness/runProgram";
 import { loadStackConfig, ROOT } from "../harness/stacks";
 import { SECRET_SIG, unsecret } from "../harness/values";
@@ -181,7 +182,24 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     assert.deepEqual(cr.inputs.spec.infra.nodePlacement.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
   });
 
-  it("every child has a parent chain up to the stack (component names derive from the stack)", () => {
+  it("every resource's URN chains up through SriovPlatform to the stack; component names derive from the stack", () => {
+    // Mocks see no parents: the harness records the parent URN the engine got with each registration.
+    const seen = (xs: { type: string; name: string }[]) => xs.map((x) => `${x.type} ${x.name}`).sort();
+    assert.deepEqual(seen(r.registrations), seen(r.resources), "every resource the mocks saw was registered once");
+    const byUrn = new Map(r.registrations.map((g) => [g.urn, g]));
+    const parentOf = (g: Registration): Registration | undefined => {
+      const parent = g.parent === "" ? undefined : byUrn.get(g.parent);
+      assert.ok(g.parent === "" || parent, `${g.urn}: its parent ${g.parent} is no registered resource`);
+      // A URN names its parent's type before its own: <stack>::<project>::<parent type>$<type>::<name>.
+      assert.equal(g.urn, `urn:pulumi:staging::kubevirt-sriov::${parent ? `${parent.type}$` : ""}${g.type}::${g.name}`);
+      return parent;
+    };
+    for (const g of r.registrations) {
+      const chain: string[] = [];
+      for (let at: Registration | undefined = g; at !== undefined; at = parentOf(at)) chain.push(at.type);
+      const top = g.type === "pulumi:pulumi:Stack" ? [g.type] : ["kubevirt-sriov:index:SriovPlatform", "pulumi:pulumi:Stack"];
+      assert.deepEqual(chain.slice(-top.length), top, `${g.urn}: parent chain ${chain.join(" < ")}`);
+    }
     const components = r.resources.filter((x) => x.type.startsWith("kubevirt-sriov:"));
     assert.deepEqual([...new Set(components.map((c) => c.type))].sort(), [
       "kubevirt-sriov:cluster:Kubevirt", "kubevirt-sriov:cluster:Multus", "kubevirt-sriov:cluster:NodeLabels", "kubevirt-sriov:cluster:SriovCni",
