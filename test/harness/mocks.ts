@@ -104,6 +104,22 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 }
 
+/**
+ * Collects what is logged with pulumi.log.warn: without an engine the SDK prints it with
+ * console.warn as "warning: [runtime] <msg>". Other console output passes through; `stop`
+ * puts console.warn back.
+ */
+export function captureWarnings(): { warnings: string[]; stop: () => void } {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(args.map(String).join(" "));
+    if (m) warnings.push(m[1]);
+    else warn.apply(console, args);
+  };
+  return { warnings, stop: () => void (console.warn = warn) };
+}
+
 /** The part of the mock monitor's registerResource/readResource that `install` wraps. */
 type MonitorMethod = (
   req: { getType(): string; getName(): string; getParent(): string },

@@ -3,7 +3,7 @@
 //   node -r ts-node/register/transpile-only test/harness/runProgram.ts <request.json>
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, RecordingMocks, Registration } from "./mocks";
+import { captureWarnings, RecordedResource, RecordingMocks, Registration } from "./mocks";
 
 export interface ProgramRequest {
   stack: string;
@@ -54,15 +54,8 @@ async function main(): Promise<void> {
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
   await mocks.install(req.stack, req.preview ?? false);
-  const result: ProgramResult = { resources: mocks.resources, registrations: mocks.registrations, warnings: [] };
-  // Without an engine the SDK's log.warn prints "warning: [runtime] <msg>" with console.warn.
-  const warn = console.warn.bind(console);
-  console.warn = (...args: unknown[]) => {
-    const text = args.map(String).join(" ");
-    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
-    if (m) result.warnings.push(m[1]);
-    else warn(...args);
-  };
+  const { warnings } = captureWarnings();
+  const result: ProgramResult = { resources: mocks.resources, registrations: mocks.registrations, warnings };
   // A failing program rejects promises the SDK holds too: report the first error once.
   let reported = false;
   const report = (e: unknown) => {

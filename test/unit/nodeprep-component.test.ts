@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection, remoteConnection, SriovNodePrep, vfFingerprint } from "../../components/nodePrep";
 import { NodeReport } from "../../render/nodeReport";
 import { renderRemoteCommand, renderRevertCommand } from "../../render/nodeState";
-import { RecordedResource, RecordingMocks } from "../harness/mocks";
+import { captureWarnings, RecordedResource, RecordingMocks } from "../harness/mocks";
 import { isSecretValue, outputValue as value, unsecret } from "../harness/values";
 import { allOn, nodeState } from "../sim/states";
 
@@ -130,9 +130,15 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
   it("passes on the node's IOMMU-group conflicts (and warns about them)", async () => {
     const conflict = "PF ens1f0 (0000:10:00.0): 3 vfio-pci VFs share an IOMMU group with devices on other drivers (group 12: 0000:10:00.0 (i40e)), so no VM can use them; cure: ...";
     stdout = JSON.stringify({ ...report, vfioReady: false, vfio: { ...report.vfio, conflicts: [conflict] } });
-    const c = new SriovNodePrep("node1", { state, connection });
-    assert.deepStrictEqual(await value(c.vfioConflicts), [conflict]);
-    assert.strictEqual(await value(c.vfioReady), false);
+    const logged = captureWarnings();
+    try {
+      const c = new SriovNodePrep("node1", { state, connection });
+      assert.deepStrictEqual(await value(c.vfioConflicts), [conflict]);
+      assert.strictEqual(await value(c.vfioReady), false);
+    } finally {
+      logged.stop();
+    }
+    assert.deepStrictEqual(logged.warnings, [`node k8s-node1: ${conflict}`]);
   });
 
   it("vfFingerprint follows the VF layout of the managed PFs only", () => {

@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection, SriovNodePrep } from "../../components/nodePrep";
 import { NodeState } from "../../render/nodeState";
 import { RecordingMocks } from "../harness/mocks";
+import { desiredStateOf as stateOf } from "../harness/nodeReports";
 import { outputValue as value, unsecret } from "../harness/values";
 import { SimHost, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
@@ -59,12 +60,6 @@ class RemoteCommandLife {
   }
 }
 
-function stateOf(command: string): string {
-  const m = /<<"KUBEVIRT_SRIOV_STATE"\n([A-Za-z0-9+/=\n]*)\nKUBEVIRT_SRIOV_STATE/.exec(command);
-  assert.ok(m, "no state in the command");
-  return Buffer.from(m[1].replace(/\n/g, ""), "base64").toString("utf8");
-}
-
 describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)", function () {
   this.timeout(120000);
   const start = simHostPerTest();
@@ -103,7 +98,7 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
     }
   });
 
-  it("asks for delete-before-replace: a replacement reverts first, then applies (same owner)", async () => {
+  it("registers the remote command with deleteBeforeReplace (a replacement reverts before it applies)", async () => {
     const h = await start(x710Host(1));
     const seen: pulumi.ResourceTransformationArgs[] = [];
     prep(h, nodeState([allOn("ens1f0", 2)]), false, [(a) => {

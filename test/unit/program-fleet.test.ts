@@ -2,6 +2,7 @@
 // resources as the fleet written node by node, and NIC selectors resolved by the (mocked) nodes
 // flowing into the device plugin's config and the typed outputs.
 import { strict as assert } from "assert";
+import { desiredStateOf } from "../harness/nodeReports";
 import { k8s, labManifestPin, runProgram, SSH_KEY_CONFIG as secretKey } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
 
@@ -41,6 +42,8 @@ describe("program under mocks: a fleet written with profiles", function () {
     });
     assert.equal(byNode.error, undefined, byNode.error?.message);
     assert.deepEqual(viaProfile.resources.map((x) => `${x.type}::${x.name}`), byNode.resources.map((x) => `${x.type}::${x.name}`), "same resources, same names: same URNs");
+    const urns = (r: ProgramResult) => r.registrations.map((g) => g.urn).sort();
+    assert.deepEqual(urns(viaProfile), urns(byNode), "the same URNs, parents included");
     // The same inputs, node commands included; only where a host key record says to pin the key differs.
     const pins = (r: ProgramResult) => r.resources.filter((x) => x.inputs.environment?.KVS_SSH_PIN).map((x) => x.inputs.environment.KVS_SSH_PIN);
     assert.deepEqual(pins(viaProfile), [1, 2, 3].map((i) => `pulumi config set --path 'platform.nodes[0].hostKeys["r740-${i}"]' <KEY>`));
@@ -68,8 +71,7 @@ describe("program under mocks: a fleet written with profiles", function () {
     assert.equal(r.error, undefined, r.error?.message);
     const cmds = r.resources.filter((x) => x.type === "command:remote:Command");
     assert.equal(cmds.length, 3, "one command per node");
-    const state = (create: string) => Buffer.from(/<<"KUBEVIRT_SRIOV_STATE"\n([\s\S]*?)\nKUBEVIRT_SRIOV_STATE/.exec(create)![1].replace(/\s+/g, ""), "base64").toString("utf8");
-    const a = state(cmds.find((c) => c.name.endsWith("e810-a-sriov"))!.inputs.create);
+    const a = desiredStateOf(cmds.find((c) => c.name.endsWith("e810-a-sriov"))!.inputs.create);
     assert.match(a, /^profile e810$/m);
     assert.match(a, /^select 8086 159b - 0 2 8 - profiles\.e810\.physicalFunctions\[0\]$/m);
 

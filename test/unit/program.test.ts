@@ -66,7 +66,7 @@ describe("program under mocks: kubecon-demo", function () {
     assert.equal(ds.inputs.spec.template.spec.hostNetwork, undefined);
   });
 
-  it("KubeVirt: operator manifest as a ConfigGroup, then the CR with ExternalNetResourceInjection disabled and CPUManager on", () => {
+  it("KubeVirt: operator manifest as a ConfigGroup; the CR with ExternalNetResourceInjection disabled and CPUManager on", () => {
     const group = byType(r, "kubernetes:yaml/v2:ConfigGroup");
     assert.equal(group.length, 1);
     assert.equal(group[0].inputs.yaml, fs.readFileSync(path.join(ROOT, LAB_MANIFEST), "utf8"));
