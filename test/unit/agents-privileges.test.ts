@@ -9,7 +9,7 @@ import { isPodBearing, podSpecOf } from "../../policies/rules/common";
 import { multiNodeConfig } from "../fixtures/stacks";
 import { k8s, runProgram, SSH_KEY_CONFIG, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
-import { runResource } from "./policy-support";
+import { runResource } from "../harness/policy";
 
 function render(stack: string, edit: (cfg: any) => void): ProgramResult {
   const cfg = withLabManifest(multiNodeConfig());

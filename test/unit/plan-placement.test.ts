@@ -3,7 +3,7 @@ import { ConfigError } from "../../config/errors";
 import { parsePlatform } from "../../config/validate";
 import { assertFeasible, planPlatform } from "../../plan";
 import { loadStackConfig } from "../harness/stacks";
-import { node, platform, vm } from "./plan-support";
+import { node, platform, vm } from "../fixtures/configs";
 
 const placementOf = (plan: ReturnType<typeof planPlatform>) => Object.fromEntries(plan.placement.map((p) => [p.vm, p.node]));
 

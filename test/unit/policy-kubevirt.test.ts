@@ -6,7 +6,7 @@ import { loadStackConfig } from "../harness/stacks";
 import { rangeSize, vfDemandWithinSupply } from "../../policies/rules/vfDemand";
 import { vmDedicatedCpuResources, vmSriovMacAddresses } from "../../policies/rules/vmHygiene";
 import { vmSriovNetworks } from "../../policies/rules/vmNetworks";
-import { nadProps, resource, runResource, runStack, T, vmiProps, vmProps } from "./policy-support";
+import { nadProps, resource, runResource, runStack, T, vmiProps, vmProps } from "../harness/policy";
 
 describe("policy vm-sriov-networks", () => {
   const nad = resource(T.nad, "sriov-net", nadProps("sriov-net"));

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { Secret } from "@pulumi/policy";
 import { nodePrepHostKeys, nodePrepHostKeysProduction, nodePrepNoPlaintextCredentials } from "../../policies/rules/nodePrep";
 import { secretEnvelope as marked } from "../harness/values";
-import { runResource, T } from "./policy-support";
+import { runResource, T } from "../harness/policy";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyHostKeyHostKeyHostKeyHostKey";

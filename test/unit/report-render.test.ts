@@ -3,7 +3,7 @@ import { parsePlatform } from "../../config/validate";
 import { planPlatform } from "../../plan";
 import { renderDot, renderReport, SECTIONS } from "../../report";
 import { loadStackConfig } from "../harness/stacks";
-import { node, platform, vm } from "./plan-support";
+import { node, platform, vm } from "../fixtures/configs";
 
 /** Headings, tables and the mermaid block of a report, for structural comparison. */
 function parseReport(md: string) {

@@ -7,7 +7,7 @@ import { renderNetworkData, renderUserData } from "../../render/cloudInit";
 import { managementMac } from "../../render/guestNics";
 import { RecordingMocks } from "../harness/mocks";
 import { isSecretValue, outputValue } from "../harness/values";
-import { demoModel, vmNamed } from "./voip-fixtures";
+import { demoModel, vmNamed } from "../fixtures/voip";
 
 async function build(
   model: PlatformModel,

@@ -14,7 +14,7 @@ import {
   renderVmObject,
 } from "../../render/vmSpec";
 import { ROOT } from "../harness/stacks";
-import { demoModel, RawConfig, vmNamed } from "./voip-fixtures";
+import { demoModel, RawConfig, vmNamed } from "../fixtures/voip";
 
 /** The VM `name` of the demo stack after `edit`, with its rendered VMI spec. */
 function specOf(name: string, edit?: (raw: RawConfig) => void) {

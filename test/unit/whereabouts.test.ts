@@ -23,7 +23,7 @@ import { multiNodeConfig } from "../fixtures/stacks";
 import { loadStackConfig } from "../harness/stacks";
 import { k8s, runProgram, SSH_KEY_CONFIG as secretKey, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
-import { runResource, T } from "./policy-support";
+import { runResource, T } from "../harness/policy";
 
 const IMAGE = "ghcr.io/k8snetworkplumbingwg/whereabouts:v0.9.4";
 const MIRROR = "registry.local:5000/mirror";
