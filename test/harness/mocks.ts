@@ -59,7 +59,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       monitor[method] = (req, callback) =>
         original(req, (err, res) => {
           if (!err && res && this.keep) {
-            this.registrations.push({ type: req.getType(), name: req.getName(), urn: res.getUrn(), parent: req.getParent() });
+            const [type, name, parent] = [req.getType(), req.getName(), req.getParent()];
+            this.registrations.push({ type, name, urn: res.getUrn(), parent });
           }
           callback(err, res);
         });

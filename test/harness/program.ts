@@ -42,7 +42,9 @@ export function runProgram(req: ProgramRequest): ProgramResult {
 export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-not-real\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** The secret config every program test sets: the default SSH key, as a secret. */
-export const SSH_KEY_CONFIG: NonNullable<ProgramRequest["config"]> = { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } };
+export const SSH_KEY_CONFIG: NonNullable<ProgramRequest["config"]> = {
+  sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true },
+};
 
 /** The lab's pinned stand-in for the KubeVirt operator manifest: a test cannot download the release. */
 export const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";

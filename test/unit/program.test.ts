@@ -4,7 +4,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { multiNodeConfig } from "../fixtures/stacks";
-import { byType, k8s, LAB_MANIFEST, runProgram, SSH_KEY_CONFIG, TEST_PRIVATE_KEY, withLabManifest } from "../harness/program";
+import {
+  byType, k8s, LAB_MANIFEST, runProgram, SSH_KEY_CONFIG, TEST_PRIVATE_KEY, withLabManifest,
+} from "../harness/program";
 import type { Registration } from "../harness/mocks";
 import type { ProgramResult } from "../harness/runProgram";
 import { loadStackConfig, ROOT } from "../harness/stacks";
@@ -197,7 +199,8 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     for (const g of r.registrations) {
       const chain: string[] = [];
       for (let at: Registration | undefined = g; at !== undefined; at = parentOf(at)) chain.push(at.type);
-      const top = g.type === "pulumi:pulumi:Stack" ? [g.type] : ["kubevirt-sriov:index:SriovPlatform", "pulumi:pulumi:Stack"];
+      const stack = "pulumi:pulumi:Stack";
+      const top = g.type === stack ? [stack] : ["kubevirt-sriov:index:SriovPlatform", stack];
       assert.deepEqual(chain.slice(-top.length), top, `${g.urn}: parent chain ${chain.join(" < ")}`);
     }
     const components = r.resources.filter((x) => x.type.startsWith("kubevirt-sriov:"));
