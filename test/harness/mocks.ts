@@ -1,9 +1,15 @@
-// Pulumi mocks that record every resource the program registers, answering node-prep
-// commands with a node report built from the desired state they carry.
+// The one Pulumi mocks class of the tests: it records every resource the program or a
+// component registers (with the URN and parent the engine would see), answers remote commands
+// (by default with the node report a healthy node gives for the desired state they carry) and
+// runs local commands for real.
 import * as pulumi from "@pulumi/pulumi";
 import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import { HOSTKEY_HOST_ENV } from "../../components/hostKeys";
+import { fakeNodeReportStdout } from "./nodeReports";
+
+/** The project every test runs as (Pulumi.yaml's name; owners and URNs carry it). */
+export const PROJECT = "kubevirt-sriov";
 
 export interface RecordedResource {
   type: string;
@@ -11,10 +17,21 @@ export interface RecordedResource {
   inputs: Record<string, any>;
 }
 
+/** One registration as the engine saw it: the URN it gave, and the parent's URN ("" for none). */
+export interface Registration {
+  type: string;
+  name: string;
+  urn: string;
+  parent: string;
+}
+
+/** What a remote command prints, given the resource's name and inputs. */
 export type CommandStdout = (resourceName: string, inputs: Record<string, any>) => string;
 
 export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
+  /** After `install`: every registration's URN and parent, in the order the engine answered them. */
+  readonly registrations: Registration[] = [];
   /** Resources registered, also when they are not kept. */
   count = 0;
   /** With `measure`: JSON bytes of every resource's inputs and outputs, what the engine's state keeps of them. */
@@ -24,7 +41,38 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
    * `keep: false` (benchmarks) counts resources without holding on to their inputs; `measure`
    * (benchmarks) adds up their size in the state.
    */
-  constructor(private readonly commandStdout: CommandStdout, private readonly keep = true, private readonly measure = false) {}
+  constructor(
+    private readonly commandStdout: CommandStdout = (_name, inputs) => fakeNodeReportStdout(inputs),
+    private readonly keep = true,
+    private readonly measure = false,
+  ) {}
+
+  /**
+   * Makes these mocks the runtime's, for `stack` of PROJECT, and records what the engine's
+   * side sees of each registration: mocks themselves are told neither parent nor URN.
+   */
+  async install(stack: string, preview = false): Promise<this> {
+    await pulumi.runtime.setMocks(this, PROJECT, stack, preview);
+    const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, MonitorMethod>;
+    for (const method of ["registerResource", "readResource"]) {
+      const original = monitor[method].bind(monitor);
+      monitor[method] = (req, callback) =>
+        original(req, (err, res) => {
+          if (!err && res && this.keep) {
+            const [type, name, parent] = [req.getType(), req.getName(), req.getParent()];
+            this.registrations.push({ type, name, urn: res.getUrn(), parent });
+          }
+          callback(err, res);
+        });
+    }
+    return this;
+  }
+
+  /** Forgets what was recorded (a suite that installs once and checks per test). */
+  clear(): void {
+    this.resources.length = 0;
+    this.registrations.length = 0;
+  }
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
     this.count++;
@@ -57,16 +105,28 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 }
 
-/** Unwraps the secret envelope the SDK sends to mocks. */
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-export function isSecretValue(v: unknown): boolean {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+/**
+ * Collects what is logged with pulumi.log.warn: without an engine the SDK prints it with
+ * console.warn as "warning: [runtime] <msg>". Other console output passes through; `stop`
+ * puts console.warn back.
+ */
+export function captureWarnings(): { warnings: string[]; stop: () => void } {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(args.map(String).join(" "));
+    if (m) warnings.push(m[1]);
+    else warn.apply(console, args);
+  };
+  return { warnings, stop: () => void (console.warn = warn) };
 }
 
-/**
- * Local commands run for real, as the command provider would run them (`sh -c`, with stdin and
- * environment): the injector's certificate command then yields a real bundle under mocks.
- */
+/** The part of the mock monitor's registerResource/readResource that `install` wraps. */
+type MonitorMethod = (
+  req: { getType(): string; getName(): string; getParent(): string },
+  callback: (err: unknown, res?: { getUrn(): string }) => void,
+) => Promise<void>;
+
 /**
  * Trust-on-first-use host key records (components/hostKeys.ts) would scan the stack's hosts:
  * the mocks answer them with a key derived from host and port instead (tests of the script
@@ -80,6 +140,10 @@ function fakeHostKey(env: Record<string, string>): { stdout: string; stderr: str
   return { stdout: `ssh-ed25519 ${blob.toString("base64")}`, stderr: "" };
 }
 
+/**
+ * Local commands run for real, as the command provider would run them (`sh -c`, with stdin and
+ * environment): the injector's certificate command then yields a real bundle under mocks.
+ */
 function runLocalCommand(inputs: Record<string, any>): { stdout: string; stderr: string } {
   if (inputs.environment?.[HOSTKEY_HOST_ENV] !== undefined) return fakeHostKey(inputs.environment);
   const r = spawnSync("sh", ["-c", String(inputs.create)], {

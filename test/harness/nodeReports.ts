@@ -2,9 +2,10 @@
 // state the command carries and reports that state as applied, so mocks tests see the
 // same outputs a real node produces (the real script runs in the node-prep tests and the lab).
 
-function decodeState(create: string): string {
-  const m = /<<"KUBEVIRT_SRIOV_STATE"\n([\s\S]*?)\nKUBEVIRT_SRIOV_STATE/.exec(create);
-  if (!m) throw new Error("mock: no desired state in the node command");
+/** The desired state a node-prep command carries (its base64 here-document), as text. */
+export function desiredStateOf(command: string): string {
+  const m = /<<"KUBEVIRT_SRIOV_STATE"\n([\s\S]*?)\nKUBEVIRT_SRIOV_STATE/.exec(command);
+  if (!m) throw new Error("no desired state (KUBEVIRT_SRIOV_STATE here-document) in the node command");
   return Buffer.from(m[1].replace(/\s+/g, ""), "base64").toString("utf8");
 }
 
@@ -12,7 +13,7 @@ export function fakeNodeReportStdout(inputs: Record<string, any>): string {
   // A host-key scan run on a jump host (components/hostKeys.ts): what ssh-keyscan prints.
   const keyscan = /^ssh-keyscan .* -p (\d+) (\S+) #/.exec(String(inputs.create));
   if (keyscan) return `[${keyscan[2]}]:${keyscan[1]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjkTVq0kSxOPgcOqGu1cPJmXcYgEuNzrl5yM7B7q`;
-  const lines = decodeState(String(inputs.create)).split("\n");
+  const lines = desiredStateOf(String(inputs.create)).split("\n");
   let node = "";
   // Per PF the node reports: its state entry (a selector's PFs share one) and what it is.
   const pfs: any[] = [];

@@ -3,8 +3,8 @@
 //   node -r ts-node/register/transpile-only test/harness/runProgram.ts <request.json>
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordingMocks } from "./mocks";
-import { fakeNodeReportStdout } from "./nodeReports";
+import { captureWarnings, RecordedResource, RecordingMocks, Registration } from "./mocks";
+import { CONFIG_ROOT } from "../../config/schema";
 
 export interface ProgramRequest {
   stack: string;
@@ -35,7 +35,9 @@ export interface ProgramSummary {
 }
 
 export interface ProgramResult {
-  resources: { type: string; name: string; inputs: Record<string, any> }[];
+  resources: RecordedResource[];
+  /** Every registration's URN and parent URN, as the engine saw them. */
+  registrations: Registration[];
   /** What the program logged with pulumi.log.warn (without an engine the SDK prints them). */
   warnings: string[];
   outputs?: Record<string, any>;
@@ -44,25 +46,18 @@ export interface ProgramResult {
 
 async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as ProgramRequest;
-  const mocks = new RecordingMocks((_name, inputs) => fakeNodeReportStdout(inputs), !req.summary, req.stateBytes ?? false);
-  const all: Record<string, string> = { "kubevirt-sriov:platform": JSON.stringify(req.platform) };
-  const secretKeys: string[] = req.platformSecret ? ["kubevirt-sriov:platform"] : [];
+  const mocks = new RecordingMocks(undefined, !req.summary, req.stateBytes ?? false);
+  const all: Record<string, string> = { [CONFIG_ROOT]: JSON.stringify(req.platform) };
+  const secretKeys: string[] = req.platformSecret ? [CONFIG_ROOT] : [];
   for (const [k, v] of Object.entries(req.config ?? {})) {
     const full = k.includes(":") ? k : `kubevirt-sriov:${k}`;
     all[full] = v.value;
     if (v.secret) secretKeys.push(full);
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
-  await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, req.preview ?? false);
-  const result: ProgramResult = { resources: mocks.resources, warnings: [] };
-  // Without an engine the SDK's log.warn prints "warning: [runtime] <msg>" with console.warn.
-  const warn = console.warn.bind(console);
-  console.warn = (...args: unknown[]) => {
-    const text = args.map(String).join(" ");
-    const m = /^warning: \[runtime\] ([\s\S]*)$/.exec(text);
-    if (m) result.warnings.push(m[1]);
-    else warn(...args);
-  };
+  await mocks.install(req.stack, req.preview ?? false);
+  const { warnings } = captureWarnings();
+  const result: ProgramResult = { resources: mocks.resources, registrations: mocks.registrations, warnings };
   // A failing program rejects promises the SDK holds too: report the first error once.
   let reported = false;
   const report = (e: unknown) => {

@@ -3,34 +3,22 @@
 // passes every workload the program registers when the pack is told the stack's agentNamespace
 // (and flags the agents, naming the fix, when it is not).
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { MULTUS_RBAC_RULES } from "../../components/multus";
 import { hostAccessOf, hostAccessOnlyForNodeAgents } from "../../policies/rules/hostAccess";
 import { isPodBearing, podSpecOf } from "../../policies/rules/common";
-import { sha256Hex } from "../../render/kubevirt";
-import { multiNodeConfig, ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { k8s, runProgram, SSH_KEY_CONFIG, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
-import { runResource } from "./policy-support";
-
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
+import { runResource } from "../harness/policy";
 
 function render(stack: string, edit: (cfg: any) => void): ProgramResult {
-  const cfg = multiNodeConfig() as any;
-  cfg.kubevirt = { ...cfg.kubevirt, operatorManifest: { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) } };
+  const cfg = withLabManifest(multiNodeConfig());
   edit(cfg);
-  const r = runProgram({ stack, platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+  const r = runProgram({ stack, platform: cfg, config: SSH_KEY_CONFIG });
   assert.equal(r.error, undefined, r.error?.message);
   return r;
 }
 
-type Res = ProgramResult["resources"][number];
-const k8s = (r: ProgramResult, kind: string, name: string): Res => {
-  const found = r.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}`);
-  return found[0];
-};
 const podSpec = (r: ProgramResult, name: string) => k8s(r, "DaemonSet", name).inputs.spec.template.spec;
 
 /** Every violation of the host-access policy over the program's resources, by workload. */

@@ -4,13 +4,10 @@
 // differences documented in the components are allowed. A second check runs every command
 // against the image layout of config/agentImages.ts (upstream's Dockerfiles).
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { AGENT_IMAGE_LAYOUTS } from "../../config/agentImages";
 import { DEFAULT_VERSIONS } from "../../config/versions";
-import { sha256Hex } from "../../render/kubevirt";
-import { multiNodeConfig, ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { runProgram, SSH_KEY_CONFIG, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
 
 interface Mount { mountPath: string; mountPropagation?: string; readOnly?: boolean }
@@ -138,11 +135,8 @@ const UPSTREAM_SRIOV_CNI: PodShape = {
   volumes: { cnibin: host("/opt/cni/bin") },
 };
 
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-
 function render(cfg: Record<string, any>): ProgramResult {
-  cfg.kubevirt = { ...(cfg.kubevirt ?? {}), operatorManifest: { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) } };
-  const r = runProgram({ stack: "agents", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+  const r = runProgram({ stack: "agents", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
   assert.equal(r.error, undefined, r.error?.message);
   return r;
 }

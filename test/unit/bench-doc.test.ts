@@ -6,7 +6,7 @@ import { ENGINE_SECTION, replaceSection, sectionBody, withHandWrittenSections } 
 import { engineFleet } from "../../bench/engineBench";
 import { generateFleet } from "../../bench/fleet";
 import { parsePlatform } from "../../config/validate";
-import { ROOT } from "../fixtures/stacks";
+import { ROOT } from "../harness/stacks";
 
 describe("npm run bench keeps the hand-written sections of BENCHMARKS.md", () => {
   const generated = "# Benchmarks\n\nMachine: x.\n\n## Program cost against the SDK floor\n\nnew table\n";

@@ -3,7 +3,8 @@ import * as fc from "fast-check";
 import { ConfigError } from "../../config/errors";
 import { cidr, memoryQuantity, said, schemaFix, vm } from "../../config/schema";
 import { fromZodIssue, parsePlatform, platformConfigValue } from "../../config/validate";
-import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { loadStackConfig } from "../harness/stacks";
 
 type Cfg = Record<string, any>;
 

@@ -1,14 +1,12 @@
 // What a fleet written with profiles and NIC selectors renders: the device plugin's files for a
 // uniform and a mixed fleet, the plan per profile, the report.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import type { PlatformModel } from "../../config/model";
 import { parsePlatform } from "../../config/validate";
 import { planPlatform } from "../../plan";
 import { renderReport, SECTIONS } from "../../report";
 import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../../render/devicePlugin";
-import { loadStackConfig, ROOT } from "../fixtures/stacks";
+import { loadStackConfig, readStack } from "../harness/stacks";
 
 type Cfg = Record<string, any>;
 
@@ -130,7 +128,7 @@ describe("plan and report per profile", () => {
 
 describe("stacks/Pulumi.fleet-example.yaml", () => {
   it("describes 500 nodes of two hardware profiles in under 100 lines, and plans them per profile", () => {
-    const lines = fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.fleet-example.yaml"), "utf8").split("\n").length;
+    const lines = readStack("fleet-example").text.split("\n").length;
     assert.ok(lines < 100, `${lines} lines`);
     const m = parsePlatform(loadStackConfig("fleet-example"));
     assert.equal(m.nodes.length, 500);

@@ -6,10 +6,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { pinHostKeyCommand } from "../../config/validate";
-import { ROOT, multiNodeConfig } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { ROOT } from "../harness/stacks";
+import { runProgram, SSH_KEY_CONFIG, withLabManifest } from "../harness/program";
+import { unsecret as unwrap } from "../harness/values";
 import { TestSshd } from "../sim/sshd";
-import { sha256Hex } from "../../render/kubevirt";
 
 const SCRIPT = fs.readFileSync(path.join(ROOT, "node", "hostkey.js"), "utf8");
 const PIN = "pulumi config set --path 'platform.nodes[0].ssh.hostKey' <KEY>";
@@ -99,8 +100,7 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     const cfg = multiNodeConfig() as Record<string, any>;
     delete cfg.nodes[0].ssh.hostKey; // worker-a: direct, unpinned → recorded
     // worker-b: pinned node key behind an unpinned jump host → the jump host is recorded
-    cfg.kubevirt.operatorManifest = { file: "lab/kubevirt-lab-operator.yaml", sha256: sha256Hex(fs.readFileSync(path.join(ROOT, "lab/kubevirt-lab-operator.yaml"))) };
-    const r = runProgram({ stack: "tofu", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    const r = runProgram({ stack: "tofu", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
     const records = r.resources.filter((x) => x.type === "command:local:Command" && /hostkey$/.test(x.name));
     assert.deepEqual(records.map((x) => x.name).sort(), ["tofu-worker-a-hostkey", "tofu-worker-b-bastion-hostkey"]);
@@ -108,7 +108,6 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     assert.deepEqual([a.inputs.environment.KVS_SSH_HOST, a.inputs.environment.KVS_SSH_PORT, a.inputs.environment.KVS_SSH_WHO], ["10.0.0.11", "22", "node worker-a"]);
     assert.equal(a.inputs.addPreviousOutputInEnv, true);
     assert.match(a.inputs.environment.KVS_SSH_RUN_WHEN, /^[0-9a-f]{16}$/);
-    const unwrap = (v: any) => (v && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
     const conn = (node: string) => unwrap(r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith(`tofu-${node}`))!.inputs.connection);
     assert.match(unwrap(conn("worker-a").hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI/);
     assert.equal(unwrap(conn("worker-b").hostKey), cfg.nodes[1].ssh.hostKey);
@@ -118,10 +117,8 @@ describe("trust on first use: the program's wiring (mocks)", function () {
   it("a node behind a jump host: scanned on the jump host (over its checked connection), then recorded", () => {
     const cfg = multiNodeConfig() as Record<string, any>;
     delete cfg.nodes[1].ssh.hostKey;
-    cfg.kubevirt.operatorManifest = { file: "lab/kubevirt-lab-operator.yaml", sha256: sha256Hex(fs.readFileSync(path.join(ROOT, "lab/kubevirt-lab-operator.yaml"))) };
-    const r = runProgram({ stack: "tofu", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    const r = runProgram({ stack: "tofu", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
-    const unwrap = (v: any) => (v && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
     const jump = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-bastion-hostkey")!;
     const scanOnJump = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-worker-b-hostkey-scan")!;
     const record = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-hostkey")!;

@@ -2,11 +2,9 @@
 // mocks with the injector on (the certificate command runs for real there).
 import { strict as assert } from "assert";
 import { X509Certificate } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { injectorSettings } from "../../config/schema";
 import { parsePlatform } from "../../config/validate";
-import { effectiveDisabledGates, sha256Hex } from "../../render/kubevirt";
+import { effectiveDisabledGates } from "../../render/kubevirt";
 import {
   INJECTOR,
   injectorRbac,
@@ -17,8 +15,9 @@ import {
   serviceDnsNames,
   tlsCommandEnvironment,
 } from "../../render/injector";
-import { loadStackConfig, ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { loadStackConfig } from "../harness/stacks";
+import { k8s, labManifestPin, runProgram, SSH_KEY_CONFIG } from "../harness/program";
+import { isSecretValue, unsecret } from "../harness/values";
 import type { ProgramResult } from "../harness/runProgram";
 
 const defaults = injectorSettings.parse({});
@@ -141,22 +140,16 @@ describe("injector rendering", () => {
 describe("program under mocks: kubecon-demo with the network-resources-injector", function () {
   this.timeout(120_000);
   let r: ProgramResult;
-  const manifest = "lab/kubevirt-lab-operator.yaml";
   before(() => {
     const cfg: Record<string, any> = loadStackConfig("kubecon-demo");
     cfg.kubevirt = {
       networkResourcesInjector: { replicas: 2 },
-      operatorManifest: { file: manifest, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, manifest))) },
+      operatorManifest: labManifestPin(),
     };
-    r = runProgram({ stack: "kubecon-demo", platform: cfg, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    r = runProgram({ stack: "kubecon-demo", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
   });
-  const plain = (v: any): any => (v && typeof v === "object" && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
-  const find = (kind: string, name: string) => {
-    const found = r.resources.filter((x) => x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-    assert.equal(found.length, 1, `one ${kind} ${name}`);
-    return found[0].inputs;
-  };
+  const find = (kind: string, name: string) => k8s(r, kind, name).inputs;
 
   it("the KubeVirt CR keeps ExternalNetResourceInjection on", () => {
     const cr = r.resources.find((x) => x.type === "kubernetes:kubevirt.io/v1:KubeVirt")!;
@@ -175,8 +168,8 @@ describe("program under mocks: kubecon-demo with the network-resources-injector"
   it("the webhook's caBundle verifies the serving certificate in the Secret, for the name the API server dials", () => {
     const webhook = find("MutatingWebhookConfiguration", INJECTOR.webhookConfiguration).webhooks[0];
     const secret = find("Secret", INJECTOR.secret);
-    const certPem = plain(secret.stringData)["tls.crt"];
-    assert.match(plain(secret.stringData)["tls.key"], /BEGIN PRIVATE KEY/);
+    const certPem = unsecret(secret.stringData)["tls.crt"];
+    assert.match(unsecret(secret.stringData)["tls.key"], /BEGIN PRIVATE KEY/);
     const ca = new X509Certificate(Buffer.from(webhook.clientConfig.caBundle, "base64").toString());
     const cert = new X509Certificate(certPem);
     assert.ok(cert.verify(ca.publicKey));
@@ -185,7 +178,7 @@ describe("program under mocks: kubecon-demo with the network-resources-injector"
 
   it("the private key is secret: in the Secret, in the command's output, never in the stack outputs", () => {
     const secret = find("Secret", INJECTOR.secret);
-    assert.ok(secret.stringData["4dabf18193072939515e22adb298388d"], "stringData is a secret value");
+    assert.ok(isSecretValue(secret.stringData), "stringData is a secret value");
     const tls = r.resources.find((x) => x.type === "command:local:Command" && x.inputs.environment?.NRI_TLS_MAIN === "1")!;
     assert.equal(tls.inputs.create, "node -");
     // No `dir`: the command runs in the program's directory, where node_modules holds

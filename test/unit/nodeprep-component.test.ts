@@ -5,17 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection, remoteConnection, SriovNodePrep, vfFingerprint } from "../../components/nodePrep";
 import { NodeReport } from "../../render/nodeReport";
 import { renderRemoteCommand, renderRevertCommand } from "../../render/nodeState";
+import { captureWarnings, RecordedResource, RecordingMocks } from "../harness/mocks";
+import { isSecretValue, outputValue as value, unsecret } from "../harness/values";
 import { allOn, nodeState } from "../sim/states";
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
-
-interface Recorded {
-  type: string;
-  name: string;
-  inputs: Record<string, any>;
-}
 
 const report: NodeReport = {
   schema: 1, kernel: "6.1.0-18-amd64",
@@ -41,34 +35,14 @@ const report: NodeReport = {
 };
 
 let stdout = "";
-const recorded: Recorded[] = [];
-
-function value<T>(o: pulumi.Output<T>): Promise<T> {
-  return (o as unknown as { promise(): Promise<T> }).promise();
-}
-
-function unwrapSecret(v: any): { secret: boolean; value: any } {
-  if (v && typeof v === "object" && v[SECRET_SIG_KEY] === SECRET_SIG) return { secret: true, value: v.value };
-  return { secret: false, value: v };
-}
+const mocks = new RecordingMocks(() => stdout);
 
 describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
-  before(() => {
-    pulumi.runtime.setMocks({
-      newResource(args) {
-        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-        const state: Record<string, any> = { ...args.inputs };
-        if (args.type === "command:remote:Command") {
-          state.stdout = stdout;
-          state.stderr = "";
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    }, "kubevirt-sriov", "test", false);
+  before(async () => {
+    await mocks.install("test");
   });
   beforeEach(() => {
-    recorded.length = 0;
+    mocks.clear();
     stdout = `progress\n${JSON.stringify(report)}\n`;
   });
 
@@ -79,9 +53,9 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
     dialErrorLimit: 3, perDialTimeout: 20,
   };
 
-  async function settle(c: SriovNodePrep): Promise<Recorded> {
+  async function settle(c: SriovNodePrep): Promise<RecordedResource> {
     await value(c.vfFingerprint);
-    const cmds = recorded.filter((r) => r.type === "command:remote:Command");
+    const cmds = mocks.ofType("command:remote:Command");
     assert.strictEqual(cmds.length, 1);
     return cmds[0];
   }
@@ -98,15 +72,14 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
     assert.ok(cmd.inputs.delete.length < cmd.inputs.create.length / 10);
     assert.strictEqual(cmd.inputs.addPreviousOutputInEnv, false);
     assert.ok(!cmd.inputs.create.includes("sudo"), "root needs no sudo");
-    const comp = recorded.find((r) => r.type === "kubevirt-sriov:node:SriovNodePrep");
+    const comp = mocks.resources.find((r) => r.type === "kubevirt-sriov:node:SriovNodePrep");
     assert.deepStrictEqual(comp?.inputs, {}, "no args (with their secrets) are registered on the component");
   });
 
   it("passes the connection with the key and passwords secret and never in a command string", async () => {
     const cmd = await settle(new SriovNodePrep("node1", { state, connection }));
-    const conn = unwrapSecret(cmd.inputs.connection);
-    assert.ok(conn.secret, "the connection is a secret input");
-    const v = conn.value;
+    assert.ok(isSecretValue(cmd.inputs.connection), "the connection is a secret input");
+    const v = unsecret(cmd.inputs.connection);
     assert.deepStrictEqual([v.host, v.port, v.user, v.privateKey, v.hostKey, v.dialErrorLimit, v.perDialTimeout],
       ["10.0.0.11", 22, "root", KEY, connection.hostKey, 3, 20]);
     assert.deepStrictEqual([v.proxy.host, v.proxy.port, v.proxy.user, v.proxy.password, v.proxy.hostKey],
@@ -157,9 +130,15 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
   it("passes on the node's IOMMU-group conflicts (and warns about them)", async () => {
     const conflict = "PF ens1f0 (0000:10:00.0): 3 vfio-pci VFs share an IOMMU group with devices on other drivers (group 12: 0000:10:00.0 (i40e)), so no VM can use them; cure: ...";
     stdout = JSON.stringify({ ...report, vfioReady: false, vfio: { ...report.vfio, conflicts: [conflict] } });
-    const c = new SriovNodePrep("node1", { state, connection });
-    assert.deepStrictEqual(await value(c.vfioConflicts), [conflict]);
-    assert.strictEqual(await value(c.vfioReady), false);
+    const logged = captureWarnings();
+    try {
+      const c = new SriovNodePrep("node1", { state, connection });
+      assert.deepStrictEqual(await value(c.vfioConflicts), [conflict]);
+      assert.strictEqual(await value(c.vfioReady), false);
+    } finally {
+      logged.stop();
+    }
+    assert.deepStrictEqual(logged.warnings, [`node k8s-node1: ${conflict}`]);
   });
 
   it("vfFingerprint follows the VF layout of the managed PFs only", () => {
@@ -192,6 +171,6 @@ describe("nodeprep: SriovNodePrep component (Pulumi mocks)", () => {
       (e: unknown) => e instanceof pulumi.ResourceError && /^node k8s-node1: node state pfs\[0\]\.name/.test(e.message));
     assert.throws(() => new SriovNodePrep("node6", { state, connection: { ...connection, port: 0 } }),
       (e: unknown) => e instanceof pulumi.ResourceError && /port 1-65535/.test(e.message));
-    assert.ok(!recorded.some((r) => r.type === "command:remote:Command"));
+    assert.ok(!mocks.resources.some((r) => r.type === "command:remote:Command"));
   });
 });

@@ -13,6 +13,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection, SriovNodePrep } from "../../components/nodePrep";
 import { NodeState } from "../../render/nodeState";
+import { RecordingMocks } from "../harness/mocks";
+import { desiredStateOf as stateOf } from "../harness/nodeReports";
+import { outputValue as value, unsecret } from "../harness/values";
 import { SimHost, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
 
@@ -57,44 +60,23 @@ class RemoteCommandLife {
   }
 }
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const unsecret = (v: any): any => (v && typeof v === "object" && v[SECRET_SIG_KEY] !== undefined ? v.value : v);
-
-function stateOf(command: string): string {
-  const m = /<<"KUBEVIRT_SRIOV_STATE"\n([A-Za-z0-9+/=\n]*)\nKUBEVIRT_SRIOV_STATE/.exec(command);
-  assert.ok(m, "no state in the command");
-  return Buffer.from(m[1].replace(/\n/g, ""), "base64").toString("utf8");
-}
-
 describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)", function () {
   this.timeout(120000);
   const start = simHostPerTest();
   let life: RemoteCommandLife | undefined;
-  const registered: { type: string; name: string; inputs: Record<string, any> }[] = [];
+  const mocks = new RecordingMocks((_name, inputs) => (life ? life.up(inputs) : ""));
 
-  before(() => {
-    pulumi.runtime.setMocks({
-      newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        const state: Record<string, any> = { ...args.inputs };
-        if (args.type === "command:remote:Command") {
-          state.stdout = life ? life.up(args.inputs) : "";
-          state.stderr = "";
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
-    }, "kubevirt-sriov", "test", false);
+  before(async () => {
+    await mocks.install("test");
   });
   beforeEach(() => {
-    registered.length = 0;
+    mocks.clear();
     life = undefined;
   });
 
   const connection: NodeConnection = { host: "192.0.2.11", port: 22, user: "root", privateKey: "key" };
-  const value = <T>(o: pulumi.Output<T>): Promise<T> => (o as unknown as { promise(): Promise<T> }).promise();
   const command = () => {
-    const c = registered.filter((r) => r.type === "command:remote:Command");
+    const c = mocks.ofType("command:remote:Command");
     return c[c.length - 1];
   };
 
@@ -116,7 +98,7 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
     }
   });
 
-  it("asks for delete-before-replace: a replacement reverts first, then applies (same owner)", async () => {
+  it("registers the remote command with deleteBeforeReplace (a replacement reverts before it applies)", async () => {
     const h = await start(x710Host(1));
     const seen: pulumi.ResourceTransformationArgs[] = [];
     prep(h, nodeState([allOn("ens1f0", 2)]), false, [(a) => {

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { ConfigError } from "../../config/errors";
 import { parsePlatform } from "../../config/validate";
 import { assertFeasible, DiscoveredNode, planPlatform } from "../../plan";
-import { node, platform, vm } from "./plan-support";
+import { node, platform, vm } from "../fixtures/configs";
 
 const plan = (raw: unknown, discovery?: Map<string, DiscoveredNode>) => planPlatform(parsePlatform(raw), discovery);
 

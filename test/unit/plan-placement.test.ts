@@ -2,12 +2,13 @@ import * as assert from "assert";
 import { ConfigError } from "../../config/errors";
 import { parsePlatform } from "../../config/validate";
 import { assertFeasible, planPlatform } from "../../plan";
-import { node, platform, stackConfig, vm } from "./plan-support";
+import { loadStackConfig } from "../harness/stacks";
+import { node, platform, vm } from "../fixtures/configs";
 
 const placementOf = (plan: ReturnType<typeof planPlatform>) => Object.fromEntries(plan.placement.map((p) => [p.vm, p.node]));
 
 describe("planner: kubecon-demo", () => {
-  const model = parsePlatform(stackConfig("kubecon-demo"));
+  const model = parsePlatform(loadStackConfig("kubecon-demo"));
   const plan = planPlatform(model);
 
   it("is feasible with both VMs on the one worker", () => {

@@ -2,11 +2,11 @@ import * as assert from "assert";
 import { parsePlatform } from "../../config/validate";
 import { kubevirtFeatureGates, kubevirtInjectionGate } from "../../policies/rules/kubevirtGate";
 import { gateDemand, renderKubevirtCr } from "../../render/kubevirt";
-import { loadStackConfig } from "../fixtures/stacks";
+import { loadStackConfig } from "../harness/stacks";
 import { rangeSize, vfDemandWithinSupply } from "../../policies/rules/vfDemand";
 import { vmDedicatedCpuResources, vmSriovMacAddresses } from "../../policies/rules/vmHygiene";
 import { vmSriovNetworks } from "../../policies/rules/vmNetworks";
-import { nadProps, resource, runResource, runStack, T, vmiProps, vmProps } from "./policy-support";
+import { nadProps, resource, runResource, runStack, T, vmiProps, vmProps } from "../harness/policy";
 
 describe("policy vm-sriov-networks", () => {
   const nad = resource(T.nad, "sriov-net", nadProps("sriov-net"));

@@ -1,12 +1,11 @@
 import * as assert from "assert";
 import { Secret } from "@pulumi/policy";
 import { nodePrepHostKeys, nodePrepHostKeysProduction, nodePrepNoPlaintextCredentials } from "../../policies/rules/nodePrep";
-import { runResource, T } from "./policy-support";
+import { secretEnvelope as marked } from "../harness/values";
+import { runResource, T } from "../harness/policy";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyHostKeyHostKeyHostKeyHostKey";
-/** The wire form of a secret, as mocks and raw engine payloads show it. */
-const marked = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
 
 function command(connection: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return {

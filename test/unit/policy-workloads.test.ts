@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { hostAccessOnlyForNodeAgents } from "../../policies/rules/hostAccess";
 import { imageProblem, parseImage, pinnedImages } from "../../policies/rules/images";
-import { podWorkload, runResource, T, vmiProps, vmProps } from "./policy-support";
+import { podWorkload, runResource, T, vmiProps, vmProps } from "../harness/policy";
 
 const DIGEST = "sha256:" + "a".repeat(64);
 

@@ -2,20 +2,15 @@
 // resources as the fleet written node by node, and NIC selectors resolved by the (mocked) nodes
 // flowing into the device plugin's config and the typed outputs.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import { sha256Hex } from "../../render/kubevirt";
-import { ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { desiredStateOf } from "../harness/nodeReports";
+import { k8s, labManifestPin, runProgram, SSH_KEY_CONFIG as secretKey } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
 
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-const secretKey = { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } };
 
 function stack(nodes: unknown[], profiles?: Record<string, unknown>): Record<string, unknown> {
   return {
     environment: "staging",
-    kubevirt: { operatorManifest: { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) } },
+    kubevirt: { operatorManifest: labManifestPin() },
     ...(profiles ? { profiles } : {}),
     nodes,
     pools: [{ name: "media" }, { name: "signalling" }],
@@ -34,12 +29,6 @@ const named = {
   physicalFunctions: [{ name: "ens1f0", numVfs: 8, mtu: 9000, ranges: [{ vfs: "0-5", pool: "media" }, { vfs: "6-7", pool: "signalling" }] }],
 };
 
-const k8s = (r: ProgramResult, kind: string, name: string) => {
-  const found = r.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}`);
-  return found[0];
-};
-
 describe("program under mocks: a fleet written with profiles", function () {
   this.timeout(180_000);
 
@@ -53,6 +42,8 @@ describe("program under mocks: a fleet written with profiles", function () {
     });
     assert.equal(byNode.error, undefined, byNode.error?.message);
     assert.deepEqual(viaProfile.resources.map((x) => `${x.type}::${x.name}`), byNode.resources.map((x) => `${x.type}::${x.name}`), "same resources, same names: same URNs");
+    const urns = (r: ProgramResult) => r.registrations.map((g) => g.urn).sort();
+    assert.deepEqual(urns(viaProfile), urns(byNode), "the same URNs, parents included");
     // The same inputs, node commands included; only where a host key record says to pin the key differs.
     const pins = (r: ProgramResult) => r.resources.filter((x) => x.inputs.environment?.KVS_SSH_PIN).map((x) => x.inputs.environment.KVS_SSH_PIN);
     assert.deepEqual(pins(viaProfile), [1, 2, 3].map((i) => `pulumi config set --path 'platform.nodes[0].hostKeys["r740-${i}"]' <KEY>`));
@@ -80,8 +71,7 @@ describe("program under mocks: a fleet written with profiles", function () {
     assert.equal(r.error, undefined, r.error?.message);
     const cmds = r.resources.filter((x) => x.type === "command:remote:Command");
     assert.equal(cmds.length, 3, "one command per node");
-    const state = (create: string) => Buffer.from(/<<"KUBEVIRT_SRIOV_STATE"\n([\s\S]*?)\nKUBEVIRT_SRIOV_STATE/.exec(create)![1].replace(/\s+/g, ""), "base64").toString("utf8");
-    const a = state(cmds.find((c) => c.name.endsWith("e810-a-sriov"))!.inputs.create);
+    const a = desiredStateOf(cmds.find((c) => c.name.endsWith("e810-a-sriov"))!.inputs.create);
     assert.match(a, /^profile e810$/m);
     assert.match(a, /^select 8086 159b - 0 2 8 - profiles\.e810\.physicalFunctions\[0\]$/m);
 

@@ -3,29 +3,16 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256Hex } from "../../render/kubevirt";
-import { loadStackConfig, multiNodeConfig, ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { multiNodeConfig } from "../fixtures/stacks";
+import {
+  byType, k8s, LAB_MANIFEST, runProgram, SSH_KEY_CONFIG, TEST_PRIVATE_KEY, withLabManifest,
+} from "../harness/program";
+import type { Registration } from "../harness/mocks";
 import type { ProgramResult } from "../harness/runProgram";
-
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-const manifestPin = () => ({ file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) });
-const secretKey = { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } };
-
-function withManifest(cfg: Record<string, any>): Record<string, any> {
-  cfg.kubevirt = { ...(cfg.kubevirt ?? {}), operatorManifest: manifestPin() };
-  return cfg;
-}
+import { loadStackConfig, ROOT } from "../harness/stacks";
+import { SECRET_SIG, unsecret } from "../harness/values";
 
 type Res = ProgramResult["resources"][number];
-const byType = (r: ProgramResult, type: string): Res[] => r.resources.filter((x) => x.type === type);
-const k8s = (r: ProgramResult, kind: string, name: string): Res => {
-  const found = r.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}; have: ${r.resources.filter((x) => x.type.endsWith(`:${kind}`)).map((x) => x.inputs.metadata?.name).join(", ")}`);
-  return found[0];
-};
-/** Unwraps secret envelopes (the command provider marks the whole connection secret). */
-const plain = (v: any): any => (v && typeof v === "object" && v["4dabf18193072939515e22adb298388d"] ? v.value : v);
 const images = (ds: Res): string[] => {
   const spec = ds.inputs.spec.template.spec;
   return [...(spec.initContainers ?? []), ...spec.containers].map((c: { image: string }) => c.image);
@@ -35,7 +22,7 @@ describe("program under mocks: kubecon-demo", function () {
   this.timeout(120_000);
   let r: ProgramResult;
   before(() => {
-    r = runProgram({ stack: "kubecon-demo", platform: withManifest(loadStackConfig("kubecon-demo")), config: secretKey });
+    r = runProgram({ stack: "kubecon-demo", platform: withLabManifest(loadStackConfig("kubecon-demo")), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
   });
 
@@ -81,7 +68,7 @@ describe("program under mocks: kubecon-demo", function () {
     assert.equal(ds.inputs.spec.template.spec.hostNetwork, undefined);
   });
 
-  it("KubeVirt: operator manifest as a ConfigGroup, then the CR with ExternalNetResourceInjection disabled and CPUManager on", () => {
+  it("KubeVirt: operator manifest as a ConfigGroup; the CR with ExternalNetResourceInjection disabled and CPUManager on", () => {
     const group = byType(r, "kubernetes:yaml/v2:ConfigGroup");
     assert.equal(group.length, 1);
     assert.equal(group[0].inputs.yaml, fs.readFileSync(path.join(ROOT, LAB_MANIFEST), "utf8"));
@@ -108,12 +95,12 @@ describe("program under mocks: kubecon-demo", function () {
   it("node k8s-node1: one remote command with a secret key, apply on create/update, revert on delete; label patch", () => {
     const cmds = byType(r, "command:remote:Command");
     assert.equal(cmds.length, 1);
-    const c: Record<string, any> = { ...cmds[0].inputs, connection: plain(cmds[0].inputs.connection) };
+    const c: Record<string, any> = { ...cmds[0].inputs, connection: unsecret(cmds[0].inputs.connection) };
     assert.equal(c.connection.host, "k8s-node1.example.internal");
     assert.equal(c.connection.user, "root");
     assert.ok(!JSON.stringify(c.create).includes("test-key-material"), "no key in the command");
-    assert.ok(JSON.stringify(cmds[0].inputs.connection).includes("4dabf18193072939515e22adb298388d"), "the connection is secret");
-    assert.ok(JSON.stringify(c.connection.privateKey).includes("4dabf18193072939515e22adb298388d") || cmds[0].inputs.connection["4dabf18193072939515e22adb298388d"], "the key is secret");
+    assert.ok(JSON.stringify(cmds[0].inputs.connection).includes(SECRET_SIG), "the connection is secret");
+    assert.ok(JSON.stringify(c.connection.privateKey).includes(SECRET_SIG) || cmds[0].inputs.connection[SECRET_SIG], "the key is secret");
     assert.ok(!JSON.stringify(r.outputs).includes("test-key-material"), "no key in the outputs");
     assert.match(c.create, /sriov-node\.sh" apply/);
     assert.equal(c.update, undefined, "a change re-runs create");
@@ -161,15 +148,15 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
   this.timeout(120_000);
   let r: ProgramResult;
   before(() => {
-    const cfg = withManifest(multiNodeConfig());
+    const cfg = withLabManifest(multiNodeConfig());
     cfg.nodes[1].ssh.privateKeySecret = "opsKey";
     cfg.nodes[1].bastion.privateKeySecret = "opsKey";
-    r = runProgram({ stack: "staging", platform: cfg, config: { ...secretKey, opsKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    r = runProgram({ stack: "staging", platform: cfg, config: { ...SSH_KEY_CONFIG, opsKey: { value: TEST_PRIVATE_KEY, secret: true } } });
     assert.equal(r.error, undefined, r.error?.message);
   });
 
   it("one command per node, bastion and host key wired, sudo for a non-root user", () => {
-    const cmds = byType(r, "command:remote:Command").map((c) => ({ ...c, inputs: { ...c.inputs, connection: plain(c.inputs.connection) } as Record<string, any> }));
+    const cmds = byType(r, "command:remote:Command").map((c) => ({ ...c, inputs: { ...c.inputs, connection: unsecret(c.inputs.connection) } as Record<string, any> }));
     assert.equal(cmds.length, 2);
     const a = cmds.find((c) => c.inputs.connection.host === "10.0.0.11")!;
     const b = cmds.find((c) => c.inputs.connection.host === "10.0.0.12")!;
@@ -197,7 +184,25 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     assert.deepEqual(cr.inputs.spec.infra.nodePlacement.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
   });
 
-  it("every child has a parent chain up to the stack (component names derive from the stack)", () => {
+  it("every resource's URN chains up through SriovPlatform to the stack; component names derive from the stack", () => {
+    // Mocks see no parents: the harness records the parent URN the engine got with each registration.
+    const seen = (xs: { type: string; name: string }[]) => xs.map((x) => `${x.type} ${x.name}`).sort();
+    assert.deepEqual(seen(r.registrations), seen(r.resources), "every resource the mocks saw was registered once");
+    const byUrn = new Map(r.registrations.map((g) => [g.urn, g]));
+    const parentOf = (g: Registration): Registration | undefined => {
+      const parent = g.parent === "" ? undefined : byUrn.get(g.parent);
+      assert.ok(g.parent === "" || parent, `${g.urn}: its parent ${g.parent} is no registered resource`);
+      // A URN names its parent's type before its own: <stack>::<project>::<parent type>$<type>::<name>.
+      assert.equal(g.urn, `urn:pulumi:staging::kubevirt-sriov::${parent ? `${parent.type}$` : ""}${g.type}::${g.name}`);
+      return parent;
+    };
+    for (const g of r.registrations) {
+      const chain: string[] = [];
+      for (let at: Registration | undefined = g; at !== undefined; at = parentOf(at)) chain.push(at.type);
+      const stack = "pulumi:pulumi:Stack";
+      const top = g.type === stack ? [stack] : ["kubevirt-sriov:index:SriovPlatform", stack];
+      assert.deepEqual(chain.slice(-top.length), top, `${g.urn}: parent chain ${chain.join(" < ")}`);
+    }
     const components = r.resources.filter((x) => x.type.startsWith("kubevirt-sriov:"));
     assert.deepEqual([...new Set(components.map((c) => c.type))].sort(), [
       "kubevirt-sriov:cluster:Kubevirt", "kubevirt-sriov:cluster:Multus", "kubevirt-sriov:cluster:NodeLabels", "kubevirt-sriov:cluster:SriovCni",
@@ -213,10 +218,10 @@ describe("program under mocks: bad input", function () {
   this.timeout(120_000);
 
   it("an invalid config fails before any resource, as one RunError listing every problem", () => {
-    const cfg = withManifest(multiNodeConfig());
+    const cfg = withLabManifest(multiNodeConfig());
     cfg.pools[0].name = "media-a";
     cfg.networks[1].vlan = 5000;
-    const r = runProgram({ stack: "bad", platform: cfg, config: secretKey });
+    const r = runProgram({ stack: "bad", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
     assert.match(r.error!.message, /kubevirt-sriov:platform\.pools\[0\]\.name: "media-a" has characters the device plugin refuses/);
     assert.match(r.error!.message, /kubevirt-sriov:platform\.networks\[1\]\.vlan: VLAN 5000 is outside 0–4094/);
@@ -224,11 +229,11 @@ describe("program under mocks: bad input", function () {
   });
 
   it("VMs needing more VFs than exist fail with the pool, the demand and the supply", () => {
-    const cfg = withManifest(loadStackConfig("kubecon-demo"));
+    const cfg = withLabManifest(loadStackConfig("kubecon-demo"));
     cfg.nodes[0].physicalFunctions[0].numVfs = 0;
     cfg.nodes[0].physicalFunctions[2].numVfs = 1;
     cfg.vms.push({ name: "pbx2", role: "pbx", interfaces: [{ network: "sriov-net", address: "10.56.217.11/24" }] });
-    const r = runProgram({ stack: "short", platform: cfg, config: secretKey });
+    const r = runProgram({ stack: "short", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
     assert.match(r.error!.message, /kubevirt-sriov:platform\.pools\[0\]: pool "sriov_net_A": VMs request 3 VFs but the nodes supply 1 — /);
     assert.match(r.error!.message, /VM default\/pbx2 fits on no node/);
@@ -236,10 +241,10 @@ describe("program under mocks: bad input", function () {
   });
 
   it("a missing secret and a plaintext secret are refused by name", () => {
-    const r1 = runProgram({ stack: "nosecret", platform: withManifest(loadStackConfig("kubecon-demo")) });
+    const r1 = runProgram({ stack: "nosecret", platform: withLabManifest(loadStackConfig("kubecon-demo")) });
     assert.equal(r1.error?.name, "RunError");
     assert.match(r1.error!.message, /kubevirt-sriov:sshPrivateKey: not set \(needed by nodes\[0\]\.ssh\) — run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- /);
-    const r2 = runProgram({ stack: "plain", platform: withManifest(loadStackConfig("kubecon-demo")), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: false } } });
+    const r2 = runProgram({ stack: "plain", platform: withLabManifest(loadStackConfig("kubecon-demo")), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: false } } });
     assert.match(r2.error!.message, /sshPrivateKey: is stored in plaintext/);
     assert.deepEqual(r2.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
   });
@@ -247,7 +252,7 @@ describe("program under mocks: bad input", function () {
   it("a tampered operator manifest is refused before any resource", () => {
     const cfg = loadStackConfig("kubecon-demo") as Record<string, any>;
     cfg.kubevirt = { operatorManifest: { file: LAB_MANIFEST, sha256: "0".repeat(64) } };
-    const r = runProgram({ stack: "tampered", platform: cfg, config: secretKey });
+    const r = runProgram({ stack: "tampered", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
     assert.match(r.error!.message, /kubevirt\.operatorManifest: the KubeVirt v1\.9\.0 operator manifest from .* has SHA-256 [0-9a-f]{64}, expected 0{64} — /);
     assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);

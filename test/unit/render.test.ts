@@ -6,7 +6,8 @@ import { agentImages, mirrorImage } from "../../render/images";
 import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, renderKubevirtCr, sha256Hex, versionAtLeast } from "../../render/kubevirt";
 import { renderNad, renderSriovCniConfig } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
-import { loadStackConfig, multiNodeConfig } from "../fixtures/stacks";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { loadStackConfig } from "../harness/stacks";
 
 describe("device-plugin config.json", () => {
   it("kubecon-demo: two vfio-pci pools by root device with explicit VF ranges, one uniform document", () => {

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { ConfigError } from "../../config/errors";
 import { listStacks, ReportCliError, runReport } from "../../report/cli";
-import { ROOT } from "./plan-support";
+import { ROOT } from "../harness/stacks";
 
 
 describe("report CLI", () => {

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import { parsePlatform } from "../../config/validate";
 import { planPlatform } from "../../plan";
 import { renderDot, renderReport, SECTIONS } from "../../report";
-import { node, platform, stackConfig, vm } from "./plan-support";
+import { loadStackConfig } from "../harness/stacks";
+import { node, platform, vm } from "../fixtures/configs";
 
 /** Headings, tables and the mermaid block of a report, for structural comparison. */
 function parseReport(md: string) {
@@ -54,7 +55,7 @@ function dotGraph(text: string) {
 }
 
 describe("report: kubecon-demo", () => {
-  const model = parsePlatform(stackConfig("kubecon-demo"));
+  const model = parsePlatform(loadStackConfig("kubecon-demo"));
   const plan = planPlatform(model);
   const md = renderReport("kubecon-demo", model, plan, { svg: "kubecon-demo.svg" });
   const r = parseReport(md);

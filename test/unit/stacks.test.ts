@@ -4,15 +4,10 @@
 // The only substitution: the KubeVirt operator manifest is the lab's pinned stand-in, since a
 // test cannot download the release (the SHA-256 check itself still runs).
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
-import { sha256Hex } from "../../render/kubevirt";
-import { ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { runProgram, TEST_PRIVATE_KEY, withLabManifest } from "../harness/program";
+import { readStack, shippedStacks } from "../harness/stacks";
 
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-const STACKS = fs.readdirSync(path.join(ROOT, "stacks")).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).sort();
+const STACKS = shippedStacks().map((stack) => `Pulumi.${stack}.yaml`);
 
 /** The `# expect-warning:` lines of a stack file. */
 export function expectedWarnings(text: string): string[] {
@@ -29,12 +24,9 @@ describe("every shipped stack renders under mocks, with only the warnings it doc
   for (const file of STACKS) {
     const stack = file.replace(/^Pulumi\.(.+)\.yaml$/, "$1");
     it(`stacks/${file}`, () => {
-      const text = fs.readFileSync(path.join(ROOT, "stacks", file), "utf8");
-      const doc = yaml.load(text) as { config: Record<string, unknown> };
-      const platform = structuredClone(doc.config["kubevirt-sriov:platform"]) as Record<string, any>;
+      const { text, platform } = readStack(stack);
       assert.ok(platform, `${file} has no kubevirt-sriov:platform key`);
-      const kv = (platform.kubevirt ??= {});
-      kv.operatorManifest = { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) };
+      withLabManifest(platform);
       const secrets: Record<string, { value: string; secret: boolean }> = {};
       for (const key of secretKeysOf(platform)) secrets[key] = { value: TEST_PRIVATE_KEY, secret: true };
       const r = runProgram({ stack, platform, config: secrets });

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { asteriskSettingsFor, renderAsteriskDropIn } from "../../render/asterisk";
-import { demoModel, vmNamed } from "./voip-fixtures";
+import { demoModel, vmNamed } from "../fixtures/voip";
 
 const settings = () => asteriskSettingsFor(vmNamed(demoModel(), "pbx"));
 

@@ -9,7 +9,7 @@ import {
   renderIni,
 } from "../../render/asterisk";
 import { pbxCloudConfig } from "../../render/cloudInit";
-import { demoModel, vmNamed } from "./voip-fixtures";
+import { demoModel, vmNamed } from "../fixtures/voip";
 
 interface Section {
   name: string;

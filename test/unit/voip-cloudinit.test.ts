@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { PlatformModel } from "../../config/model";
 import { LOADTEST_SCRIPT, LOADTEST_UNIT, renderNetworkData, renderUserData, WAIT_SCRIPT } from "../../render/cloudInit";
 import { managementMac } from "../../render/guestNics";
-import { demoModel, RawConfig, requireTool, tempDir, vmNamed } from "./voip-fixtures";
+import { demoModel, RawConfig, requireTool, tempDir, vmNamed } from "../fixtures/voip";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsWJp1kW2m9yU3s0e3Jq3b8B0tqvV1Zb1k5mQ0nXyZ1 ops@example";
 const CUSTOM_USER_DATA = "#cloud-config\npackages: [kamailio]\nruncmd:\n  - [systemctl, enable, --now, kamailio]\n";

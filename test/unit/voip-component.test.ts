@@ -5,37 +5,15 @@ import type { PlatformModel } from "../../config/model";
 import { renderVmOutput, VoipVm, VoipVmOutput } from "../../components/voipVm";
 import { renderNetworkData, renderUserData } from "../../render/cloudInit";
 import { managementMac } from "../../render/guestNics";
-import { demoModel, vmNamed } from "./voip-fixtures";
+import { RecordingMocks } from "../harness/mocks";
+import { isSecretValue, outputValue } from "../harness/values";
+import { demoModel, vmNamed } from "../fixtures/voip";
 
-interface Recorded {
-  type: string;
-  name: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  inputs: Record<string, any>;
-}
-
-class Mocks implements pulumi.runtime.Mocks {
-  readonly resources: Recorded[] = [];
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-    this.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-    return { id: `${args.name}_id`, state: args.inputs };
-  }
-  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-    return args.inputs;
-  }
-  one(type: string, name: string): Recorded {
-    const found = this.resources.filter((r) => r.type === type && r.name === name);
-    assert.equal(found.length, 1, `expected one ${type} ${name}; have ${this.resources.map((r) => `${r.type} ${r.name}`).join(", ")}`);
-    return found[0];
-  }
-}
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
-
-async function build(model: PlatformModel, names: string[]): Promise<{ mocks: Mocks; vms: Map<string, VoipVm>; outputs: Map<string, VoipVmOutput> }> {
-  const mocks = new Mocks();
-  await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", "kubecon-demo", false);
+async function build(
+  model: PlatformModel,
+  names: string[],
+): Promise<{ mocks: RecordingMocks; vms: Map<string, VoipVm>; outputs: Map<string, VoipVmOutput> }> {
+  const mocks = await new RecordingMocks().install("kubecon-demo");
   const vms = new Map<string, VoipVm>();
   const outputs = new Map<string, VoipVmOutput>();
   for (const name of names) {
@@ -43,16 +21,16 @@ async function build(model: PlatformModel, names: string[]): Promise<{ mocks: Mo
     vms.set(name, c);
   }
   for (const [name, c] of vms) {
-    await valueOf(c.vm.urn);
-    if (c.cloudInitSecret) await valueOf(c.cloudInitSecret.urn);
-    outputs.set(name, await valueOf(c.output));
+    await outputValue(c.vm.urn);
+    if (c.cloudInitSecret) await outputValue(c.cloudInitSecret.urn);
+    outputs.set(name, await outputValue(c.output));
   }
   return { mocks, vms, outputs };
 }
 
 describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
   const model = demoModel();
-  let mocks: Mocks;
+  let mocks: RecordingMocks;
   let outputs: Map<string, VoipVmOutput>;
 
   before(async () => {
@@ -124,7 +102,7 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
     assert.equal(secret.metadata.name, "sipp-cloudinit");
     assert.equal(secret.metadata.namespace, "default");
     // The Kubernetes SDK marks Secret data secret; mocks see it in the SDK's envelope.
-    assert.equal(secret.stringData[SECRET_SIG], "1b47061264138c4ac30d75fd1eb44270");
+    assert.ok(isSecretValue(secret.stringData));
     assert.deepEqual(secret.stringData.value, { userdata: renderUserData(sipp, model) });
   });
 
@@ -170,7 +148,7 @@ describe("VoipVm component (mocks): variants", () => {
 
   it("a load generator whose PBX is not in the model fails as a resource error naming the VM", async () => {
     const model = demoModel();
-    await pulumi.runtime.setMocks(new Mocks(), "kubevirt-sriov", "kubecon-demo", false);
+    await new RecordingMocks().install("kubecon-demo");
     const orphan: PlatformModel = { ...model, vms: model.vms.filter((v) => v.config.name === "sipp") };
     assert.throws(
       () => new VoipVm("orphan", { vm: vmNamed(model, "sipp"), model: orphan }),

@@ -16,7 +16,7 @@ import {
   sippTimeoutSeconds,
   SippRun,
 } from "../../render/sipp";
-import { demoModel, requireTool, tempDir, vmNamed } from "./voip-fixtures";
+import { demoModel, requireTool, tempDir, vmNamed } from "../fixtures/voip";
 
 /** A UDP port free on 127.0.0.1 right now. */
 async function freeUdpPort(): Promise<number> {

@@ -13,7 +13,8 @@ import {
   renderVmiSpec,
   renderVmObject,
 } from "../../render/vmSpec";
-import { demoModel, RawConfig, ROOT, vmNamed } from "./voip-fixtures";
+import { ROOT } from "../harness/stacks";
+import { demoModel, RawConfig, vmNamed } from "../fixtures/voip";
 
 /** The VM `name` of the demo stack after `edit`, with its rendered VMI spec. */
 function specOf(name: string, edit?: (raw: RawConfig) => void) {

@@ -2,14 +2,11 @@
 // the host-access policy on its DaemonSet, and the whole program under mocks: deployed when a
 // network uses `ipam.type: whereabouts`, absent when none does.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import { parsePlatform } from "../../config/validate";
 import { DEFAULT_VERSIONS } from "../../config/versions";
 import { hostAccessOnlyForNodeAgents } from "../../policies/rules/hostAccess";
 import { imageProblem } from "../../policies/rules/images";
 import { whereaboutsImage } from "../../render/images";
-import { sha256Hex } from "../../render/kubevirt";
 import { renderNad } from "../../render/nad";
 import {
   renderWhereaboutsConfigMap,
@@ -22,10 +19,11 @@ import {
   WHEREABOUTS_IMAGE,
   whereaboutsClusterRoleRules,
 } from "../../render/whereabouts";
-import { loadStackConfig, multiNodeConfig, ROOT } from "../fixtures/stacks";
-import { runProgram, TEST_PRIVATE_KEY } from "../harness/program";
+import { multiNodeConfig } from "../fixtures/stacks";
+import { loadStackConfig } from "../harness/stacks";
+import { k8s, runProgram, SSH_KEY_CONFIG as secretKey, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
-import { runResource, T } from "./policy-support";
+import { runResource, T } from "../harness/policy";
 
 const IMAGE = "ghcr.io/k8snetworkplumbingwg/whereabouts:v0.9.4";
 const MIRROR = "registry.local:5000/mirror";
@@ -151,12 +149,9 @@ describe("whereabouts renderer", () => {
 
 // ---- the whole program under mocks ------------------------------------------------------
 
-const LAB_MANIFEST = "lab/kubevirt-lab-operator.yaml";
-const secretKey = { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } };
 
 function stackConfig(edit: (cfg: any) => void): Record<string, any> {
-  const cfg = multiNodeConfig() as any;
-  cfg.kubevirt = { ...cfg.kubevirt, operatorManifest: { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) } };
+  const cfg = withLabManifest(multiNodeConfig());
   edit(cfg);
   return cfg;
 }
@@ -164,11 +159,6 @@ function stackConfig(edit: (cfg: any) => void): Record<string, any> {
 type Res = ProgramResult["resources"][number];
 const isWhereabouts = (x: Res): boolean =>
   x.type === "kubevirt-sriov:cluster:Whereabouts" || JSON.stringify(x.inputs.metadata ?? {}).includes("whereabouts");
-const k8s = (r: ProgramResult, kind: string, name: string): Res => {
-  const found = r.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type.endsWith(`:${kind}`) && x.inputs.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}; have: ${r.resources.filter((x) => x.type.endsWith(`:${kind}`)).map((x) => x.inputs.metadata?.name).join(", ")}`);
-  return found[0];
-};
 
 describe("program under mocks: whereabouts", function () {
   this.timeout(180_000);
