@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { DevicePluginConfigMap } from "../render/devicePlugin";
 import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import { childName } from "../config/names";
 
 export interface SriovDevicePluginArgs {
   namespace: string;
@@ -58,16 +59,16 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
-    const cm = new k8s.core.v1.ConfigMap(`${name}-config`, {
+    const cm = new k8s.core.v1.ConfigMap(childName(name, "config"), {
       metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
       data: args.config.data,
     }, parent);
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
 
     const vfHash = pulumi.all(args.vfFingerprints).apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
 
     const servedNodes = args.config.nodes;
-    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
       metadata: { name: "kube-sriov-device-plugin", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-device-plugin" } },

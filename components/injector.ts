@@ -14,6 +14,7 @@ import {
   tlsCommandEnvironment,
 } from "../render/injector";
 import { awaitAnnotations, PART_OF } from "./common";
+import { childName } from "../config/names";
 
 /**
  * The certificate generator, run by `node -` on the machine running Pulumi (see its header). It
@@ -64,7 +65,7 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     // Runs on create and whenever its inputs change (the renewal period turns over, the
     // settings or the script change); the previous bundle reaches it as PULUMI_COMMAND_STDOUT,
     // so the CA is kept and the API server never sees a certificate it does not trust.
-    const tls = new command.local.Command(`${name}-tls`, {
+    const tls = new command.local.Command(childName(name, "tls"), {
       create: "node -",
       stdin: TLS_SCRIPT,
       environment: tlsCommandEnvironment(ns, args.settings, args.now),
@@ -76,28 +77,28 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     const caBundle = pulumi.unsecret(bundle.apply((b) => Buffer.from(b.caBundle).toString("base64")));
     const dates = pulumi.unsecret(bundle.apply((b) => ({ notAfter: b.notAfter, caNotAfter: b.caNotAfter })));
 
-    const secret = new k8s.core.v1.Secret(`${name}-tls-secret`, {
+    const secret = new k8s.core.v1.Secret(childName(name, "tls-secret"), {
       metadata: { name: INJECTOR.secret, namespace: ns, labels },
       type: "kubernetes.io/tls",
       stringData: { "tls.crt": bundle.apply((b) => b.cert), "tls.key": bundle.apply((b) => b.key) },
     }, parent);
 
     const rbac = injectorRbac();
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: INJECTOR.name, namespace: ns, labels } }, parent);
-    const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster }, parent);
-    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: INJECTOR.name, namespace: ns, labels } }, parent);
+    const clusterRole = new k8s.rbac.v1.ClusterRole(childName(name, "role"), { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster }, parent);
+    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
       metadata: { name: INJECTOR.name, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
-    const role = new k8s.rbac.v1.Role(`${name}-ns-role`, { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced }, parent);
-    const roleBinding = new k8s.rbac.v1.RoleBinding(`${name}-ns-binding`, {
+    const role = new k8s.rbac.v1.Role(childName(name, "ns-role"), { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced }, parent);
+    const roleBinding = new k8s.rbac.v1.RoleBinding(childName(name, "ns-binding"), {
       metadata: { name: INJECTOR.name, namespace: ns, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
 
-    const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+    const deployment = new k8s.apps.v1.Deployment(childName(name, "deployment"), {
       metadata: { name: INJECTOR.name, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         replicas: args.settings.replicas,
@@ -108,18 +109,18 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
         },
       },
     }, { ...parent, dependsOn: [secret, clusterBinding, roleBinding] });
-    const service = new k8s.core.v1.Service(`${name}-service`, {
+    const service = new k8s.core.v1.Service(childName(name, "service"), {
       metadata: { name: INJECTOR.service, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: { selector: { app: INJECTOR.name }, ports: [{ name: "webhook", port: 443, targetPort: INJECTOR.port }] },
     }, parent);
     const disruption = args.settings.replicas > 1
-      ? [new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+      ? [new k8s.policy.v1.PodDisruptionBudget(childName(name, "pdb"), {
         metadata: { name: INJECTOR.name, namespace: ns, labels },
         spec: { minAvailable: 1, selector: { matchLabels: { app: INJECTOR.name } } },
       }, parent)]
       : [];
 
-    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(`${name}-webhook`, {
+    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(childName(name, "webhook"), {
       metadata: { name: INJECTOR.webhookConfiguration, labels },
       webhooks: [renderInjectorWebhook(ns, args.settings, caBundle)],
     }, { ...parent, dependsOn: [deployment, service, ...disruption] });

@@ -4,6 +4,7 @@ import type { GateDemand } from "../config/kubevirtGates";
 import type { KubevirtConfig } from "../config/schema";
 import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
 import { PART_OF } from "./common";
+import { childName } from "../config/names";
 
 export interface KubevirtArgs {
   config: KubevirtConfig;
@@ -26,13 +27,13 @@ export class Kubevirt extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubevirtArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:cluster:Kubevirt", name, {}, opts);
-    const operator = new k8s.yaml.v2.ConfigGroup(`${name}-operator`, {
+    const operator = new k8s.yaml.v2.ConfigGroup(childName(name, "operator"), {
       yaml: args.operatorManifest,
       skipAwait: !args.waitForReadiness,
     }, { parent: this });
 
     const cr = renderKubevirtCr(args.config, args.registryMirror, args.gateDemand);
-    this.cr = new k8s.apiextensions.CustomResource(`${name}-cr`, {
+    this.cr = new k8s.apiextensions.CustomResource(childName(name, "cr"), {
       apiVersion: cr.apiVersion,
       kind: cr.kind,
       metadata: {

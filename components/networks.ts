@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { NetworkModel } from "../config/model";
+import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { renderNad } from "../render/nad";
 import { PART_OF } from "./common";
 
@@ -27,12 +28,13 @@ export class SriovNetworks extends pulumi.ComponentResource {
     super("kubevirt-sriov:cluster:SriovNetworks", name, {}, opts);
     this.nads = args.networks.map((net) => {
       const doc = renderNad(net);
-      return new k8s.apiextensions.CustomResource(`${name}-${net.config.namespace}-${net.config.name}`, {
+      const nadName = keyedChildName.nad(name, net.config);
+      return new k8s.apiextensions.CustomResource(nadName, {
         apiVersion: "k8s.cni.cncf.io/v1",
         kind: "NetworkAttachmentDefinition",
         metadata: { ...doc.metadata, labels: PART_OF },
         spec: doc.spec,
-      }, { parent: this });
+      }, { parent: this, aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName) });
     });
     this.networks = pulumi.output(args.networks.map((n) => ({
       ref: n.ref,

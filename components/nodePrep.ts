@@ -5,6 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NodeRoots, NodeState, renderRemoteCommand, renderRevertCommand } from "../render/nodeState";
 import { NodeReport, PhysicalFunctionReport, parseNodeReport } from "../render/nodeReport";
+import { childName } from "../config/names";
 
 export interface SshEndpoint {
   host: string;
@@ -138,7 +139,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
     }
 
     const cmd = new command.remote.Command(
-      `${name}-sriov`,
+      childName(name, "sriov"),
       {
         connection: remoteConnection(c),
         // Also what a change runs: with no `update`, @pulumi/command 1.2 runs `create` again

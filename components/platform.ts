@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { PlatformModel, usesSelectors } from "../config/model";
+import { childName, keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { CONFIG_ROOT, configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../render/devicePlugin";
@@ -75,36 +76,36 @@ export class SriovPlatform extends pulumi.ComponentResource {
     const preps = model.nodes.map((n, i) => {
       const pinned = args.connections.get(n.config.name);
       if (!pinned) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
-      const prepName = `${name}-${n.config.name}`;
+      const prepName = keyedChildName.nodePrep(name, n.config.name);
       const state = renderNodeState(n);
       // A decommissioned node is never dialled again, so its key is not checked either.
       const pinPaths = { hostKey: configPath(n.source.hostKey), bastionHostKey: configPath(n.source.bastionHostKey) };
-      const connection = n.config.decommissioned ? pinned : withHostKeys(prepName, pinPaths, n.config.name, pinned, state, this);
+      const connection = n.config.decommissioned ? pinned : withHostKeys(name, pinPaths, n.config.name, pinned, state, this);
       hostKeys.push(pulumi.all([connection.hostKey ?? "", connection.proxy ? connection.proxy.hostKey ?? "" : null]));
       return new SriovNodePrep(prepName, { state, connection, decommissioned: n.config.decommissioned }, parent);
     });
-    const labels = new NodeLabels(`${name}-labels`, {
+    const labels = new NodeLabels(childName(name, "labels"), {
       nodes: model.nodes.map((n) => ({ name: n.config.name, labels: n.config.labels })),
     }, { ...parent, dependsOn: preps });
 
-    const multus = new Multus(`${name}-multus`, { namespace: ns, image: images.multus, waitForReadiness: wait }, parent);
-    const devicePlugin = new SriovDevicePlugin(`${name}-dp`, {
+    const multus = new Multus(childName(name, "multus"), { namespace: ns, image: images.multus, waitForReadiness: wait }, parent);
+    const devicePlugin = new SriovDevicePlugin(childName(name, "dp"), {
       namespace: ns,
       image: images.sriovDevicePlugin,
       config: devicePluginConfig(model, preps),
       vfFingerprints: preps.map((p) => p.vfFingerprint),
       waitForReadiness: wait,
     }, { ...parent, dependsOn: [...preps, labels] });
-    new SriovCni(`${name}-cni`, { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
+    new SriovCni(childName(name, "cni"), { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
     // The IPAM plugin a network names must be on the nodes before its NAD exists; only then.
     const whereabouts = usesWhereabouts(model.networks.values())
-      ? new Whereabouts(`${name}-whereabouts`, { namespace: ns, image: whereaboutsImage(cfg), waitForReadiness: wait }, {
+      ? new Whereabouts(childName(name, "whereabouts"), { namespace: ns, image: whereaboutsImage(cfg), waitForReadiness: wait }, {
         ...parent,
         dependsOn: [multus.crd, labels],
       })
       : undefined;
 
-    const kubevirt = new Kubevirt(`${name}-kubevirt`, {
+    const kubevirt = new Kubevirt(childName(name, "kubevirt"), {
       config: cfg.kubevirt,
       operatorManifest: args.kubevirtOperatorManifest,
       registryMirror: cfg.registryMirror,
@@ -112,7 +113,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
       waitForReadiness: wait,
     }, parent);
 
-    const networks = new SriovNetworks(`${name}-net`, { networks: [...model.networks.values()] }, {
+    const networks = new SriovNetworks(childName(name, "net"), { networks: [...model.networks.values()] }, {
       ...parent,
       dependsOn: [multus.crd, devicePlugin, ...(whereabouts ? [whereabouts] : [])],
     });
@@ -121,7 +122,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
     // the webhook must be serving before any VM exists (and go away only after them).
     const nri = cfg.kubevirt.networkResourcesInjector;
     const injector = nri
-      ? new NetworkResourcesInjector(`${name}-network-resources-injector`, {
+      ? new NetworkResourcesInjector(childName(name, "network-resources-injector"), {
         namespace: ns,
         image: images.networkResourcesInjector,
         settings: nri,
@@ -131,11 +132,18 @@ export class SriovPlatform extends pulumi.ComponentResource {
       }, { ...parent, dependsOn: [multus.crd] })
       : undefined;
 
-    const vms = model.vms.map((vm, i) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
-      vm,
-      model,
-      secretUserData: args.secretUserData?.has(i) ?? false,
-    }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
+    const vms = model.vms.map((vm, i) => {
+      const vmName = keyedChildName.vm(name, vm.config);
+      return new VoipVm(vmName, {
+        vm,
+        model,
+        secretUserData: args.secretUserData?.has(i) ?? false,
+      }, {
+        ...parent,
+        dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])],
+        aliases: renamedFrom(previousChildName(name, "vm", [vm.config.namespace, vm.config.name]), vmName),
+      });
+    });
 
     this.nodes = pulumi.all(preps.map((p, i) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions, hostKeys[i], p.report]).apply(
       ([vfioReady, vfioConflicts, kernelChanges, pfs, [hostKey, bastionHostKey], report]) => {

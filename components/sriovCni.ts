@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import { childName } from "../config/names";
 
 export interface SriovCniArgs {
   namespace: string;
@@ -31,7 +32,7 @@ export class SriovCni extends pulumi.ComponentResource {
   constructor(name: string, args: SriovCniArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubevirt-sriov:cluster:SriovCni", name, {}, opts);
     const labels = { ...PART_OF, app: "sriov-cni", tier: "node", name: "sriov-cni" };
-    const ds = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+    const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
       metadata: { name: "kube-sriov-cni-ds", namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-cni" } },

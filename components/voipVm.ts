@@ -4,6 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel, VmModel } from "../config/model";
+import { aliasNames, childName } from "../config/names";
 import { asteriskSettingsFor } from "../render/asterisk";
 import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
 import { planGuestNics } from "../render/guestNics";
@@ -100,16 +101,20 @@ export class VoipVm extends pulumi.ComponentResource {
     const networkData = renderNetworkData(vm);
     const object = renderVmObject(vm, userData, networkData, { registryMirror: model.config.registryMirror });
     const placement = placeCloudInit(vm, userData, networkData);
+    // A renamed VM (its aliases) renamed its children too: each answers to its old name.
+    const child = (role: string) => ({ name: childName(name, role), aliases: aliasNames(opts?.aliases).map((n) => ({ name: childName(n, role) })) });
+    const secretName = child("cloudinit");
+    const vmName = child("vm");
 
     if (placement.secret !== undefined) {
-      this.cloudInitSecret = new k8s.core.v1.Secret(`${name}-cloudinit`, {
+      this.cloudInitSecret = new k8s.core.v1.Secret(secretName.name, {
         metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
         type: "Opaque",
         stringData: placement.secret.stringData,
-      }, { parent: this, dependsOn });
+      }, { parent: this, dependsOn, aliases: secretName.aliases });
     }
 
-    this.vm = new k8s.apiextensions.CustomResource(`${name}-vm`, {
+    this.vm = new k8s.apiextensions.CustomResource(vmName.name, {
       apiVersion: object.apiVersion,
       kind: object.kind,
       metadata: {
@@ -125,6 +130,7 @@ export class VoipVm extends pulumi.ComponentResource {
     }, {
       parent: this,
       dependsOn: this.cloudInitSecret !== undefined ? [...dependsOn, this.cloudInitSecret] : dependsOn,
+      aliases: vmName.aliases,
     });
 
     // Known from the config alone, so previews show it too.

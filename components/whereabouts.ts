@@ -9,6 +9,7 @@ import {
   whereaboutsClusterRoleRules,
 } from "../render/whereabouts";
 import { awaitAnnotations, PART_OF } from "./common";
+import { childName } from "../config/names";
 
 export interface WhereaboutsArgs {
   /** The agent namespace: the workloads run there and the plugin keeps its IPPools there. */
@@ -37,28 +38,28 @@ export class Whereabouts extends pulumi.ComponentResource {
     const workload = { namespace: ns, image: args.image };
 
     const crds = renderWhereaboutsCrds().map((doc) =>
-      new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-${doc.spec.names.plural}-crd`, doc, parent));
+      new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, doc.spec.names.plural, "crd"), doc, parent));
 
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
-    const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
+    const role = new k8s.rbac.v1.ClusterRole(childName(name, "role"), {
       metadata: { name: WHEREABOUTS.clusterRole, labels },
       rules: whereaboutsClusterRoleRules(),
     }, parent);
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
       metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
-    const config = new k8s.core.v1.ConfigMap(`${name}-config`, renderWhereaboutsConfigMap(ns), parent);
+    const config = new k8s.core.v1.ConfigMap(childName(name, "config"), renderWhereaboutsConfigMap(ns), parent);
 
     const ds = renderWhereaboutsDaemonSet(workload);
-    const daemonSet = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+    const daemonSet = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
       metadata: { ...ds.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: ds.spec,
     }, { ...parent, dependsOn: [binding, ...crds] });
 
     const rec = renderWhereaboutsReconciler(workload);
-    const reconciler = new k8s.apps.v1.Deployment(`${name}-reconciler`, {
+    const reconciler = new k8s.apps.v1.Deployment(childName(name, "reconciler"), {
       metadata: { ...rec.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: rec.spec,
     }, { ...parent, dependsOn: [binding, config, ...crds] });

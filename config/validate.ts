@@ -15,6 +15,7 @@ import {
   VfGroupModel,
   VmModel,
 } from "./model";
+import { childNameCollisions } from "./names";
 import { expandNodes, locateProblems, NodeSource, sourcePath } from "./profiles";
 import { CONFIG_KEY, CONFIG_NAMESPACE, LIMITS, platform, PlatformConfig } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
@@ -190,6 +191,7 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (inde
  */
 function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problems: ProblemList, located: ConfigProblem[]): PlatformModel {
   checkAddons(cfg, problems);
+  for (const p of childNameCollisions(cfg)) problems.add(p.path, p.problem, p.fix);
 
   // Pools.
   const pools = new Map<string, PoolModel>();

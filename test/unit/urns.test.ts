@@ -4,7 +4,8 @@
 // registers now.
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import { SHIPPED_STACKS, stackUrns, urnFixture } from "../urns/stackUrns";
+import { loadStackConfig } from "../fixtures/stacks";
+import { registeredUrns, SHIPPED_STACKS, stackUrns, urnFixture, urnRequest } from "../urns/stackUrns";
 import type { RegisteredUrn } from "../urns/runUrns";
 
 /** Recorded URNs the registered resources do not answer to, and registered ones nothing recorded maps to. */
@@ -64,4 +65,21 @@ describe("URNs of the shipped stacks stay stable (existing stacks update in plac
     });
   }
 
+  it("networks voip-a/media and voip/a-media register side by side, each NAD under its own name", () => {
+    const platform = loadStackConfig("kubecon-demo") as Record<string, any>;
+    const base = platform.networks[0];
+    platform.networks = [
+      { ...base, name: "media", namespace: "voip-a" },
+      { ...base, name: "a-media", namespace: "voip" },
+    ];
+    // VMs name networks of their own namespace; this case is about networks alone.
+    platform.vms = [];
+    const r = registeredUrns(urnRequest("kubecon-demo", platform));
+    assert.equal(r.error, undefined, r.error);
+    const urns = r.resources.map((x) => x.urn);
+    assert.deepEqual(duplicates(urns), []);
+    const nads = urns.filter((u) => u.includes("k8s.cni.cncf.io/v1:NetworkAttachmentDefinition::"));
+    assert.equal(nads.length, 2, nads.join("\n"));
+    assert.notEqual(nads[0].split("::").pop(), nads[1].split("::").pop());
+  });
 });
