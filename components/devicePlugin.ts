@@ -2,7 +2,16 @@ import * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { DevicePluginConfigMap } from "../render/devicePlugin";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import {
+  AGENT_OBJECTS,
+  AGENT_TOLERATIONS,
+  awaitAnnotations,
+  CONFIG_HASH_ANNOTATION,
+  NODE_COUNT_ANNOTATION,
+  PART_OF,
+  SRIOV_NODE_LABEL,
+  VF_HASH_ANNOTATION,
+} from "../config/labels";
 import { childName } from "../config/names";
 
 export interface SriovDevicePluginArgs {
@@ -17,12 +26,6 @@ export interface SriovDevicePluginArgs {
   vfFingerprints: pulumi.Input<string>[];
   waitForReadiness: boolean;
 }
-
-/** Hash annotations on the pod template: the plugin reads its config and VFs only at start. */
-export const CONFIG_HASH_ANNOTATION = "kubevirt-sriov/config-hash";
-export const VF_HASH_ANNOTATION = "kubevirt-sriov/vf-hash";
-/** On the ConfigMap: the number of nodes a uniform config.json serves. */
-export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
 
 /**
  * SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes.
@@ -60,7 +63,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
     const cm = new k8s.core.v1.ConfigMap(childName(name, "config"), {
-      metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
+      metadata: { name: AGENT_OBJECTS.devicePluginConfigMap, namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
       data: args.config.data,
     }, parent);
     const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
@@ -69,7 +72,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
 
     const servedNodes = args.config.nodes;
     this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: "kube-sriov-device-plugin", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+      metadata: { name: AGENT_OBJECTS.devicePluginDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-device-plugin" } },
         updateStrategy: { type: "RollingUpdate" },

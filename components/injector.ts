@@ -13,7 +13,7 @@ import {
   renderInjectorWebhook,
   tlsCommandEnvironment,
 } from "../render/injector";
-import { awaitAnnotations, PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
 
 /**

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GateDemand } from "../config/kubevirtGates";
 import type { KubevirtConfig } from "../config/schema";
 import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
-import { PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
 
 export interface KubevirtArgs {
@@ -39,7 +39,7 @@ export class Kubevirt extends pulumi.ComponentResource {
       metadata: {
         ...cr.metadata,
         labels: PART_OF,
-        annotations: { ...cr.metadata.annotations, ...(args.waitForReadiness ? {} : { "pulumi.com/skipAwait": "true" }) },
+        annotations: { ...cr.metadata.annotations, ...awaitAnnotations(args.waitForReadiness) },
       },
       spec: cr.spec,
     }, { parent: this, dependsOn: [operator] });

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderMultusDaemonConfig } from "../render/multus";
 import { AGENT_IMAGE_LAYOUTS } from "../config/agentImages";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "./common";
+import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
 
 export interface MultusArgs {
@@ -115,7 +115,7 @@ export class Multus extends pulumi.ComponentResource {
 
     const hostPath = (n: string, path: string, type?: string) => ({ name: n, hostPath: type ? { path, type } : { path } });
     const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: "kube-multus-ds", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+      metadata: { name: AGENT_OBJECTS.multusDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "multus" } },
         updateStrategy: { type: "RollingUpdate" },

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NetworkModel } from "../config/model";
 import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { renderNad } from "../render/nad";
-import { PART_OF } from "./common";
+import { PART_OF } from "../config/labels";
 
 export interface SriovNetworksArgs {
   networks: readonly NetworkModel[];

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "../config/labels";
 import { childName } from "../config/names";
 
 export interface SriovCniArgs {
@@ -33,7 +33,7 @@ export class SriovCni extends pulumi.ComponentResource {
     super("kubevirt-sriov:cluster:SriovCni", name, {}, opts);
     const labels = { ...PART_OF, app: "sriov-cni", tier: "node", name: "sriov-cni" };
     const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: "kube-sriov-cni-ds", namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+      metadata: { name: AGENT_OBJECTS.sriovCniDaemonSet, namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-cni" } },
         updateStrategy: { type: "RollingUpdate" },

@@ -4,6 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel, VmModel } from "../config/model";
+import { awaitAnnotations } from "../config/labels";
 import { aliasNames, childName } from "../config/names";
 import { asteriskSettingsFor } from "../render/asterisk";
 import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
@@ -122,7 +123,7 @@ export class VoipVm extends pulumi.ComponentResource {
         namespace: vm.config.namespace,
         labels: object.metadata?.labels,
         // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
-        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), "pulumi.com/skipAwait": "true" },
+        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), ...awaitAnnotations(false) },
       },
       // A VirtualMachine carries the hash in its template: the spec is then secret as a whole (the
       // SDK cannot keep one nested value of a custom resource's spec secret).

@@ -8,7 +8,7 @@ import {
   WHEREABOUTS,
   whereaboutsClusterRoleRules,
 } from "../render/whereabouts";
-import { awaitAnnotations, PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
 
 export interface WhereaboutsArgs {

@@ -17,6 +17,7 @@ import {
 } from "./model";
 import { childNameCollisions } from "./names";
 import { expandNodes, locateProblems, NodeSource, sourcePath } from "./profiles";
+import { INJECTION_GATE } from "./kubevirtGates";
 import { CONFIG_KEY, CONFIG_NAMESPACE, LIMITS, platform, PlatformConfig } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
 import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
@@ -28,7 +29,6 @@ const EXAMPLE = "stacks/Pulumi.example.yaml";
 const RESOURCE_NAME = /^[A-Za-z0-9_]+$/;
 /** Feature gates that must never be set: SRIOV was removed from KubeVirt long ago. */
 const REMOVED_GATES = new Set(["SRIOV"]);
-const INJECTION_GATE = "ExternalNetResourceInjection";
 
 /**
  * The value of the `platform` config key as the engine passes it (JSON text, or undefined when
