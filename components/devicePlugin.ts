@@ -13,17 +13,22 @@ import {
   VF_HASH_ANNOTATION,
 } from "../config/labels";
 import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface SriovDevicePluginArgs {
+  /** The agent namespace the objects go in (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
   /**
    * The ConfigMap content. Its files are known only after node preparation when nodes choose
    * PFs by NIC selector (render/devicePlugin.ts); the nodes that get the plugin are known before.
+   * Required.
    */
   config: Pick<DevicePluginConfigMap, "nodes"> & { [K in "data" | "configFile" | "hash"]: pulumi.Input<DevicePluginConfigMap[K]> };
-  /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
+  /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change (required). */
   vfFingerprints: pulumi.Input<string>[];
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -57,7 +62,7 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
   public readonly daemonSet?: k8s.apps.v1.DaemonSet;
 
   constructor(name: string, args: SriovDevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:SriovDevicePlugin", name, {}, opts);
+    super(TOKENS.devicePlugin, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };

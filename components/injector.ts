@@ -15,6 +15,7 @@ import {
 } from "../render/injector";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 /**
  * The certificate generator, run by `node -` on the machine running Pulumi (see its header). It
@@ -27,12 +28,17 @@ import { childName } from "../config/names";
 export const TLS_SCRIPT = readFileSync(path.join(__dirname, "..", "node", "webhook-tls.js"), "utf8");
 
 export interface NetworkResourcesInjectorArgs {
+  /** Where the injector runs: the agent namespace (required). */
   namespace: string;
+  /** The injector's image, pinned and mirror-aware (required). */
   image: string;
+  /** kubevirt.networkResourcesInjector: replicas, failure policy, certificate lifetimes (required). */
   settings: InjectorSettings;
+  /** Where its pods may run: kubevirt.infra's selector and tolerations (required). */
   placement: Placement;
+  /** Wait for the Deployment and Service to become ready (required). */
   waitForReadiness: boolean;
-  /** The clock for certificate renewal; passed in so tests control it. */
+  /** The clock for certificate renewal (required); passed in so tests control it. */
   now: Date;
 }
 
@@ -52,12 +58,17 @@ export interface InjectorOutput {
  * the Deployment and Service, and the MutatingWebhookConfiguration, created last.
  */
 export class NetworkResourcesInjector extends pulumi.ComponentResource {
-  public readonly output: pulumi.Output<InjectorOutput>;
+  public readonly namespace: pulumi.Output<string>;
+  public readonly image: pulumi.Output<string>;
+  public readonly webhookConfigurationName: pulumi.Output<string>;
+  /** When the current serving certificate expires (ISO 8601); `pulumi up` renews it earlier. */
+  public readonly certificateNotAfter: pulumi.Output<string>;
+  public readonly caNotAfter: pulumi.Output<string>;
   /** VMs depend on this: it exists only once the webhook serves. */
   public readonly webhookConfiguration: k8s.admissionregistration.v1.MutatingWebhookConfiguration;
 
   constructor(name: string, args: NetworkResourcesInjectorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:NetworkResourcesInjector", name, {}, opts);
+    super(TOKENS.injector, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: INJECTOR.name };
@@ -125,13 +136,17 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
       webhooks: [renderInjectorWebhook(ns, args.settings, caBundle)],
     }, { ...parent, dependsOn: [deployment, service, ...disruption] });
 
-    this.output = pulumi.all([dates, this.webhookConfiguration.metadata.name]).apply(([d, webhook]) => ({
-      namespace: ns,
-      image: args.image,
-      webhookConfiguration: webhook,
-      certificateNotAfter: d.notAfter,
-      caNotAfter: d.caNotAfter,
-    }));
-    this.registerOutputs({ output: this.output });
+    this.namespace = pulumi.output(ns);
+    this.image = pulumi.output(args.image);
+    this.webhookConfigurationName = this.webhookConfiguration.metadata.name;
+    this.certificateNotAfter = dates.apply((d) => d.notAfter);
+    this.caNotAfter = dates.apply((d) => d.caNotAfter);
+    this.registerOutputs({
+      namespace: this.namespace,
+      image: this.image,
+      webhookConfigurationName: this.webhookConfigurationName,
+      certificateNotAfter: this.certificateNotAfter,
+      caNotAfter: this.caNotAfter,
+    });
   }
 }

@@ -5,14 +5,18 @@ import type { KubevirtConfig } from "../config/schema";
 import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface KubevirtArgs {
+  /** The stack's `kubevirt` settings (required). */
   config: KubevirtConfig;
-  /** The operator manifest, already checked against its SHA-256 (see loadOperatorManifest). */
+  /** The operator manifest, already checked against its SHA-256 (required; see loadOperatorManifest). */
   operatorManifest: string;
+  /** Registry that mirrors KubeVirt's images (default: none, the upstream registry). */
   registryMirror?: string;
-  /** What the VMs need that a feature gate controls (dedicated CPUs: CPUManager). */
+  /** What the VMs need that a feature gate controls (required; dedicated CPUs: CPUManager). */
   gateDemand: GateDemand;
+  /** Wait for the operator's objects and the CR to become ready (required). */
   waitForReadiness: boolean;
 }
 
@@ -26,7 +30,7 @@ export class Kubevirt extends pulumi.ComponentResource {
   public readonly cr: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: KubevirtArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Kubevirt", name, {}, opts);
+    super(TOKENS.kubevirt, name, {}, opts);
     const operator = new k8s.yaml.v2.ConfigGroup(childName(name, "operator"), {
       yaml: args.operatorManifest,
       skipAwait: !args.waitForReadiness,

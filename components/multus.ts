@@ -4,10 +4,14 @@ import { renderMultusDaemonConfig } from "../render/multus";
 import { AGENT_IMAGE_LAYOUTS } from "../config/agentImages";
 import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface MultusArgs {
+  /** The agent namespace the objects go in (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -62,7 +66,7 @@ export class Multus extends pulumi.ComponentResource {
   public readonly image: pulumi.Output<string>;
 
   constructor(name: string, args: MultusArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Multus", name, {}, opts);
+    super(TOKENS.multus, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, tier: "node", app: "multus", name: "multus" };

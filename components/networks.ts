@@ -4,8 +4,10 @@ import type { NetworkModel } from "../config/model";
 import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { renderNad } from "../render/nad";
 import { PART_OF } from "../config/labels";
+import { TOKENS } from "./tokens";
 
 export interface SriovNetworksArgs {
+  /** The SR-IOV networks, one NAD each (required; may be empty). */
   networks: readonly NetworkModel[];
 }
 
@@ -25,7 +27,7 @@ export class SriovNetworks extends pulumi.ComponentResource {
   public readonly nads: k8s.apiextensions.CustomResource[];
 
   constructor(name: string, args: SriovNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:SriovNetworks", name, {}, opts);
+    super(TOKENS.networks, name, {}, opts);
     this.nads = args.networks.map((net) => {
       const doc = renderNad(net);
       const nadName = keyedChildName.nad(name, net.config);

@@ -18,8 +18,9 @@ import { NetworkOutput, SriovNetworks } from "./networks";
 import { NodeLabels } from "./nodeLabels";
 import { NodeConnection, SriovNodePrep } from "./nodePrep";
 import { SriovCni } from "./sriovCni";
-import { VoipVm, VoipVmOutput } from "./voipVm";
+import { renderVmOutput, VoipVm, VoipVmOutput } from "./voipVm";
 import { Whereabouts } from "./whereabouts";
+import { TOKENS } from "./tokens";
 
 export interface NodePrepOutput {
   node: string;
@@ -39,12 +40,13 @@ export interface NodePrepOutput {
 }
 
 export interface SriovPlatformArgs {
+  /** The validated config with everything derived from it (required). */
   model: PlatformModel;
-  /** Checked operator manifest text (loadOperatorManifest). */
+  /** Checked operator manifest text (required; loadOperatorManifest). */
   kubevirtOperatorManifest: string;
-  /** SSH connection per node name; private keys and passwords are secret Outputs. */
+  /** SSH connection per node name; private keys and passwords are secret Outputs (required). */
   connections: ReadonlyMap<string, NodeConnection>;
-  /** VMs (index in model.vms) whose custom user data was set with --secret. */
+  /** VMs (index in model.vms) whose custom user data was set with --secret (default: none). */
   secretUserData?: ReadonlySet<number>;
   /** The clock for certificate renewal (the injector's); default: now. */
   now?: Date;
@@ -63,7 +65,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
   public readonly discoveredPlan: pulumi.Output<Plan>;
 
   constructor(name: string, args: SriovPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:index:SriovPlatform", name, {}, opts);
+    super(TOKENS.platform, name, {}, opts);
     const parent = { parent: this };
     const { model } = args;
     const cfg = model.config;
@@ -132,9 +134,9 @@ export class SriovPlatform extends pulumi.ComponentResource {
       }, { ...parent, dependsOn: [multus.crd] })
       : undefined;
 
-    const vms = model.vms.map((vm, i) => {
+    model.vms.forEach((vm, i) => {
       const vmName = keyedChildName.vm(name, vm.config);
-      return new VoipVm(vmName, {
+      new VoipVm(vmName, {
         vm,
         model,
         secretUserData: args.secretUserData?.has(i) ?? false,
@@ -167,8 +169,13 @@ export class SriovPlatform extends pulumi.ComponentResource {
       return plan;
     });
     this.networks = networks.networks;
-    this.vms = pulumi.all(vms.map((v) => v.output));
-    this.networkResourcesInjector = injector ? injector.output : pulumi.output(null);
+    // Each VM's summary follows from the config alone (as its component's fields do).
+    this.vms = pulumi.output(model.vms.map((vm) => renderVmOutput(vm, model)));
+    this.networkResourcesInjector = injector
+      ? pulumi.all([injector.namespace, injector.image, injector.webhookConfigurationName, injector.certificateNotAfter, injector.caNotAfter])
+        .apply(([namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter]) =>
+          ({ namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter }))
+      : pulumi.output(null);
     this.registerOutputs({
       nodes: this.nodes,
       networks: this.networks,

@@ -11,6 +11,7 @@ import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cl
 import { planGuestNics } from "../render/guestNics";
 import { sippRunFor, STATS_FILE } from "../render/sipp";
 import { CLOUD_INIT_HASH_ANNOTATION, nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
+import { TOKENS } from "./tokens";
 
 export interface VoipVmOutput {
   name: string;
@@ -36,11 +37,12 @@ export interface VoipVmOutput {
 }
 
 export interface VoipVmArgs {
+  /** The VM's validated config and derived settings (required). */
   vm: VmModel;
+  /** The whole platform (required): a VM's cloud-init reads the networks, pools and registry mirror. */
   model: PlatformModel;
   /** The custom user data was set with --secret: nothing derived from it may show in plaintext (default false). */
   secretUserData?: boolean;
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** What the stack exports for a VM; follows from the config alone. */
@@ -85,13 +87,24 @@ export class VoipVm extends pulumi.ComponentResource {
   public readonly vm: k8s.apiextensions.CustomResource;
   /** Present when a cloud-init document exceeds KubeVirt's inline limit. */
   public readonly cloudInitSecret?: k8s.core.v1.Secret;
-  public readonly output: pulumi.Output<VoipVmOutput>;
+  // What the stack exports for the VM (VoipVmOutput, renderVmOutput), one field each; known from
+  // the config alone, so previews show them too.
+  public readonly vmName: pulumi.Output<string>;
+  public readonly namespace: pulumi.Output<string>;
+  public readonly kind: pulumi.Output<VoipVmOutput["kind"]>;
+  public readonly role: pulumi.Output<VoipVmOutput["role"]>;
+  public readonly nodeSelector: pulumi.Output<Record<string, string>>;
+  public readonly sriovInterfaces: pulumi.Output<VoipVmOutput["sriovInterfaces"]>;
+  public readonly management: pulumi.Output<VoipVmOutput["management"]>;
+  /** PBX only (undefined otherwise). */
+  public readonly sipUri: pulumi.Output<string | undefined>;
+  /** Load generator only (undefined otherwise). */
+  public readonly loadTest: pulumi.Output<VoipVmOutput["loadTest"]>;
 
   constructor(name: string, args: VoipVmArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:voip:VoipVm", name, {}, opts);
+    super(TOKENS.voipVm, name, {}, opts);
     const { vm, model } = args;
     const secret = args.secretUserData ?? false;
-    const dependsOn = args.dependsOn ?? [];
 
     let userData: string;
     try {
@@ -112,7 +125,7 @@ export class VoipVm extends pulumi.ComponentResource {
         metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
         type: "Opaque",
         stringData: placement.secret.stringData,
-      }, { parent: this, dependsOn, aliases: secretName.aliases });
+      }, { parent: this, aliases: secretName.aliases });
     }
 
     this.vm = new k8s.apiextensions.CustomResource(vmName.name, {
@@ -130,12 +143,30 @@ export class VoipVm extends pulumi.ComponentResource {
       spec: secret && object.kind === "VirtualMachine" ? pulumi.secret(object.spec) : object.spec,
     }, {
       parent: this,
-      dependsOn: this.cloudInitSecret !== undefined ? [...dependsOn, this.cloudInitSecret] : dependsOn,
+      dependsOn: this.cloudInitSecret !== undefined ? [this.cloudInitSecret] : [],
       aliases: vmName.aliases,
     });
 
-    // Known from the config alone, so previews show it too.
-    this.output = pulumi.output(renderVmOutput(vm, model));
-    this.registerOutputs({ output: this.output });
+    const out = renderVmOutput(vm, model);
+    this.vmName = pulumi.output(out.name);
+    this.namespace = pulumi.output(out.namespace);
+    this.kind = pulumi.output(out.kind);
+    this.role = pulumi.output(out.role);
+    this.nodeSelector = pulumi.output(out.nodeSelector);
+    this.sriovInterfaces = pulumi.output(out.sriovInterfaces);
+    this.management = pulumi.output(out.management);
+    this.sipUri = pulumi.output(out.sipUri);
+    this.loadTest = pulumi.output(out.loadTest);
+    this.registerOutputs({
+      vmName: this.vmName,
+      namespace: this.namespace,
+      kind: this.kind,
+      role: this.role,
+      nodeSelector: this.nodeSelector,
+      sriovInterfaces: this.sriovInterfaces,
+      management: this.management,
+      sipUri: this.sipUri,
+      loadTest: this.loadTest,
+    });
   }
 }

@@ -10,11 +10,14 @@ import {
 } from "../render/whereabouts";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface WhereaboutsArgs {
-  /** The agent namespace: the workloads run there and the plugin keeps its IPPools there. */
+  /** The agent namespace: the workloads run there and the plugin keeps its IPPools there (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -31,7 +34,7 @@ export class Whereabouts extends pulumi.ComponentResource {
   public readonly image: pulumi.Output<string>;
 
   constructor(name: string, args: WhereaboutsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Whereabouts", name, {}, opts);
+    super(TOKENS.whereabouts, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "whereabouts" };

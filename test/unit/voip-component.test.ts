@@ -45,7 +45,12 @@ async function build(model: PlatformModel, names: string[]): Promise<{ mocks: Mo
   for (const [name, c] of vms) {
     await valueOf(c.vm.urn);
     if (c.cloudInitSecret) await valueOf(c.cloudInitSecret.urn);
-    outputs.set(name, await valueOf(c.output));
+    const fields = {
+      name: c.vmName, namespace: c.namespace, kind: c.kind, role: c.role, nodeSelector: c.nodeSelector,
+      sriovInterfaces: c.sriovInterfaces, management: c.management, sipUri: c.sipUri, loadTest: c.loadTest,
+    };
+    // The component's output fields, as one object without the absent ones (what the stack exports).
+    outputs.set(name, JSON.parse(JSON.stringify(await valueOf(pulumi.output(fields)))) as VoipVmOutput);
   }
   return { mocks, vms, outputs };
 }
