@@ -1,6 +1,7 @@
 // Trust on first use for SSH endpoints whose host key the stack does not pin: one
 // command.local.Command per endpoint runs node/hostkey.js, which records the key at the first
 // contact and refuses a changed key afterwards. Node preparation then pins the recorded key.
+// Not a component, yet here: it registers those commands as children of the platform.
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
 import * as fs from "fs";

@@ -42,16 +42,6 @@ export interface NetworkResourcesInjectorArgs {
   now: Date;
 }
 
-/** What a consumer reads about the injector. */
-export interface InjectorOutput {
-  namespace: string;
-  image: string;
-  webhookConfiguration: string;
-  /** When the current serving certificate expires (ISO 8601); `pulumi up` renews it earlier. */
-  certificateNotAfter: string;
-  caNotAfter: string;
-}
-
 /**
  * The network-resources-injector with everything it needs, all owned by the program: a CA and
  * serving certificate (issued by a local command, renewed by `pulumi up`), the TLS Secret, RBAC,

@@ -3,22 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NetworkModel } from "../config/model";
 import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { renderNad } from "../render/nad";
+import type { NetworkOutput } from "../render/outputs";
 import { PART_OF } from "../config/labels";
 import { TOKENS } from "./tokens";
 
 export interface SriovNetworksArgs {
   /** The SR-IOV networks, one NAD each (required; may be empty). */
   networks: readonly NetworkModel[];
-}
-
-export interface NetworkOutput {
-  /** `<namespace>/<name>`, as VMs and pods reference it. */
-  ref: string;
-  namespace: string;
-  name: string;
-  /** Device-plugin resource the NAD requests, `<prefix>/<pool>`. */
-  resourceName: string;
-  vlan: number;
 }
 
 /** One NetworkAttachmentDefinition per SR-IOV network. */

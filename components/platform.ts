@@ -4,40 +4,24 @@ import { PlatformModel, usesSelectors } from "../config/model";
 import { childName, keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { CONFIG_ROOT, configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
-import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../render/devicePlugin";
+import { devicePluginNodes, renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";
 import { gateDemand } from "../render/kubevirt";
 import { renderNodeState } from "../render/nodePlan";
+import { InjectorOutput, NetworkOutput, NodePrepOutput, renderVmOutput, VoipVmOutput } from "../render/outputs";
 import { usesWhereabouts } from "../render/whereabouts";
 import { SriovDevicePlugin, SriovDevicePluginArgs } from "./devicePlugin";
-import { InjectorOutput, NetworkResourcesInjector } from "./injector";
+import { NetworkResourcesInjector } from "./injector";
 import { withHostKeys } from "./hostKeys";
 import { Kubevirt } from "./kubevirt";
 import { Multus } from "./multus";
-import { NetworkOutput, SriovNetworks } from "./networks";
+import { SriovNetworks } from "./networks";
 import { NodeLabels } from "./nodeLabels";
 import { NodeConnection, SriovNodePrep } from "./nodePrep";
 import { SriovCni } from "./sriovCni";
-import { renderVmOutput, VoipVm, VoipVmOutput } from "./voipVm";
+import { VoipVm } from "./voipVm";
 import { Whereabouts } from "./whereabouts";
 import { TOKENS } from "./tokens";
-
-export interface NodePrepOutput {
-  node: string;
-  vfioReady: boolean;
-  /** vfio-pci VFs in IOMMU groups shared with host-driver devices (empty when all is well). */
-  vfioConflicts: string[];
-  kernelChanges: string[];
-  physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
-  /** The SSH host key node preparation checks: pinned in the stack, or recorded at first contact. */
-  hostKey: string;
-  /** The jump host's key, likewise (null without a jump host). */
-  bastionHostKey: string | null;
-  /** The profile the node takes its settings from (absent for a node written out in full). */
-  profile?: string;
-  /** What its NIC selectors matched: each PF with the selector's config path (absent without selectors). */
-  resolvedPfs?: ResolvedPf[];
-}
 
 export interface SriovPlatformArgs {
   /** The validated config with everything derived from it (required). */

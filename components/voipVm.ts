@@ -6,35 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel, VmModel } from "../config/model";
 import { awaitAnnotations } from "../config/labels";
 import { aliasNames, childName } from "../config/names";
-import { asteriskSettingsFor } from "../render/asterisk";
-import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
-import { planGuestNics } from "../render/guestNics";
-import { sippRunFor, STATS_FILE } from "../render/sipp";
-import { CLOUD_INIT_HASH_ANNOTATION, nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
+import { renderNetworkData, renderUserData } from "../render/cloudInit";
+import { renderVmOutput, VoipVmOutput } from "../render/outputs";
+import { CLOUD_INIT_HASH_ANNOTATION, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
 import { TOKENS } from "./tokens";
-
-export interface VoipVmOutput {
-  name: string;
-  namespace: string;
-  kind: "VirtualMachine" | "VirtualMachineInstance";
-  role: "pbx" | "loadgen" | "custom";
-  nodeSelector: Record<string, string>;
-  sriovInterfaces: { network: string; mac: string; guestIp: string; guestInterface: string }[];
-  management: { console: string; ssh: string };
-  /** PBX only: what to dial. */
-  sipUri?: string;
-  /** Load generator only. */
-  loadTest?: {
-    /** Run inside the guest. */
-    command: string;
-    /** The same, from a workstation with virtctl. */
-    viaVirtctl: string;
-    /** SIPp statistics (CSV, ';'-separated) of the last run. */
-    statsFile: string;
-    /** What SIPp calls: the PBX's extension, address and port. */
-    target: string;
-  };
-}
 
 export interface VoipVmArgs {
   /** The VM's validated config and derived settings (required). */
@@ -43,37 +18,6 @@ export interface VoipVmArgs {
   model: PlatformModel;
   /** The custom user data was set with --secret: nothing derived from it may show in plaintext (default false). */
   secretUserData?: boolean;
-}
-
-/** What the stack exports for a VM; follows from the config alone. */
-export function renderVmOutput(vm: VmModel, model: PlatformModel): VoipVmOutput {
-  const { name, namespace, kind, role, guestUser } = vm.config;
-  // virtctl's current target syntax: [user@]vm|vmi/<name>[/<namespace>].
-  const ssh = `virtctl ssh ${guestUser}@${kind === "VirtualMachine" ? "vm" : "vmi"}/${name}/${namespace}`;
-  const out: VoipVmOutput = {
-    name,
-    namespace,
-    kind,
-    role,
-    nodeSelector: nodeSelectorFor(vm),
-    sriovInterfaces: planGuestNics(vm).sriov.map((n) => ({ network: n.networkRef, mac: n.mac, guestIp: n.ip, guestInterface: n.name })),
-    management: { console: `virtctl console ${name} -n ${namespace}`, ssh },
-  };
-  if (role === "pbx") {
-    const s = asteriskSettingsFor(vm);
-    out.sipUri = `sip:${s.extension}@${s.bindIp}:${s.sipPort}`;
-  }
-  if (role === "loadgen") {
-    const command = `sudo ${LOADTEST_SCRIPT}`;
-    const run = sippRunFor(vm, model);
-    out.loadTest = {
-      command,
-      viaVirtctl: `${ssh} --command '${command}'`,
-      statsFile: STATS_FILE,
-      target: `sip:${run.extension}@${run.remote.ip}:${run.remote.port}`,
-    };
-  }
-  return out;
 }
 
 /** Annotations with the cloud-init hash made secret (a hash of secret user data is not public). */

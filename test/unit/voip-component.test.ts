@@ -2,7 +2,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel } from "../../config/model";
-import { renderVmOutput, VoipVm, VoipVmOutput } from "../../components/voipVm";
+import { VoipVm } from "../../components/voipVm";
+import { renderVmOutput, VoipVmOutput } from "../../render/outputs";
 import { renderNetworkData, renderUserData } from "../../render/cloudInit";
 import { managementMac } from "../../render/guestNics";
 import { demoModel, vmNamed } from "./voip-fixtures";
