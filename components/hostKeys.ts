@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { keyedChildName, renamedFrom } from "../config/names";
+import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { CONFIG_KEY } from "../config/schema";
 import { NodeState, nodeScript, renderStateLines } from "../render/nodeState";
 import type { NodeConnection } from "./nodePrep";
@@ -113,27 +113,29 @@ export function withHostKeys(
 ): NodeConnection {
   const out: NodeConnection = { ...connection };
   const runWhen = connectWhen(state);
-  // Named `<prep>-hostkey` etc. before the node moved to the end of the name (config/names.ts).
+  // Named `<prep>-<role>` before the node moved to the end of the name (config/names.ts): the
+  // records keep their identity, and with it the keys they hold, through aliases.
   const prepName = keyedChildName.nodePrep(platformName, node);
-  const renamed = (now: string, before: string) => ({ parent, aliases: renamedFrom(before, now) });
+  const opts = (now: string, role: string) => ({ parent, aliases: renamedFrom(previousChildName(prepName, role), now) });
   if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
     const p = out.proxy;
+    const jumpKeyName = keyedChildName.bastionHostKey(platformName, node);
     out.proxy = {
       ...p,
-      hostKey: recordedHostKey(keyedChildName.bastionHostKey(platformName, node), {
+      hostKey: recordedHostKey(jumpKeyName, {
         host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(pinPaths.bastionHostKey), runWhen,
-      }, renamed(keyedChildName.bastionHostKey(platformName, node), `${prepName}-bastion-hostkey`)),
+      }, opts(jumpKeyName, "bastion-hostkey")),
     };
   }
   if (out.hostKey === undefined) {
     const scanName = keyedChildName.hostKeyScan(platformName, node);
     const scanned = out.proxy === undefined
       ? undefined
-      : scanThroughJumpHost(scanName, out, out.proxy, runWhen, renamed(scanName, `${prepName}-hostkey-scan`));
+      : scanThroughJumpHost(scanName, out, out.proxy, runWhen, opts(scanName, "hostkey-scan"));
     const keyName = keyedChildName.hostKey(platformName, node);
     out.hostKey = recordedHostKey(keyName, {
       host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(pinPaths.hostKey), runWhen,
-    }, renamed(keyName, `${prepName}-hostkey`), scanned);
+    }, opts(keyName, "hostkey"), scanned);
   }
   return out;
 }
