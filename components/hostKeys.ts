@@ -116,7 +116,8 @@ export function withHostKeys(
   // Named `<prep>-<role>` before the node moved to the end of the name (config/names.ts): the
   // records keep their identity, and with it the keys they hold, through aliases.
   const prepName = keyedChildName.nodePrep(platformName, node);
-  const opts = (now: string, role: string) => ({ parent, aliases: renamedFrom(previousChildName(prepName, role), now) });
+  const opts = (now: string, role: string) =>
+    ({ parent, aliases: renamedFrom(previousChildName(prepName, role), now) });
   if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
     const p = out.proxy;
     const jumpKeyName = keyedChildName.bastionHostKey(platformName, node);

@@ -27,7 +27,10 @@ export class SriovNetworks extends pulumi.ComponentResource {
         kind: "NetworkAttachmentDefinition",
         metadata: { ...doc.metadata, labels: PART_OF },
         spec: doc.spec,
-      }, { parent: this, aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName) });
+      }, {
+        parent: this,
+        aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName),
+      });
     });
     this.networks = pulumi.output(args.networks.map((n) => ({
       ref: n.ref,

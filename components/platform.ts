@@ -155,8 +155,9 @@ export class SriovPlatform extends pulumi.ComponentResource {
     this.networks = networks.networks;
     // Each VM's summary follows from the config alone (as its component's fields do).
     this.vms = pulumi.output(model.vms.map((vm) => renderVmOutput(vm, model)));
-    this.networkResourcesInjector = injector
-      ? pulumi.all([injector.namespace, injector.image, injector.webhookConfigurationName, injector.certificateNotAfter, injector.caNotAfter])
+    const i = injector;
+    this.networkResourcesInjector = i
+      ? pulumi.all([i.namespace, i.image, i.webhookConfigurationName, i.certificateNotAfter, i.caNotAfter])
         .apply(([namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter]) =>
           ({ namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter }))
       : pulumi.output(null);

@@ -60,7 +60,10 @@ export class VoipVm extends pulumi.ComponentResource {
     const object = renderVmObject(vm, userData, networkData, { registryMirror: model.config.registryMirror });
     const placement = placeCloudInit(vm, userData, networkData);
     // A renamed VM (its aliases) renamed its children too: each answers to its old name.
-    const child = (role: string) => ({ name: childName(name, role), aliases: aliasNames(opts?.aliases).map((n) => ({ name: childName(n, role) })) });
+    const child = (role: string) => ({
+      name: childName(name, role),
+      aliases: aliasNames(opts?.aliases).map((n) => ({ name: childName(n, role) })),
+    });
     const secretName = child("cloudinit");
     const vmName = child("vm");
 

@@ -19,7 +19,9 @@ export type NameParts = [...words: string[], key: readonly string[]] | string[];
 function split(parts: NameParts): { words: string[]; key: readonly string[] } {
   const last = parts[parts.length - 1];
   const words = (Array.isArray(last) ? parts.slice(0, -1) : parts) as unknown[];
-  if (words.some((w) => typeof w !== "string")) throw new Error(`a child name's key must come last: ${JSON.stringify(parts)}`);
+  if (words.some((w) => typeof w !== "string")) {
+    throw new Error(`a child name's key must come last: ${JSON.stringify(parts)}`);
+  }
   return { words: words as string[], key: Array.isArray(last) ? last : [] };
 }
 
@@ -31,7 +33,8 @@ export function childName(parent: string, ...parts: NameParts): string {
   const { words, key } = split(parts);
   for (const k of key) {
     if (k === "" || k.includes(KEY_SEPARATOR)) {
-      throw new Error(`child of ${parent}: key part ${JSON.stringify(k)} must be non-empty and free of "${KEY_SEPARATOR}"`);
+      const why = `must be non-empty and free of "${KEY_SEPARATOR}"`;
+      throw new Error(`child of ${parent}: key part ${JSON.stringify(k)} ${why}`);
     }
   }
   const head = [parent, ...words].join("-");
@@ -61,8 +64,10 @@ export function renamedFrom(before: string, now: string): { name: string }[] {
  * its children.
  */
 export function aliasNames(aliases: readonly unknown[] | undefined): string[] {
-  return (aliases ?? []).flatMap((a) =>
-    typeof a === "object" && a !== null && typeof (a as { name?: unknown }).name === "string" ? [(a as { name: string }).name] : []);
+  return (aliases ?? []).flatMap((a) => {
+    const name = typeof a === "object" && a !== null ? (a as { name?: unknown }).name : undefined;
+    return typeof name === "string" ? [name] : [];
+  });
 }
 
 /**
@@ -108,7 +113,8 @@ export function nameCollisions(kind: string, entries: readonly NamedEntry[]): Co
     } else if (seen.entry !== e.entry) {
       out.push({
         path: e.path,
-        problem: `${e.entry} and ${seen.entry} would both be named "${e.name}" as a ${kind}, and Pulumi refuses two resources with one URN`,
+        problem: `${e.entry} and ${seen.entry} would both be named "${e.name}" as a ${kind}, `
+          + "and Pulumi refuses two resources with one URN",
         fix: `rename one of the two (${e.entry} or ${seen.entry})`,
       });
     }
@@ -122,7 +128,9 @@ const PARENT = "<stack>";
 /** Every collision of child names the config would cause (see nameCollisions). */
 export function childNameCollisions(cfg: Pick<PlatformConfig, "networks" | "vms" | "nodes">): ConfigProblem[] {
   const networks = cfg.networks.map((n, i) => ({
-    path: ["networks", i, "name"], entry: `network ${n.namespace}/${n.name}`, name: keyedChildName.nad(`${PARENT}-net`, n),
+    path: ["networks", i, "name"],
+    entry: `network ${n.namespace}/${n.name}`,
+    name: keyedChildName.nad(`${PARENT}-net`, n),
   }));
   const vms = cfg.vms.map((vm, i) => ({
     path: ["vms", i, "name"], entry: `VM ${vm.namespace}/${vm.name}`, name: keyedChildName.vm(PARENT, vm),

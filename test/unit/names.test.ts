@@ -42,8 +42,12 @@ describe("child names", () => {
   });
 
   it("refuse a key part that is empty or contains '/', naming the parent and the part", () => {
-    assert.throws(() => childName("lab-net", ["voip", "a/b"]), { message: 'child of lab-net: key part "a/b" must be non-empty and free of "/"' });
-    assert.throws(() => childName("lab-net", ["", "media"]), { message: 'child of lab-net: key part "" must be non-empty and free of "/"' });
+    assert.throws(() => childName("lab-net", ["voip", "a/b"]), {
+      message: 'child of lab-net: key part "a/b" must be non-empty and free of "/"',
+    });
+    assert.throws(() => childName("lab-net", ["", "media"]), {
+      message: 'child of lab-net: key part "" must be non-empty and free of "/"',
+    });
   });
 
   it("refuse a key that is not last", () => {
@@ -71,7 +75,8 @@ describe("child name collisions", () => {
   });
 
   it("are reported with both entries, the name and the fix (here with the '-' joins of before)", () => {
-    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", [entry(0, "voip-a", "media"), entry(1, "voip", "a-media")]), [{
+    const pair = [entry(0, "voip-a", "media"), entry(1, "voip", "a-media")];
+    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", pair), [{
       path: ["networks", 1, "name"],
       problem: 'network voip/a-media and network voip-a/media would both be named "<stack>-net-voip-a-media" as a '
         + "NetworkAttachmentDefinition, and Pulumi refuses two resources with one URN",
@@ -80,7 +85,8 @@ describe("child name collisions", () => {
   });
 
   it("leave the same entry listed twice to the duplicate checks", () => {
-    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", [entry(0, "voip", "media"), entry(1, "voip", "media")]), []);
+    const same = [entry(0, "voip", "media"), entry(1, "voip", "media")];
+    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", same), []);
   });
 
   it("none for voip-a/media and voip/a-media with today's names", () => {
@@ -97,7 +103,8 @@ describe("child name collisions", () => {
     cfg.networks.push({ ...cfg.networks[0] });
     assert.throws(() => parsePlatform(cfg), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
-      assert.deepEqual(e.problems.filter((p) => p.path[0] === "networks").map((p) => p.problem), ['duplicate network "voip/media"']);
+      const networkProblems = e.problems.filter((p) => p.path[0] === "networks").map((p) => p.problem);
+      assert.deepEqual(networkProblems, ['duplicate network "voip/media"']);
       return true;
     });
   });

@@ -67,10 +67,12 @@ async function main(): Promise<void> {
     if (v.secret) secretKeys.push(`kubevirt-sriov:${k}`);
   }
   pulumi.runtime.setAllConfig(all, secretKeys);
-  await pulumi.runtime.setMocks(new RecordingMocks((_n, inputs) => fakeNodeReportStdout(inputs), false), "kubevirt-sriov", req.stack, false);
+  const mocks = new RecordingMocks((_n, inputs) => fakeNodeReportStdout(inputs), false);
+  await pulumi.runtime.setMocks(mocks, "kubevirt-sriov", req.stack, false);
   const result: UrnResult = { resources: [] };
   // The mocks see neither parents nor aliases: read them where the monitor gets the request.
-  const monitor = (pulumi.runtime as unknown as { getMonitor(): { registerResource(r: RegisterRequest, cb: unknown): unknown } }).getMonitor();
+  type Monitor = { registerResource(r: RegisterRequest, cb: unknown): unknown };
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): Monitor }).getMonitor();
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (r, cb) => {
     const urn = urnOf(r.getParent(), r.getType(), r.getName());

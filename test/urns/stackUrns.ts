@@ -30,7 +30,9 @@ export function urnRequest(stack: string, platform: Record<string, any>): Progra
   const kv = (platform.kubevirt ??= {});
   kv.operatorManifest = { file: LAB_MANIFEST, sha256: sha256Hex(fs.readFileSync(path.join(ROOT, LAB_MANIFEST))) };
   const config: Record<string, { value: string; secret: boolean }> = {};
-  for (const key of requiredSecrets(sshPlan(parsePlatform(platform))).keys()) config[key] = { value: TEST_PRIVATE_KEY, secret: true };
+  for (const key of requiredSecrets(sshPlan(parsePlatform(platform))).keys()) {
+    config[key] = { value: TEST_PRIVATE_KEY, secret: true };
+  }
   return { stack, platform, config };
 }
 
