@@ -7,11 +7,13 @@ import { CONFIG_KEY, CONFIG_NAMESPACE, CONFIG_ROOT } from "./config/schema";
 import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
 import { parsePlatform, platformConfigValue } from "./config/validate";
 import { loadOperatorManifest } from "./config/operatorManifest";
-import type { StackOutputsInput } from "./components/outputs";
-import { renderStaticOutputs } from "./components/outputs";
 import { SriovPlatform } from "./components/platform";
 import { connectionsFor } from "./components/connections";
 import { assertFeasible, planPlatform } from "./plan";
+import { renderStaticOutputs, StackOutputs } from "./render/outputs";
+
+/** The stack outputs as the program returns them (values may still be Outputs). */
+type StackOutputsInput = { [K in keyof StackOutputs]: pulumi.Input<StackOutputs[K]> };
 
 export = async (): Promise<StackOutputsInput> => {
   const config = new pulumi.Config(CONFIG_NAMESPACE);

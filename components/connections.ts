@@ -1,3 +1,6 @@
+// Not a component, yet here: it turns the config's SSH plans into SriovNodePrep's connections,
+// wrapping every credential in a secret Output, which a Pulumi-free module in config/ or render/
+// cannot do.
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeSshPlan, SshLogin } from "../config/ssh";
 import type { NodeConnection } from "./nodePrep";

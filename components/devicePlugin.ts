@@ -2,26 +2,35 @@ import * as k8s from "@pulumi/kubernetes";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { DevicePluginConfigMap } from "../render/devicePlugin";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import {
+  AGENT_OBJECTS,
+  AGENT_TOLERATIONS,
+  awaitAnnotations,
+  CONFIG_HASH_ANNOTATION,
+  NODE_COUNT_ANNOTATION,
+  PART_OF,
+  SRIOV_NODE_LABEL,
+  VF_HASH_ANNOTATION,
+} from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface SriovDevicePluginArgs {
+  /** The agent namespace the objects go in (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
   /**
    * The ConfigMap content. Its files are known only after node preparation when nodes choose
    * PFs by NIC selector (render/devicePlugin.ts); the nodes that get the plugin are known before.
+   * Required.
    */
   config: Pick<DevicePluginConfigMap, "nodes"> & { [K in "data" | "configFile" | "hash"]: pulumi.Input<DevicePluginConfigMap[K]> };
-  /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change. */
+  /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change (required). */
   vfFingerprints: pulumi.Input<string>[];
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
-
-/** Hash annotations on the pod template: the plugin reads its config and VFs only at start. */
-export const CONFIG_HASH_ANNOTATION = "kubevirt-sriov/config-hash";
-export const VF_HASH_ANNOTATION = "kubevirt-sriov/vf-hash";
-/** On the ConfigMap: the number of nodes a uniform config.json serves. */
-export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
 
 /**
  * SR-IOV network device plugin: config, service account and DaemonSet on SR-IOV nodes.
@@ -53,22 +62,22 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
   public readonly daemonSet?: k8s.apps.v1.DaemonSet;
 
   constructor(name: string, args: SriovDevicePluginArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:SriovDevicePlugin", name, {}, opts);
+    super(TOKENS.devicePlugin, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
-    const cm = new k8s.core.v1.ConfigMap(`${name}-config`, {
-      metadata: { name: "sriovdp-config", namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
+    const cm = new k8s.core.v1.ConfigMap(childName(name, "config"), {
+      metadata: { name: AGENT_OBJECTS.devicePluginConfigMap, namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
       data: args.config.data,
     }, parent);
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
 
     const vfHash = pulumi.all(args.vfFingerprints).apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
 
     const servedNodes = args.config.nodes;
-    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(`${name}-ds`, {
-      metadata: { name: "kube-sriov-device-plugin", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
+      metadata: { name: AGENT_OBJECTS.devicePluginDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-device-plugin" } },
         updateStrategy: { type: "RollingUpdate" },

@@ -1,11 +1,13 @@
 // Trust on first use for SSH endpoints whose host key the stack does not pin: one
 // command.local.Command per endpoint runs node/hostkey.js, which records the key at the first
 // contact and refuses a changed key afterwards. Node preparation then pins the recorded key.
+// Not a component, yet here: it registers those commands as children of the platform.
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { CONFIG_KEY } from "../config/schema";
 import { NodeState, nodeScript, renderStateLines } from "../render/nodeState";
 import type { NodeConnection } from "./nodePrep";
@@ -75,12 +77,18 @@ function pinCommand(configPath: string): string {
  * only vantage point that reaches the node. Runs again exactly when node preparation will
  * connect (the command text carries the same hash).
  */
-function scanThroughJumpHost(name: string, node: { host: string; port: number }, jump: NodeConnection["proxy"] & object, runWhen: string, parent: pulumi.Resource): pulumi.Output<string> {
+function scanThroughJumpHost(
+  name: string,
+  node: { host: string; port: number },
+  jump: NodeConnection["proxy"] & object,
+  runWhen: string,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
   const scan = new command.remote.Command(name, {
     connection: { host: jump.host, port: jump.port, user: jump.user, privateKey: secretOrNot(jump.privateKey), password: secretOrNot(jump.password), hostKey: jump.hostKey },
     create: `ssh-keyscan -T 15 -p ${node.port} ${node.host} # kubevirt-sriov ${runWhen}`,
     logging: "stderr",
-  }, { parent });
+  }, opts);
   return scan.stdout;
 }
 
@@ -94,7 +102,8 @@ function secretOrNot(v: pulumi.Input<string> | undefined): pulumi.Output<string>
  * from the jump host (whose key is checked first).
  */
 export function withHostKeys(
-  prepName: string,
+  /** The platform's name: the records are its children, named after the node. */
+  platformName: string,
   /** Where the stack file pins the node's key and its jump host's (`nodes[0].ssh.hostKey`). */
   pinPaths: { hostKey: string; bastionHostKey: string },
   node: string,
@@ -104,20 +113,30 @@ export function withHostKeys(
 ): NodeConnection {
   const out: NodeConnection = { ...connection };
   const runWhen = connectWhen(state);
+  // Named `<prep>-<role>` before the node moved to the end of the name (config/names.ts): the
+  // records keep their identity, and with it the keys they hold, through aliases.
+  const prepName = keyedChildName.nodePrep(platformName, node);
+  const opts = (now: string, role: string) =>
+    ({ parent, aliases: renamedFrom(previousChildName(prepName, role), now) });
   if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
     const p = out.proxy;
+    const jumpKeyName = keyedChildName.bastionHostKey(platformName, node);
     out.proxy = {
       ...p,
-      hostKey: recordedHostKey(`${prepName}-bastion-hostkey`, {
+      hostKey: recordedHostKey(jumpKeyName, {
         host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(pinPaths.bastionHostKey), runWhen,
-      }, { parent }),
+      }, opts(jumpKeyName, "bastion-hostkey")),
     };
   }
   if (out.hostKey === undefined) {
-    const scanned = out.proxy === undefined ? undefined : scanThroughJumpHost(`${prepName}-hostkey-scan`, out, out.proxy, runWhen, parent);
-    out.hostKey = recordedHostKey(`${prepName}-hostkey`, {
+    const scanName = keyedChildName.hostKeyScan(platformName, node);
+    const scanned = out.proxy === undefined
+      ? undefined
+      : scanThroughJumpHost(scanName, out, out.proxy, runWhen, opts(scanName, "hostkey-scan"));
+    const keyName = keyedChildName.hostKey(platformName, node);
+    out.hostKey = recordedHostKey(keyName, {
       host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(pinPaths.hostKey), runWhen,
-    }, { parent }, scanned);
+    }, opts(keyName, "hostkey"), scanned);
   }
   return out;
 }

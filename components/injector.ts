@@ -13,7 +13,9 @@ import {
   renderInjectorWebhook,
   tlsCommandEnvironment,
 } from "../render/injector";
-import { awaitAnnotations, PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 /**
  * The certificate generator, run by `node -` on the machine running Pulumi (see its header). It
@@ -26,23 +28,18 @@ import { awaitAnnotations, PART_OF } from "./common";
 export const TLS_SCRIPT = readFileSync(path.join(__dirname, "..", "node", "webhook-tls.js"), "utf8");
 
 export interface NetworkResourcesInjectorArgs {
+  /** Where the injector runs: the agent namespace (required). */
   namespace: string;
+  /** The injector's image, pinned and mirror-aware (required). */
   image: string;
+  /** kubevirt.networkResourcesInjector: replicas, failure policy, certificate lifetimes (required). */
   settings: InjectorSettings;
+  /** Where its pods may run: kubevirt.infra's selector and tolerations (required). */
   placement: Placement;
+  /** Wait for the Deployment and Service to become ready (required). */
   waitForReadiness: boolean;
-  /** The clock for certificate renewal; passed in so tests control it. */
+  /** The clock for certificate renewal (required); passed in so tests control it. */
   now: Date;
-}
-
-/** What a consumer reads about the injector. */
-export interface InjectorOutput {
-  namespace: string;
-  image: string;
-  webhookConfiguration: string;
-  /** When the current serving certificate expires (ISO 8601); `pulumi up` renews it earlier. */
-  certificateNotAfter: string;
-  caNotAfter: string;
 }
 
 /**
@@ -51,12 +48,17 @@ export interface InjectorOutput {
  * the Deployment and Service, and the MutatingWebhookConfiguration, created last.
  */
 export class NetworkResourcesInjector extends pulumi.ComponentResource {
-  public readonly output: pulumi.Output<InjectorOutput>;
+  public readonly namespace: pulumi.Output<string>;
+  public readonly image: pulumi.Output<string>;
+  public readonly webhookConfigurationName: pulumi.Output<string>;
+  /** When the current serving certificate expires (ISO 8601); `pulumi up` renews it earlier. */
+  public readonly certificateNotAfter: pulumi.Output<string>;
+  public readonly caNotAfter: pulumi.Output<string>;
   /** VMs depend on this: it exists only once the webhook serves. */
   public readonly webhookConfiguration: k8s.admissionregistration.v1.MutatingWebhookConfiguration;
 
   constructor(name: string, args: NetworkResourcesInjectorArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:NetworkResourcesInjector", name, {}, opts);
+    super(TOKENS.injector, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: INJECTOR.name };
@@ -64,7 +66,7 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     // Runs on create and whenever its inputs change (the renewal period turns over, the
     // settings or the script change); the previous bundle reaches it as PULUMI_COMMAND_STDOUT,
     // so the CA is kept and the API server never sees a certificate it does not trust.
-    const tls = new command.local.Command(`${name}-tls`, {
+    const tls = new command.local.Command(childName(name, "tls"), {
       create: "node -",
       stdin: TLS_SCRIPT,
       environment: tlsCommandEnvironment(ns, args.settings, args.now),
@@ -76,28 +78,28 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     const caBundle = pulumi.unsecret(bundle.apply((b) => Buffer.from(b.caBundle).toString("base64")));
     const dates = pulumi.unsecret(bundle.apply((b) => ({ notAfter: b.notAfter, caNotAfter: b.caNotAfter })));
 
-    const secret = new k8s.core.v1.Secret(`${name}-tls-secret`, {
+    const secret = new k8s.core.v1.Secret(childName(name, "tls-secret"), {
       metadata: { name: INJECTOR.secret, namespace: ns, labels },
       type: "kubernetes.io/tls",
       stringData: { "tls.crt": bundle.apply((b) => b.cert), "tls.key": bundle.apply((b) => b.key) },
     }, parent);
 
     const rbac = injectorRbac();
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: INJECTOR.name, namespace: ns, labels } }, parent);
-    const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-role`, { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster }, parent);
-    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: INJECTOR.name, namespace: ns, labels } }, parent);
+    const clusterRole = new k8s.rbac.v1.ClusterRole(childName(name, "role"), { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster }, parent);
+    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
       metadata: { name: INJECTOR.name, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
-    const role = new k8s.rbac.v1.Role(`${name}-ns-role`, { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced }, parent);
-    const roleBinding = new k8s.rbac.v1.RoleBinding(`${name}-ns-binding`, {
+    const role = new k8s.rbac.v1.Role(childName(name, "ns-role"), { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced }, parent);
+    const roleBinding = new k8s.rbac.v1.RoleBinding(childName(name, "ns-binding"), {
       metadata: { name: INJECTOR.name, namespace: ns, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
 
-    const deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+    const deployment = new k8s.apps.v1.Deployment(childName(name, "deployment"), {
       metadata: { name: INJECTOR.name, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         replicas: args.settings.replicas,
@@ -108,29 +110,33 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
         },
       },
     }, { ...parent, dependsOn: [secret, clusterBinding, roleBinding] });
-    const service = new k8s.core.v1.Service(`${name}-service`, {
+    const service = new k8s.core.v1.Service(childName(name, "service"), {
       metadata: { name: INJECTOR.service, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: { selector: { app: INJECTOR.name }, ports: [{ name: "webhook", port: 443, targetPort: INJECTOR.port }] },
     }, parent);
     const disruption = args.settings.replicas > 1
-      ? [new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+      ? [new k8s.policy.v1.PodDisruptionBudget(childName(name, "pdb"), {
         metadata: { name: INJECTOR.name, namespace: ns, labels },
         spec: { minAvailable: 1, selector: { matchLabels: { app: INJECTOR.name } } },
       }, parent)]
       : [];
 
-    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(`${name}-webhook`, {
+    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(childName(name, "webhook"), {
       metadata: { name: INJECTOR.webhookConfiguration, labels },
       webhooks: [renderInjectorWebhook(ns, args.settings, caBundle)],
     }, { ...parent, dependsOn: [deployment, service, ...disruption] });
 
-    this.output = pulumi.all([dates, this.webhookConfiguration.metadata.name]).apply(([d, webhook]) => ({
-      namespace: ns,
-      image: args.image,
-      webhookConfiguration: webhook,
-      certificateNotAfter: d.notAfter,
-      caNotAfter: d.caNotAfter,
-    }));
-    this.registerOutputs({ output: this.output });
+    this.namespace = pulumi.output(ns);
+    this.image = pulumi.output(args.image);
+    this.webhookConfigurationName = this.webhookConfiguration.metadata.name;
+    this.certificateNotAfter = dates.apply((d) => d.notAfter);
+    this.caNotAfter = dates.apply((d) => d.caNotAfter);
+    this.registerOutputs({
+      namespace: this.namespace,
+      image: this.image,
+      webhookConfigurationName: this.webhookConfigurationName,
+      certificateNotAfter: this.certificateNotAfter,
+      caNotAfter: this.caNotAfter,
+    });
   }
 }

@@ -3,15 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GateDemand } from "../config/kubevirtGates";
 import type { KubevirtConfig } from "../config/schema";
 import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
-import { PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface KubevirtArgs {
+  /** The stack's `kubevirt` settings (required). */
   config: KubevirtConfig;
-  /** The operator manifest, already checked against its SHA-256 (see loadOperatorManifest). */
+  /** The operator manifest, already checked against its SHA-256 (required; see loadOperatorManifest). */
   operatorManifest: string;
+  /** Registry that mirrors KubeVirt's images (default: none, the upstream registry). */
   registryMirror?: string;
-  /** What the VMs need that a feature gate controls (dedicated CPUs: CPUManager). */
+  /** What the VMs need that a feature gate controls (required; dedicated CPUs: CPUManager). */
   gateDemand: GateDemand;
+  /** Wait for the operator's objects and the CR to become ready (required). */
   waitForReadiness: boolean;
 }
 
@@ -25,20 +30,20 @@ export class Kubevirt extends pulumi.ComponentResource {
   public readonly cr: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: KubevirtArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Kubevirt", name, {}, opts);
-    const operator = new k8s.yaml.v2.ConfigGroup(`${name}-operator`, {
+    super(TOKENS.kubevirt, name, {}, opts);
+    const operator = new k8s.yaml.v2.ConfigGroup(childName(name, "operator"), {
       yaml: args.operatorManifest,
       skipAwait: !args.waitForReadiness,
     }, { parent: this });
 
     const cr = renderKubevirtCr(args.config, args.registryMirror, args.gateDemand);
-    this.cr = new k8s.apiextensions.CustomResource(`${name}-cr`, {
+    this.cr = new k8s.apiextensions.CustomResource(childName(name, "cr"), {
       apiVersion: cr.apiVersion,
       kind: cr.kind,
       metadata: {
         ...cr.metadata,
         labels: PART_OF,
-        annotations: { ...cr.metadata.annotations, ...(args.waitForReadiness ? {} : { "pulumi.com/skipAwait": "true" }) },
+        annotations: { ...cr.metadata.annotations, ...awaitAnnotations(args.waitForReadiness) },
       },
       spec: cr.spec,
     }, { parent: this, dependsOn: [operator] });

@@ -2,11 +2,16 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderMultusDaemonConfig } from "../render/multus";
 import { AGENT_IMAGE_LAYOUTS } from "../config/agentImages";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "./common";
+import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface MultusArgs {
+  /** The agent namespace the objects go in (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -61,12 +66,12 @@ export class Multus extends pulumi.ComponentResource {
   public readonly image: pulumi.Output<string>;
 
   constructor(name: string, args: MultusArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Multus", name, {}, opts);
+    super(TOKENS.multus, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, tier: "node", app: "multus", name: "multus" };
 
-    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-nad-crd`, {
+    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, "nad-crd"), {
       metadata: { name: "network-attachment-definitions.k8s.cni.cncf.io", labels: PART_OF },
       spec: {
         group: "k8s.cni.cncf.io",
@@ -97,24 +102,24 @@ export class Multus extends pulumi.ComponentResource {
       },
     }, parent);
 
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "multus", namespace: ns, labels } }, parent);
-    const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "multus", namespace: ns, labels } }, parent);
+    const role = new k8s.rbac.v1.ClusterRole(childName(name, "role"), {
       metadata: { name: "multus", labels },
       rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })),
     }, parent);
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
       metadata: { name: "multus", labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
-    const config = new k8s.core.v1.ConfigMap(`${name}-daemon-config`, {
+    const config = new k8s.core.v1.ConfigMap(childName(name, "daemon-config"), {
       metadata: { name: "multus-daemon-config", namespace: ns, labels },
       data: { "daemon-config.json": renderMultusDaemonConfig() },
     }, parent);
 
     const hostPath = (n: string, path: string, type?: string) => ({ name: n, hostPath: type ? { path, type } : { path } });
-    const ds = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
-      metadata: { name: "kube-multus-ds", namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+    const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
+      metadata: { name: AGENT_OBJECTS.multusDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "multus" } },
         updateStrategy: { type: "RollingUpdate" },

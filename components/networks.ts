@@ -1,21 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { NetworkModel } from "../config/model";
+import { keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { renderNad } from "../render/nad";
-import { PART_OF } from "./common";
+import type { NetworkOutput } from "../render/outputs";
+import { PART_OF } from "../config/labels";
+import { TOKENS } from "./tokens";
 
 export interface SriovNetworksArgs {
+  /** The SR-IOV networks, one NAD each (required; may be empty). */
   networks: readonly NetworkModel[];
-}
-
-export interface NetworkOutput {
-  /** `<namespace>/<name>`, as VMs and pods reference it. */
-  ref: string;
-  namespace: string;
-  name: string;
-  /** Device-plugin resource the NAD requests, `<prefix>/<pool>`. */
-  resourceName: string;
-  vlan: number;
 }
 
 /** One NetworkAttachmentDefinition per SR-IOV network. */
@@ -24,15 +18,19 @@ export class SriovNetworks extends pulumi.ComponentResource {
   public readonly nads: k8s.apiextensions.CustomResource[];
 
   constructor(name: string, args: SriovNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:SriovNetworks", name, {}, opts);
+    super(TOKENS.networks, name, {}, opts);
     this.nads = args.networks.map((net) => {
       const doc = renderNad(net);
-      return new k8s.apiextensions.CustomResource(`${name}-${net.config.namespace}-${net.config.name}`, {
+      const nadName = keyedChildName.nad(name, net.config);
+      return new k8s.apiextensions.CustomResource(nadName, {
         apiVersion: "k8s.cni.cncf.io/v1",
         kind: "NetworkAttachmentDefinition",
         metadata: { ...doc.metadata, labels: PART_OF },
         spec: doc.spec,
-      }, { parent: this });
+      }, {
+        parent: this,
+        aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName),
+      });
     });
     this.networks = pulumi.output(args.networks.map((n) => ({
       ref: n.ref,

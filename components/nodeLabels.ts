@@ -1,9 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labelsAfterUp, HOSTNAME_LABEL } from "../config/labels";
+import { keyedChildName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface NodeLabelsArgs {
-  /** Kubernetes node name → extra labels (the SR-IOV label is always set). */
+  /** Kubernetes node name → extra labels (required; the SR-IOV label is always set). */
   nodes: ReadonlyArray<{ name: string; labels: Record<string, string> }>;
 }
 
@@ -15,11 +17,11 @@ export class NodeLabels extends pulumi.ComponentResource {
   public readonly nodeNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: NodeLabelsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:NodeLabels", name, {}, opts);
+    super(TOKENS.nodeLabels, name, {}, opts);
     for (const n of args.nodes) {
       // The same labels placement planned with; the kubelet owns the hostname label.
       const { [HOSTNAME_LABEL]: _kubeletOwns, ...labels } = labelsAfterUp(n);
-      new k8s.core.v1.NodePatch(`${name}-${n.name}`, { metadata: { name: n.name, labels } }, { parent: this });
+      new k8s.core.v1.NodePatch(keyedChildName.nodeLabels(name, n.name), { metadata: { name: n.name, labels } }, { parent: this });
     }
     this.nodeNames = pulumi.output(args.nodes.map((n) => n.name));
     this.registerOutputs({ nodeNames: this.nodeNames });

@@ -5,6 +5,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { NodeRoots, NodeState, renderRemoteCommand, renderRevertCommand } from "../render/nodeState";
 import { NodeReport, PhysicalFunctionReport, parseNodeReport } from "../render/nodeReport";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface SshEndpoint {
   host: string;
@@ -27,19 +29,20 @@ export interface NodeConnection extends SshEndpoint {
 export type PhysicalFunctionOutput = Omit<PhysicalFunctionReport, "vfs"> & { drivers: string[] };
 
 export interface SriovNodePrepArgs {
-  /** The node's desired state; its owner defaults to nodeOwner(state.node). */
+  /** The node's desired state (required); its owner defaults to nodeOwner(state.node). */
   state: NodeState;
+  /** How to reach the node over SSH, credentials as secret Outputs (required). */
   connection: NodeConnection;
   /**
    * The node is gone for good: the command keeps its last report but runs nothing, not even
    * on delete, so removing the node (or `pulumi destroy`) never dials it. The change itself is
    * an update with neither `create` nor `update`, which @pulumi/command stores without
-   * connecting. The host keeps its VFs and boot unit.
+   * connecting. The host keeps its VFs and boot unit. Default false.
    */
   decommissioned?: boolean;
   /** Run the script through `sudo -n`. Default: when the SSH user is not root. */
   sudo?: boolean;
-  /** Lab and tests only: point the script at a simulated host's roots and tool shims. */
+  /** Lab and tests only: point the script at a simulated host's roots and tool shims (default: the real host). */
   simulatedHost?: { roots: NodeRoots; pathPrefix?: string };
 }
 
@@ -111,8 +114,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
   public readonly vfFingerprint: pulumi.Output<string>;
 
   constructor(name: string, args: SriovNodePrepArgs, opts?: pulumi.ComponentResourceOptions) {
-    // args stay out of the component's registered inputs: they carry SSH secrets.
-    super("kubevirt-sriov:node:SriovNodePrep", name, {}, opts);
+    super(TOKENS.nodePrep, name, {}, opts);
     const node = args.state.node;
     const c = args.connection;
     if (!c.host || !c.user || !Number.isInteger(c.port) || c.port < 1 || c.port > 65535) {
@@ -138,7 +140,7 @@ export class SriovNodePrep extends pulumi.ComponentResource {
     }
 
     const cmd = new command.remote.Command(
-      `${name}-sriov`,
+      childName(name, "sriov"),
       {
         connection: remoteConnection(c),
         // Also what a change runs: with no `update`, @pulumi/command 1.2 runs `create` again

@@ -1,50 +1,37 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { PlatformModel, usesSelectors } from "../config/model";
+import { childName, keyedChildName, previousChildName, renamedFrom } from "../config/names";
 import { CONFIG_ROOT } from "../config/schema";
 import { configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
-import { devicePluginNodes, renderDevicePluginConfigMap, ResolvedPf } from "../render/devicePlugin";
+import { devicePluginNodes, renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";
 import { gateDemand } from "../render/kubevirt";
 import { renderNodeState } from "../render/nodePlan";
+import { InjectorOutput, NetworkOutput, NodePrepOutput, renderVmOutput, VoipVmOutput } from "../render/outputs";
 import { usesWhereabouts } from "../render/whereabouts";
 import { SriovDevicePlugin, SriovDevicePluginArgs } from "./devicePlugin";
-import { InjectorOutput, NetworkResourcesInjector } from "./injector";
+import { NetworkResourcesInjector } from "./injector";
 import { withHostKeys } from "./hostKeys";
 import { Kubevirt } from "./kubevirt";
 import { Multus } from "./multus";
-import { NetworkOutput, SriovNetworks } from "./networks";
+import { SriovNetworks } from "./networks";
 import { NodeLabels } from "./nodeLabels";
 import { NodeConnection, SriovNodePrep } from "./nodePrep";
 import { SriovCni } from "./sriovCni";
-import { VoipVm, VoipVmOutput } from "./voipVm";
+import { VoipVm } from "./voipVm";
 import { Whereabouts } from "./whereabouts";
-
-export interface NodePrepOutput {
-  node: string;
-  vfioReady: boolean;
-  /** vfio-pci VFs in IOMMU groups shared with host-driver devices (empty when all is well). */
-  vfioConflicts: string[];
-  kernelChanges: string[];
-  physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
-  /** The SSH host key node preparation checks: pinned in the stack, or recorded at first contact. */
-  hostKey: string;
-  /** The jump host's key, likewise (null without a jump host). */
-  bastionHostKey: string | null;
-  /** The profile the node takes its settings from (absent for a node written out in full). */
-  profile?: string;
-  /** What its NIC selectors matched: each PF with the selector's config path (absent without selectors). */
-  resolvedPfs?: ResolvedPf[];
-}
+import { TOKENS } from "./tokens";
 
 export interface SriovPlatformArgs {
+  /** The validated config with everything derived from it (required). */
   model: PlatformModel;
-  /** Checked operator manifest text (loadOperatorManifest). */
+  /** Checked operator manifest text (required; loadOperatorManifest). */
   kubevirtOperatorManifest: string;
-  /** SSH connection per node name; private keys and passwords are secret Outputs. */
+  /** SSH connection per node name; private keys and passwords are secret Outputs (required). */
   connections: ReadonlyMap<string, NodeConnection>;
-  /** VMs (index in model.vms) whose custom user data was set with --secret. */
+  /** VMs (index in model.vms) whose custom user data was set with --secret (default: none). */
   secretUserData?: ReadonlySet<number>;
   /** The clock for certificate renewal (the injector's); default: now. */
   now?: Date;
@@ -63,7 +50,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
   public readonly discoveredPlan: pulumi.Output<Plan>;
 
   constructor(name: string, args: SriovPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:index:SriovPlatform", name, {}, opts);
+    super(TOKENS.platform, name, {}, opts);
     const parent = { parent: this };
     const { model } = args;
     const cfg = model.config;
@@ -76,36 +63,36 @@ export class SriovPlatform extends pulumi.ComponentResource {
     const preps = model.nodes.map((n, i) => {
       const pinned = args.connections.get(n.config.name);
       if (!pinned) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
-      const prepName = `${name}-${n.config.name}`;
+      const prepName = keyedChildName.nodePrep(name, n.config.name);
       const state = renderNodeState(n);
       // A decommissioned node is never dialled again, so its key is not checked either.
       const pinPaths = { hostKey: configPath(n.source.hostKey), bastionHostKey: configPath(n.source.bastionHostKey) };
-      const connection = n.config.decommissioned ? pinned : withHostKeys(prepName, pinPaths, n.config.name, pinned, state, this);
+      const connection = n.config.decommissioned ? pinned : withHostKeys(name, pinPaths, n.config.name, pinned, state, this);
       hostKeys.push(pulumi.all([connection.hostKey ?? "", connection.proxy ? connection.proxy.hostKey ?? "" : null]));
       return new SriovNodePrep(prepName, { state, connection, decommissioned: n.config.decommissioned }, parent);
     });
-    const labels = new NodeLabels(`${name}-labels`, {
+    const labels = new NodeLabels(childName(name, "labels"), {
       nodes: model.nodes.map((n) => ({ name: n.config.name, labels: n.config.labels })),
     }, { ...parent, dependsOn: preps });
 
-    const multus = new Multus(`${name}-multus`, { namespace: ns, image: images.multus, waitForReadiness: wait }, parent);
-    const devicePlugin = new SriovDevicePlugin(`${name}-dp`, {
+    const multus = new Multus(childName(name, "multus"), { namespace: ns, image: images.multus, waitForReadiness: wait }, parent);
+    const devicePlugin = new SriovDevicePlugin(childName(name, "dp"), {
       namespace: ns,
       image: images.sriovDevicePlugin,
       config: devicePluginConfig(model, preps),
       vfFingerprints: preps.map((p) => p.vfFingerprint),
       waitForReadiness: wait,
     }, { ...parent, dependsOn: [...preps, labels] });
-    new SriovCni(`${name}-cni`, { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
+    new SriovCni(childName(name, "cni"), { namespace: ns, image: images.sriovCni, waitForReadiness: wait }, { ...parent, dependsOn: [labels] });
     // The IPAM plugin a network names must be on the nodes before its NAD exists; only then.
     const whereabouts = usesWhereabouts(model.networks.values())
-      ? new Whereabouts(`${name}-whereabouts`, { namespace: ns, image: whereaboutsImage(cfg), waitForReadiness: wait }, {
+      ? new Whereabouts(childName(name, "whereabouts"), { namespace: ns, image: whereaboutsImage(cfg), waitForReadiness: wait }, {
         ...parent,
         dependsOn: [multus.crd, labels],
       })
       : undefined;
 
-    const kubevirt = new Kubevirt(`${name}-kubevirt`, {
+    const kubevirt = new Kubevirt(childName(name, "kubevirt"), {
       config: cfg.kubevirt,
       operatorManifest: args.kubevirtOperatorManifest,
       registryMirror: cfg.registryMirror,
@@ -113,7 +100,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
       waitForReadiness: wait,
     }, parent);
 
-    const networks = new SriovNetworks(`${name}-net`, { networks: [...model.networks.values()] }, {
+    const networks = new SriovNetworks(childName(name, "net"), { networks: [...model.networks.values()] }, {
       ...parent,
       dependsOn: [multus.crd, devicePlugin, ...(whereabouts ? [whereabouts] : [])],
     });
@@ -122,7 +109,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
     // the webhook must be serving before any VM exists (and go away only after them).
     const nri = cfg.kubevirt.networkResourcesInjector;
     const injector = nri
-      ? new NetworkResourcesInjector(`${name}-network-resources-injector`, {
+      ? new NetworkResourcesInjector(childName(name, "network-resources-injector"), {
         namespace: ns,
         image: images.networkResourcesInjector,
         settings: nri,
@@ -132,11 +119,18 @@ export class SriovPlatform extends pulumi.ComponentResource {
       }, { ...parent, dependsOn: [multus.crd] })
       : undefined;
 
-    const vms = model.vms.map((vm, i) => new VoipVm(`${name}-vm-${vm.config.namespace}-${vm.config.name}`, {
-      vm,
-      model,
-      secretUserData: args.secretUserData?.has(i) ?? false,
-    }, { ...parent, dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])] }));
+    model.vms.forEach((vm, i) => {
+      const vmName = keyedChildName.vm(name, vm.config);
+      new VoipVm(vmName, {
+        vm,
+        model,
+        secretUserData: args.secretUserData?.has(i) ?? false,
+      }, {
+        ...parent,
+        dependsOn: [kubevirt.cr, ...networks.nads, ...(injector ? [injector.webhookConfiguration] : [])],
+        aliases: renamedFrom(previousChildName(name, "vm", [vm.config.namespace, vm.config.name]), vmName),
+      });
+    });
 
     this.nodes = pulumi.all(preps.map((p, i) => pulumi.all([p.vfioReady, p.vfioConflicts, p.kernelChanges, p.physicalFunctions, hostKeys[i], p.report]).apply(
       ([vfioReady, vfioConflicts, kernelChanges, pfs, [hostKey, bastionHostKey], report]) => {
@@ -160,8 +154,14 @@ export class SriovPlatform extends pulumi.ComponentResource {
       return plan;
     });
     this.networks = networks.networks;
-    this.vms = pulumi.all(vms.map((v) => v.output));
-    this.networkResourcesInjector = injector ? injector.output : pulumi.output(null);
+    // Each VM's summary follows from the config alone (as its component's fields do).
+    this.vms = pulumi.output(model.vms.map((vm) => renderVmOutput(vm, model)));
+    const i = injector;
+    this.networkResourcesInjector = i
+      ? pulumi.all([i.namespace, i.image, i.webhookConfigurationName, i.certificateNotAfter, i.caNotAfter])
+        .apply(([namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter]) =>
+          ({ namespace, image, webhookConfiguration, certificateNotAfter, caNotAfter }))
+      : pulumi.output(null);
     this.registerOutputs({
       nodes: this.nodes,
       networks: this.networks,

@@ -1,10 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "./common";
+import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF, SRIOV_NODE_LABEL } from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface SriovCniArgs {
+  /** The agent namespace the objects go in (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -29,10 +34,10 @@ export class SriovCni extends pulumi.ComponentResource {
   public readonly image: pulumi.Output<string>;
 
   constructor(name: string, args: SriovCniArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:SriovCni", name, {}, opts);
+    super(TOKENS.sriovCni, name, {}, opts);
     const labels = { ...PART_OF, app: "sriov-cni", tier: "node", name: "sriov-cni" };
-    const ds = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
-      metadata: { name: "kube-sriov-cni-ds", namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+    const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
+      metadata: { name: AGENT_OBJECTS.sriovCniDaemonSet, namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: {
         selector: { matchLabels: { name: "sriov-cni" } },
         updateStrategy: { type: "RollingUpdate" },

@@ -4,72 +4,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel, VmModel } from "../config/model";
-import { asteriskSettingsFor } from "../render/asterisk";
-import { LOADTEST_SCRIPT, renderNetworkData, renderUserData } from "../render/cloudInit";
-import { planGuestNics } from "../render/guestNics";
-import { sippRunFor, STATS_FILE } from "../render/sipp";
-import { CLOUD_INIT_HASH_ANNOTATION, nodeSelectorFor, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
-
-export interface VoipVmOutput {
-  name: string;
-  namespace: string;
-  kind: "VirtualMachine" | "VirtualMachineInstance";
-  role: "pbx" | "loadgen" | "custom";
-  nodeSelector: Record<string, string>;
-  sriovInterfaces: { network: string; mac: string; guestIp: string; guestInterface: string }[];
-  management: { console: string; ssh: string };
-  /** PBX only: what to dial. */
-  sipUri?: string;
-  /** Load generator only. */
-  loadTest?: {
-    /** Run inside the guest. */
-    command: string;
-    /** The same, from a workstation with virtctl. */
-    viaVirtctl: string;
-    /** SIPp statistics (CSV, ';'-separated) of the last run. */
-    statsFile: string;
-    /** What SIPp calls: the PBX's extension, address and port. */
-    target: string;
-  };
-}
+import { awaitAnnotations } from "../config/labels";
+import { aliasNames, childName } from "../config/names";
+import { renderNetworkData, renderUserData } from "../render/cloudInit";
+import { renderVmOutput, VoipVmOutput } from "../render/outputs";
+import { CLOUD_INIT_HASH_ANNOTATION, placeCloudInit, renderVmObject, vmLabels } from "../render/vmSpec";
+import { TOKENS } from "./tokens";
 
 export interface VoipVmArgs {
+  /** The VM's validated config and derived settings (required). */
   vm: VmModel;
+  /** The whole platform (required): a VM's cloud-init reads the networks, pools and registry mirror. */
   model: PlatformModel;
   /** The custom user data was set with --secret: nothing derived from it may show in plaintext (default false). */
   secretUserData?: boolean;
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** What the stack exports for a VM; follows from the config alone. */
-export function renderVmOutput(vm: VmModel, model: PlatformModel): VoipVmOutput {
-  const { name, namespace, kind, role, guestUser } = vm.config;
-  // virtctl's current target syntax: [user@]vm|vmi/<name>[/<namespace>].
-  const ssh = `virtctl ssh ${guestUser}@${kind === "VirtualMachine" ? "vm" : "vmi"}/${name}/${namespace}`;
-  const out: VoipVmOutput = {
-    name,
-    namespace,
-    kind,
-    role,
-    nodeSelector: nodeSelectorFor(vm),
-    sriovInterfaces: planGuestNics(vm).sriov.map((n) => ({ network: n.networkRef, mac: n.mac, guestIp: n.ip, guestInterface: n.name })),
-    management: { console: `virtctl console ${name} -n ${namespace}`, ssh },
-  };
-  if (role === "pbx") {
-    const s = asteriskSettingsFor(vm);
-    out.sipUri = `sip:${s.extension}@${s.bindIp}:${s.sipPort}`;
-  }
-  if (role === "loadgen") {
-    const command = `sudo ${LOADTEST_SCRIPT}`;
-    const run = sippRunFor(vm, model);
-    out.loadTest = {
-      command,
-      viaVirtctl: `${ssh} --command '${command}'`,
-      statsFile: STATS_FILE,
-      target: `sip:${run.extension}@${run.remote.ip}:${run.remote.port}`,
-    };
-  }
-  return out;
 }
 
 /** Annotations with the cloud-init hash made secret (a hash of secret user data is not public). */
@@ -83,13 +31,24 @@ export class VoipVm extends pulumi.ComponentResource {
   public readonly vm: k8s.apiextensions.CustomResource;
   /** Present when a cloud-init document exceeds KubeVirt's inline limit. */
   public readonly cloudInitSecret?: k8s.core.v1.Secret;
-  public readonly output: pulumi.Output<VoipVmOutput>;
+  // What the stack exports for the VM (VoipVmOutput, renderVmOutput), one field each; known from
+  // the config alone, so previews show them too.
+  public readonly vmName: pulumi.Output<string>;
+  public readonly namespace: pulumi.Output<string>;
+  public readonly kind: pulumi.Output<VoipVmOutput["kind"]>;
+  public readonly role: pulumi.Output<VoipVmOutput["role"]>;
+  public readonly nodeSelector: pulumi.Output<Record<string, string>>;
+  public readonly sriovInterfaces: pulumi.Output<VoipVmOutput["sriovInterfaces"]>;
+  public readonly management: pulumi.Output<VoipVmOutput["management"]>;
+  /** PBX only (undefined otherwise). */
+  public readonly sipUri: pulumi.Output<string | undefined>;
+  /** Load generator only (undefined otherwise). */
+  public readonly loadTest: pulumi.Output<VoipVmOutput["loadTest"]>;
 
   constructor(name: string, args: VoipVmArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:voip:VoipVm", name, {}, opts);
+    super(TOKENS.voipVm, name, {}, opts);
     const { vm, model } = args;
     const secret = args.secretUserData ?? false;
-    const dependsOn = args.dependsOn ?? [];
 
     let userData: string;
     try {
@@ -100,16 +59,23 @@ export class VoipVm extends pulumi.ComponentResource {
     const networkData = renderNetworkData(vm);
     const object = renderVmObject(vm, userData, networkData, { registryMirror: model.config.registryMirror });
     const placement = placeCloudInit(vm, userData, networkData);
+    // A renamed VM (its aliases) renamed its children too: each answers to its old name.
+    const child = (role: string) => ({
+      name: childName(name, role),
+      aliases: aliasNames(opts?.aliases).map((n) => ({ name: childName(n, role) })),
+    });
+    const secretName = child("cloudinit");
+    const vmName = child("vm");
 
     if (placement.secret !== undefined) {
-      this.cloudInitSecret = new k8s.core.v1.Secret(`${name}-cloudinit`, {
+      this.cloudInitSecret = new k8s.core.v1.Secret(secretName.name, {
         metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
         type: "Opaque",
         stringData: placement.secret.stringData,
-      }, { parent: this, dependsOn });
+      }, { parent: this, aliases: secretName.aliases });
     }
 
-    this.vm = new k8s.apiextensions.CustomResource(`${name}-vm`, {
+    this.vm = new k8s.apiextensions.CustomResource(vmName.name, {
       apiVersion: object.apiVersion,
       kind: object.kind,
       metadata: {
@@ -117,18 +83,37 @@ export class VoipVm extends pulumi.ComponentResource {
         namespace: vm.config.namespace,
         labels: object.metadata?.labels,
         // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
-        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), "pulumi.com/skipAwait": "true" },
+        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), ...awaitAnnotations(false) },
       },
       // A VirtualMachine carries the hash in its template: the spec is then secret as a whole (the
       // SDK cannot keep one nested value of a custom resource's spec secret).
       spec: secret && object.kind === "VirtualMachine" ? pulumi.secret(object.spec) : object.spec,
     }, {
       parent: this,
-      dependsOn: this.cloudInitSecret !== undefined ? [...dependsOn, this.cloudInitSecret] : dependsOn,
+      dependsOn: this.cloudInitSecret !== undefined ? [this.cloudInitSecret] : [],
+      aliases: vmName.aliases,
     });
 
-    // Known from the config alone, so previews show it too.
-    this.output = pulumi.output(renderVmOutput(vm, model));
-    this.registerOutputs({ output: this.output });
+    const out = renderVmOutput(vm, model);
+    this.vmName = pulumi.output(out.name);
+    this.namespace = pulumi.output(out.namespace);
+    this.kind = pulumi.output(out.kind);
+    this.role = pulumi.output(out.role);
+    this.nodeSelector = pulumi.output(out.nodeSelector);
+    this.sriovInterfaces = pulumi.output(out.sriovInterfaces);
+    this.management = pulumi.output(out.management);
+    this.sipUri = pulumi.output(out.sipUri);
+    this.loadTest = pulumi.output(out.loadTest);
+    this.registerOutputs({
+      vmName: this.vmName,
+      namespace: this.namespace,
+      kind: this.kind,
+      role: this.role,
+      nodeSelector: this.nodeSelector,
+      sriovInterfaces: this.sriovInterfaces,
+      management: this.management,
+      sipUri: this.sipUri,
+      loadTest: this.loadTest,
+    });
   }
 }

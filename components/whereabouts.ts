@@ -8,12 +8,16 @@ import {
   WHEREABOUTS,
   whereaboutsClusterRoleRules,
 } from "../render/whereabouts";
-import { awaitAnnotations, PART_OF } from "./common";
+import { awaitAnnotations, PART_OF } from "../config/labels";
+import { childName } from "../config/names";
+import { TOKENS } from "./tokens";
 
 export interface WhereaboutsArgs {
-  /** The agent namespace: the workloads run there and the plugin keeps its IPPools there. */
+  /** The agent namespace: the workloads run there and the plugin keeps its IPPools there (required). */
   namespace: string;
+  /** The agent's image, pinned and mirror-aware (required). */
   image: string;
+  /** Wait for the workloads to become ready (required; false where no kubelet runs). */
   waitForReadiness: boolean;
 }
 
@@ -30,35 +34,35 @@ export class Whereabouts extends pulumi.ComponentResource {
   public readonly image: pulumi.Output<string>;
 
   constructor(name: string, args: WhereaboutsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("kubevirt-sriov:cluster:Whereabouts", name, {}, opts);
+    super(TOKENS.whereabouts, name, {}, opts);
     const parent = { parent: this };
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "whereabouts" };
     const workload = { namespace: ns, image: args.image };
 
     const crds = renderWhereaboutsCrds().map((doc) =>
-      new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-${doc.spec.names.plural}-crd`, doc, parent));
+      new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, doc.spec.names.plural, "crd"), doc, parent));
 
-    const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
-    const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, {
+    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
+    const role = new k8s.rbac.v1.ClusterRole(childName(name, "role"), {
       metadata: { name: WHEREABOUTS.clusterRole, labels },
       rules: whereaboutsClusterRoleRules(),
     }, parent);
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, {
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
       metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
       subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
     }, parent);
-    const config = new k8s.core.v1.ConfigMap(`${name}-config`, renderWhereaboutsConfigMap(ns), parent);
+    const config = new k8s.core.v1.ConfigMap(childName(name, "config"), renderWhereaboutsConfigMap(ns), parent);
 
     const ds = renderWhereaboutsDaemonSet(workload);
-    const daemonSet = new k8s.apps.v1.DaemonSet(`${name}-ds`, {
+    const daemonSet = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
       metadata: { ...ds.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: ds.spec,
     }, { ...parent, dependsOn: [binding, ...crds] });
 
     const rec = renderWhereaboutsReconciler(workload);
-    const reconciler = new k8s.apps.v1.Deployment(`${name}-reconciler`, {
+    const reconciler = new k8s.apps.v1.Deployment(childName(name, "reconciler"), {
       metadata: { ...rec.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
       spec: rec.spec,
     }, { ...parent, dependsOn: [binding, config, ...crds] });

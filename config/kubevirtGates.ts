@@ -13,6 +13,11 @@
 import { versionAtLeast } from "./versions";
 
 export const CPU_MANAGER_GATE = "CPUManager";
+/**
+ * On by default from v1.9.0: virt-controller then leaves a launcher pod's VF requests to the
+ * network-resources-injector, so without the injector this gate must be off.
+ */
+export const INJECTION_GATE = "ExternalNetResourceInjection";
 export const NUMA_GATE = "NUMA";
 /** From this release the NUMA gate is GA: on, and no longer needed in featureGates. */
 export const NUMA_GATE_GA = "v1.4.0";

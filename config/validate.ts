@@ -15,7 +15,9 @@ import {
   VfGroupModel,
   VmModel,
 } from "./model";
+import { childNameCollisions } from "./names";
 import { expandNodes, locateProblems, NodeSource, sourcePath } from "./profiles";
+import { INJECTION_GATE } from "./kubevirtGates";
 import { CONFIG_KEY, CONFIG_ROOT, LIMITS, platform, PlatformConfig, schemaFix } from "./schema";
 import { findOverlap, parseVfRange, Span } from "./vfRanges";
 import { DEFAULT_GUEST_IMAGES, versionAtLeast } from "./versions";
@@ -26,7 +28,6 @@ const EXAMPLE = "stacks/Pulumi.example.yaml";
 const RESOURCE_NAME = /^[A-Za-z0-9_]+$/;
 /** Feature gates that must never be set: SRIOV was removed from KubeVirt long ago. */
 const REMOVED_GATES = new Set(["SRIOV"]);
-const INJECTION_GATE = "ExternalNetResourceInjection";
 
 /**
  * The value of the `platform` config key as the engine passes it (JSON text, or undefined when
@@ -181,6 +182,7 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (inde
  */
 function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problems: ProblemList, located: ConfigProblem[]): PlatformModel {
   checkAddons(cfg, problems);
+  for (const p of childNameCollisions(cfg)) problems.add(p.path, p.problem, p.fix);
 
   // Pools.
   const pools = new Map<string, PoolModel>();

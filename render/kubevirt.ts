@@ -1,14 +1,13 @@
 // The KubeVirt CR. The operator manifest it depends on is loaded and checked in
 // config/operatorManifest.ts.
-import { GateDemand, requiredFeatureGates } from "../config/kubevirtGates";
+import { GateDemand, INJECTION_GATE, requiredFeatureGates } from "../config/kubevirtGates";
+import { KUBEVIRT_VERSION_ANNOTATION } from "../config/labels";
 import type { PlatformModel } from "../config/model";
 import type { KubevirtConfig } from "../config/schema";
 import { sha256Hex, versionAtLeast } from "../config/versions";
 
 export { sha256Hex, versionAtLeast };
 
-export const INJECTION_GATE = "ExternalNetResourceInjection";
-export const VERSION_ANNOTATION = "kubevirt-sriov/version";
 
 /**
  * Gates to disable. From v1.9 ExternalNetResourceInjection is on by default and then
@@ -78,7 +77,7 @@ export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | un
   return {
     apiVersion: "kubevirt.io/v1",
     kind: "KubeVirt",
-    metadata: { name: "kubevirt", namespace: kv.namespace, annotations: { [VERSION_ANNOTATION]: kv.version } },
+    metadata: { name: "kubevirt", namespace: kv.namespace, annotations: { [KUBEVIRT_VERSION_ANNOTATION]: kv.version } },
     spec,
   };
 }

@@ -1,7 +1,7 @@
 // NetworkAttachmentDefinitions backed by the SR-IOV CNI.
 import type { NetworkModel } from "../config/model";
 
-export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
+import { RESOURCE_NAME_ANNOTATION } from "../config/labels";
 export const CNI_VERSION = "1.0.0";
 
 export type SriovCniConfig = Record<string, unknown> & { type: "sriov"; vlan: number };

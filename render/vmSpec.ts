@@ -15,13 +15,13 @@ import type {
   V1VirtualMachineInstanceSpec,
   V1Volume,
 } from "@kubevirt-ui-ext/kubevirt-api/kubevirt";
+import { PART_OF_LABEL } from "../config/labels";
 import type { VmModel } from "../config/model";
 import { planGuestNics } from "./guestNics";
 import { mirrorImage } from "./images";
 
 export const KUBEVIRT_API_VERSION = "kubevirt.io/v1";
 export const ROLE_LABEL = "kubevirt-sriov/role";
-export const PART_OF_LABEL = "app.kubernetes.io/part-of";
 /** Node label KubeVirt's node labeller sets where the kubelet's static CPU manager runs. */
 export const CPU_MANAGER_LABEL = "kubevirt.io/cpumanager";
 /** Hash of the cloud-init documents: a change shows in the VM spec even when they live in a Secret. */

@@ -1,6 +1,8 @@
 // Shared knowledge of the resources the policies look at: type tokens, where the pod or VMI
 // spec sits, the annotations the program writes, and tolerant accessors (policies see raw
-// JSON, which may be partial during preview).
+// JSON, which may be partial during preview). Names the program writes come from its own
+// modules (config/labels.ts, config/kubevirtGates.ts, render/), never from a copy here.
+import { RESOURCE_NAME_ANNOTATION } from "../../config/labels";
 
 export const TYPES = {
   vm: "kubernetes:kubevirt.io/v1:VirtualMachine",
@@ -12,15 +14,6 @@ export const TYPES = {
   localCommand: "command:local:Command",
 } as const;
 
-/** Set by the device plugin's users on a NAD: `<prefix>/<resourceName>` (Multus, KubeVirt). */
-export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
-/** The KubeVirt release the program deployed, on the KubeVirt CR. */
-export const KUBEVIRT_VERSION_ANNOTATION = "kubevirt-sriov/version";
-/** How many nodes read the uniform `config.json` of the device-plugin ConfigMap. */
-export const NODE_COUNT_ANNOTATION = "kubevirt-sriov/nodes";
-export const DEVICE_PLUGIN_CONFIGMAP = "sriovdp-config";
-export const INJECTION_GATE = "ExternalNetResourceInjection";
-export const INJECTOR_NAME = "network-resources-injector";
 
 export type Json = Record<string, unknown>;
 

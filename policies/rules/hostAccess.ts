@@ -19,6 +19,8 @@
 // namespace), so the allow-list is exact. A stack whose pack config names the wrong namespace
 // fails closed: its agents are flagged, and the message says which setting fixes it.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { AGENT_OBJECTS } from "../../config/labels";
+import { WHEREABOUTS } from "../../render/whereabouts";
 import { arr, containersOf, isPodBearing, metaOf, obj, podSpecOf, str } from "./common";
 
 export interface AllowedWorkload {
@@ -27,7 +29,12 @@ export interface AllowedWorkload {
 }
 
 /** The stack's node agents that need host access: Multus, device plugin, SR-IOV CNI, Whereabouts. */
-export const NODE_AGENT_WORKLOADS = ["kube-multus-ds", "kube-sriov-device-plugin", "kube-sriov-cni-ds", "whereabouts"] as const;
+export const NODE_AGENT_WORKLOADS = [
+  AGENT_OBJECTS.multusDaemonSet,
+  AGENT_OBJECTS.devicePluginDaemonSet,
+  AGENT_OBJECTS.sriovCniDaemonSet,
+  WHEREABOUTS.daemonSet,
+] as const;
 /** The program's default `agentNamespace` (config/schema.ts), and so this policy's. */
 export const DEFAULT_AGENT_NAMESPACE = "kube-system";
 

@@ -3,8 +3,12 @@
 // would start with no VF. So a v1.9+ KubeVirt CR must disable the gate unless the injector
 // (its webhook) is part of the stack.
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { CPU_MANAGER_GATE, requiredFeatureGates } from "../../config/kubevirtGates";
-import { arr, dig, INJECTION_GATE, INJECTOR_NAME, isVmType, known, KUBEVIRT_VERSION_ANNOTATION, metaOf, str, TYPES, versionAtLeast, vmiSpecOf } from "./common";
+import { CPU_MANAGER_GATE, INJECTION_GATE, requiredFeatureGates } from "../../config/kubevirtGates";
+import { KUBEVIRT_VERSION_ANNOTATION } from "../../config/labels";
+import { INJECTOR } from "../../render/injector";
+import { arr, dig, isVmType, known, metaOf, str, TYPES, versionAtLeast, vmiSpecOf } from "./common";
+
+const INJECTOR_NAME = INJECTOR.name;
 
 const GATE_DEFAULT_ON = "v1.9.0";
 

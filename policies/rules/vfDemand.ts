@@ -10,19 +10,20 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import {
   arr,
-  DEVICE_PLUGIN_CONFIGMAP,
   isObject,
   isVmType,
   known,
   metaOf,
   nadIndex,
-  NODE_COUNT_ANNOTATION,
   obj,
   sriovInterfacesOf,
   str,
   TYPES,
   vmiSpecOf,
 } from "./common";
+import { AGENT_OBJECTS, NODE_COUNT_ANNOTATION } from "../../config/labels";
+
+const DEVICE_PLUGIN_CONFIGMAP = AGENT_OBJECTS.devicePluginConfigMap;
 
 const DEFAULT_PREFIX = "intel.com";
 

@@ -2,7 +2,8 @@
 // annotated with its resourceName (what virt-controller requests the VF by), with a CNI
 // config that parses, is of type sriov and sets the VLAN (0 clears a stale one on the VF).
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { isObject, isVmType, metaOf, NadInfo, nadIndex, RESOURCE_NAME_ANNOTATION, sriovInterfacesOf, vmiSpecOf } from "./common";
+import { RESOURCE_NAME_ANNOTATION } from "../../config/labels";
+import { isObject, isVmType, metaOf, NadInfo, nadIndex, sriovInterfacesOf, vmiSpecOf } from "./common";
 
 /** What is wrong with a NAD as the target of an SR-IOV interface, or undefined. */
 export function nadProblem(nad: NadInfo): string | undefined {

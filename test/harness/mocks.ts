@@ -21,8 +21,13 @@ export interface RecordedResource {
 export interface Registration {
   type: string;
   name: string;
+  /** The mock monitor's URN: its type part carries only the parent's own type. */
   urn: string;
   parent: string;
+  /** The URN a real engine gives: the whole chain of parent types (the root stack's left out). */
+  engineUrn: string;
+  /** Engine URNs the resource also answers to: its aliases, resolved against its parent. */
+  aliases: string[];
 }
 
 /** What a remote command prints, given the resource's name and inputs. */
@@ -34,6 +39,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   readonly registrations: Registration[] = [];
   /** Resources registered, also when they are not kept. */
   count = 0;
+  /** Mock URN → engine URN, filled as parents register (always before their children). */
+  private readonly engineUrns = new Map<string, string>();
   /** With `measure`: JSON bytes of every resource's inputs and outputs, what the engine's state keeps of them. */
   stateBytes = 0;
 
@@ -60,12 +67,28 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         original(req, (err, res) => {
           if (!err && res && this.keep) {
             const [type, name, parent] = [req.getType(), req.getName(), req.getParent()];
-            this.registrations.push({ type, name, urn: res.getUrn(), parent });
+            const engineUrn = this.engineUrn(parent, type, name);
+            this.engineUrns.set(res.getUrn(), engineUrn);
+            const aliases = (req.getAliasesList?.() ?? []).map((a) => {
+              const spec = a.getSpec();
+              if (spec === undefined) return a.getUrn();
+              const aliasParent = spec.getNoparent() ? "" : spec.getParenturn() || parent;
+              return this.engineUrn(aliasParent, spec.getType() || type, spec.getName() || name);
+            });
+            this.registrations.push({ type, name, urn: res.getUrn(), parent, engineUrn, aliases });
           }
           callback(err, res);
         });
     }
     return this;
+  }
+
+  /** The URN the engine builds: the parent's type chain (none for the root stack), then type and name. */
+  private engineUrn(parentMockUrn: string, type: string, name: string): string {
+    const parentUrn = parentMockUrn ? (this.engineUrns.get(parentMockUrn) ?? parentMockUrn) : "";
+    const parentChain = parentUrn ? parentUrn.split("::")[2] : "pulumi:pulumi:Stack";
+    const chain = parentChain === "pulumi:pulumi:Stack" ? type : `${parentChain}$${type}`;
+    return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${chain}::${name}`;
   }
 
   /** Forgets what was recorded (a suite that installs once and checks per test). */
@@ -123,7 +146,16 @@ export function captureWarnings(): { warnings: string[]; stop: () => void } {
 
 /** The part of the mock monitor's registerResource/readResource that `install` wraps. */
 type MonitorMethod = (
-  req: { getType(): string; getName(): string; getParent(): string },
+  req: {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    /** registerResource only. */
+    getAliasesList?(): {
+      getUrn(): string;
+      getSpec(): { getName(): string; getType(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
+    }[];
+  },
   callback: (err: unknown, res?: { getUrn(): string }) => void,
 ) => Promise<void>;
 

@@ -6,7 +6,7 @@
 // from the upstream rules, not copied from the schema, so a pattern that is too loose shows.
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { HOSTNAME_LABEL, labelsAfterUp } from "../../config/labels";
+import { HOSTNAME_LABEL, labelsAfterUp, RESOURCE_NAME_ANNOTATION } from "../../config/labels";
 import type { PlatformModel } from "../../config/model";
 import { LIMITS, type PlatformInput } from "../../config/schema";
 import { parsePlatform } from "../../config/validate";
@@ -15,7 +15,7 @@ import { renderNetworkData, renderUserData } from "../../render/cloudInit";
 import { renderDevicePluginConfigMap } from "../../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../../render/images";
 import { gateDemand, renderKubevirtCr } from "../../render/kubevirt";
-import { RESOURCE_NAME_ANNOTATION, renderNad } from "../../render/nad";
+import { renderNad } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
 import { renderRemoteCommand, renderStateLines } from "../../render/nodeState";
 import { renderSippArgs, sippRunFor } from "../../render/sipp";

@@ -102,9 +102,9 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     // worker-b: pinned node key behind an unpinned jump host → the jump host is recorded
     const r = runProgram({ stack: "tofu", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
-    const records = r.resources.filter((x) => x.type === "command:local:Command" && /hostkey$/.test(x.name));
-    assert.deepEqual(records.map((x) => x.name).sort(), ["tofu-worker-a-hostkey", "tofu-worker-b-bastion-hostkey"]);
-    const a = records.find((x) => x.name === "tofu-worker-a-hostkey")!;
+    const records = r.resources.filter((x) => x.type === "command:local:Command" && /-hostkey-/.test(x.name));
+    assert.deepEqual(records.map((x) => x.name).sort(), ["tofu-bastion-hostkey-worker-b", "tofu-hostkey-worker-a"]);
+    const a = records.find((x) => x.name === "tofu-hostkey-worker-a")!;
     assert.deepEqual([a.inputs.environment.KVS_SSH_HOST, a.inputs.environment.KVS_SSH_PORT, a.inputs.environment.KVS_SSH_WHO], ["10.0.0.11", "22", "node worker-a"]);
     assert.equal(a.inputs.addPreviousOutputInEnv, true);
     assert.match(a.inputs.environment.KVS_SSH_RUN_WHEN, /^[0-9a-f]{16}$/);
@@ -119,16 +119,16 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     delete cfg.nodes[1].ssh.hostKey;
     const r = runProgram({ stack: "tofu", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
-    const jump = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-bastion-hostkey")!;
-    const scanOnJump = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-worker-b-hostkey-scan")!;
-    const record = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-worker-b-hostkey")!;
+    const jump = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-bastion-hostkey-worker-b")!;
+    const scanOnJump = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-hostkey-scan-worker-b")!;
+    const record = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-hostkey-worker-b")!;
     assert.ok(jump && scanOnJump && record);
     const conn = unwrap(scanOnJump.inputs.connection);
     assert.deepEqual([conn.host, conn.user], ["bastion.example.internal", "jump"]);
     assert.match(unwrap(conn.hostKey), /^ssh-ed25519 /, "the jump host's recorded key is checked");
     assert.match(scanOnJump.inputs.create, /^ssh-keyscan -T 15 -p 2222 10\.0\.0\.12 # kubevirt-sriov [0-9a-f]{16}$/);
     assert.match(record.inputs.environment.KVS_SSH_SCANNED, /^\[10\.0\.0\.12\]:2222 ssh-ed25519 /);
-    const prep = r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith("tofu-worker-b") && x.name !== "tofu-worker-b-hostkey-scan")!;
+    const prep = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-worker-b-sriov")!;
     assert.match(unwrap(unwrap(prep.inputs.connection).hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjk/);
   });
 });

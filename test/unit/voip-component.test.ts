@@ -2,7 +2,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformModel } from "../../config/model";
-import { renderVmOutput, VoipVm, VoipVmOutput } from "../../components/voipVm";
+import { VoipVm } from "../../components/voipVm";
+import { renderVmOutput, VoipVmOutput } from "../../render/outputs";
 import { renderNetworkData, renderUserData } from "../../render/cloudInit";
 import { managementMac } from "../../render/guestNics";
 import { RecordingMocks } from "../harness/mocks";
@@ -23,7 +24,12 @@ async function build(
   for (const [name, c] of vms) {
     await outputValue(c.vm.urn);
     if (c.cloudInitSecret) await outputValue(c.cloudInitSecret.urn);
-    outputs.set(name, await outputValue(c.output));
+    const fields = {
+      name: c.vmName, namespace: c.namespace, kind: c.kind, role: c.role, nodeSelector: c.nodeSelector,
+      sriovInterfaces: c.sriovInterfaces, management: c.management, sipUri: c.sipUri, loadTest: c.loadTest,
+    };
+    // The component's output fields, as one object without the absent ones (what the stack exports).
+    outputs.set(name, JSON.parse(JSON.stringify(await outputValue(pulumi.output(fields)))) as VoipVmOutput);
   }
   return { mocks, vms, outputs };
 }
