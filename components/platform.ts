@@ -60,7 +60,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
 
     // Nodes are prepared in parallel: no prep depends on another.
     const hostKeys: pulumi.Output<[string, string | null]>[] = [];
-    const preps = model.nodes.map((n, i) => {
+    const preps = model.nodes.map((n) => {
       const pinned = args.connections.get(n.config.name);
       if (!pinned) throw new pulumi.ResourceError(`no SSH connection for node ${n.config.name}`, this);
       const prepName = keyedChildName.nodePrep(name, n.config.name);

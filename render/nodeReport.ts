@@ -65,7 +65,9 @@ function lastJsonLine(stdout: unknown, what: string): unknown {
   try {
     return JSON.parse(last);
   } catch (e) {
-    throw new Error(`${what}: the last line of stdout is not JSON (${(e as Error).message}): ${last.slice(0, 200)}`);
+    throw new Error(`${what}: the last line of stdout is not JSON (${(e as Error).message}): ${last.slice(0, 200)}`, {
+      cause: e,
+    });
   }
 }
 

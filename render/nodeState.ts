@@ -167,7 +167,7 @@ export const STATE_TOKEN_PATTERNS: Readonly<Record<string, RegExp>> = {
   PROFILE,
   WHERE,
 };
-const ROOT_PATH = /^\/[A-Za-z0-9_.\/-]*$/;
+const ROOT_PATH = /^\/[A-Za-z0-9_./-]*$/;
 const MAX_TOTAL_VFS = 0xffff; // PCIe TotalVFs is a 16-bit field
 const MAX_COMMAND_BYTES = 120 * 1024; // Linux MAX_ARG_STRLEN is 128 KiB for `sh -c <command>`
 

@@ -29,7 +29,7 @@ export function runProgram(req: ProgramRequest): ProgramResult {
       // A failed program leaves SDK promises behind and the SDK then exits non-zero:
       // what the program did is still on stdout.
       const err = e as { stdout?: string; stderr?: string };
-      if (!err.stdout) throw new Error(`program harness crashed: ${err.stderr ?? String(e)}`);
+      if (!err.stdout) throw new Error(`program harness crashed: ${err.stderr ?? String(e)}`, { cause: e });
       out = err.stdout;
     }
     return JSON.parse(out) as ProgramResult;
@@ -55,7 +55,7 @@ export function labManifestPin(): { file: string; sha256: string } {
 }
 
 /** The config with its KubeVirt operator manifest set to the lab's pinned one (edited in place). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export function withLabManifest(cfg: Record<string, any>): Record<string, any> {
   cfg.kubevirt = { ...(cfg.kubevirt ?? {}), operatorManifest: labManifestPin() };
   return cfg;

@@ -12,7 +12,7 @@ export function isSecretValue(v: unknown): boolean {
 }
 
 /** The value inside a secret envelope; anything else as it is. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export function unsecret(v: any): any {
   return isSecretValue(v) ? v.value : v;
 }
