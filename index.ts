@@ -23,7 +23,12 @@ export = async (): Promise<StackOutputsInput> => {
     const model = parsePlatform(platformConfigValue(config.get(CONFIG_KEY), stack));
     // The value comes back decrypted as a whole: find which parts of it were set with --secret.
     const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-    const secretUserData = secretPartsOf(CONFIG_ROOT, isSecret?.(CONFIG_ROOT) ?? false, readStackConfigFile(stack), stack);
+    const secretUserData = secretPartsOf(
+      CONFIG_ROOT,
+      isSecret?.(CONFIG_ROOT) ?? false,
+      readStackConfigFile(stack),
+      stack,
+    );
     const plan = planPlatform(model);
     for (const w of assertFeasible(plan, model.config.allowOvercommit)) pulumi.log.warn(w);
 

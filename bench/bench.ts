@@ -20,7 +20,11 @@ import { previewBreakdown, previewTable } from "./previewBench";
 
 const ROOT = path.join(__dirname, "..");
 
-interface Stat { median: number; min: number; max: number }
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
 
 function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,7 +34,17 @@ function stat(xs: number[]): Stat {
 
 const fmt = (s: Stat, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
-function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; preview: boolean; memory: boolean } {
+function args(): {
+  shape: FleetShape;
+  runs: number;
+  scales: number[];
+  out: string;
+  skipLab: boolean;
+  engine: boolean;
+  engineScales: number[];
+  preview: boolean;
+  memory: boolean;
+} {
   const a = process.argv.slice(2);
   const get = (k: string) => {
     const i = a.indexOf(`--${k}`);
@@ -45,8 +59,12 @@ function args(): { shape: FleetShape; runs: number; scales: number[]; out: strin
   };
   return {
     shape: {
-      nodes: num("nodes", DEFAULT_FLEET.nodes), pfsPerNode: num("pfs", DEFAULT_FLEET.pfsPerNode), vfsPerPf: num("vfs", DEFAULT_FLEET.vfsPerPf),
-      pools: num("pools", DEFAULT_FLEET.pools), networks: num("networks", DEFAULT_FLEET.networks), vms: num("vms", DEFAULT_FLEET.vms),
+      nodes: num("nodes", DEFAULT_FLEET.nodes),
+      pfsPerNode: num("pfs", DEFAULT_FLEET.pfsPerNode),
+      vfsPerPf: num("vfs", DEFAULT_FLEET.vfsPerPf),
+      pools: num("pools", DEFAULT_FLEET.pools),
+      networks: num("networks", DEFAULT_FLEET.networks),
+      vms: num("vms", DEFAULT_FLEET.vms),
     },
     runs: num("runs", 5),
     scales: (get("scales") ?? "50,500,2000").split(",").map(Number),
@@ -61,21 +79,46 @@ function args(): { shape: FleetShape; runs: number; scales: number[]; out: strin
 
 function child(script: string, arg: string): ProgramSummary {
   // --expose-gc: the heap used after a forced GC at the end of registration (ProgramSummary.heapAfterGcMb).
-  const out = execFileSync(process.execPath, ["--max-old-space-size=16384", "--expose-gc", "-r", "ts-node/register/transpile-only", path.join(ROOT, script), arg], {
-    cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"],
-  });
+  const out = execFileSync(
+    process.execPath,
+    [
+      "--max-old-space-size=16384",
+      "--expose-gc",
+      "-r",
+      "ts-node/register/transpile-only",
+      path.join(ROOT, script),
+      arg,
+    ],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const s = JSON.parse(out) as ProgramSummary & { error?: unknown };
   if ((s as { error?: unknown }).error) throw new Error(`benchmark program failed: ${JSON.stringify(s.error)}`);
   return s;
 }
 
-interface CostRow { label: string; resources: number; program: { wall: Stat; rss: Stat; heap: Stat }; floor: { wall: Stat; rss: Stat; heap: Stat }; pure: Stat }
+interface CostRow {
+  label: string;
+  resources: number;
+  program: { wall: Stat; rss: Stat; heap: Stat };
+  floor: { wall: Stat; rss: Stat; heap: Stat };
+  pure: Stat;
+}
 
 function measure(label: string, shape: FleetShape, runs: number): CostRow {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-"));
   try {
     const platform = generateFleet(shape);
-    const req: ProgramRequest = { stack: "bench", platform, config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } }, summary: true };
+    const req: ProgramRequest = {
+      stack: "bench",
+      platform,
+      config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } },
+      summary: true,
+    };
     const file = path.join(dir, "req.json");
     fs.writeFileSync(file, JSON.stringify(req));
     const prog: ProgramSummary[] = [];
@@ -100,8 +143,16 @@ function measure(label: string, shape: FleetShape, runs: number): CostRow {
     return {
       label,
       resources: prog[0].resources,
-      program: { wall: stat(prog.map((p) => p.wallMs)), rss: stat(prog.map((p) => p.maxRssMb)), heap: stat(prog.map((p) => p.heapAfterGcMb ?? NaN)) },
-      floor: { wall: stat(floor.map((p) => p.wallMs)), rss: stat(floor.map((p) => p.maxRssMb)), heap: stat(floor.map((p) => p.heapAfterGcMb ?? NaN)) },
+      program: {
+        wall: stat(prog.map((p) => p.wallMs)),
+        rss: stat(prog.map((p) => p.maxRssMb)),
+        heap: stat(prog.map((p) => p.heapAfterGcMb ?? NaN)),
+      },
+      floor: {
+        wall: stat(floor.map((p) => p.wallMs)),
+        rss: stat(floor.map((p) => p.maxRssMb)),
+        heap: stat(floor.map((p) => p.heapAfterGcMb ?? NaN)),
+      },
       pure: stat(pure),
     };
   } finally {
@@ -109,14 +160,26 @@ function measure(label: string, shape: FleetShape, runs: number): CostRow {
   }
 }
 
-interface StateRow { label: string; form: FleetForm; nodes: number; resources: number; bytes: number }
+interface StateRow {
+  label: string;
+  form: FleetForm;
+  nodes: number;
+  resources: number;
+  bytes: number;
+}
 
 /** One run of the program that adds up the size of the state (not timed: the adding costs time). */
 function measureState(label: string, shape: FleetShape, form: FleetForm): StateRow {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-state-"));
   try {
     process.stderr.write(`  ${label}, ${form}: state… `);
-    const req: ProgramRequest = { stack: "bench", platform: generateFleet(shape, form), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } }, summary: true, stateBytes: true };
+    const req: ProgramRequest = {
+      stack: "bench",
+      platform: generateFleet(shape, form),
+      config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: true } },
+      summary: true,
+      stateBytes: true,
+    };
     const file = path.join(dir, "req.json");
     fs.writeFileSync(file, JSON.stringify(req));
     const s = child("test/harness/runProgram.ts", file);
@@ -127,15 +190,23 @@ function measureState(label: string, shape: FleetShape, form: FleetForm): StateR
   }
 }
 
-const FORM_WORDS: Record<FleetForm, string> = { "per-node": "every node written out", profiles: "one profile, nodes by pattern", selectors: "one profile, PFs by NIC selector" };
+const FORM_WORDS: Record<FleetForm, string> = {
+  "per-node": "every node written out",
+  profiles: "one profile, nodes by pattern",
+  selectors: "one profile, PFs by NIC selector",
+};
 
 function stateTable(rows: StateRow[]): string {
-  const head = "| fleet | nodes written as | resources | state MB | state KB per node | per node against the per-node form |\n|---|---|---|---|---|---|";
+  const head =
+    "| fleet | nodes written as | resources | state MB | state KB per node | per node against the per-node form |\n|---|---|---|---|---|---|";
   const perNode = (r: StateRow) => r.bytes / r.nodes / 1024;
   const base = new Map(rows.filter((r) => r.form === "per-node").map((r) => [r.label, perNode(r)]));
   const lines = rows.map((r) => {
     const b = base.get(r.label);
-    const delta = r.form === "per-node" || b === undefined ? "—" : `${perNode(r) - b >= 0 ? "+" : ""}${((perNode(r) - b) * 1024).toFixed(0)} bytes`;
+    const delta =
+      r.form === "per-node" || b === undefined
+        ? "—"
+        : `${perNode(r) - b >= 0 ? "+" : ""}${((perNode(r) - b) * 1024).toFixed(0)} bytes`;
     return `| ${r.label} | ${FORM_WORDS[r.form]} | ${r.resources} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${perNode(r).toFixed(2)} | ${delta} |`;
   });
   return [head, ...lines].join("\n");
@@ -143,14 +214,22 @@ function stateTable(rows: StateRow[]): string {
 
 /** Memory at fleet scale: peak RSS and the GC-stable heap after a forced GC at the end of registration. */
 function memoryTable(rows: CostRow[]): string {
-  const head = "| fleet | resources | program peak RSS MB | floor peak RSS MB | peak RSS ratio | program heap after GC MB | floor heap after GC MB | heap ratio | program − floor heap, KB per resource |\n|---|---|---|---|---|---|---|---|---|";
-  const lines = rows.map((r) => `| ${r.label} | ${r.resources} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${fmt(r.program.heap)} | ${fmt(r.floor.heap)} | ${(r.program.heap.median / r.floor.heap.median).toFixed(2)} | ${(((r.program.heap.median - r.floor.heap.median) * 1024) / r.resources).toFixed(1)} |`);
+  const head =
+    "| fleet | resources | program peak RSS MB | floor peak RSS MB | peak RSS ratio | program heap after GC MB | floor heap after GC MB | heap ratio | program − floor heap, KB per resource |\n|---|---|---|---|---|---|---|---|---|";
+  const lines = rows.map(
+    (r) =>
+      `| ${r.label} | ${r.resources} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${fmt(r.program.heap)} | ${fmt(r.floor.heap)} | ${(r.program.heap.median / r.floor.heap.median).toFixed(2)} | ${(((r.program.heap.median - r.floor.heap.median) * 1024) / r.resources).toFixed(1)} |`,
+  );
   return [head, ...lines].join("\n");
 }
 
 function costTable(rows: CostRow[]): string {
-  const head = "| fleet | resources | program ms | floor ms | time ratio | program peak RSS MB | floor peak RSS MB | memory ratio | program ms/resource | validate+plan+render ms |\n|---|---|---|---|---|---|---|---|---|---|";
-  const lines = rows.map((r) => `| ${r.label} | ${r.resources} | ${fmt(r.program.wall)} | ${fmt(r.floor.wall)} | ${(r.program.wall.median / r.floor.wall.median).toFixed(2)} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${(r.program.wall.median / r.resources).toFixed(2)} | ${fmt(r.pure, 1)} |`);
+  const head =
+    "| fleet | resources | program ms | floor ms | time ratio | program peak RSS MB | floor peak RSS MB | memory ratio | program ms/resource | validate+plan+render ms |\n|---|---|---|---|---|---|---|---|---|---|";
+  const lines = rows.map(
+    (r) =>
+      `| ${r.label} | ${r.resources} | ${fmt(r.program.wall)} | ${fmt(r.floor.wall)} | ${(r.program.wall.median / r.floor.wall.median).toFixed(2)} | ${fmt(r.program.rss)} | ${fmt(r.floor.rss)} | ${(r.program.rss.median / r.floor.rss.median).toFixed(2)} | ${(r.program.wall.median / r.resources).toFixed(2)} | ${fmt(r.pure, 1)} |`,
+  );
   return [head, ...lines].join("\n");
 }
 
@@ -161,7 +240,13 @@ async function main(): Promise<void> {
   console.error(`machine: ${machine}`);
   if (o.memory) {
     const rows = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
-    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", MEMORY_INTRO, "", memoryTable(rows)].join("\n");
+    const body = [
+      `Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
+      "",
+      MEMORY_INTRO,
+      "",
+      memoryTable(rows),
+    ].join("\n");
     const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
     fs.writeFileSync(o.out, replaceSection(previous, MEMORY_SECTION, body));
     console.log(body);
@@ -169,7 +254,13 @@ async function main(): Promise<void> {
   }
   if (o.preview) {
     const b = await previewBreakdown(o.runs, 30050);
-    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", PREVIEW_INTRO, "", previewTable(b, o.runs)].join("\n");
+    const body = [
+      `Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
+      "",
+      PREVIEW_INTRO,
+      "",
+      previewTable(b, o.runs),
+    ].join("\n");
     const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
     fs.writeFileSync(o.out, replaceSection(previous, PREVIEW_SECTION, body));
     console.log(body);
@@ -179,24 +270,37 @@ async function main(): Promise<void> {
     // Only the real-engine section is regenerated; every other section of the file stays.
     const rows: EngineRow[] = [];
     for (const [i, n] of o.engineScales.entries()) rows.push(await engineScale(n, o.runs, 30100 + i * 1000));
-    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", ENGINE_INTRO, "", engineTable(rows, o.runs)].join("\n");
+    const body = [
+      `Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
+      "",
+      ENGINE_INTRO,
+      "",
+      engineTable(rows, o.runs),
+    ].join("\n");
     const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
     fs.writeFileSync(o.out, replaceSection(previous, ENGINE_SECTION, body));
     console.log(body);
     return;
   }
 
-  const main = measure(`${o.shape.nodes} nodes × ${o.shape.pfsPerNode} PFs × ${o.shape.vfsPerPf} VFs, ${o.shape.pools} pools, ${o.shape.networks} networks, ${o.shape.vms} VMs`, o.shape, o.runs);
-  const scaling = o.scales.map((n) => measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs));
+  const main = measure(
+    `${o.shape.nodes} nodes × ${o.shape.pfsPerNode} PFs × ${o.shape.vfsPerPf} VFs, ${o.shape.pools} pools, ${o.shape.networks} networks, ${o.shape.vms} VMs`,
+    o.shape,
+    o.runs,
+  );
+  const scaling = o.scales.map((n) =>
+    measure(`${n} nodes, ${4 * n} VMs`, { ...o.shape, nodes: n, vms: 4 * n }, o.runs),
+  );
   const states: StateRow[] = [];
   for (const n of o.scales) {
     const shape = { ...o.shape, nodes: n, vms: 4 * n };
-    for (const form of ["per-node", "profiles"] as const) states.push(measureState(`${n} nodes, ${4 * n} VMs`, shape, form));
+    for (const form of ["per-node", "profiles"] as const)
+      states.push(measureState(`${n} nodes, ${4 * n} VMs`, shape, form));
     if (n === o.shape.nodes) states.push(measureState(`${n} nodes, ${4 * n} VMs`, shape, "selectors"));
   }
   const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "";
   // Without the lab (it may be busy), the last lab figures stay, rather than a "skipped".
-  const lab = o.skipLab ? sectionBody(previous, LAB_SECTION) ?? "skipped (--skip-lab)" : await labBenchmarks(o.runs);
+  const lab = o.skipLab ? (sectionBody(previous, LAB_SECTION) ?? "skipped (--skip-lab)") : await labBenchmarks(o.runs);
 
   const doc = [
     "# Benchmarks",
@@ -231,9 +335,11 @@ async function main(): Promise<void> {
 
 const LAB_SECTION = "Node preparation and no-op preview (the lab)";
 export const MEMORY_SECTION = "Memory at fleet scale (`--memory`)";
-const MEMORY_INTRO = "The program and the SDK floor as above (same mocks, same fleets), run with `--expose-gc`: peak RSS, and the V8 heap used after a forced full GC at the end of registration, which does not depend on when the collector happened to run. Target: peak RSS ≤ 1.3 × the floor at 2,000 nodes.";
+const MEMORY_INTRO =
+  "The program and the SDK floor as above (same mocks, same fleets), run with `--expose-gc`: peak RSS, and the V8 heap used after a forced full GC at the end of registration, which does not depend on when the collector happened to run. Target: peak RSS ≤ 1.3 × the floor at 2,000 nodes.";
 export const PREVIEW_SECTION = "No-op preview: where the time goes (`--preview`)";
-const PREVIEW_INTRO = "The lab stack (3 simulated nodes, 40 resources) previewed with no changes, against programs that isolate each part, on the same engine, language host and backend. Target: ≤ 1.5 × the empty program.";
+const PREVIEW_INTRO =
+  "The lab stack (3 simulated nodes, 40 resources) previewed with no changes, against programs that isolate each part, on the same engine, language host and backend. Target: ≤ 1.5 × the empty program.";
 export const ENGINE_SECTION = "Real engine: a fleet through the lab (`--engine`)";
 const ENGINE_INTRO = [
   "The program on a synthetic fleet (2 PFs × 8 VFs per node, 2 pools, 4 networks, 4 VMs per node, `bench/engineBench.ts`) through the lab's real engine: Pulumi CLI 3.248.0, the lab's Node.js language host, the Kubernetes provider 4.25.0 and Command provider, a real kube-apiserver 1.37 and etcd on loopback, a file backend. The engine floor is a program registering as many ConfigMaps of the program's mean input size through the same engine, language host and Kubernetes provider. Target: ≤ 1.5 × the floor for every operation; a no-op `up` opens no SSH session.",

@@ -98,8 +98,15 @@ class TreeWatcher {
     return {
       engineMb: this.peak.get(this.root)?.kb ? (this.peak.get(this.root)?.kb ?? 0) / 1024 : 0,
       // Names are cut at 15 characters: pulumi-language-nodejs -> pulumi-language; the program runs in node.
-      langhostMb: mb((n) => n.startsWith("pulumi-language"), (a, b) => a + b) + mb((n) => n === "node", Math.max),
-      providersMb: mb((n) => n.startsWith("pulumi-resource"), (a, b) => a + b),
+      langhostMb:
+        mb(
+          (n) => n.startsWith("pulumi-language"),
+          (a, b) => a + b,
+        ) + mb((n) => n === "node", Math.max),
+      providersMb: mb(
+        (n) => n.startsWith("pulumi-resource"),
+        (a, b) => a + b,
+      ),
     };
   }
 }
@@ -116,7 +123,10 @@ async function apiRequests(lab: Lab): Promise<number> {
 }
 
 /** The shared sshd of the stub nodes (bench/stub-node.sh as ForceCommand). */
-async function startStubSshd(lab: Lab, port: number): Promise<{ dir: string; hostKey: string; sessions: () => number }> {
+async function startStubSshd(
+  lab: Lab,
+  port: number,
+): Promise<{ dir: string; hostKey: string; sessions: () => number }> {
   const dir = path.join(lab.dir, "stub");
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
   fs.mkdirSync(path.join(dir, "nodes"), { recursive: true });
@@ -125,28 +135,60 @@ async function startStubSshd(lab: Lab, port: number): Promise<{ dir: string; hos
   const key = path.join(dir, "ssh_host_ed25519_key");
   if (!fs.existsSync(key)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
   const conf = path.join(dir, "sshd_config");
-  fs.writeFileSync(conf, [
-    `Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${key}`,
-    `AuthorizedKeysFile ${path.join(lab.dir, "ssh", "id_ed25519.pub")}`,
-    "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-    "UsePAM no", "StrictModes no", `PidFile ${path.join(dir, "sshd.pid")}`, "LogLevel VERBOSE",
-    "MaxStartups 400:30:600", `SetEnv STUB_DIR=${dir}`, `ForceCommand ${stub} session`, "",
-  ].join("\n"));
+  fs.writeFileSync(
+    conf,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${key}`,
+      `AuthorizedKeysFile ${path.join(lab.dir, "ssh", "id_ed25519.pub")}`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      `PidFile ${path.join(dir, "sshd.pid")}`,
+      "LogLevel VERBOSE",
+      "MaxStartups 400:30:600",
+      `SetEnv STUB_DIR=${dir}`,
+      `ForceCommand ${stub} session`,
+      "",
+    ].join("\n"),
+  );
   fs.mkdirSync("/run/sshd", { recursive: true });
-  startDaemon(lab.dir, "sshd-stub", fs.existsSync("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd", ["-D", "-e", "-f", conf]);
+  startDaemon(lab.dir, "sshd-stub", fs.existsSync("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd", [
+    "-D",
+    "-e",
+    "-f",
+    conf,
+  ]);
   await waitFor(`stub sshd on 127.0.0.1:${port}`, () => canConnect(port), 15_000);
   const hostKey = fs.readFileSync(`${key}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
   const sessions = () => {
     const log = logFile(lab.dir, "sshd-stub");
-    return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter((l) => /Accepted publickey for /.test(l)).length : 0;
+    return fs.existsSync(log)
+      ? fs
+          .readFileSync(log, "utf8")
+          .split("\n")
+          .filter((l) => /Accepted publickey for /.test(l)).length
+      : 0;
   };
   return { dir, hostKey, sessions };
 }
 
 /** The fleet: node 1 the lab node, the others stub nodes; 2 PFs × 8 VFs, 2 pools, 4 networks, 4 VMs per node. */
-export function engineFleet(nodes: number, real: { port: number; hostKey: string }, stub: { port: number; hostKey: string }): Record<string, any> {
-  // A deep copy (structuredClone would keep the sharing): the generated nodes share one layout object, and the one-node change edits node 1's.
-  const p = JSON.parse(JSON.stringify(generateFleet({ nodes, pfsPerNode: 2, vfsPerPf: 8, pools: 2, networks: 4, vms: 4 * nodes }, "per-node"))) as Record<string, any>;
+export function engineFleet(
+  nodes: number,
+  real: { port: number; hostKey: string },
+  stub: { port: number; hostKey: string },
+): Record<string, any> {
+  // A deep copy (structuredClone would keep the sharing): the generated nodes share one layout
+  // object, and the one-node change edits node 1's.
+  const p = JSON.parse(
+    JSON.stringify(
+      generateFleet({ nodes, pfsPerNode: 2, vfsPerPf: 8, pools: 2, networks: 4, vms: 4 * nodes }, "per-node"),
+    ),
+  ) as Record<string, any>;
   p.nodes = (p.nodes as Record<string, any>[]).map((n, i) => ({
     ...n,
     name: i === 0 ? "lab-node-1" : `node-${i}`,
@@ -198,9 +240,13 @@ for (let i = 0; i < count - 1; i++) {
 function floorProject(lab: Lab): string {
   const dir = path.join(lab.dir, "engine-floor");
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name: "kvsfloor", runtime: { name: "nodejs", options: { typescript: true } } }));
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    yaml.dump({ name: "kvsfloor", runtime: { name: "nodejs", options: { typescript: true } } }),
+  );
   fs.writeFileSync(path.join(dir, "index.ts"), FLOOR_PROGRAM);
-  if (!fs.existsSync(path.join(dir, "node_modules"))) fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  if (!fs.existsSync(path.join(dir, "node_modules")))
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
   return dir;
 }
 
@@ -212,7 +258,11 @@ interface Runner {
 async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number): Promise<OpSample> {
   const before = { api: await apiRequests(lab), ssh: sessions() };
   const t0 = process.hrtime.bigint();
-  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], { cwd: r.cwd, env: lab.env(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], {
+    cwd: r.cwd,
+    env: lab.env(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const w = new TreeWatcher(child.pid as number);
   w.start();
   const chunks: string[] = [];
@@ -225,18 +275,37 @@ async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number
     const out = chunks.join("");
     const log = path.join(os.tmpdir(), `kvs-engine-failed-${Date.now()}.log`);
     fs.writeFileSync(log, out);
-    const errors = out.split("\n").filter((l) => /error/i.test(l)).slice(0, 30).join("\n");
+    const errors = out
+      .split("\n")
+      .filter((l) => /error/i.test(l))
+      .slice(0, 30)
+      .join("\n");
     throw new Error(`pulumi ${args.join(" ")} (${r.cwd}) exited ${code} (whole output: ${log}):\n${errors}`);
   }
-  return { seconds, ...w.result(), apiRequests: (await apiRequests(lab)) - before.api, sshSessions: sessions() - before.ssh };
+  return {
+    seconds,
+    ...w.result(),
+    apiRequests: (await apiRequests(lab)) - before.api,
+    sshSessions: sessions() - before.ssh,
+  };
 }
 
 function emptyOps(): Record<EngineOp, OpSample[]> {
   return { preview: [], up: [], "no-op up": [], "one-node change": [], destroy: [] };
 }
 
-async function sequence(lab: Lab, r: Runner, into: Record<EngineOp, OpSample[]>, change: () => void, sessions: () => number, label: string): Promise<void> {
-  const log = (op: EngineOp, s: OpSample) => process.stderr.write(`  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions\n`);
+async function sequence(
+  lab: Lab,
+  r: Runner,
+  into: Record<EngineOp, OpSample[]>,
+  change: () => void,
+  sessions: () => number,
+  label: string,
+): Promise<void> {
+  const log = (op: EngineOp, s: OpSample) =>
+    process.stderr.write(
+      `  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions\n`,
+    );
   const step = async (op: EngineOp, args: string[]) => {
     const s = await runOp(lab, r, args, sessions);
     into[op].push(s);
@@ -254,7 +323,11 @@ async function sequence(lab: Lab, r: Runner, into: Record<EngineOp, OpSample[]>,
 function stackShape(lab: Lab): { resources: number; custom: number; meanBytes: number } {
   const r = lab.pulumi(["stack", "export"], { capture: true });
   if (r.status !== 0) throw new Error(`stack export failed: ${r.stderr}`);
-  const res = (JSON.parse(r.stdout).deployment.resources ?? []) as { type: string; custom?: boolean; inputs?: unknown }[];
+  const res = (JSON.parse(r.stdout).deployment.resources ?? []) as {
+    type: string;
+    custom?: boolean;
+    inputs?: unknown;
+  }[];
   const ours = res.filter((x) => x.type !== "pulumi:pulumi:Stack" && !x.type.startsWith("pulumi:providers:"));
   const custom = ours.filter((x) => x.custom);
   const bytes = custom.reduce((a, x) => a + JSON.stringify(x.inputs ?? {}).length, 0);
@@ -262,12 +335,22 @@ function stackShape(lab: Lab): { resources: number; custom: number; meanBytes: n
 }
 
 export async function engineScale(nodes: number, runs: number, portBase: number): Promise<EngineRow> {
-  const lab = new Lab({ dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-engine-${nodes}-`)), portBase, quiet: true, nodeCount: 1 });
+  const lab = new Lab({
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-engine-${nodes}-`)),
+    portBase,
+    quiet: true,
+    nodeCount: 1,
+  });
   try {
     await lab.start();
     const stub = await startStubSshd(lab, portBase + 60);
     const real = lab.nodes[0];
-    const fleet = () => engineFleet(nodes, { port: real.spec.sshPort, hostKey: real.hostKey() }, { port: portBase + 60, hostKey: stub.hostKey });
+    const fleet = () =>
+      engineFleet(
+        nodes,
+        { port: real.spec.sshPort, hostKey: real.hostKey() },
+        { port: portBase + 60, hostKey: stub.hostKey },
+      );
     await stubReport(fleet(), path.join(stub.dir, "report.json"));
     for (const n of fleet().nodes as { name: string }[]) await lab.controlPlane.ensureNode(n.name);
     const setPlatform = (edit?: (p: Record<string, any>) => void) =>
@@ -285,25 +368,46 @@ export async function engineScale(nodes: number, runs: number, portBase: number)
       if (r.status !== 0) throw new Error(`floor: pulumi ${args.join(" ")} failed: ${r.stderr}`);
     };
     floorCli(["stack", "init", "floor", "--secrets-provider", "passphrase"]);
-    const row: EngineRow = { nodes, resources: 0, floorObjects: 0, floorBytes: 0, program: emptyOps(), floor: emptyOps() };
+    const row: EngineRow = {
+      nodes,
+      resources: 0,
+      floorObjects: 0,
+      floorBytes: 0,
+      program: emptyOps(),
+      floor: emptyOps(),
+    };
     for (let i = 0; i < runs; i++) {
       setPlatform();
       const label = `${nodes} nodes, run ${i + 1}/${runs}, program`;
       // The floor is sized after the program's first up (its state), before the program's destroy.
       const prog = row.program;
-      await sequence(lab, { cwd: lab.projectDir, stack: "lab" }, prog, () => {
-        if (row.resources === 0) {
-          const shape = stackShape(lab);
-          row.resources = shape.resources;
-          row.floorObjects = shape.custom;
-          row.floorBytes = shape.meanBytes;
-        }
-        setPlatform(oneNodeChange);
-      }, sessions, label);
+      await sequence(
+        lab,
+        { cwd: lab.projectDir, stack: "lab" },
+        prog,
+        () => {
+          if (row.resources === 0) {
+            const shape = stackShape(lab);
+            row.resources = shape.resources;
+            row.floorObjects = shape.custom;
+            row.floorBytes = shape.meanBytes;
+          }
+          setPlatform(oneNodeChange);
+        },
+        sessions,
+        label,
+      );
       floorCli(["config", "set", "count", String(row.floorObjects), "--stack", "floor"]);
       floorCli(["config", "set", "bytes", String(Math.max(0, row.floorBytes - 120)), "--stack", "floor"]);
       spawnPulumi(lab, floorDir, ["config", "rm", "changed", "--stack", "floor"]); // absent on the first run
-      await sequence(lab, floorRunner, row.floor, () => floorCli(["config", "set", "changed", "0", "--stack", "floor"]), sessions, `${nodes} nodes, run ${i + 1}/${runs}, floor`);
+      await sequence(
+        lab,
+        floorRunner,
+        row.floor,
+        () => floorCli(["config", "set", "changed", "0", "--stack", "floor"]),
+        sessions,
+        `${nodes} nodes, run ${i + 1}/${runs}, floor`,
+      );
     }
     return row;
   } finally {
@@ -314,7 +418,11 @@ export async function engineScale(nodes: number, runs: number, portBase: number)
 }
 
 function spawnPulumi(lab: Lab, cwd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(path.join(lab.bin(), "pulumi"), [...args, "--non-interactive"], { cwd, env: lab.env(), encoding: "utf8" });
+  return spawnSync(path.join(lab.bin(), "pulumi"), [...args, "--non-interactive"], {
+    cwd,
+    env: lab.env(),
+    encoding: "utf8",
+  });
 }
 
 /** The section body: one table per scale, then what is simulated. */
@@ -322,18 +430,27 @@ export function engineTable(rows: EngineRow[], runs: number): string {
   const out: string[] = [];
   const med = (xs: OpSample[], k: keyof OpSample): Stat => stat(xs.map((x) => x[k]));
   for (const r of rows) {
-    out.push(`**${r.nodes} nodes, ${4 * r.nodes} VMs**: ${r.resources} resources in the program's state (${r.floorObjects} of them custom: Kubernetes objects and commands, mean ${r.floorBytes} bytes of inputs); the floor registers ${r.floorObjects} ConfigMaps of that size through the same engine and Kubernetes provider.`, "");
-    out.push("| operation | program s | floor s | time ratio | engine peak RSS MB (program / floor) | language host peak RSS MB (program / floor) | API requests (program / floor) | SSH sessions |");
+    out.push(
+      `**${r.nodes} nodes, ${4 * r.nodes} VMs**: ${r.resources} resources in the program's state (${r.floorObjects} of them custom: Kubernetes objects and commands, mean ${r.floorBytes} bytes of inputs); the floor registers ${r.floorObjects} ConfigMaps of that size through the same engine and Kubernetes provider.`,
+      "",
+    );
+    out.push(
+      "| operation | program s | floor s | time ratio | engine peak RSS MB (program / floor) | language host peak RSS MB (program / floor) | API requests (program / floor) | SSH sessions |",
+    );
     out.push("|---|---|---|---|---|---|---|---|");
     for (const op of ENGINE_OPS) {
       const p = r.program[op];
       const f = r.floor[op];
       if (p.length === 0) continue;
       const ratio = med(p, "seconds").median / med(f, "seconds").median;
-      out.push(`| ${op} | ${fmt(med(p, "seconds"), 1)} | ${fmt(med(f, "seconds"), 1)} | ${ratio.toFixed(2)} | ${med(p, "engineMb").median.toFixed(0)} / ${med(f, "engineMb").median.toFixed(0)} | ${med(p, "langhostMb").median.toFixed(0)} / ${med(f, "langhostMb").median.toFixed(0)} | ${med(p, "apiRequests").median.toFixed(0)} / ${med(f, "apiRequests").median.toFixed(0)} | ${med(p, "sshSessions").median.toFixed(0)} |`);
+      out.push(
+        `| ${op} | ${fmt(med(p, "seconds"), 1)} | ${fmt(med(f, "seconds"), 1)} | ${ratio.toFixed(2)} | ${med(p, "engineMb").median.toFixed(0)} / ${med(f, "engineMb").median.toFixed(0)} | ${med(p, "langhostMb").median.toFixed(0)} / ${med(f, "langhostMb").median.toFixed(0)} | ${med(p, "apiRequests").median.toFixed(0)} / ${med(f, "apiRequests").median.toFixed(0)} | ${med(p, "sshSessions").median.toFixed(0)} |`,
+      );
     }
     out.push("");
   }
-  out.push(`Median (min–max) of ${runs} run(s); each run is the five operations in order on a fresh stack, then the floor's five. Peak RSS: VmHWM polled every 200 ms over the CLI's process tree (the engine is the \`pulumi\` process; the language host is the Go host plus the program's \`node\`). API requests: \`apiserver_request_total\` before and after (the lab's kube-controller-manager's own requests in that window included). SSH sessions: accepted by the nodes' sshds.`);
+  out.push(
+    `Median (min–max) of ${runs} run(s); each run is the five operations in order on a fresh stack, then the floor's five. Peak RSS: VmHWM polled every 200 ms over the CLI's process tree (the engine is the \`pulumi\` process; the language host is the Go host plus the program's \`node\`). API requests: \`apiserver_request_total\` before and after (the lab's kube-controller-manager's own requests in that window included). SSH sessions: accepted by the nodes' sshds.`,
+  );
   return out.join("\n");
 }

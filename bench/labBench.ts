@@ -8,7 +8,11 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { Lab } from "../lab/lab";
 
-interface Stat { median: number; min: number; max: number }
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
 function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -24,8 +28,17 @@ function timed(run: () => { status: number | null; stdout: string; stderr: strin
   return s;
 }
 
-async function nodePrep(nodes: number, runs: number, portBase: number): Promise<{ nodes: number; seconds: Stat; sessionsPerNode: number }> {
-  const lab = new Lab({ dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-bench-${nodes}-`)), portBase, quiet: true, nodeCount: nodes });
+async function nodePrep(
+  nodes: number,
+  runs: number,
+  portBase: number,
+): Promise<{ nodes: number; seconds: Stat; sessionsPerNode: number }> {
+  const lab = new Lab({
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-bench-${nodes}-`)),
+    portBase,
+    quiet: true,
+    nodeCount: nodes,
+  });
   try {
     await lab.start();
     timed(() => lab.up(), "first up");
@@ -55,19 +68,26 @@ async function noopPreview(runs: number, portBase: number): Promise<{ lab: Stat;
     timed(() => lab.up(), "up");
     const emptyDir = path.join(lab.dir, "empty");
     fs.mkdirSync(emptyDir, { recursive: true });
-    fs.writeFileSync(path.join(emptyDir, "Pulumi.yaml"), yaml.dump({ name: "empty", runtime: { name: "nodejs", options: { typescript: true } } }));
+    fs.writeFileSync(
+      path.join(emptyDir, "Pulumi.yaml"),
+      yaml.dump({ name: "empty", runtime: { name: "nodejs", options: { typescript: true } } }),
+    );
     fs.writeFileSync(path.join(emptyDir, "index.ts"), "export {};\n");
     fs.symlinkSync(path.join(__dirname, "..", "node_modules"), path.join(emptyDir, "node_modules"));
     const pulumi = path.join(lab.bin(), "pulumi");
-    const inEmpty = (args: string[]) => spawnSync(pulumi, [...args, "--non-interactive"], { cwd: emptyDir, env: lab.env(), encoding: "utf8" });
-    if (inEmpty(["stack", "init", "bench", "--secrets-provider", "passphrase"]).status !== 0) throw new Error("empty stack init failed");
+    const inEmpty = (args: string[]) =>
+      spawnSync(pulumi, [...args, "--non-interactive"], { cwd: emptyDir, env: lab.env(), encoding: "utf8" });
+    if (inEmpty(["stack", "init", "bench", "--secrets-provider", "passphrase"]).status !== 0)
+      throw new Error("empty stack init failed");
     const sessionsBefore = lab.nodes.map((n) => n.sessions()).reduce((a, b) => a + b, 0);
     const labRuns: number[] = [];
     const emptyRuns: number[] = [];
     for (let i = 0; i < runs; i++) {
       labRuns.push(timed(() => lab.pulumi(["preview", "--expect-no-changes"]), "lab preview"));
       emptyRuns.push(timed(() => inEmpty(["preview", "--stack", "bench"]), "empty preview"));
-      process.stderr.write(`  no-op preview: run ${i + 1}/${runs} lab ${labRuns[i].toFixed(1)} s, empty ${emptyRuns[i].toFixed(1)} s\n`);
+      process.stderr.write(
+        `  no-op preview: run ${i + 1}/${runs} lab ${labRuns[i].toFixed(1)} s, empty ${emptyRuns[i].toFixed(1)} s\n`,
+      );
     }
     const sessions = lab.nodes.map((n) => n.sessions()).reduce((a, b) => a + b, 0) - sessionsBefore;
     timed(() => lab.destroy(), "destroy");
@@ -92,7 +112,10 @@ export async function labBenchmarks(runs: number): Promise<string> {
     "",
     "| nodes | up s | × one node | SSH sessions per node per up |",
     "|---|---|---|---|",
-    ...prep.map((p) => `| ${p.nodes} | ${fmt(p.seconds)} | ${(p.seconds.median / one).toFixed(2)} | ${p.sessionsPerNode.toFixed(2)} |`),
+    ...prep.map(
+      (p) =>
+        `| ${p.nodes} | ${fmt(p.seconds)} | ${(p.seconds.median / one).toFixed(2)} | ${p.sessionsPerNode.toFixed(2)} |`,
+    ),
     "",
     "No-op preview of the lab stack (3 nodes, 40 resources) against an empty program's preview, same engine and backend:",
     "",

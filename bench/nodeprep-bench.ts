@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   ];
   const fmt = (n: number) => n.toFixed(0).padStart(8);
   console.log(`sriov-node.sh apply on a simulated node, ${RUNS} runs each (ms)`);
-  console.log(`${"case".padEnd(34)}${"median".padStart(8)}${"min".padStart(8)}${"max".padStart(8)}${"writes".padStart(8)}`);
+  console.log(
+    `${"case".padEnd(34)}${"median".padStart(8)}${"min".padStart(8)}${"max".padStart(8)}${"writes".padStart(8)}`,
+  );
   for (const [name, samples] of rows) {
     const s = stats(samples.map((x) => x.ms));
     console.log(`${name.padEnd(34)}${fmt(s.median)}${fmt(s.min)}${fmt(s.max)}${String(samples[0].writes).padStart(8)}`);

@@ -10,7 +10,10 @@ import * as yaml from "js-yaml";
 import { Lab, REPO } from "../lab/lab";
 import { fmt, Stat, stat } from "./stats";
 
-export interface PreviewRow { label: string; seconds: Stat }
+export interface PreviewRow {
+  label: string;
+  seconds: Stat;
+}
 
 const PROVIDERS_PROGRAM = `import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
@@ -21,9 +24,13 @@ new command.local.Command("one", { create: "true" });
 function project(lab: Lab, name: string, program: string): string {
   const dir = path.join(lab.dir, name);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name, runtime: { name: "nodejs", options: { typescript: true } } }));
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    yaml.dump({ name, runtime: { name: "nodejs", options: { typescript: true } } }),
+  );
   fs.writeFileSync(path.join(dir, "index.ts"), program);
-  if (!fs.existsSync(path.join(dir, "node_modules"))) fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  if (!fs.existsSync(path.join(dir, "node_modules")))
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
   return dir;
 }
 
@@ -35,25 +42,36 @@ function timed(what: string, run: () => { status: number | null; stdout: string;
   return s;
 }
 
-export async function previewBreakdown(runs: number, portBase: number): Promise<{ rows: PreviewRow[]; sessions: number }> {
+export async function previewBreakdown(
+  runs: number,
+  portBase: number,
+): Promise<{ rows: PreviewRow[]; sessions: number }> {
   const lab = new Lab({ dir: fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-preview-")), portBase, quiet: true });
   try {
     await lab.start();
     timed("lab up", () => lab.up());
     const pulumi = path.join(lab.bin(), "pulumi");
-    const inDir = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(pulumi, [...args, "--non-interactive"], { cwd: dir, env: { ...lab.env(), ...env }, encoding: "utf8" });
+    const inDir = (dir: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync(pulumi, [...args, "--non-interactive"], { cwd: dir, env: { ...lab.env(), ...env }, encoding: "utf8" });
     const empty = project(lab, "empty", "export {};\n");
     const providers = project(lab, "providers", PROVIDERS_PROGRAM);
     for (const dir of [empty, providers]) {
       timed("stack init", () => inDir(dir, ["stack", "init", "bench", "--secrets-provider", "passphrase"]));
       timed("up", () => inDir(dir, ["up", "--yes", "--skip-preview", "--stack", "bench"]));
     }
-    const labPreview = (env: NodeJS.ProcessEnv) => () => inDir(lab.projectDir, ["preview", "--expect-no-changes", "--stack", "lab"], env);
+    const labPreview = (env: NodeJS.ProcessEnv) => () =>
+      inDir(lab.projectDir, ["preview", "--expect-no-changes", "--stack", "lab"], env);
     const cases: [string, () => { status: number | null; stdout: string; stderr: string }][] = [
       ["empty program", () => inDir(empty, ["preview", "--expect-no-changes", "--stack", "bench"])],
-      ["both providers started, one resource each", () => inDir(providers, ["preview", "--expect-no-changes", "--stack", "bench"])],
+      [
+        "both providers started, one resource each",
+        () => inDir(providers, ["preview", "--expect-no-changes", "--stack", "bench"]),
+      ],
       ["lab stack as shipped (tsconfig.pulumi.json: no type check)", labPreview({})],
-      ["lab stack, type-checked by ts-node on every run (as before)", labPreview({ PULUMI_NODEJS_TRANSPILE_ONLY: "false" })],
+      [
+        "lab stack, type-checked by ts-node on every run (as before)",
+        labPreview({ PULUMI_NODEJS_TRANSPILE_ONLY: "false" }),
+      ],
     ];
     const samples = cases.map(() => [] as number[]);
     const sessionsBefore = lab.nodes.reduce((a, n) => a + n.sessions(), 0);

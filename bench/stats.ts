@@ -1,5 +1,9 @@
 // Median, min and max of benchmark samples, and how the tables print them.
-export interface Stat { median: number; min: number; max: number }
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
 
 export function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
@@ -7,4 +11,5 @@ export function stat(xs: number[]): Stat {
   return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1] };
 }
 
-export const fmt = (s: Stat, digits = 0): string => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+export const fmt = (s: Stat, digits = 0): string =>
+  `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;

@@ -5,14 +5,22 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NodeSshPlan, SshLogin } from "../config/ssh";
 import type { NodeConnection } from "./nodePrep";
 
-function credentials(l: SshLogin, secrets: ReadonlyMap<string, pulumi.Output<string>>): { privateKey?: pulumi.Output<string>; password?: pulumi.Output<string> } {
-  if (l.passwordSecret !== undefined) return { password: pulumi.secret(secrets.get(l.passwordSecret) as pulumi.Output<string>) };
-  if (l.privateKeySecret !== undefined) return { privateKey: pulumi.secret(secrets.get(l.privateKeySecret) as pulumi.Output<string>) };
+function credentials(
+  l: SshLogin,
+  secrets: ReadonlyMap<string, pulumi.Output<string>>,
+): { privateKey?: pulumi.Output<string>; password?: pulumi.Output<string> } {
+  if (l.passwordSecret !== undefined)
+    return { password: pulumi.secret(secrets.get(l.passwordSecret) as pulumi.Output<string>) };
+  if (l.privateKeySecret !== undefined)
+    return { privateKey: pulumi.secret(secrets.get(l.privateKeySecret) as pulumi.Output<string>) };
   return {};
 }
 
 /** SSH connections per node, credentials resolved to secret Outputs. */
-export function connectionsFor(plans: readonly NodeSshPlan[], secrets: ReadonlyMap<string, pulumi.Output<string>>): Map<string, NodeConnection> {
+export function connectionsFor(
+  plans: readonly NodeSshPlan[],
+  secrets: ReadonlyMap<string, pulumi.Output<string>>,
+): Map<string, NodeConnection> {
   const out = new Map<string, NodeConnection>();
   for (const p of plans) {
     const c: NodeConnection = {
@@ -25,7 +33,12 @@ export function connectionsFor(plans: readonly NodeSshPlan[], secrets: ReadonlyM
     };
     if (p.login.hostKey !== undefined) c.hostKey = p.login.hostKey;
     if (p.bastion) {
-      c.proxy = { host: p.bastion.host, port: p.bastion.port, user: p.bastion.user, ...credentials(p.bastion, secrets) };
+      c.proxy = {
+        host: p.bastion.host,
+        port: p.bastion.port,
+        user: p.bastion.user,
+        ...credentials(p.bastion, secrets),
+      };
       if (p.bastion.hostKey !== undefined) c.proxy.hostKey = p.bastion.hostKey;
     }
     out.set(p.node, c);

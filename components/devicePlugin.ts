@@ -25,7 +25,9 @@ export interface SriovDevicePluginArgs {
    * PFs by NIC selector (render/devicePlugin.ts); the nodes that get the plugin are known before.
    * Required.
    */
-  config: Pick<DevicePluginConfigMap, "nodes"> & { [K in "data" | "configFile" | "hash"]: pulumi.Input<DevicePluginConfigMap[K]> };
+  config: Pick<DevicePluginConfigMap, "nodes"> & {
+    [K in "data" | "configFile" | "hash"]: pulumi.Input<DevicePluginConfigMap[K]>;
+  };
   /** Fingerprints of the VFs each prepared node ended up with: pods roll when they change (required). */
   vfFingerprints: pulumi.Input<string>[];
   /** Wait for the workloads to become ready (required; false where no kubelet runs). */
@@ -67,68 +69,106 @@ export class SriovDevicePlugin extends pulumi.ComponentResource {
     const ns = args.namespace;
     const labels = { ...PART_OF, app: "sriovdp", tier: "node" };
 
-    const cm = new k8s.core.v1.ConfigMap(childName(name, "config"), {
-      metadata: { name: AGENT_OBJECTS.devicePluginConfigMap, namespace: ns, labels, annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) } },
-      data: args.config.data,
-    }, parent);
-    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "sriov-device-plugin", namespace: ns, labels } }, parent);
+    const cm = new k8s.core.v1.ConfigMap(
+      childName(name, "config"),
+      {
+        metadata: {
+          name: AGENT_OBJECTS.devicePluginConfigMap,
+          namespace: ns,
+          labels,
+          annotations: { [NODE_COUNT_ANNOTATION]: String(args.config.nodes.length) },
+        },
+        data: args.config.data,
+      },
+      parent,
+    );
+    const sa = new k8s.core.v1.ServiceAccount(
+      childName(name, "sa"),
+      { metadata: { name: "sriov-device-plugin", namespace: ns, labels } },
+      parent,
+    );
 
-    const vfHash = pulumi.all(args.vfFingerprints).apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
+    const vfHash = pulumi
+      .all(args.vfFingerprints)
+      .apply((fps) => createHash("sha256").update(fps.join(",")).digest("hex").slice(0, 16));
 
     const servedNodes = args.config.nodes;
-    this.daemonSet = servedNodes.length === 0 ? undefined : new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: AGENT_OBJECTS.devicePluginDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: {
-        selector: { matchLabels: { name: "sriov-device-plugin" } },
-        updateStrategy: { type: "RollingUpdate" },
-        template: {
-          metadata: {
-            labels: { ...labels, name: "sriov-device-plugin" },
-            annotations: { [CONFIG_HASH_ANNOTATION]: args.config.hash, [VF_HASH_ANNOTATION]: vfHash },
-          },
-          spec: {
-            hostNetwork: true,
-            nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
-            affinity: {
-              nodeAffinity: {
-                // One term per node (terms are ORed): the API server allows a single value
-                // in a `metadata.name` field selector, as the DaemonSet controller writes it too.
-                requiredDuringSchedulingIgnoredDuringExecution: {
-                  nodeSelectorTerms: servedNodes.map((n) => ({ matchFields: [{ key: "metadata.name", operator: "In", values: [n] }] })),
+    this.daemonSet =
+      servedNodes.length === 0
+        ? undefined
+        : new k8s.apps.v1.DaemonSet(
+            childName(name, "ds"),
+            {
+              metadata: {
+                name: AGENT_OBJECTS.devicePluginDaemonSet,
+                namespace: ns,
+                labels,
+                annotations: awaitAnnotations(args.waitForReadiness),
+              },
+              spec: {
+                selector: { matchLabels: { name: "sriov-device-plugin" } },
+                updateStrategy: { type: "RollingUpdate" },
+                template: {
+                  metadata: {
+                    labels: { ...labels, name: "sriov-device-plugin" },
+                    annotations: { [CONFIG_HASH_ANNOTATION]: args.config.hash, [VF_HASH_ANNOTATION]: vfHash },
+                  },
+                  spec: {
+                    hostNetwork: true,
+                    nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
+                    affinity: {
+                      nodeAffinity: {
+                        // One term per node (terms are ORed): the API server allows a single value
+                        // in a `metadata.name` field selector, as the DaemonSet controller writes it too.
+                        requiredDuringSchedulingIgnoredDuringExecution: {
+                          nodeSelectorTerms: servedNodes.map((n) => ({
+                            matchFields: [{ key: "metadata.name", operator: "In", values: [n] }],
+                          })),
+                        },
+                      },
+                    },
+                    tolerations: AGENT_TOLERATIONS,
+                    serviceAccountName: sa.metadata.name,
+                    automountServiceAccountToken: false,
+                    priorityClassName: "system-node-critical",
+                    containers: [
+                      {
+                        name: "kube-sriovdp",
+                        image: args.image,
+                        imagePullPolicy: "IfNotPresent",
+                        args: [
+                          "--log-dir=sriovdp",
+                          "--log-level=10",
+                          pulumi.interpolate`--config-file=${args.config.configFile}`,
+                        ],
+                        env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                        securityContext: { privileged: true },
+                        resources: { requests: { cpu: "250m", memory: "40Mi" }, limits: { cpu: "1", memory: "200Mi" } },
+                        volumeMounts: [
+                          { name: "devicesock", mountPath: "/var/lib/kubelet/device-plugins" },
+                          { name: "plugins-registry", mountPath: "/var/lib/kubelet/plugins_registry" },
+                          { name: "log", mountPath: "/var/log" },
+                          { name: "config-volume", mountPath: "/etc/pcidp" },
+                          { name: "device-info", mountPath: "/var/run/k8s.cni.cncf.io/devinfo/dp" },
+                        ],
+                      },
+                    ],
+                    volumes: [
+                      { name: "devicesock", hostPath: { path: "/var/lib/kubelet/device-plugins" } },
+                      { name: "plugins-registry", hostPath: { path: "/var/lib/kubelet/plugins_registry" } },
+                      { name: "log", hostPath: { path: "/var/log" } },
+                      {
+                        name: "device-info",
+                        hostPath: { path: "/var/run/k8s.cni.cncf.io/devinfo/dp", type: "DirectoryOrCreate" },
+                      },
+                      { name: "config-volume", configMap: { name: cm.metadata.name } },
+                    ],
+                  },
                 },
               },
             },
-            tolerations: AGENT_TOLERATIONS,
-            serviceAccountName: sa.metadata.name,
-            automountServiceAccountToken: false,
-            priorityClassName: "system-node-critical",
-            containers: [{
-              name: "kube-sriovdp",
-              image: args.image,
-              imagePullPolicy: "IfNotPresent",
-              args: ["--log-dir=sriovdp", "--log-level=10", pulumi.interpolate`--config-file=${args.config.configFile}`],
-              env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
-              securityContext: { privileged: true },
-              resources: { requests: { cpu: "250m", memory: "40Mi" }, limits: { cpu: "1", memory: "200Mi" } },
-              volumeMounts: [
-                { name: "devicesock", mountPath: "/var/lib/kubelet/device-plugins" },
-                { name: "plugins-registry", mountPath: "/var/lib/kubelet/plugins_registry" },
-                { name: "log", mountPath: "/var/log" },
-                { name: "config-volume", mountPath: "/etc/pcidp" },
-                { name: "device-info", mountPath: "/var/run/k8s.cni.cncf.io/devinfo/dp" },
-              ],
-            }],
-            volumes: [
-              { name: "devicesock", hostPath: { path: "/var/lib/kubelet/device-plugins" } },
-              { name: "plugins-registry", hostPath: { path: "/var/lib/kubelet/plugins_registry" } },
-              { name: "log", hostPath: { path: "/var/log" } },
-              { name: "device-info", hostPath: { path: "/var/run/k8s.cni.cncf.io/devinfo/dp", type: "DirectoryOrCreate" } },
-              { name: "config-volume", configMap: { name: cm.metadata.name } },
-            ],
-          },
-        },
-      },
-    }, parent);
+            parent,
+          );
 
     this.configMapName = cm.metadata.name;
     this.daemonSetName = this.daemonSet ? this.daemonSet.metadata.name : pulumi.output(null);

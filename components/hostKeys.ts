@@ -41,21 +41,25 @@ export function recordedHostKey(
   opts: pulumi.CustomResourceOptions,
   scanned?: pulumi.Output<string>,
 ): pulumi.Output<string> {
-  const scan = new command.local.Command(name, {
-    create: "node -",
-    stdin: HOSTKEY_SCRIPT,
-    environment: {
-      [HOSTKEY_HOST_ENV]: e.host,
-      KVS_SSH_PORT: String(e.port),
-      KVS_SSH_WHO: e.who,
-      KVS_SSH_PIN: e.pinCommand,
-      KVS_SSH_RUN_WHEN: e.runWhen,
-      ...(scanned !== undefined ? { KVS_SSH_SCANNED: scanned } : {}),
+  const scan = new command.local.Command(
+    name,
+    {
+      create: "node -",
+      stdin: HOSTKEY_SCRIPT,
+      environment: {
+        [HOSTKEY_HOST_ENV]: e.host,
+        KVS_SSH_PORT: String(e.port),
+        KVS_SSH_WHO: e.who,
+        KVS_SSH_PIN: e.pinCommand,
+        KVS_SSH_RUN_WHEN: e.runWhen,
+        ...(scanned !== undefined ? { KVS_SSH_SCANNED: scanned } : {}),
+      },
+      addPreviousOutputInEnv: true,
+      triggers: [e.host, e.port],
+      logging: "stderr",
     },
-    addPreviousOutputInEnv: true,
-    triggers: [e.host, e.port],
-    logging: "stderr",
-  }, opts);
+    opts,
+  );
   return scan.stdout.apply((s) => s.trim());
 }
 
@@ -84,11 +88,22 @@ function scanThroughJumpHost(
   runWhen: string,
   opts: pulumi.CustomResourceOptions,
 ): pulumi.Output<string> {
-  const scan = new command.remote.Command(name, {
-    connection: { host: jump.host, port: jump.port, user: jump.user, privateKey: secretOrNot(jump.privateKey), password: secretOrNot(jump.password), hostKey: jump.hostKey },
-    create: `ssh-keyscan -T 15 -p ${node.port} ${node.host} # kubevirt-sriov ${runWhen}`,
-    logging: "stderr",
-  }, opts);
+  const scan = new command.remote.Command(
+    name,
+    {
+      connection: {
+        host: jump.host,
+        port: jump.port,
+        user: jump.user,
+        privateKey: secretOrNot(jump.privateKey),
+        password: secretOrNot(jump.password),
+        hostKey: jump.hostKey,
+      },
+      create: `ssh-keyscan -T 15 -p ${node.port} ${node.host} # kubevirt-sriov ${runWhen}`,
+      logging: "stderr",
+    },
+    opts,
+  );
   return scan.stdout;
 }
 
@@ -116,27 +131,47 @@ export function withHostKeys(
   // Named `<prep>-<role>` before the node moved to the end of the name (config/names.ts): the
   // records keep their identity, and with it the keys they hold, through aliases.
   const prepName = keyedChildName.nodePrep(platformName, node);
-  const opts = (now: string, role: string) =>
-    ({ parent, aliases: renamedFrom(previousChildName(prepName, role), now) });
+  const opts = (now: string, role: string) => ({
+    parent,
+    aliases: renamedFrom(previousChildName(prepName, role), now),
+  });
   if (out.proxy !== undefined && out.proxy.hostKey === undefined) {
     const p = out.proxy;
     const jumpKeyName = keyedChildName.bastionHostKey(platformName, node);
     out.proxy = {
       ...p,
-      hostKey: recordedHostKey(jumpKeyName, {
-        host: p.host, port: p.port, who: `the jump host of node ${node}`, pinCommand: pinCommand(pinPaths.bastionHostKey), runWhen,
-      }, opts(jumpKeyName, "bastion-hostkey")),
+      hostKey: recordedHostKey(
+        jumpKeyName,
+        {
+          host: p.host,
+          port: p.port,
+          who: `the jump host of node ${node}`,
+          pinCommand: pinCommand(pinPaths.bastionHostKey),
+          runWhen,
+        },
+        opts(jumpKeyName, "bastion-hostkey"),
+      ),
     };
   }
   if (out.hostKey === undefined) {
     const scanName = keyedChildName.hostKeyScan(platformName, node);
-    const scanned = out.proxy === undefined
-      ? undefined
-      : scanThroughJumpHost(scanName, out, out.proxy, runWhen, opts(scanName, "hostkey-scan"));
+    const scanned =
+      out.proxy === undefined
+        ? undefined
+        : scanThroughJumpHost(scanName, out, out.proxy, runWhen, opts(scanName, "hostkey-scan"));
     const keyName = keyedChildName.hostKey(platformName, node);
-    out.hostKey = recordedHostKey(keyName, {
-      host: out.host, port: out.port, who: `node ${node}`, pinCommand: pinCommand(pinPaths.hostKey), runWhen,
-    }, opts(keyName, "hostkey"), scanned);
+    out.hostKey = recordedHostKey(
+      keyName,
+      {
+        host: out.host,
+        port: out.port,
+        who: `node ${node}`,
+        pinCommand: pinCommand(pinPaths.hostKey),
+        runWhen,
+      },
+      opts(keyName, "hostkey"),
+      scanned,
+    );
   }
   return out;
 }

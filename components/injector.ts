@@ -66,65 +66,117 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     // Runs on create and whenever its inputs change (the renewal period turns over, the
     // settings or the script change); the previous bundle reaches it as PULUMI_COMMAND_STDOUT,
     // so the CA is kept and the API server never sees a certificate it does not trust.
-    const tls = new command.local.Command(childName(name, "tls"), {
-      create: "node -",
-      stdin: TLS_SCRIPT,
-      environment: tlsCommandEnvironment(ns, args.settings, args.now),
-      addPreviousOutputInEnv: true,
-      logging: "stderr",
-    }, { ...parent, additionalSecretOutputs: ["stdout"] });
+    const tls = new command.local.Command(
+      childName(name, "tls"),
+      {
+        create: "node -",
+        stdin: TLS_SCRIPT,
+        environment: tlsCommandEnvironment(ns, args.settings, args.now),
+        addPreviousOutputInEnv: true,
+        logging: "stderr",
+      },
+      { ...parent, additionalSecretOutputs: ["stdout"] },
+    );
     const bundle = tls.stdout.apply(parseTlsBundle);
     // The CA certificates are public; only the keys stay secret.
     const caBundle = pulumi.unsecret(bundle.apply((b) => Buffer.from(b.caBundle).toString("base64")));
     const dates = pulumi.unsecret(bundle.apply((b) => ({ notAfter: b.notAfter, caNotAfter: b.caNotAfter })));
 
-    const secret = new k8s.core.v1.Secret(childName(name, "tls-secret"), {
-      metadata: { name: INJECTOR.secret, namespace: ns, labels },
-      type: "kubernetes.io/tls",
-      stringData: { "tls.crt": bundle.apply((b) => b.cert), "tls.key": bundle.apply((b) => b.key) },
-    }, parent);
+    const secret = new k8s.core.v1.Secret(
+      childName(name, "tls-secret"),
+      {
+        metadata: { name: INJECTOR.secret, namespace: ns, labels },
+        type: "kubernetes.io/tls",
+        stringData: { "tls.crt": bundle.apply((b) => b.cert), "tls.key": bundle.apply((b) => b.key) },
+      },
+      parent,
+    );
 
     const rbac = injectorRbac();
-    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: INJECTOR.name, namespace: ns, labels } }, parent);
-    const clusterRole = new k8s.rbac.v1.ClusterRole(childName(name, "role"), { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster }, parent);
-    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
-      metadata: { name: INJECTOR.name, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-    }, parent);
-    const role = new k8s.rbac.v1.Role(childName(name, "ns-role"), { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced }, parent);
-    const roleBinding = new k8s.rbac.v1.RoleBinding(childName(name, "ns-binding"), {
-      metadata: { name: INJECTOR.name, namespace: ns, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-    }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(
+      childName(name, "sa"),
+      { metadata: { name: INJECTOR.name, namespace: ns, labels } },
+      parent,
+    );
+    const clusterRole = new k8s.rbac.v1.ClusterRole(
+      childName(name, "role"),
+      { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster },
+      parent,
+    );
+    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(
+      childName(name, "binding"),
+      {
+        metadata: { name: INJECTOR.name, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
+    const role = new k8s.rbac.v1.Role(
+      childName(name, "ns-role"),
+      { metadata: { name: INJECTOR.name, namespace: ns, labels }, rules: rbac.namespaced },
+      parent,
+    );
+    const roleBinding = new k8s.rbac.v1.RoleBinding(
+      childName(name, "ns-binding"),
+      {
+        metadata: { name: INJECTOR.name, namespace: ns, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
 
-    const deployment = new k8s.apps.v1.Deployment(childName(name, "deployment"), {
-      metadata: { name: INJECTOR.name, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: {
-        replicas: args.settings.replicas,
-        selector: { matchLabels: { app: INJECTOR.name } },
-        template: {
-          metadata: { labels },
-          spec: renderInjectorPodSpec({ image: args.image, settings: args.settings, placement: args.placement }),
+    const deployment = new k8s.apps.v1.Deployment(
+      childName(name, "deployment"),
+      {
+        metadata: { name: INJECTOR.name, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
+        spec: {
+          replicas: args.settings.replicas,
+          selector: { matchLabels: { app: INJECTOR.name } },
+          template: {
+            metadata: { labels },
+            spec: renderInjectorPodSpec({ image: args.image, settings: args.settings, placement: args.placement }),
+          },
         },
       },
-    }, { ...parent, dependsOn: [secret, clusterBinding, roleBinding] });
-    const service = new k8s.core.v1.Service(childName(name, "service"), {
-      metadata: { name: INJECTOR.service, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: { selector: { app: INJECTOR.name }, ports: [{ name: "webhook", port: 443, targetPort: INJECTOR.port }] },
-    }, parent);
-    const disruption = args.settings.replicas > 1
-      ? [new k8s.policy.v1.PodDisruptionBudget(childName(name, "pdb"), {
-        metadata: { name: INJECTOR.name, namespace: ns, labels },
-        spec: { minAvailable: 1, selector: { matchLabels: { app: INJECTOR.name } } },
-      }, parent)]
-      : [];
+      { ...parent, dependsOn: [secret, clusterBinding, roleBinding] },
+    );
+    const service = new k8s.core.v1.Service(
+      childName(name, "service"),
+      {
+        metadata: {
+          name: INJECTOR.service,
+          namespace: ns,
+          labels,
+          annotations: awaitAnnotations(args.waitForReadiness),
+        },
+        spec: { selector: { app: INJECTOR.name }, ports: [{ name: "webhook", port: 443, targetPort: INJECTOR.port }] },
+      },
+      parent,
+    );
+    const disruption =
+      args.settings.replicas > 1
+        ? [
+            new k8s.policy.v1.PodDisruptionBudget(
+              childName(name, "pdb"),
+              {
+                metadata: { name: INJECTOR.name, namespace: ns, labels },
+                spec: { minAvailable: 1, selector: { matchLabels: { app: INJECTOR.name } } },
+              },
+              parent,
+            ),
+          ]
+        : [];
 
-    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(childName(name, "webhook"), {
-      metadata: { name: INJECTOR.webhookConfiguration, labels },
-      webhooks: [renderInjectorWebhook(ns, args.settings, caBundle)],
-    }, { ...parent, dependsOn: [deployment, service, ...disruption] });
+    this.webhookConfiguration = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+      childName(name, "webhook"),
+      {
+        metadata: { name: INJECTOR.webhookConfiguration, labels },
+        webhooks: [renderInjectorWebhook(ns, args.settings, caBundle)],
+      },
+      { ...parent, dependsOn: [deployment, service, ...disruption] },
+    );
 
     this.namespace = pulumi.output(ns);
     this.image = pulumi.output(args.image);

@@ -31,22 +31,30 @@ export class Kubevirt extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubevirtArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TOKENS.kubevirt, name, {}, opts);
-    const operator = new k8s.yaml.v2.ConfigGroup(childName(name, "operator"), {
-      yaml: args.operatorManifest,
-      skipAwait: !args.waitForReadiness,
-    }, { parent: this });
+    const operator = new k8s.yaml.v2.ConfigGroup(
+      childName(name, "operator"),
+      {
+        yaml: args.operatorManifest,
+        skipAwait: !args.waitForReadiness,
+      },
+      { parent: this },
+    );
 
     const cr = renderKubevirtCr(args.config, args.registryMirror, args.gateDemand);
-    this.cr = new k8s.apiextensions.CustomResource(childName(name, "cr"), {
-      apiVersion: cr.apiVersion,
-      kind: cr.kind,
-      metadata: {
-        ...cr.metadata,
-        labels: PART_OF,
-        annotations: { ...cr.metadata.annotations, ...awaitAnnotations(args.waitForReadiness) },
+    this.cr = new k8s.apiextensions.CustomResource(
+      childName(name, "cr"),
+      {
+        apiVersion: cr.apiVersion,
+        kind: cr.kind,
+        metadata: {
+          ...cr.metadata,
+          labels: PART_OF,
+          annotations: { ...cr.metadata.annotations, ...awaitAnnotations(args.waitForReadiness) },
+        },
+        spec: cr.spec,
       },
-      spec: cr.spec,
-    }, { parent: this, dependsOn: [operator] });
+      { parent: this, dependsOn: [operator] },
+    );
 
     this.namespace = pulumi.output(args.config.namespace);
     this.version = pulumi.output(args.config.version);

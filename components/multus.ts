@@ -71,118 +71,167 @@ export class Multus extends pulumi.ComponentResource {
     const ns = args.namespace;
     const labels = { ...PART_OF, tier: "node", app: "multus", name: "multus" };
 
-    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, "nad-crd"), {
-      metadata: { name: "network-attachment-definitions.k8s.cni.cncf.io", labels: PART_OF },
-      spec: {
-        group: "k8s.cni.cncf.io",
-        scope: "Namespaced",
-        names: {
-          plural: "network-attachment-definitions",
-          singular: "network-attachment-definition",
-          kind: "NetworkAttachmentDefinition",
-          shortNames: ["net-attach-def", "nad"],
-        },
-        versions: [{
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              description: "NetworkAttachmentDefinition is a CRD schema specified by the Network Plumbing Working Group to express the intent for attaching pods to one or more logical or physical networks.",
-              type: "object",
-              properties: {
-                apiVersion: { type: "string" },
-                kind: { type: "string" },
-                metadata: { type: "object" },
-                spec: { type: "object", properties: { config: { type: "string" } } },
+    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(
+      childName(name, "nad-crd"),
+      {
+        metadata: { name: "network-attachment-definitions.k8s.cni.cncf.io", labels: PART_OF },
+        spec: {
+          group: "k8s.cni.cncf.io",
+          scope: "Namespaced",
+          names: {
+            plural: "network-attachment-definitions",
+            singular: "network-attachment-definition",
+            kind: "NetworkAttachmentDefinition",
+            shortNames: ["net-attach-def", "nad"],
+          },
+          versions: [
+            {
+              name: "v1",
+              served: true,
+              storage: true,
+              schema: {
+                openAPIV3Schema: {
+                  description:
+                    "NetworkAttachmentDefinition is a CRD schema specified by the Network Plumbing Working Group to express the intent for attaching pods to one or more logical or physical networks.",
+                  type: "object",
+                  properties: {
+                    apiVersion: { type: "string" },
+                    kind: { type: "string" },
+                    metadata: { type: "object" },
+                    spec: { type: "object", properties: { config: { type: "string" } } },
+                  },
+                },
               },
             },
-          },
-        }],
+          ],
+        },
       },
-    }, parent);
+      parent,
+    );
 
-    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: "multus", namespace: ns, labels } }, parent);
-    const role = new k8s.rbac.v1.ClusterRole(childName(name, "role"), {
-      metadata: { name: "multus", labels },
-      rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })),
-    }, parent);
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
-      metadata: { name: "multus", labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-    }, parent);
-    const config = new k8s.core.v1.ConfigMap(childName(name, "daemon-config"), {
-      metadata: { name: "multus-daemon-config", namespace: ns, labels },
-      data: { "daemon-config.json": renderMultusDaemonConfig() },
-    }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(
+      childName(name, "sa"),
+      { metadata: { name: "multus", namespace: ns, labels } },
+      parent,
+    );
+    const role = new k8s.rbac.v1.ClusterRole(
+      childName(name, "role"),
+      {
+        metadata: { name: "multus", labels },
+        rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })),
+      },
+      parent,
+    );
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(
+      childName(name, "binding"),
+      {
+        metadata: { name: "multus", labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
+    const config = new k8s.core.v1.ConfigMap(
+      childName(name, "daemon-config"),
+      {
+        metadata: { name: "multus-daemon-config", namespace: ns, labels },
+        data: { "daemon-config.json": renderMultusDaemonConfig() },
+      },
+      parent,
+    );
 
-    const hostPath = (n: string, path: string, type?: string) => ({ name: n, hostPath: type ? { path, type } : { path } });
-    const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: AGENT_OBJECTS.multusDaemonSet, namespace: ns, labels, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: {
-        selector: { matchLabels: { name: "multus" } },
-        updateStrategy: { type: "RollingUpdate" },
-        template: {
-          metadata: { labels },
-          spec: {
-            hostNetwork: true,
-            hostPID: true,
-            tolerations: AGENT_TOLERATIONS,
-            serviceAccountName: "multus",
-            priorityClassName: "system-node-critical",
-            terminationGracePeriodSeconds: 10,
-            initContainers: [{
-              // The thick image keeps install_multus under /usr/src/multus-cni/bin/ (only the thin
-              // image has /install_multus); `-t thick` copies multus-shim and passthru to the host.
-              name: "install-multus-binary",
-              image: args.image,
-              command: [`${MULTUS_BIN}/install_multus`, "-d", "/host/opt/cni/bin", "-t", "thick"],
-              resources: { requests: { cpu: "10m", memory: "15Mi" } },
-              securityContext: { privileged: true },
-              terminationMessagePolicy: "FallbackToLogsOnError",
-              volumeMounts: [{ name: "cnibin", mountPath: "/host/opt/cni/bin", mountPropagation: "Bidirectional" }],
-            }],
-            containers: [{
-              name: "kube-multus",
-              image: args.image,
-              command: [`${MULTUS_BIN}/multus-daemon`],
-              resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
-              securityContext: { privileged: true },
-              terminationMessagePolicy: "FallbackToLogsOnError",
-              env: [{ name: "MULTUS_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
-              volumeMounts: [
-                { name: "cni", mountPath: "/host/etc/cni/net.d" },
-                // The daemon runs the delegate CNI plugins from inside its container and expects
-                // them at the host's own path: without this every pod add fails ("failed to find
-                // plugin"), the primary network included.
-                { name: "cnibin", mountPath: "/opt/cni/bin" },
-                { name: "host-run", mountPath: "/host/run" },
-                { name: "host-var-lib-cni-multus", mountPath: "/var/lib/cni/multus" },
-                { name: "host-var-lib-kubelet", mountPath: "/var/lib/kubelet", mountPropagation: "HostToContainer" },
-                { name: "host-run-k8s-cni-cncf-io", mountPath: "/run/k8s.cni.cncf.io" },
-                { name: "host-run-netns", mountPath: "/run/netns", mountPropagation: "HostToContainer" },
-                { name: "multus-daemon-config", mountPath: "/etc/cni/net.d/multus.d", readOnly: true },
-                { name: "hostroot", mountPath: "/hostroot", mountPropagation: "HostToContainer" },
-                { name: "multus-conf-dir", mountPath: "/etc/cni/multus/net.d" },
+    const hostPath = (n: string, path: string, type?: string) => ({
+      name: n,
+      hostPath: type ? { path, type } : { path },
+    });
+    const ds = new k8s.apps.v1.DaemonSet(
+      childName(name, "ds"),
+      {
+        metadata: {
+          name: AGENT_OBJECTS.multusDaemonSet,
+          namespace: ns,
+          labels,
+          annotations: awaitAnnotations(args.waitForReadiness),
+        },
+        spec: {
+          selector: { matchLabels: { name: "multus" } },
+          updateStrategy: { type: "RollingUpdate" },
+          template: {
+            metadata: { labels },
+            spec: {
+              hostNetwork: true,
+              hostPID: true,
+              tolerations: AGENT_TOLERATIONS,
+              serviceAccountName: "multus",
+              priorityClassName: "system-node-critical",
+              terminationGracePeriodSeconds: 10,
+              initContainers: [
+                {
+                  // The thick image keeps install_multus under /usr/src/multus-cni/bin/ (only the thin
+                  // image has /install_multus); `-t thick` copies multus-shim and passthru to the host.
+                  name: "install-multus-binary",
+                  image: args.image,
+                  command: [`${MULTUS_BIN}/install_multus`, "-d", "/host/opt/cni/bin", "-t", "thick"],
+                  resources: { requests: { cpu: "10m", memory: "15Mi" } },
+                  securityContext: { privileged: true },
+                  terminationMessagePolicy: "FallbackToLogsOnError",
+                  volumeMounts: [{ name: "cnibin", mountPath: "/host/opt/cni/bin", mountPropagation: "Bidirectional" }],
+                },
               ],
-            }],
-            volumes: [
-              hostPath("cni", "/etc/cni/net.d"),
-              hostPath("cnibin", "/opt/cni/bin"),
-              hostPath("hostroot", "/"),
-              { name: "multus-daemon-config", configMap: { name: config.metadata.name, items: [{ key: "daemon-config.json", path: "daemon-config.json" }] } },
-              hostPath("host-run", "/run"),
-              hostPath("host-var-lib-cni-multus", "/var/lib/cni/multus"),
-              hostPath("host-var-lib-kubelet", "/var/lib/kubelet"),
-              hostPath("host-run-k8s-cni-cncf-io", "/run/k8s.cni.cncf.io"),
-              hostPath("host-run-netns", "/run/netns/"),
-              hostPath("multus-conf-dir", "/etc/cni/multus/net.d"),
-            ],
+              containers: [
+                {
+                  name: "kube-multus",
+                  image: args.image,
+                  command: [`${MULTUS_BIN}/multus-daemon`],
+                  resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
+                  securityContext: { privileged: true },
+                  terminationMessagePolicy: "FallbackToLogsOnError",
+                  env: [{ name: "MULTUS_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
+                  volumeMounts: [
+                    { name: "cni", mountPath: "/host/etc/cni/net.d" },
+                    // The daemon runs the delegate CNI plugins from inside its container and expects
+                    // them at the host's own path: without this every pod add fails ("failed to find
+                    // plugin"), the primary network included.
+                    { name: "cnibin", mountPath: "/opt/cni/bin" },
+                    { name: "host-run", mountPath: "/host/run" },
+                    { name: "host-var-lib-cni-multus", mountPath: "/var/lib/cni/multus" },
+                    {
+                      name: "host-var-lib-kubelet",
+                      mountPath: "/var/lib/kubelet",
+                      mountPropagation: "HostToContainer",
+                    },
+                    { name: "host-run-k8s-cni-cncf-io", mountPath: "/run/k8s.cni.cncf.io" },
+                    { name: "host-run-netns", mountPath: "/run/netns", mountPropagation: "HostToContainer" },
+                    { name: "multus-daemon-config", mountPath: "/etc/cni/net.d/multus.d", readOnly: true },
+                    { name: "hostroot", mountPath: "/hostroot", mountPropagation: "HostToContainer" },
+                    { name: "multus-conf-dir", mountPath: "/etc/cni/multus/net.d" },
+                  ],
+                },
+              ],
+              volumes: [
+                hostPath("cni", "/etc/cni/net.d"),
+                hostPath("cnibin", "/opt/cni/bin"),
+                hostPath("hostroot", "/"),
+                {
+                  name: "multus-daemon-config",
+                  configMap: {
+                    name: config.metadata.name,
+                    items: [{ key: "daemon-config.json", path: "daemon-config.json" }],
+                  },
+                },
+                hostPath("host-run", "/run"),
+                hostPath("host-var-lib-cni-multus", "/var/lib/cni/multus"),
+                hostPath("host-var-lib-kubelet", "/var/lib/kubelet"),
+                hostPath("host-run-k8s-cni-cncf-io", "/run/k8s.cni.cncf.io"),
+                hostPath("host-run-netns", "/run/netns/"),
+                hostPath("multus-conf-dir", "/etc/cni/multus/net.d"),
+              ],
+            },
           },
         },
       },
-    }, { ...parent, dependsOn: [binding, this.crd] });
+      { ...parent, dependsOn: [binding, this.crd] },
+    );
 
     this.daemonSetName = ds.metadata.name;
     this.image = pulumi.output(args.image);

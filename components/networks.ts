@@ -22,23 +22,29 @@ export class SriovNetworks extends pulumi.ComponentResource {
     this.nads = args.networks.map((net) => {
       const doc = renderNad(net);
       const nadName = keyedChildName.nad(name, net.config);
-      return new k8s.apiextensions.CustomResource(nadName, {
-        apiVersion: "k8s.cni.cncf.io/v1",
-        kind: "NetworkAttachmentDefinition",
-        metadata: { ...doc.metadata, labels: PART_OF },
-        spec: doc.spec,
-      }, {
-        parent: this,
-        aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName),
-      });
+      return new k8s.apiextensions.CustomResource(
+        nadName,
+        {
+          apiVersion: "k8s.cni.cncf.io/v1",
+          kind: "NetworkAttachmentDefinition",
+          metadata: { ...doc.metadata, labels: PART_OF },
+          spec: doc.spec,
+        },
+        {
+          parent: this,
+          aliases: renamedFrom(previousChildName(name, [net.config.namespace, net.config.name]), nadName),
+        },
+      );
     });
-    this.networks = pulumi.output(args.networks.map((n) => ({
-      ref: n.ref,
-      namespace: n.config.namespace,
-      name: n.config.name,
-      resourceName: n.pool.resource,
-      vlan: n.config.vlan,
-    })));
+    this.networks = pulumi.output(
+      args.networks.map((n) => ({
+        ref: n.ref,
+        namespace: n.config.namespace,
+        name: n.config.name,
+        resourceName: n.pool.resource,
+        vlan: n.config.vlan,
+      })),
+    );
     this.registerOutputs({ networks: this.networks });
   }
 }

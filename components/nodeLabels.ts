@@ -21,7 +21,11 @@ export class NodeLabels extends pulumi.ComponentResource {
     for (const n of args.nodes) {
       // The same labels placement planned with; the kubelet owns the hostname label.
       const { [HOSTNAME_LABEL]: _kubeletOwns, ...labels } = labelsAfterUp(n);
-      new k8s.core.v1.NodePatch(keyedChildName.nodeLabels(name, n.name), { metadata: { name: n.name, labels } }, { parent: this });
+      new k8s.core.v1.NodePatch(
+        keyedChildName.nodeLabels(name, n.name),
+        { metadata: { name: n.name, labels } },
+        { parent: this },
+      );
     }
     this.nodeNames = pulumi.output(args.nodes.map((n) => n.name));
     this.registerOutputs({ nodeNames: this.nodeNames });

@@ -51,10 +51,15 @@ export interface SriovNodePrepArgs {
  * matched included (other PFs on the node do not count). Stable across runs while the layout
  * is unchanged.
  */
-export function vfFingerprint(pfs: PhysicalFunctionReport[], state: NodeState, resolved: readonly { pciAddress: string }[] = []): string {
+export function vfFingerprint(
+  pfs: PhysicalFunctionReport[],
+  state: NodeState,
+  resolved: readonly { pciAddress: string }[] = [],
+): string {
   const picked = new Set(resolved.map((r) => r.pciAddress));
   const ours = (pf: PhysicalFunctionReport) =>
-    picked.has(pf.pciAddress) || state.pfs.some((p) => p.pciAddress === pf.pciAddress || (p.name !== undefined && p.name === pf.name));
+    picked.has(pf.pciAddress) ||
+    state.pfs.some((p) => p.pciAddress === pf.pciAddress || (p.name !== undefined && p.name === pf.name));
   const layout = pfs
     .filter(ours)
     .sort((a, b) => a.pciAddress.localeCompare(b.pciAddress))
@@ -160,7 +165,10 @@ export class SriovNodePrep extends pulumi.ComponentResource {
 
     this.report = cmd.stdout.apply((out) => {
       if (decommissioned && !out) {
-        throw new pulumi.ResourceError(`node ${node}: decommissioned, but this stack never prepared it (no report in the state); cure: remove the node entry instead`, this);
+        throw new pulumi.ResourceError(
+          `node ${node}: decommissioned, but this stack never prepared it (no report in the state); cure: remove the node entry instead`,
+          this,
+        );
       }
       try {
         return parseNodeReport(out);
@@ -169,7 +177,10 @@ export class SriovNodePrep extends pulumi.ComponentResource {
       }
     });
     this.physicalFunctions = this.report.apply((r) =>
-      r.pfs.map(({ vfs, ...pf }) => ({ ...pf, drivers: [...new Set(vfs.flatMap((vf) => (vf.driver ? [vf.driver] : [])))].sort() })),
+      r.pfs.map(({ vfs, ...pf }) => ({
+        ...pf,
+        drivers: [...new Set(vfs.flatMap((vf) => (vf.driver ? [vf.driver] : [])))].sort(),
+      })),
     );
     this.kernelChanges = this.report.apply((r) => r.kernelChanges);
     this.rebootRequired = this.report.apply((r) => r.rebootRequired);

@@ -36,35 +36,46 @@ export class SriovCni extends pulumi.ComponentResource {
   constructor(name: string, args: SriovCniArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TOKENS.sriovCni, name, {}, opts);
     const labels = { ...PART_OF, app: "sriov-cni", tier: "node", name: "sriov-cni" };
-    const ds = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { name: AGENT_OBJECTS.sriovCniDaemonSet, namespace: args.namespace, labels, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: {
-        selector: { matchLabels: { name: "sriov-cni" } },
-        updateStrategy: { type: "RollingUpdate" },
-        template: {
-          metadata: { labels },
-          spec: {
-            nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
-            tolerations: AGENT_TOLERATIONS,
-            automountServiceAccountToken: false,
-            containers: [{
-              name: "kube-sriov-cni",
-              image: args.image,
-              imagePullPolicy: "IfNotPresent",
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ["ALL"] },
-              },
-              resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
-              volumeMounts: [{ name: "cnibin", mountPath: "/host/opt/cni/bin" }],
-            }],
-            volumes: [{ name: "cnibin", hostPath: { path: "/opt/cni/bin" } }],
+    const ds = new k8s.apps.v1.DaemonSet(
+      childName(name, "ds"),
+      {
+        metadata: {
+          name: AGENT_OBJECTS.sriovCniDaemonSet,
+          namespace: args.namespace,
+          labels,
+          annotations: awaitAnnotations(args.waitForReadiness),
+        },
+        spec: {
+          selector: { matchLabels: { name: "sriov-cni" } },
+          updateStrategy: { type: "RollingUpdate" },
+          template: {
+            metadata: { labels },
+            spec: {
+              nodeSelector: { [SRIOV_NODE_LABEL]: "true", "kubernetes.io/os": "linux" },
+              tolerations: AGENT_TOLERATIONS,
+              automountServiceAccountToken: false,
+              containers: [
+                {
+                  name: "kube-sriov-cni",
+                  image: args.image,
+                  imagePullPolicy: "IfNotPresent",
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    privileged: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                  resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
+                  volumeMounts: [{ name: "cnibin", mountPath: "/host/opt/cni/bin" }],
+                },
+              ],
+              volumes: [{ name: "cnibin", hostPath: { path: "/opt/cni/bin" } }],
+            },
           },
         },
       },
-    }, { parent: this });
+      { parent: this },
+    );
     this.daemonSetName = ds.metadata.name;
     this.image = pulumi.output(args.image);
     this.registerOutputs({ daemonSetName: this.daemonSetName, image: this.image });

@@ -68,31 +68,42 @@ export class VoipVm extends pulumi.ComponentResource {
     const vmName = child("vm");
 
     if (placement.secret !== undefined) {
-      this.cloudInitSecret = new k8s.core.v1.Secret(secretName.name, {
-        metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
-        type: "Opaque",
-        stringData: placement.secret.stringData,
-      }, { parent: this, aliases: secretName.aliases });
+      this.cloudInitSecret = new k8s.core.v1.Secret(
+        secretName.name,
+        {
+          metadata: { name: placement.secret.name, namespace: placement.secret.namespace, labels: vmLabels(vm) },
+          type: "Opaque",
+          stringData: placement.secret.stringData,
+        },
+        { parent: this, aliases: secretName.aliases },
+      );
     }
 
-    this.vm = new k8s.apiextensions.CustomResource(vmName.name, {
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      metadata: {
-        name: vm.config.name,
-        namespace: vm.config.namespace,
-        labels: object.metadata?.labels,
-        // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
-        annotations: { ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations), ...awaitAnnotations(false) },
+    this.vm = new k8s.apiextensions.CustomResource(
+      vmName.name,
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: {
+          name: vm.config.name,
+          namespace: vm.config.namespace,
+          labels: object.metadata?.labels,
+          // A VM's readiness depends on VFs, hugepages and image pulls; the stack does not wait on it.
+          annotations: {
+            ...(secret ? secretHash(object.metadata?.annotations) : object.metadata?.annotations),
+            ...awaitAnnotations(false),
+          },
+        },
+        // A VirtualMachine carries the hash in its template: the spec is then secret as a whole (the
+        // SDK cannot keep one nested value of a custom resource's spec secret).
+        spec: secret && object.kind === "VirtualMachine" ? pulumi.secret(object.spec) : object.spec,
       },
-      // A VirtualMachine carries the hash in its template: the spec is then secret as a whole (the
-      // SDK cannot keep one nested value of a custom resource's spec secret).
-      spec: secret && object.kind === "VirtualMachine" ? pulumi.secret(object.spec) : object.spec,
-    }, {
-      parent: this,
-      dependsOn: this.cloudInitSecret !== undefined ? [this.cloudInitSecret] : [],
-      aliases: vmName.aliases,
-    });
+      {
+        parent: this,
+        dependsOn: this.cloudInitSecret !== undefined ? [this.cloudInitSecret] : [],
+        aliases: vmName.aliases,
+      },
+    );
 
     const out = renderVmOutput(vm, model);
     this.vmName = pulumi.output(out.name);

@@ -40,32 +40,54 @@ export class Whereabouts extends pulumi.ComponentResource {
     const labels = { ...PART_OF, app: "whereabouts" };
     const workload = { namespace: ns, image: args.image };
 
-    const crds = renderWhereaboutsCrds().map((doc) =>
-      new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, doc.spec.names.plural, "crd"), doc, parent));
+    const crds = renderWhereaboutsCrds().map(
+      (doc) =>
+        new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, doc.spec.names.plural, "crd"), doc, parent),
+    );
 
-    const sa = new k8s.core.v1.ServiceAccount(childName(name, "sa"), { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } }, parent);
-    const role = new k8s.rbac.v1.ClusterRole(childName(name, "role"), {
-      metadata: { name: WHEREABOUTS.clusterRole, labels },
-      rules: whereaboutsClusterRoleRules(),
-    }, parent);
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(childName(name, "binding"), {
-      metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
-      subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-    }, parent);
+    const sa = new k8s.core.v1.ServiceAccount(
+      childName(name, "sa"),
+      { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } },
+      parent,
+    );
+    const role = new k8s.rbac.v1.ClusterRole(
+      childName(name, "role"),
+      {
+        metadata: { name: WHEREABOUTS.clusterRole, labels },
+        rules: whereaboutsClusterRoleRules(),
+      },
+      parent,
+    );
+    const binding = new k8s.rbac.v1.ClusterRoleBinding(
+      childName(name, "binding"),
+      {
+        metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
     const config = new k8s.core.v1.ConfigMap(childName(name, "config"), renderWhereaboutsConfigMap(ns), parent);
 
     const ds = renderWhereaboutsDaemonSet(workload);
-    const daemonSet = new k8s.apps.v1.DaemonSet(childName(name, "ds"), {
-      metadata: { ...ds.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: ds.spec,
-    }, { ...parent, dependsOn: [binding, ...crds] });
+    const daemonSet = new k8s.apps.v1.DaemonSet(
+      childName(name, "ds"),
+      {
+        metadata: { ...ds.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
+        spec: ds.spec,
+      },
+      { ...parent, dependsOn: [binding, ...crds] },
+    );
 
     const rec = renderWhereaboutsReconciler(workload);
-    const reconciler = new k8s.apps.v1.Deployment(childName(name, "reconciler"), {
-      metadata: { ...rec.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
-      spec: rec.spec,
-    }, { ...parent, dependsOn: [binding, config, ...crds] });
+    const reconciler = new k8s.apps.v1.Deployment(
+      childName(name, "reconciler"),
+      {
+        metadata: { ...rec.metadata, annotations: awaitAnnotations(args.waitForReadiness) },
+        spec: rec.spec,
+      },
+      { ...parent, dependsOn: [binding, config, ...crds] },
+    );
 
     this.daemonSetName = daemonSet.metadata.name;
     this.reconcilerName = reconciler.metadata.name;

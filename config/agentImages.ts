@@ -25,9 +25,17 @@ export const AGENT_IMAGE_LAYOUTS = {
     binDir: MULTUS_BIN,
     entrypoint: [`${MULTUS_BIN}/multus-daemon`],
     executables: [
-      "multus", "multus-daemon", "multus-shim", "install_multus", "thin_entrypoint", "kubeconfig_generator",
-      "cert-approver", "passthru",
-    ].map((b) => `${MULTUS_BIN}/${b}`).concat("/cert-approver"),
+      "multus",
+      "multus-daemon",
+      "multus-shim",
+      "install_multus",
+      "thin_entrypoint",
+      "kubeconfig_generator",
+      "cert-approver",
+      "passthru",
+    ]
+      .map((b) => `${MULTUS_BIN}/${b}`)
+      .concat("/cert-approver"),
   },
   /**
    * sriov-network-device-plugin v3.11.0 `images/Dockerfile`: alpine with `sriovdp` and `ddptool`
@@ -56,7 +64,13 @@ export const AGENT_IMAGE_LAYOUTS = {
     source: "whereabouts Dockerfile",
     entrypoint: ["/install-cni.sh"],
     executables: [
-      "/bin/sh", "/whereabouts", "/ip-control-loop", "/ip-reconciler", "/node-slice-controller", "/install-cni.sh", "/lib.sh",
+      "/bin/sh",
+      "/whereabouts",
+      "/ip-control-loop",
+      "/ip-reconciler",
+      "/node-slice-controller",
+      "/install-cni.sh",
+      "/lib.sh",
       "/token-watcher.sh",
     ],
   },

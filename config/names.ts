@@ -113,8 +113,9 @@ export function nameCollisions(kind: string, entries: readonly NamedEntry[]): Co
     } else if (seen.entry !== e.entry) {
       out.push({
         path: e.path,
-        problem: `${e.entry} and ${seen.entry} would both be named "${e.name}" as a ${kind}, `
-          + "and Pulumi refuses two resources with one URN",
+        problem:
+          `${e.entry} and ${seen.entry} would both be named "${e.name}" as a ${kind}, ` +
+          "and Pulumi refuses two resources with one URN",
         fix: `rename one of the two (${e.entry} or ${seen.entry})`,
       });
     }
@@ -133,7 +134,9 @@ export function childNameCollisions(cfg: Pick<PlatformConfig, "networks" | "vms"
     name: keyedChildName.nad(`${PARENT}-net`, n),
   }));
   const vms = cfg.vms.map((vm, i) => ({
-    path: ["vms", i, "name"], entry: `VM ${vm.namespace}/${vm.name}`, name: keyedChildName.vm(PARENT, vm),
+    path: ["vms", i, "name"],
+    entry: `VM ${vm.namespace}/${vm.name}`,
+    name: keyedChildName.vm(PARENT, vm),
   }));
   const node = (kind: (parent: string, node: string) => string, parent = PARENT) =>
     cfg.nodes.map((n, i) => ({ path: ["nodes", i, "name"], entry: `node ${n.name}`, name: kind(parent, n.name) }));

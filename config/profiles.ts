@@ -86,7 +86,8 @@ export function expandNodes(raw: unknown): Expansion {
   });
   const out: Json = { ...raw, nodes };
   // The schema sees the profiles without the per-host keys reported here already.
-  if (isMap(raw.profiles)) out.profiles = Object.fromEntries(Object.entries(raw.profiles).map(([n, p]) => [n, usable.get(n) ?? p]));
+  if (isMap(raw.profiles))
+    out.profiles = Object.fromEntries(Object.entries(raw.profiles).map(([n, p]) => [n, usable.get(n) ?? p]));
   return { raw: out, sources, problems, issues };
 }
 
@@ -94,19 +95,31 @@ function withoutPerHostKeys(name: string, profile: Json, problems: ConfigProblem
   const out: Json = { ...profile };
   for (const [key, where] of Object.entries(PER_HOST)) {
     if (!(key in out)) continue;
-    problems.push({ path: ["profiles", name, key], problem: `a profile holds what its nodes share, and ${key} is per node`, fix: `give it in ${where}, not in profile "${name}"` });
+    problems.push({
+      path: ["profiles", name, key],
+      problem: `a profile holds what its nodes share, and ${key} is per node`,
+      fix: `give it in ${where}, not in profile "${name}"`,
+    });
     delete out[key];
   }
   for (const key of GROUP_KEYS) {
     if (!(key in out)) continue;
-    problems.push({ path: ["profiles", name, key], problem: `a profile cannot use ${key}: profiles do not nest, and nodes are listed under nodes`, fix: `remove ${key} from profile "${name}"` });
+    problems.push({
+      path: ["profiles", name, key],
+      problem: `a profile cannot use ${key}: profiles do not nest, and nodes are listed under nodes`,
+      fix: `remove ${key} from profile "${name}"`,
+    });
     delete out[key];
   }
   if (isMap(out.ssh)) {
     const ssh: Json = { ...out.ssh };
     for (const [key, where] of Object.entries(PER_HOST_SSH)) {
       if (!(key in ssh)) continue;
-      problems.push({ path: ["profiles", name, "ssh", key], problem: `a profile holds what its nodes share, and ssh.${key} is per host`, fix: `give it in ${where}, not in profile "${name}"` });
+      problems.push({
+        path: ["profiles", name, "ssh", key],
+        problem: `a profile holds what its nodes share, and ssh.${key} is per host`,
+        fix: `give it in ${where}, not in profile "${name}"`,
+      });
       delete ssh[key];
     }
     out.ssh = ssh;
@@ -119,7 +132,13 @@ interface Member {
   source: NodeSource;
 }
 
-function expandEntry(entry: Json, i: number, profiles: Map<string, Json>, problems: ConfigProblem[], issues: z.core.$ZodIssue[]): Member[] {
+function expandEntry(
+  entry: Json,
+  i: number,
+  profiles: Map<string, Json>,
+  problems: ConfigProblem[],
+  issues: z.core.$ZodIssue[],
+): Member[] {
   const at: PathSegment[] = ["nodes", i];
   const form = nodeGroup.safeParse(entry, { reportInput: true });
   if (!form.success) {
@@ -132,7 +151,14 @@ function expandEntry(entry: Json, i: number, profiles: Map<string, Json>, proble
     const found = profiles.get(g.profile);
     if (found === undefined) {
       const known = [...profiles.keys()];
-      problems.push({ path: [...at, "profile"], problem: `unknown profile "${g.profile}"`, fix: known.length > 0 ? `use one of the profiles: ${known.join(", ")}` : "define it under profiles (see stacks/Pulumi.example.yaml)" });
+      problems.push({
+        path: [...at, "profile"],
+        problem: `unknown profile "${g.profile}"`,
+        fix:
+          known.length > 0
+            ? `use one of the profiles: ${known.join(", ")}`
+            : "define it under profiles (see stacks/Pulumi.example.yaml)",
+      });
       return [];
     }
     profile = found;
@@ -141,32 +167,54 @@ function expandEntry(entry: Json, i: number, profiles: Map<string, Json>, proble
   for (const k of GROUP_KEYS) delete own[k];
   const ssh = isMap(own.ssh) ? own.ssh : {};
 
-  const forms = [g.each !== undefined ? "each" : undefined, g.hosts !== undefined ? "hosts" : undefined].filter((x) => x !== undefined);
+  const forms = [g.each !== undefined ? "each" : undefined, g.hosts !== undefined ? "hosts" : undefined].filter(
+    (x) => x !== undefined,
+  );
   if (forms.length > 1) {
-    problems.push({ path: at, problem: "a node entry uses both each and hosts", fix: "keep one: each with name and ssh.host patterns, or a hosts map of node name to host" });
+    problems.push({
+      path: at,
+      problem: "a node entry uses both each and hosts",
+      fix: "keep one: each with name and ssh.host patterns, or a hosts map of node name to host",
+    });
     return [];
   }
   if (forms.length === 0) {
     if (g.hostKeys !== undefined) {
-      problems.push({ path: [...at, "hostKeys"], problem: "hostKeys is for entries with each or hosts", fix: "pin this node's key in ssh.hostKey" });
+      problems.push({
+        path: [...at, "hostKeys"],
+        problem: "hostKeys is for entries with each or hosts",
+        fix: "pin this node's key in ssh.hostKey",
+      });
       return [];
     }
     return [member(profile, own, { entry: i, profile: g.profile })];
   }
   if ("identity" in own) {
-    problems.push({ path: [...at, "identity"], problem: "identity names one host, and this entry stands for many nodes", fix: "give the node that needs it an entry of its own (with profile, name and ssh.host)" });
+    problems.push({
+      path: [...at, "identity"],
+      problem: "identity names one host, and this entry stands for many nodes",
+      fix: "give the node that needs it an entry of its own (with profile, name and ssh.host)",
+    });
     return [];
   }
 
   let names: [string, string][];
   if (g.hosts !== undefined) {
     if ("name" in own || "host" in ssh) {
-      problems.push({ path: [...at, "name" in own ? "name" : "ssh"], problem: "with hosts, each node's name and SSH host come from the hosts map", fix: "remove name and ssh.host from this entry" });
+      problems.push({
+        path: [...at, "name" in own ? "name" : "ssh"],
+        problem: "with hosts, each node's name and SSH host come from the hosts map",
+        fix: "remove name and ssh.host from this entry",
+      });
       return [];
     }
     names = Object.entries(g.hosts);
     if (names.length === 0) {
-      problems.push({ path: [...at, "hosts"], problem: "lists no node", fix: "add node name: host pairs, like r740-001: 10.1.0.1, or remove the entry" });
+      problems.push({
+        path: [...at, "hosts"],
+        problem: "lists no node",
+        fix: "add node name: host pairs, like r740-001: 10.1.0.1, or remove the entry",
+      });
       return [];
     }
   } else {
@@ -175,13 +223,21 @@ function expandEntry(entry: Json, i: number, profiles: Map<string, Json>, proble
     names = expanded;
   }
   if (names.length > LIMITS.nodesPerEntry) {
-    problems.push({ path: [...at, g.hosts !== undefined ? "hosts" : "each"], problem: `stands for ${names.length} nodes, more than the ${LIMITS.nodesPerEntry} one entry may`, fix: "split it into several entries" });
+    problems.push({
+      path: [...at, g.hosts !== undefined ? "hosts" : "each"],
+      problem: `stands for ${names.length} nodes, more than the ${LIMITS.nodesPerEntry} one entry may`,
+      fix: "split it into several entries",
+    });
     return [];
   }
   const memberNames = new Set(names.map(([n]) => n));
   for (const k of Object.keys(g.hostKeys ?? {})) {
     if (!memberNames.has(k)) {
-      problems.push({ path: [...at, "hostKeys", k], problem: `"${k}" is not a node of this entry`, fix: "pin keys only for the nodes this entry lists (check the name's spelling and the each range)" });
+      problems.push({
+        path: [...at, "hostKeys", k],
+        problem: `"${k}" is not a node of this entry`,
+        fix: "pin keys only for the nodes this entry lists (check the name's spelling and the each range)",
+      });
     }
   }
   const formName = g.hosts !== undefined ? "hosts" : "each";
@@ -211,24 +267,56 @@ function member(profile: Json, own: Json, where: Omit<NodeSource, "fromProfile">
 }
 
 /** The nodes of an `each` entry: [name, host] per number. */
-function patternMembers(each: string, name: unknown, host: unknown, at: PathSegment[], problems: ConfigProblem[]): [string, string][] | undefined {
+function patternMembers(
+  each: string,
+  name: unknown,
+  host: unknown,
+  at: PathSegment[],
+  problems: ConfigProblem[],
+): [string, string][] | undefined {
   const before = problems.length;
   if (typeof name !== "string" || !hasPlaceholder(name)) {
-    problems.push({ path: [...at, "name"], problem: typeof name === "string" ? `"${name}" has no {i}, so every node of the entry would get the same name` : "an entry with each needs a name pattern", fix: "write the node name with the number in it, like r740-{i:3} (r740-001, r740-002, ...)" });
+    problems.push({
+      path: [...at, "name"],
+      problem:
+        typeof name === "string"
+          ? `"${name}" has no {i}, so every node of the entry would get the same name`
+          : "an entry with each needs a name pattern",
+      fix: "write the node name with the number in it, like r740-{i:3} (r740-001, r740-002, ...)",
+    });
   }
   if (typeof host !== "string" || !hasPlaceholder(host)) {
-    problems.push({ path: [...at, "ssh", "host"], problem: typeof host === "string" ? `"${host}" has no {i}, so every node of the entry would dial the same host` : "an entry with each needs an ssh.host pattern", fix: "write the host with the number in it, like r740-{i:3}.dc1.example.com or 10.1.0.{i} (10.1.1.{i-250} for the next 250)" });
+    problems.push({
+      path: [...at, "ssh", "host"],
+      problem:
+        typeof host === "string"
+          ? `"${host}" has no {i}, so every node of the entry would dial the same host`
+          : "an entry with each needs an ssh.host pattern",
+      fix: "write the host with the number in it, like r740-{i:3}.dc1.example.com or 10.1.0.{i} (10.1.1.{i-250} for the next 250)",
+    });
   }
   const numbers = indexes(each);
-  if (typeof numbers === "string") problems.push({ path: [...at, "each"], problem: numbers, fix: "write ascending ranges like 1-480 or 1-240,301-540" });
+  if (typeof numbers === "string")
+    problems.push({
+      path: [...at, "each"],
+      problem: numbers,
+      fix: "write ascending ranges like 1-480 or 1-240,301-540",
+    });
   if (problems.length > before || typeof numbers === "string") return undefined;
   const out: [string, string][] = [];
   for (const n of numbers) {
     const nodeName = substitute(name as string, n);
     const nodeHost = substitute(host as string, n);
-    for (const [value, key] of [[nodeName, "name"], [nodeHost, "ssh"]] as const) {
+    for (const [value, key] of [
+      [nodeName, "name"],
+      [nodeHost, "ssh"],
+    ] as const) {
       if (value.startsWith("!")) {
-        problems.push({ path: key === "name" ? [...at, "name"] : [...at, "ssh", "host"], problem: `${value.slice(1)} for i=${n}`, fix: "keep every number it produces at 0 or more (check the each range against {i-K})" });
+        problems.push({
+          path: key === "name" ? [...at, "name"] : [...at, "ssh", "host"],
+          problem: `${value.slice(1)} for i=${n}`,
+          fix: "keep every number it produces at 0 or more (check the each range against {i-K})",
+        });
         return undefined;
       }
     }
@@ -251,7 +339,8 @@ function indexes(text: string): number[] | string {
     if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last)) return `"${part}" is not a number or a range`;
     if (last < first) return `range "${part}" runs backwards`;
     if (out.length > 0 && first <= out[out.length - 1]) return `"${part}" repeats or goes below an earlier number`;
-    if (out.length + last - first + 1 > LIMITS.nodesPerEntry) return `stands for more than the ${LIMITS.nodesPerEntry} nodes one entry may`;
+    if (out.length + last - first + 1 > LIMITS.nodesPerEntry)
+      return `stands for more than the ${LIMITS.nodesPerEntry} nodes one entry may`;
     for (let n = first; n <= last; n++) out.push(n);
   }
   return out;
@@ -260,11 +349,14 @@ function indexes(text: string): number[] | string {
 /** The pattern with every {i...} replaced for number n; "!<problem>" when a number falls below 0. */
 function substitute(pattern: string, n: number): string {
   let problem: string | undefined;
-  const out = pattern.replace(PLACEHOLDER, (_m, sign: string | undefined, offset: string | undefined, width: string | undefined) => {
-    const v = n + (sign === "-" ? -Number(offset) : sign === "+" ? Number(offset) : 0);
-    if (v < 0) problem ??= `{i${sign ?? ""}${offset ?? ""}} is ${v}`;
-    return String(v).padStart(width === undefined ? 0 : Number(width), "0");
-  });
+  const out = pattern.replace(
+    PLACEHOLDER,
+    (_m, sign: string | undefined, offset: string | undefined, width: string | undefined) => {
+      const v = n + (sign === "-" ? -Number(offset) : sign === "+" ? Number(offset) : 0);
+      if (v < 0) problem ??= `{i${sign ?? ""}${offset ?? ""}} is ${v}`;
+      return String(v).padStart(width === undefined ? 0 : Number(width), "0");
+    },
+  );
   return problem !== undefined ? `!${problem}` : out;
 }
 
@@ -282,12 +374,18 @@ export function sourcePath(sources: readonly NodeSource[], path: readonly PathSe
   if (s.member !== undefined) {
     const { form, name } = s.member;
     if (key === "name") return form === "hosts" ? [...entry, "hosts", name] : [...entry, "name"];
-    if (key === "ssh" && sub === "host") return form === "hosts" ? [...entry, "hosts", name] : [...entry, "ssh", "host"];
+    if (key === "ssh" && sub === "host")
+      return form === "hosts" ? [...entry, "hosts", name] : [...entry, "ssh", "host"];
     if (key === "ssh" && sub === "hostKey") return [...entry, "hostKeys", name];
   }
   // What a profile cannot hold is the entry's to give, even where the entry took the whole map.
   const perHost = key === "ssh" ? sub === "host" || sub === "hostKey" : key !== undefined && String(key) in PER_HOST;
-  if (s.profile !== undefined && key !== undefined && !perHost && (s.fromProfile.has(String(key)) || (sub !== undefined && s.fromProfile.has(`${key}.${sub}`)))) {
+  if (
+    s.profile !== undefined &&
+    key !== undefined &&
+    !perHost &&
+    (s.fromProfile.has(String(key)) || (sub !== undefined && s.fromProfile.has(`${key}.${sub}`)))
+  ) {
     return ["profiles", s.profile, ...rest];
   }
   return [...entry, ...rest];
@@ -300,7 +398,11 @@ const MAX_PER_PATH = 3;
  * The problems at the paths where they were written, each once (a profile's problem is every
  * one of its nodes'): `found` at paths of the expanded config, `located` at stack-file paths.
  */
-export function locateProblems(sources: readonly NodeSource[], found: readonly ConfigProblem[], located: readonly ConfigProblem[] = []): ConfigProblem[] {
+export function locateProblems(
+  sources: readonly NodeSource[],
+  found: readonly ConfigProblem[],
+  located: readonly ConfigProblem[] = [],
+): ConfigProblem[] {
   const seen = new Set<string>();
   const perPath = new Map<string, number>();
   const out: ConfigProblem[] = [];
@@ -317,7 +419,11 @@ export function locateProblems(sources: readonly NodeSource[], found: readonly C
   for (const p of found) add(p, sourcePath(sources, p.path));
   for (const [at, n] of perPath) {
     if (n <= MAX_PER_PATH) continue;
-    out.push({ path: JSON.parse(at) as PathSegment[], problem: `and ${n - MAX_PER_PATH} more problems like those above, one for each node the entry stands for`, fix: "fix the entry's pattern or values as those messages say" });
+    out.push({
+      path: JSON.parse(at) as PathSegment[],
+      problem: `and ${n - MAX_PER_PATH} more problems like those above, one for each node the entry stands for`,
+      fix: "fix the entry's pattern or values as those messages say",
+    });
   }
   return out;
 }

@@ -62,7 +62,8 @@ const BUILT_IN_FIXES = new Map<string, string>();
 /** The message of a built-in check or type, with the fix the user reads after it. */
 export function said(problem: string, fix: string): { error: string } {
   const other = BUILT_IN_FIXES.get(problem);
-  if (other !== undefined && other !== fix) throw new Error(`schema message "${problem}" has two fixes: "${other}", "${fix}"`);
+  if (other !== undefined && other !== fix)
+    throw new Error(`schema message "${problem}" has two fixes: "${other}", "${fix}"`);
   BUILT_IN_FIXES.set(problem, fix);
   return { error: problem };
 }
@@ -96,27 +97,31 @@ export const dnsLabel = z
 export const nodeName = z
   .string()
   .min(1)
-  .max(LIMITS.nodeName, said(`is longer than ${LIMITS.nodeName} characters`, `shorten it: the device plugin's per-node file "<node>.json" is a ConfigMap key, at most 253 characters`))
+  .max(
+    LIMITS.nodeName,
+    said(
+      `is longer than ${LIMITS.nodeName} characters`,
+      `shorten it: the device plugin's per-node file "<node>.json" is a ConfigMap key, at most 253 characters`,
+    ),
+  )
   .regex(DNS_SUBDOMAIN, {
-    message: "must be a lowercase RFC 1123 subdomain: labels of a-z, 0-9 and '-' joined by '.', each starting and ending with a letter or digit",
+    message:
+      "must be a lowercase RFC 1123 subdomain: labels of a-z, 0-9 and '-' joined by '.', each starting and ending with a letter or digit",
   });
 
 /** Full PCI address: domain:bus:device.function, e.g. 0000:02:00.0. */
-export const pciAddress = z
-  .string()
-  .regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, {
-    message: "must be a full lowercase PCI address like 0000:02:00.0",
-  });
+export const pciAddress = z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/, {
+  message: "must be a full lowercase PCI address like 0000:02:00.0",
+});
 
 /**
  * A Linux interface name (IFNAMSIZ 16 incl. NUL, no '/', whitespace or ':'), starting with a
  * letter or digit: node preparation passes it to `ip` as a word, never as an option.
  */
-export const ifName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, {
-    message: "must be a Linux interface name of at most 15 characters (letters, digits, '_', '-', '.'), starting with a letter or digit",
-  });
+export const ifName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, {
+  message:
+    "must be a Linux interface name of at most 15 characters (letters, digits, '_', '-', '.'), starting with a letter or digit",
+});
 
 /** Release version tag like v1.9.0. */
 export const releaseVersion = z.string().regex(/^v\d+\.\d+\.\d+(-(rc|beta|alpha)\.\d+)?$/, {
@@ -125,7 +130,7 @@ export const releaseVersion = z.string().regex(/^v\d+\.\d+\.\d+(-(rc|beta|alpha)
 
 /** A VF range list in the device plugin's syntax without the PF part: "0-3", "0-3,6". */
 export const vfRange = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, {
-  message: "must be VF indexes like \"0-3\" or \"0-3,6\"",
+  message: 'must be VF indexes like "0-3" or "0-3,6"',
 });
 
 export const macAddress = z
@@ -133,20 +138,36 @@ export const macAddress = z
   .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, { message: "must be a lowercase MAC like 02:00:00:aa:bb:cc" });
 
 /** An IPv4 address with prefix length: octets 0–255 without leading zeros, prefix 0–32. */
-export const cidr = z.cidrv4(said("is not a valid IPv4 address with prefix length (four numbers 0–255 and a prefix 0–32)", "write it like 192.168.10.0/24"));
+export const cidr = z.cidrv4(
+  said(
+    "is not a valid IPv4 address with prefix length (four numbers 0–255 and a prefix 0–32)",
+    "write it like 192.168.10.0/24",
+  ),
+);
 
 /** An IPv4 address: octets 0–255 without leading zeros. */
-export const ipv4 = z.ipv4(said("is not a valid IPv4 address (four numbers 0–255, no leading zeros)", "write it like 192.168.10.1"));
+export const ipv4 = z.ipv4(
+  said("is not a valid IPv4 address (four numbers 0–255, no leading zeros)", "write it like 192.168.10.1"),
+);
 
 /** Kubernetes quantity limited to what the program does arithmetic on: Mi or Gi, more than 0. */
 export const memoryQuantity = z.string().superRefine((q, ctx) => {
   const m = /^(\d+)(Mi|Gi)$/.exec(q);
-  if (m === null) return refuse(ctx, `${quote(q)} must be a quantity in Mi or Gi, like 4Gi`, "write a whole number followed by Mi or Gi");
+  if (m === null)
+    return refuse(
+      ctx,
+      `${quote(q)} must be a quantity in Mi or Gi, like 4Gi`,
+      "write a whole number followed by Mi or Gi",
+    );
   const n = Number(m[1]);
   if (n === 0) return refuse(ctx, `memory ${q} is not more than 0`, "give the VM its memory, e.g. 2Gi");
   if (m[1].startsWith("0")) return refuse(ctx, `${quote(q)} has a leading zero`, `write ${n}${m[2]}`);
   if (n > (m[2] === "Gi" ? LIMITS.memoryGi : LIMITS.memoryGi * 1024)) {
-    return refuse(ctx, `memory ${q} is above ${LIMITS.memoryGi}Gi (16 TiB), the most this program gives one VM`, `use at most ${LIMITS.memoryGi}Gi`);
+    return refuse(
+      ctx,
+      `memory ${q} is above ${LIMITS.memoryGi}Gi (16 TiB), the most this program gives one VM`,
+      `use at most ${LIMITS.memoryGi}Gi`,
+    );
   }
 });
 
@@ -165,14 +186,23 @@ export const sshHost = z.string().superRefine((host, ctx) => {
   if (isHost(host)) return;
   const port = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(host);
   if (port !== null && isHost(port[1])) {
-    return refuse(ctx, `${quote(host)} includes a port`, `write the host alone and the port in its own key: host: ${port[1]}, port: ${port[2]} (ssh.port, or bastion.port for a jump host)`);
+    return refuse(
+      ctx,
+      `${quote(host)} includes a port`,
+      `write the host alone and the port in its own key: host: ${port[1]}, port: ${port[2]} (ssh.port, or bastion.port for a jump host)`,
+    );
   }
   const user = /^([^@\s]+)@([^@\s]+)$/.exec(host);
   if (user !== null && isHost(user[2])) {
     return refuse(ctx, `${quote(host)} includes a user`, `write host: ${user[2]} and user: ${user[1]}`);
   }
-  if (/^[\d.]+$/.test(host)) return refuse(ctx, `${quote(host)} is not a valid IPv4 address`, "use four numbers 0–255, like 192.0.2.11");
-  refuse(ctx, `${quote(host)} is not a host name or an IP address`, "write a DNS name (letters, digits, '-' and '.') or an IPv4/IPv6 address, without port, user, spaces or shell characters");
+  if (/^[\d.]+$/.test(host))
+    return refuse(ctx, `${quote(host)} is not a valid IPv4 address`, "use four numbers 0–255, like 192.0.2.11");
+  refuse(
+    ctx,
+    `${quote(host)} is not a host name or an IP address`,
+    "write a DNS name (letters, digits, '-' and '.') or an IPv4/IPv6 address, without port, user, spaces or shell characters",
+  );
 });
 
 // Image references (distribution/reference): [registry[:port]/]path[:tag][@sha256:digest].
@@ -202,7 +232,8 @@ function parseImage(ref: string): { tag?: string; digest?: string } | string {
     const registry = parts.shift() as string;
     if (!REGISTRY.test(registry)) return `its registry "${registry}" is not a host name with an optional port`;
   }
-  if (rest.length > 255 || !parts.every((p) => PATH_COMPONENT.test(p))) return "its path is not lowercase letters and digits separated by '/', '.', '_' or '-'";
+  if (rest.length > 255 || !parts.every((p) => PATH_COMPONENT.test(p)))
+    return "its path is not lowercase letters and digits separated by '/', '.', '_' or '-'";
   return out;
 }
 
@@ -210,10 +241,18 @@ function parseImage(ref: string): { tag?: string; digest?: string } | string {
 export const imageReference = z.string().superRefine((ref, ctx) => {
   const parsed = parseImage(ref);
   if (typeof parsed === "string") {
-    return refuse(ctx, `${quote(ref)} is not an image reference: ${parsed}`, "write registry/path:tag or registry/path@sha256:<64 hex digits>");
+    return refuse(
+      ctx,
+      `${quote(ref)} is not an image reference: ${parsed}`,
+      "write registry/path:tag or registry/path@sha256:<64 hex digits>",
+    );
   }
   if (parsed.tag === undefined && parsed.digest === undefined) {
-    return refuse(ctx, `image ${quote(ref)} has no tag or digest`, "pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>");
+    return refuse(
+      ctx,
+      `image ${quote(ref)} has no tag or digest`,
+      "pin it, e.g. registry/name:v1.2.3 or name@sha256:<digest>",
+    );
   }
   if (parsed.tag === "latest" && parsed.digest === undefined) {
     return refuse(ctx, `image ${quote(ref)} uses the moving tag "latest"`, "pin a release tag or a digest");
@@ -224,13 +263,18 @@ export const imageReference = z.string().superRefine((ref, ctx) => {
 export const registryPrefix = z.string().superRefine((mirror, ctx) => {
   const [registry, ...path] = mirror.split("/");
   if (!REGISTRY.test(registry) || !path.every((p) => PATH_COMPONENT.test(p))) {
-    refuse(ctx, `${quote(mirror)} must be a registry host with optional path, like registry.local:5000/mirror`, "write host[:port][/path] without a scheme (path in lowercase)");
+    refuse(
+      ctx,
+      `${quote(mirror)} must be a registry host with optional path, like registry.local:5000/mirror`,
+      "write host[:port][/path] without a scheme (path in lowercase)",
+    );
   }
 });
 
 // Kubernetes label keys and values (k8s.io/apimachinery IsQualifiedName, IsValidLabelValue).
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const LABEL_KEY_FORM = "an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, like rack or topology.example.com/rack";
+const LABEL_KEY_FORM =
+  "an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, like rack or topology.example.com/rack";
 
 /** What is wrong with a label key (also a toleration key), or undefined. */
 export function labelKeyProblem(key: string): string | undefined {
@@ -259,8 +303,10 @@ export function labelValueProblem(value: string): string | undefined {
 /** Label keys the platform sets on nodes itself, with who sets them. */
 function ownedNodeLabel(key: string): string | undefined {
   const prefix = key.includes("/") ? key.slice(0, key.indexOf("/")) : "";
-  if (prefix === "kubevirt.io" || prefix.endsWith(".kubevirt.io")) return "KubeVirt sets the kubevirt.io labels of a node itself";
-  if (prefix === "kubevirt-sriov") return "this program sets the kubevirt-sriov/ labels itself (kubevirt-sriov/sriov-node on every node it prepares)";
+  if (prefix === "kubevirt.io" || prefix.endsWith(".kubevirt.io"))
+    return "KubeVirt sets the kubevirt.io labels of a node itself";
+  if (prefix === "kubevirt-sriov")
+    return "this program sets the kubevirt-sriov/ labels itself (kubevirt-sriov/sriov-node on every node it prepares)";
   if (key === "kubernetes.io/hostname") return "the kubelet sets it to the node's hostname";
   return undefined;
 }
@@ -268,7 +314,7 @@ function ownedNodeLabel(key: string): string | undefined {
 /** A map of Kubernetes labels (or a node selector); `owned` also refuses the platform's own keys. */
 function labelMap(owned: boolean) {
   return z
-    .record(z.string(), z.string(said("must be a string", "quote it in YAML, e.g. \"12\" or \"true\"")))
+    .record(z.string(), z.string(said("must be a string", 'quote it in YAML, e.g. "12" or "true"')))
     .superRefine((map, ctx) => {
       for (const [key, value] of Object.entries(map)) {
         const keyProblem = labelKeyProblem(key);
@@ -278,10 +324,18 @@ function labelMap(owned: boolean) {
         }
         const valueProblem = labelValueProblem(value);
         if (valueProblem !== undefined) {
-          refuse(ctx, `label value ${quote(value)} ${valueProblem}`, `use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or "")`, [key]);
+          refuse(
+            ctx,
+            `label value ${quote(value)} ${valueProblem}`,
+            `use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or "")`,
+            [key],
+          );
         }
         const owner = owned ? ownedNodeLabel(key) : undefined;
-        if (owner !== undefined) refuse(ctx, `label ${quote(key)} belongs to the platform: ${owner}`, "remove it from the node's labels", [key]);
+        if (owner !== undefined)
+          refuse(ctx, `label ${quote(key)} belongs to the platform: ${owner}`, "remove it from the node's labels", [
+            key,
+          ]);
       }
     });
 }
@@ -291,23 +345,43 @@ const labels = labelMap(false);
 /** A node's own labels: valid keys other than those KubeVirt, the kubelet or this program set. */
 const nodeLabels = labelMap(true);
 
-export const toleration = z.object({
-  key: z.string().optional(),
-  operator: z.enum(["Exists", "Equal"]).optional(),
-  value: z.string().optional(),
-  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
-}).strict().superRefine((t, ctx) => {
-  const keyProblem = t.key === undefined || t.key === "" ? undefined : labelKeyProblem(t.key);
-  if (keyProblem !== undefined) refuse(ctx, `toleration key ${quote(t.key as string)} ${keyProblem}`, `write ${LABEL_KEY_FORM}`, ["key"]);
-  const valueProblem = t.value === undefined ? undefined : labelValueProblem(t.value);
-  if (valueProblem !== undefined) refuse(ctx, `toleration value ${quote(t.value as string)} ${valueProblem}`, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", ["value"]);
-  if (t.operator === "Exists" && t.value !== undefined && t.value !== "") {
-    refuse(ctx, `operator Exists matches every value, so value ${quote(t.value)} is not allowed`, "remove value, or use operator: Equal", ["value"]);
-  }
-  if ((t.key === undefined || t.key === "") && t.operator !== "Exists") {
-    refuse(ctx, "a toleration without a key must use operator: Exists (it then tolerates every taint)", "set key, or operator: Exists", ["operator"]);
-  }
-});
+export const toleration = z
+  .object({
+    key: z.string().optional(),
+    operator: z.enum(["Exists", "Equal"]).optional(),
+    value: z.string().optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const keyProblem = t.key === undefined || t.key === "" ? undefined : labelKeyProblem(t.key);
+    if (keyProblem !== undefined)
+      refuse(ctx, `toleration key ${quote(t.key as string)} ${keyProblem}`, `write ${LABEL_KEY_FORM}`, ["key"]);
+    const valueProblem = t.value === undefined ? undefined : labelValueProblem(t.value);
+    if (valueProblem !== undefined)
+      refuse(
+        ctx,
+        `toleration value ${quote(t.value as string)} ${valueProblem}`,
+        "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ["value"],
+      );
+    if (t.operator === "Exists" && t.value !== undefined && t.value !== "") {
+      refuse(
+        ctx,
+        `operator Exists matches every value, so value ${quote(t.value)} is not allowed`,
+        "remove value, or use operator: Equal",
+        ["value"],
+      );
+    }
+    if ((t.key === undefined || t.key === "") && t.operator !== "Exists") {
+      refuse(
+        ctx,
+        "a toleration without a key must use operator: Exists (it then tolerates every taint)",
+        "set key, or operator: Exists",
+        ["operator"],
+      );
+    }
+  });
 
 export const placement = z
   .object({
@@ -320,7 +394,9 @@ export const placement = z
 
 export const vfDriver = z.enum(["vfio-pci", "netdevice"]);
 
-const POSIX_USER = { message: "must be a POSIX user name: at most 32 lowercase letters, digits, '_' or '-', starting with a letter or '_'" };
+const POSIX_USER = {
+  message: "must be a POSIX user name: at most 32 lowercase letters, digits, '_' or '-', starting with a letter or '_'",
+};
 /**
  * The name of a secret config key as Pulumi spells it, `namespace:key` (`ops:bmcPassword`); a
  * bare key (`sshPrivateKey`) is in the project's namespace. The value itself is set with
@@ -332,19 +408,40 @@ const secretKeyName = z.string().regex(/^([A-Za-z][A-Za-z0-9_.-]*:)?[A-Za-z][A-Z
     "starting with a letter, optionally after a namespace and ':'",
 });
 /** A VF rate in Mb/s, as `ip link set ... vf N max_tx_rate` and the SR-IOV CNI take it. */
-const txRate = z.number().int().min(0).max(LIMITS.txRateMbps, said(`is above ${LIMITS.txRateMbps} Mb/s (1 Tb/s), the most node preparation and the SR-IOV CNI set`, `use a rate in Mb/s up to ${LIMITS.txRateMbps}, or 0 for no limit`));
-const bounded = (max: number, what: string) => z.number().int().min(0).max(max, said(`is above ${max}, the most ${what}`, `use at most ${max}`));
+const txRate = z
+  .number()
+  .int()
+  .min(0)
+  .max(
+    LIMITS.txRateMbps,
+    said(
+      `is above ${LIMITS.txRateMbps} Mb/s (1 Tb/s), the most node preparation and the SR-IOV CNI set`,
+      `use a rate in Mb/s up to ${LIMITS.txRateMbps}, or 0 for no limit`,
+    ),
+  );
+const bounded = (max: number, what: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(max, said(`is above ${max}, the most ${what}`, `use at most ${max}`));
 
 export const sshEndpoint = z
   .object({
     /** Host name or IP address (no port: that is `port`). */
     host: sshHost,
     port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, POSIX_USER).default("root"),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, POSIX_USER)
+      .default("root"),
     /** Pinned host key, as in known_hosts: "ssh-ed25519 AAAA...". Absent = not verified. */
-    hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/, {
-      message: "must be a public host key like \"ssh-ed25519 AAAA...\" (from ssh-keyscan)",
-    }).optional(),
+    hostKey: z
+      .string()
+      .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/, {
+        message: 'must be a public host key like "ssh-ed25519 AAAA..." (from ssh-keyscan)',
+      })
+      .optional(),
     /** Secret config key (`namespace:key`, or a key of this project) holding the private key. */
     privateKeySecret: secretKeyName.optional(),
     /** Secret config key (`namespace:key`, or a key of this project) holding a password, when keys are not used. */
@@ -375,8 +472,15 @@ export const vfSettings = z
 /** A PCI vendor or device ID as sysfs shows it without "0x": four lowercase hex digits. */
 function pciId(what: string, example: string) {
   return z
-    .string(said(`must be a quoted ${what} ID like "${example}"`, `quote it in YAML (${example} unquoted is a number, and "0x${example}" is not accepted either)`))
-    .regex(/^[0-9a-f]{4}$/, { message: `must be a 4-digit lowercase hex ${what} ID like "${example}" (as lspci -n shows it, without 0x)` });
+    .string(
+      said(
+        `must be a quoted ${what} ID like "${example}"`,
+        `quote it in YAML (${example} unquoted is a number, and "0x${example}" is not accepted either)`,
+      ),
+    )
+    .regex(/^[0-9a-f]{4}$/, {
+      message: `must be a 4-digit lowercase hex ${what} ID like "${example}" (as lspci -n shows it, without 0x)`,
+    });
 }
 
 /**
@@ -384,7 +488,8 @@ function pciId(what: string, example: string) {
  * '*', '?' and '[...]'. Node preparation matches it against the node's interface names.
  */
 export const ifNamePattern = z.string().regex(/^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/, {
-  message: "must be an interface name pattern like ens*f0 or enp*s0f[01]: at most 32 letters, digits, '_', '.', '-' and the wildcards '*', '?' and '[...]'",
+  message:
+    "must be an interface name pattern like ens*f0 or enp*s0f[01]: at most 32 letters, digits, '_', '.', '-' and the wildcards '*', '?' and '[...]'",
 });
 
 /**
@@ -402,14 +507,29 @@ export const nicSelector = z
     /** Interface name pattern of the PF, e.g. "ens*f0". */
     pfName: ifNamePattern.optional(),
     /** The n-th port of its NIC (0 = the first): PFs of one PCI device, by function number. */
-    port: z.number().int().min(0).max(LIMITS.nicPort, said(`is above ${LIMITS.nicPort}: a NIC's ports are PCI functions 0–${LIMITS.nicPort}`, "use the port's position on its NIC, 0 for the first")).optional(),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(
+        LIMITS.nicPort,
+        said(
+          `is above ${LIMITS.nicPort}: a NIC's ports are PCI functions 0–${LIMITS.nicPort}`,
+          "use the port's position on its NIC, 0 for the first",
+        ),
+      )
+      .optional(),
     /** How many PFs it must match on every node (default 1); each gets this entry's VFs. */
     count: z.number().int().min(1).max(LIMITS.physicalFunctionsPerNode).default(1),
   })
   .strict()
   .superRefine((s, ctx) => {
     if (s.vendor === undefined && s.device === undefined && s.pfName === undefined) {
-      refuse(ctx, "a selector needs at least one of vendor, device or pfName (port and count only narrow it down)", "add the PF's vendor and device IDs (lspci -nn), or a pfName pattern");
+      refuse(
+        ctx,
+        "a selector needs at least one of vendor, device or pfName (port and count only narrow it down)",
+        "add the PF's vendor and device IDs (lspci -nn), or a pfName pattern",
+      );
     }
   });
 
@@ -449,19 +569,33 @@ export const nodeIdentity = z
     /** The host's hostname when it is not the node name (kubelet --hostname-override). */
     hostname: nodeName.optional(),
     /** The host's /etc/machine-id; then the hostname is checked only when also given. */
-    machineId: z.string().regex(/^[0-9a-f]{32}$/, { message: "must be the 32 lowercase hex digits of /etc/machine-id" }).optional(),
+    machineId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, { message: "must be the 32 lowercase hex digits of /etc/machine-id" })
+      .optional(),
   })
   .strict();
 
 /** The PFs of one node (or of every node of a profile). */
-const physicalFunctions = z.array(physicalFunction).min(1).max(LIMITS.physicalFunctionsPerNode, said(`lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command`, "split the node's PFs over fewer entries (list only the PFs that get VFs)"));
+const physicalFunctions = z
+  .array(physicalFunction)
+  .min(1)
+  .max(
+    LIMITS.physicalFunctionsPerNode,
+    said(
+      `lists more than ${LIMITS.physicalFunctionsPerNode} physical functions, the most node preparation sends in one command`,
+      "split the node's PFs over fewer entries (list only the PFs that get VFs)",
+    ),
+  );
 /** CPU vendor: decides the IOMMU kernel arguments reported as required. */
 const iommuVendor = z.enum(["intel", "amd"]);
 /** Boot-time hugepages the node should have (reported as kernel changes). */
-const bootHugepages = z.object({
-  "1Gi": bounded(LIMITS.hugepages1Gi, "1Gi pages a node boots with (64 TiB)").default(0),
-  "2Mi": bounded(LIMITS.hugepages2Mi, "2Mi pages a node boots with (64 TiB)").default(0),
-}).strict();
+const bootHugepages = z
+  .object({
+    "1Gi": bounded(LIMITS.hugepages1Gi, "1Gi pages a node boots with (64 TiB)").default(0),
+    "2Mi": bounded(LIMITS.hugepages2Mi, "2Mi pages a node boots with (64 TiB)").default(0),
+  })
+  .strict();
 
 /** One Kubernetes node, every setting given (what a node entry or a profile expands to). */
 export const node = z
@@ -498,7 +632,8 @@ export const node = z
 
 /** A profile's name: how node entries refer to it (`profile: r740`). */
 export const profileName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-  message: "must be a profile name like r740 or gen2-e810: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+  message:
+    "must be a profile name like r740 or gen2-e810: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
 });
 
 /**
@@ -525,7 +660,7 @@ export const nodeProfile = z
 
 /** Node indexes of a group: "1-480", or "1-240,301-540". */
 export const nodeIndexes = z.string().regex(/^\d{1,6}(-\d{1,6})?(,\d{1,6}(-\d{1,6})?)*$/, {
-  message: "must be node numbers like \"1-480\" or \"1-240,301-540\" (each up to 6 digits)",
+  message: 'must be node numbers like "1-480" or "1-240,301-540" (each up to 6 digits)',
 });
 
 /**
@@ -541,7 +676,17 @@ export const nodeIndexes = z.string().regex(/^\d{1,6}(-\d{1,6})?(,\d{1,6}(-\d{1,
 export const nodeGroup = z.object({
   profile: profileName.optional(),
   each: nodeIndexes.optional(),
-  hosts: z.record(z.string(), z.string(said("must be the node's SSH host (a host name or an IP address)", "write it as a string, like r740-001: 10.1.0.1"))).optional(),
+  hosts: z
+    .record(
+      z.string(),
+      z.string(
+        said(
+          "must be the node's SSH host (a host name or an IP address)",
+          "write it as a string, like r740-001: 10.1.0.1",
+        ),
+      ),
+    )
+    .optional(),
   hostKeys: z.record(z.string(), sshEndpoint.shape.hostKey.unwrap()).optional(),
 });
 
@@ -552,21 +697,48 @@ export const pool = z
     /** Device-plugin resource name: letters, digits and '_' only (no '-'). */
     name: z.string().min(1),
     /** Resource prefix: `<prefix>/<name>` is a Kubernetes extended resource. */
-    prefix: z.string().superRefine((prefix, ctx) => {
-      if (!DNS_SUBDOMAIN.test(prefix)) {
-        refuse(ctx, `${quote(prefix)} must be a DNS subdomain like intel.com`, "use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit");
-      } else if (prefix.length > LIMITS.poolPrefix) {
-        refuse(ctx, `${quote(prefix)} has ${prefix.length} characters`, `shorten it to at most ${LIMITS.poolPrefix}: Kubernetes checks "requests.<prefix>/<name>" against 253`);
-      } else if (prefix === "kubernetes.io" || prefix.endsWith(".kubernetes.io") || prefix.endsWith("kubernetes.io")) {
-        refuse(ctx, `${quote(prefix)} is reserved for Kubernetes' own resources, so the kubelet would refuse the pool`, "use your own domain, e.g. intel.com or example.com");
-      } else if (prefix.startsWith("requests.")) {
-        refuse(ctx, `${quote(prefix)} starts with "requests.", which Kubernetes keeps for quotas`, "use a prefix like intel.com");
-      }
-    }).default("intel.com"),
+    prefix: z
+      .string()
+      .superRefine((prefix, ctx) => {
+        if (!DNS_SUBDOMAIN.test(prefix)) {
+          refuse(
+            ctx,
+            `${quote(prefix)} must be a DNS subdomain like intel.com`,
+            "use lowercase letters, digits, '-' and '.', each part starting and ending with a letter or digit",
+          );
+        } else if (prefix.length > LIMITS.poolPrefix) {
+          refuse(
+            ctx,
+            `${quote(prefix)} has ${prefix.length} characters`,
+            `shorten it to at most ${LIMITS.poolPrefix}: Kubernetes checks "requests.<prefix>/<name>" against 253`,
+          );
+        } else if (
+          prefix === "kubernetes.io" ||
+          prefix.endsWith(".kubernetes.io") ||
+          prefix.endsWith("kubernetes.io")
+        ) {
+          refuse(
+            ctx,
+            `${quote(prefix)} is reserved for Kubernetes' own resources, so the kubelet would refuse the pool`,
+            "use your own domain, e.g. intel.com or example.com",
+          );
+        } else if (prefix.startsWith("requests.")) {
+          refuse(
+            ctx,
+            `${quote(prefix)} starts with "requests.", which Kubernetes keeps for quotas`,
+            "use a prefix like intel.com",
+          );
+        }
+      })
+      .default("intel.com"),
     deviceType: z.enum(["netDevice", "accelerator", "auxNetDevice"]).default("netDevice"),
     /** Extra selectors, e.g. vendors ["8086"], devices ["154c"]. */
-    vendors: z.array(z.string().regex(/^[0-9a-f]{4}$/, { message: "must be a 4-digit lowercase hex vendor id like 8086" })).optional(),
-    devices: z.array(z.string().regex(/^[0-9a-f]{4}$/, { message: "must be a 4-digit lowercase hex device id like 154c" })).optional(),
+    vendors: z
+      .array(z.string().regex(/^[0-9a-f]{4}$/, { message: "must be a 4-digit lowercase hex vendor id like 8086" }))
+      .optional(),
+    devices: z
+      .array(z.string().regex(/^[0-9a-f]{4}$/, { message: "must be a 4-digit lowercase hex device id like 154c" }))
+      .optional(),
     excludeTopology: z.boolean().default(false),
   })
   .strict();
@@ -574,13 +746,15 @@ export const pool = z
 export const ipam = z.discriminatedUnion("type", [
   z.object({ type: z.literal("none") }).strict(),
   z.object({ type: z.literal("static") }).strict(),
-  z.object({
-    type: z.literal("host-local"),
-    subnet: cidr,
-    rangeStart: ipv4.optional(),
-    rangeEnd: ipv4.optional(),
-    gateway: ipv4.optional(),
-  }).strict(),
+  z
+    .object({
+      type: z.literal("host-local"),
+      subnet: cidr,
+      rangeStart: ipv4.optional(),
+      rangeEnd: ipv4.optional(),
+      gateway: ipv4.optional(),
+    })
+    .strict(),
   z.object({ type: z.literal("whereabouts"), range: cidr }).strict(),
 ]);
 
@@ -654,16 +828,56 @@ export const loadgenRole = z
     target: dnsLabel,
     extension: extension.default("100"),
     /** Calls per second (SIPp -r takes fractions). */
-    rate: z.number()
-      .min(LIMITS.loadgen.rateMin, said(`is below ${LIMITS.loadgen.rateMin} calls per second`, `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`))
-      .max(LIMITS.loadgen.rateMax, said(`is above ${LIMITS.loadgen.rateMax} calls per second`, `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`))
+    rate: z
+      .number()
+      .min(
+        LIMITS.loadgen.rateMin,
+        said(
+          `is below ${LIMITS.loadgen.rateMin} calls per second`,
+          `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`,
+        ),
+      )
+      .max(
+        LIMITS.loadgen.rateMax,
+        said(
+          `is above ${LIMITS.loadgen.rateMax} calls per second`,
+          `use a rate from ${LIMITS.loadgen.rateMin} to ${LIMITS.loadgen.rateMax}`,
+        ),
+      )
       .default(10),
     /** Maximum concurrent calls. */
-    concurrency: z.number().int().min(1).max(LIMITS.loadgen.concurrency, said(`is above ${LIMITS.loadgen.concurrency} calls at once`, `use at most ${LIMITS.loadgen.concurrency}`)).default(50),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        LIMITS.loadgen.concurrency,
+        said(`is above ${LIMITS.loadgen.concurrency} calls at once`, `use at most ${LIMITS.loadgen.concurrency}`),
+      )
+      .default(50),
     /** Total calls per run. */
-    calls: z.number().int().min(1).max(LIMITS.loadgen.calls, said(`is above ${LIMITS.loadgen.calls} calls in one run`, `use at most ${LIMITS.loadgen.calls}, or run the test again`)).default(1000),
+    calls: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        LIMITS.loadgen.calls,
+        said(
+          `is above ${LIMITS.loadgen.calls} calls in one run`,
+          `use at most ${LIMITS.loadgen.calls}, or run the test again`,
+        ),
+      )
+      .default(1000),
     /** Call hold time in milliseconds. */
-    holdMs: z.number().int().min(0).max(LIMITS.loadgen.holdMs, said(`is above ${LIMITS.loadgen.holdMs} ms (one hour)`, "hold each call at most an hour")).default(5000),
+    holdMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(
+        LIMITS.loadgen.holdMs,
+        said(`is above ${LIMITS.loadgen.holdMs} ms (one hour)`, "hold each call at most an hour"),
+      )
+      .default(5000),
     /** Start a load test at boot (otherwise run the command from the stack outputs). */
     runAtBoot: z.boolean().default(false),
   })
@@ -689,10 +903,17 @@ export const vm = z
     tuning: vmTuning.default(vmTuningDefaults),
     nodeSelector: labels.default({}),
     interfaces: z.array(vmInterface).min(1),
-    guestUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, POSIX_USER).default("voip"),
-    sshAuthorizedKeys: z.array(z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/, {
-      message: "must be an OpenSSH public key line",
-    })).default([]),
+    guestUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, POSIX_USER)
+      .default("voip"),
+    sshAuthorizedKeys: z
+      .array(
+        z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/, {
+          message: "must be an OpenSSH public key line",
+        }),
+      )
+      .default([]),
     pbx: pbxRole.optional(),
     loadgen: loadgenRole.optional(),
     custom: customRole.optional(),
@@ -703,36 +924,44 @@ export const vm = z
 
 /** The network-resources-injector: an admission webhook that adds the VF requests to pods. */
 export const injectorSettings = z
-  .object({
-    replicas: z.number().int().min(1).max(10).default(2),
-    /**
-     * Which pods the webhook sees: only KubeVirt's virt-launcher pods (default: an injector
-     * outage then stops VM starts only), or every pod outside the system namespaces.
-     */
-    scope: z.enum(["virt-launcher", "all-pods"]).default("virt-launcher"),
-    /** Fail: a pod is refused while the webhook is down (a VM would otherwise start without its VF). */
-    failurePolicy: z.enum(["Fail", "Ignore"]).default("Fail"),
-    /**
-     * Require the API server's client certificate (the injector's own default). Needs an
-     * AdmissionConfiguration on every kube-apiserver that presents one to this webhook.
-     */
-    requireClientCert: z.boolean().default(false),
-    /** The webhook's serving certificate, issued by the program and renewed by `pulumi up`. */
-    certificate: z
-      .object({
-        /** Lifetime of the serving certificate. */
-        validityDays: z.number().int().min(2).max(3650).default(365),
-        /** `pulumi up` issues a new one once per this many days (must be below validityDays). */
-        renewEveryDays: z.number().int().min(1).max(3649).default(180),
-        /** Lifetime of the program's own CA that signs it (kept across renewals). */
-        caValidityDays: z.number().int().min(3).max(36500).default(3650),
-      })
-      .strict()
-      .default({ validityDays: 365, renewEveryDays: 180, caValidityDays: 3650 }),
-  }, said("must be true, false or a map of injector settings", "write `networkResourcesInjector: true`, or a map like `{replicas: 2, scope: virt-launcher}` (see stacks/Pulumi.example.yaml)"))
+  .object(
+    {
+      replicas: z.number().int().min(1).max(10).default(2),
+      /**
+       * Which pods the webhook sees: only KubeVirt's virt-launcher pods (default: an injector
+       * outage then stops VM starts only), or every pod outside the system namespaces.
+       */
+      scope: z.enum(["virt-launcher", "all-pods"]).default("virt-launcher"),
+      /** Fail: a pod is refused while the webhook is down (a VM would otherwise start without its VF). */
+      failurePolicy: z.enum(["Fail", "Ignore"]).default("Fail"),
+      /**
+       * Require the API server's client certificate (the injector's own default). Needs an
+       * AdmissionConfiguration on every kube-apiserver that presents one to this webhook.
+       */
+      requireClientCert: z.boolean().default(false),
+      /** The webhook's serving certificate, issued by the program and renewed by `pulumi up`. */
+      certificate: z
+        .object({
+          /** Lifetime of the serving certificate. */
+          validityDays: z.number().int().min(2).max(3650).default(365),
+          /** `pulumi up` issues a new one once per this many days (must be below validityDays). */
+          renewEveryDays: z.number().int().min(1).max(3649).default(180),
+          /** Lifetime of the program's own CA that signs it (kept across renewals). */
+          caValidityDays: z.number().int().min(3).max(36500).default(3650),
+        })
+        .strict()
+        .default({ validityDays: 365, renewEveryDays: 180, caValidityDays: 3650 }),
+    },
+    said(
+      "must be true, false or a map of injector settings",
+      "write `networkResourcesInjector: true`, or a map like `{replicas: 2, scope: virt-launcher}` (see stacks/Pulumi.example.yaml)",
+    ),
+  )
   .strict();
 
-const featureGate = z.string().regex(/^[A-Za-z0-9]+$/, { message: "must be a KubeVirt feature gate name like CPUManager (letters and digits only)" });
+const featureGate = z.string().regex(/^[A-Za-z0-9]+$/, {
+  message: "must be a KubeVirt feature gate name like CPUManager (letters and digits only)",
+});
 
 export const kubevirtConfig = z
   .object({
@@ -755,9 +984,17 @@ export const kubevirtConfig = z
         /** Local copy of kubevirt-operator.yaml (air-gapped clusters) ... */
         file: z.string().min(1).optional(),
         /** ... or a URL (mirror); default: the release asset. */
-        url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL like https://mirror.example.internal/kubevirt-operator.yaml" }).optional(),
+        url: z
+          .url({
+            protocol: /^https?$/,
+            message: "must be an http(s) URL like https://mirror.example.internal/kubevirt-operator.yaml",
+          })
+          .optional(),
         /** SHA-256 of the manifest; required unless the program knows the release's hash. */
-        sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hex digits (sha256sum output)" }).optional(),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hex digits (sha256sum output)" })
+          .optional(),
       })
       .strict()
       .default({}),

@@ -27,14 +27,17 @@ export function checkSecretPaths(paths: readonly PathSegment[][]): ConfigProblem
     .filter((p) => !SECRET_CAPABLE.some((re) => re.test(p.join("."))))
     .map((p) => ({
       path: p,
-      problem: "is set with --secret, but the program renders it into plain Kubernetes objects and outputs, so it would not stay secret",
+      problem:
+        "is set with --secret, but the program renders it into plain Kubernetes objects and outputs, so it would not stay secret",
       fix: "set it without --secret (only vms[].custom.userData can be secret: it goes into a Kubernetes Secret), or keep the sensitive part in custom user data",
     }));
 }
 
 /** The VMs whose custom user data is secret, by index in `vms`. */
 export function secretUserDataVms(paths: readonly PathSegment[][]): Set<number> {
-  return new Set(paths.filter((p) => p[0] === "vms" && p[2] === "custom" && p[3] === "userData").map((p) => p[1] as number));
+  return new Set(
+    paths.filter((p) => p[0] === "vms" && p[2] === "custom" && p[3] === "userData").map((p) => p[1] as number),
+  );
 }
 
 /**
@@ -42,10 +45,15 @@ export function secretUserDataVms(paths: readonly PathSegment[][]): Set<number> 
  * project dir being the program's working directory. Undefined when there is none (config from
  * an ESC environment or the service).
  */
-export function readStackConfigFile(stack: string, projectDir: string = process.cwd()): Record<string, unknown> | undefined {
+export function readStackConfigFile(
+  stack: string,
+  projectDir: string = process.cwd(),
+): Record<string, unknown> | undefined {
   let configDir = ".";
   try {
-    const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { stackConfigDir?: string };
+    const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as {
+      stackConfigDir?: string;
+    };
     if (typeof project?.stackConfigDir === "string") configDir = project.stackConfigDir;
   } catch {
     return undefined;
@@ -61,15 +69,26 @@ export function readStackConfigFile(stack: string, projectDir: string = process.
  * whole key secret. Throws a ConfigError for a secret the program cannot keep, or when the key
  * is secret but the stack file that says which part is cannot be read.
  */
-export function secretPartsOf(root: string, keyIsSecret: boolean, stackFile: Record<string, unknown> | undefined, stack: string): Set<number> {
+export function secretPartsOf(
+  root: string,
+  keyIsSecret: boolean,
+  stackFile: Record<string, unknown> | undefined,
+  stack: string,
+): Set<number> {
   if (!keyIsSecret) return new Set();
   const value = stackFile?.[root];
   if (value === undefined) {
-    throw new ConfigError(root, [{
-      path: [],
-      problem: `holds a secret value, but the stack file (Pulumi.${stack}.yaml) that says which part is secret could not be read, so the program cannot keep it secret`,
-      fix: "keep the structured config in the stack file, with only vms[].custom.userData set by `pulumi config set --secret --path`",
-    }], "secret values the program cannot keep secret");
+    throw new ConfigError(
+      root,
+      [
+        {
+          path: [],
+          problem: `holds a secret value, but the stack file (Pulumi.${stack}.yaml) that says which part is secret could not be read, so the program cannot keep it secret`,
+          fix: "keep the structured config in the stack file, with only vms[].custom.userData set by `pulumi config set --secret --path`",
+        },
+      ],
+      "secret values the program cannot keep secret",
+    );
   }
   const paths = securePaths(value);
   const problems = checkSecretPaths(paths);

@@ -78,7 +78,10 @@ export interface SecretUse {
 export function requiredSecrets(plans: readonly NodeSshPlan[]): Map<string, SecretUse> {
   const out = new Map<string, SecretUse>();
   plans.forEach((p) => {
-    for (const [l, usedBy] of [[p.login, `nodes[${p.entry}].ssh`], [p.bastion, `nodes[${p.entry}].bastion`]] as const) {
+    for (const [l, usedBy] of [
+      [p.login, `nodes[${p.entry}].ssh`],
+      [p.bastion, `nodes[${p.entry}].bastion`],
+    ] as const) {
       if (!l) continue;
       const key = l.privateKeySecret ?? l.passwordSecret;
       if (key === undefined || out.has(key)) continue;

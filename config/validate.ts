@@ -36,11 +36,17 @@ const REMOVED_GATES = new Set(["SRIOV"]);
  */
 export function platformConfigValue(text: string | undefined, stack: string, root: string = CONFIG_ROOT): unknown {
   if (text === undefined) {
-    throw new ConfigError(root, [{
-      path: [],
-      problem: `is not set in stack "${stack}", and it holds the whole configuration (nodes, pools, networks, VMs)`,
-      fix: `add a "${root}:" map under "config:" in stacks/Pulumi.${stack}.yaml (copy it from ${EXAMPLE}), or set its keys one by one, e.g. pulumi config set --path '${CONFIG_KEY}.nodes[0].name' worker-1`,
-    }], "missing stack configuration");
+    throw new ConfigError(
+      root,
+      [
+        {
+          path: [],
+          problem: `is not set in stack "${stack}", and it holds the whole configuration (nodes, pools, networks, VMs)`,
+          fix: `add a "${root}:" map under "config:" in stacks/Pulumi.${stack}.yaml (copy it from ${EXAMPLE}), or set its keys one by one, e.g. pulumi config set --path '${CONFIG_KEY}.nodes[0].name' worker-1`,
+        },
+      ],
+      "missing stack configuration",
+    );
   }
   try {
     return JSON.parse(text);
@@ -66,7 +72,8 @@ export function parsePlatform(raw: unknown, root: string = CONFIG_ROOT): Platfor
   const problems = new ProblemList();
   const located: ConfigProblem[] = [];
   const model = crossCheck(parsed.data, expansion.sources, problems, located);
-  if (problems.size > 0 || located.length > 0) throw new ConfigError(root, locateProblems(expansion.sources, problems.all, located));
+  if (problems.size > 0 || located.length > 0)
+    throw new ConfigError(root, locateProblems(expansion.sources, problems.all, located));
   return model;
 }
 
@@ -98,12 +105,24 @@ export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
     // Refinements write the whole problem, value included.
     return { path, problem: issue.message, fix };
   }
-  if (fix !== undefined && (issue.code === "invalid_format" || issue.code === "too_big" || issue.code === "too_small")) {
+  if (
+    fix !== undefined &&
+    (issue.code === "invalid_format" || issue.code === "too_big" || issue.code === "too_small")
+  ) {
     // A value is named before what is wrong with it; a list or map is the key itself.
-    return { path, problem: typeof input === "object" && input !== null ? issue.message : `${describe(input)} ${issue.message}`, fix };
+    return {
+      path,
+      problem: typeof input === "object" && input !== null ? issue.message : `${describe(input)} ${issue.message}`,
+      fix,
+    };
   }
-  if ((issue.code === "too_big" || issue.code === "too_small") && issue.origin === "string" && typeof input === "string") {
-    if (issue.code === "too_small" && input.length === 0) return { path, problem: "is empty", fix: "write a value (see " + EXAMPLE + ")" };
+  if (
+    (issue.code === "too_big" || issue.code === "too_small") &&
+    issue.origin === "string" &&
+    typeof input === "string"
+  ) {
+    if (issue.code === "too_small" && input.length === 0)
+      return { path, problem: "is empty", fix: "write a value (see " + EXAMPLE + ")" };
     const limit = issue.code === "too_big" ? issue.maximum : issue.minimum;
     return {
       path,
@@ -129,13 +148,19 @@ export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
     case "too_small":
       return {
         path,
-        problem: issue.origin === "array" ? `needs at least ${issue.minimum} entr${Number(issue.minimum) === 1 ? "y" : "ies"}` : `${describe(input)} is below the minimum ${issue.minimum}`,
+        problem:
+          issue.origin === "array"
+            ? `needs at least ${issue.minimum} entr${Number(issue.minimum) === 1 ? "y" : "ies"}`
+            : `${describe(input)} is below the minimum ${issue.minimum}`,
         fix: issue.origin === "array" ? "add the missing entries" : `use a value of at least ${issue.minimum}`,
       };
     case "too_big":
       return {
         path,
-        problem: issue.origin === "array" ? `has more than ${issue.maximum} entries` : `${describe(input)} is above the maximum ${issue.maximum}`,
+        problem:
+          issue.origin === "array"
+            ? `has more than ${issue.maximum} entries`
+            : `${describe(input)} is above the maximum ${issue.maximum}`,
         fix: issue.origin === "array" ? "remove entries" : `use a value of at most ${issue.maximum}`,
       };
     case "invalid_format":
@@ -143,7 +168,9 @@ export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
     case "invalid_key": {
       // A map key the schema refuses: report the key's own problem.
       const inner = issue.issues[0];
-      return inner !== undefined ? { ...fromZodIssue(inner as z.core.$ZodIssue), path } : { path, problem: `key ${describe(input)} is not allowed`, fix: `correct the key (see ${EXAMPLE})` };
+      return inner !== undefined
+        ? { ...fromZodIssue(inner as z.core.$ZodIssue), path }
+        : { path, problem: `key ${describe(input)} is not allowed`, fix: `correct the key (see ${EXAMPLE})` };
     }
     case "unrecognized_keys":
       return {
@@ -154,10 +181,19 @@ export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
     case "invalid_union": {
       const u = issue as { discriminator?: string; options?: unknown[] };
       if (u.discriminator !== undefined && u.options !== undefined) {
-        const value = input !== null && typeof input === "object" ? (input as Record<string, unknown>)[u.discriminator] : input;
-        return { path, problem: `${describe(value)} is not allowed`, fix: `use one of: ${u.options.map((o) => JSON.stringify(o)).join(", ")}` };
+        const value =
+          input !== null && typeof input === "object" ? (input as Record<string, unknown>)[u.discriminator] : input;
+        return {
+          path,
+          problem: `${describe(value)} is not allowed`,
+          fix: `use one of: ${u.options.map((o) => JSON.stringify(o)).join(", ")}`,
+        };
       }
-      return { path, problem: `${describe(input)} matches none of the allowed forms`, fix: `use one of the forms shown in ${EXAMPLE}` };
+      return {
+        path,
+        problem: `${describe(input)} matches none of the allowed forms`,
+        fix: `use one of the forms shown in ${EXAMPLE}`,
+      };
     }
     default:
       return { path, problem: issue.message, fix: `correct the value (see ${EXAMPLE})` };
@@ -166,7 +202,11 @@ export function fromZodIssue(issue: z.core.$ZodIssue): ConfigProblem {
 
 // ---- cross-field checks ---------------------------------------------------------------
 
-function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (index: number, k: string, firstIndex: number) => void): void {
+function duplicates<T>(
+  items: readonly T[],
+  key: (t: T) => string,
+  report: (index: number, k: string, firstIndex: number) => void,
+): void {
   const seen = new Map<string, number>();
   items.forEach((item, i) => {
     const k = key(item);
@@ -180,7 +220,12 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string, report: (inde
  * `problems` are at paths of the expanded config (`nodes[k]` is the k-th node); `located` ones
  * are at paths of the stack file already (an entry's `hostKeys`).
  */
-function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problems: ProblemList, located: ConfigProblem[]): PlatformModel {
+function crossCheck(
+  cfg: PlatformConfig,
+  sources: readonly NodeSource[],
+  problems: ProblemList,
+  located: ConfigProblem[],
+): PlatformModel {
   checkAddons(cfg, problems);
   for (const p of childNameCollisions(cfg)) problems.add(p.path, p.problem, p.fix);
 
@@ -188,21 +233,43 @@ function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problem
   const pools = new Map<string, PoolModel>();
   cfg.pools.forEach((p, i) => {
     if (!RESOURCE_NAME.test(p.name)) {
-      problems.add(["pools", i, "name"], `"${p.name}" has characters the device plugin refuses (only letters, digits and '_' are allowed)`, `rename it, e.g. "${p.name.replace(/[^A-Za-z0-9_]/g, "_")}"`);
+      problems.add(
+        ["pools", i, "name"],
+        `"${p.name}" has characters the device plugin refuses (only letters, digits and '_' are allowed)`,
+        `rename it, e.g. "${p.name.replace(/[^A-Za-z0-9_]/g, "_")}"`,
+      );
     } else if (p.name.length > LIMITS.poolName) {
-      problems.add(["pools", i, "name"], `"${p.name.slice(0, 40)}..." has ${p.name.length} characters: Kubernetes takes at most ${LIMITS.poolName} in the name of a resource`, `shorten it to at most ${LIMITS.poolName} characters`);
+      problems.add(
+        ["pools", i, "name"],
+        `"${p.name.slice(0, 40)}..." has ${p.name.length} characters: Kubernetes takes at most ${LIMITS.poolName} in the name of a resource`,
+        `shorten it to at most ${LIMITS.poolName} characters`,
+      );
     } else if (/^_|_$/.test(p.name)) {
-      problems.add(["pools", i, "name"], `"${p.name}" starts or ends with '_': Kubernetes refuses such a resource name (${p.prefix}/${p.name})`, `start and end it with a letter or digit, e.g. "${p.name.replace(/^_+|_+$/g, "") || "pool"}"`);
+      problems.add(
+        ["pools", i, "name"],
+        `"${p.name}" starts or ends with '_': Kubernetes refuses such a resource name (${p.prefix}/${p.name})`,
+        `start and end it with a letter or digit, e.g. "${p.name.replace(/^_+|_+$/g, "") || "pool"}"`,
+      );
     }
     if (pools.has(p.name)) {
       problems.add(["pools", i, "name"], `duplicate pool "${p.name}"`, "give each pool a unique name");
       return;
     }
-    pools.set(p.name, { config: p, resource: `${p.prefix}/${p.name}`, members: [], supplyByNode: new Map(), supply: 0 });
+    pools.set(p.name, {
+      config: p,
+      resource: `${p.prefix}/${p.name}`,
+      members: [],
+      supplyByNode: new Map(),
+      supply: 0,
+    });
   });
 
   // Nodes, PFs, VF assignment.
-  duplicates(cfg.nodes, (n) => n.name, (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"));
+  duplicates(
+    cfg.nodes,
+    (n) => n.name,
+    (i, k) => problems.add(["nodes", i, "name"], `duplicate node "${k}"`, "list each Kubernetes node once"),
+  );
   const nodes: NodeModel[] = cfg.nodes.map((n, ni) => buildNode(n, ni, sources, pools, problems));
   checkHostKeys(cfg, nodes, problems, located);
   checkNodeIdentity(cfg, problems);
@@ -215,26 +282,65 @@ function crossCheck(cfg: PlatformConfig, sources: readonly NodeSource[], problem
     const ref = `${net.namespace}/${net.name}`;
     const pool = pools.get(net.pool);
     if (!pool) {
-      problems.add([...path, "pool"], `unknown pool "${net.pool}"`, `use one of the pools defined under pools: ${[...pools.keys()].join(", ") || "(none)"}`);
+      problems.add(
+        [...path, "pool"],
+        `unknown pool "${net.pool}"`,
+        `use one of the pools defined under pools: ${[...pools.keys()].join(", ") || "(none)"}`,
+      );
     }
     if (net.vlan < 0 || net.vlan > 4094) {
-      problems.add([...path, "vlan"], `VLAN ${net.vlan} is outside 0–4094`, "use a VLAN ID from 1 to 4094, or 0 for untagged");
+      problems.add(
+        [...path, "vlan"],
+        `VLAN ${net.vlan} is outside 0–4094`,
+        "use a VLAN ID from 1 to 4094, or 0 for untagged",
+      );
     }
     if (net.vlanQoS !== undefined) {
-      if (net.vlan === 0) problems.add([...path, "vlanQoS"], "vlanQoS is set but the network has no VLAN (vlan 0)", "set a vlan from 1 to 4094, or remove vlanQoS");
-      if (net.vlanQoS < 0 || net.vlanQoS > 7) problems.add([...path, "vlanQoS"], `vlanQoS ${net.vlanQoS} is outside 0–7`, "use an 802.1p priority from 0 to 7");
+      if (net.vlan === 0)
+        problems.add(
+          [...path, "vlanQoS"],
+          "vlanQoS is set but the network has no VLAN (vlan 0)",
+          "set a vlan from 1 to 4094, or remove vlanQoS",
+        );
+      if (net.vlanQoS < 0 || net.vlanQoS > 7)
+        problems.add(
+          [...path, "vlanQoS"],
+          `vlanQoS ${net.vlanQoS} is outside 0–7`,
+          "use an 802.1p priority from 0 to 7",
+        );
     }
     if (net.vlanProto !== undefined && net.vlan === 0) {
-      problems.add([...path, "vlanProto"], "vlanProto is set but the network has no VLAN (vlan 0)", "set a vlan from 1 to 4094, or remove vlanProto");
+      problems.add(
+        [...path, "vlanProto"],
+        "vlanProto is set but the network has no VLAN (vlan 0)",
+        "set a vlan from 1 to 4094, or remove vlanProto",
+      );
     }
     if (net.mtu !== undefined && (net.mtu < 68 || net.mtu > 9702)) {
-      problems.add([...path, "mtu"], `MTU ${net.mtu} is outside 68–9702`, "use an MTU the NIC supports, e.g. 1500 or 9000");
+      problems.add(
+        [...path, "mtu"],
+        `MTU ${net.mtu} is outside 68–9702`,
+        "use an MTU the NIC supports, e.g. 1500 or 9000",
+      );
     }
-    if (net.minTxRate !== undefined && net.maxTxRate !== undefined && net.maxTxRate > 0 && net.minTxRate > net.maxTxRate) {
-      problems.add([...path, "minTxRate"], `minTxRate ${net.minTxRate} exceeds maxTxRate ${net.maxTxRate}`, "lower minTxRate or raise maxTxRate (Mbps)");
+    if (
+      net.minTxRate !== undefined &&
+      net.maxTxRate !== undefined &&
+      net.maxTxRate > 0 &&
+      net.minTxRate > net.maxTxRate
+    ) {
+      problems.add(
+        [...path, "minTxRate"],
+        `minTxRate ${net.minTxRate} exceeds maxTxRate ${net.maxTxRate}`,
+        "lower minTxRate or raise maxTxRate (Mbps)",
+      );
     }
     if (networks.has(ref)) {
-      problems.add([...path, "name"], `duplicate network "${ref}"`, "give each network a unique name within its namespace");
+      problems.add(
+        [...path, "name"],
+        `duplicate network "${ref}"`,
+        "give each network a unique name within its namespace",
+      );
       return;
     }
     if (!pool) return;
@@ -267,7 +373,12 @@ const MAX_UNPINNED_PER_ENTRY = 10;
  * Production accepts only pinned keys. Check a printed key's fingerprint out of band (the
  * host's console) before pinning it.
  */
-function checkHostKeys(cfg: PlatformConfig, nodes: readonly NodeModel[], problems: ProblemList, located: ConfigProblem[]): void {
+function checkHostKeys(
+  cfg: PlatformConfig,
+  nodes: readonly NodeModel[],
+  problems: ProblemList,
+  located: ConfigProblem[],
+): void {
   if (cfg.environment !== "production") return;
   // A group of hundreds of unpinned nodes is one mistake: name the first few of each entry.
   const shown = new Map<number, number>();
@@ -283,7 +394,10 @@ function checkHostKeys(cfg: PlatformConfig, nodes: readonly NodeModel[], problem
         more.set(src.entry, m);
       } else {
         shown.set(src.entry, count + 1);
-        const scan = b === undefined ? keyscan(n.ssh.host, n.ssh.port) : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
+        const scan =
+          b === undefined
+            ? keyscan(n.ssh.host, n.ssh.port)
+            : `ssh -p ${b.port} ${b.user}@${b.host} ${keyscan(n.ssh.host, n.ssh.port)}`;
         problems.add(
           ["nodes", i, "ssh", "hostKey"],
           `node "${n.name}" has no pinned SSH host key, and a production stack does not trust keys on first use`,
@@ -293,7 +407,10 @@ function checkHostKeys(cfg: PlatformConfig, nodes: readonly NodeModel[], problem
     }
     if (b !== undefined && b.hostKey === undefined) {
       // A profile's jump host serves every node of the profile: one problem, said once.
-      const who = src.bastionHostKey[0] === "profiles" ? `the jump host of profile "${src.profile}"` : `the jump host of node "${n.name}"`;
+      const who =
+        src.bastionHostKey[0] === "profiles"
+          ? `the jump host of profile "${src.profile}"`
+          : `the jump host of node "${n.name}"`;
       problems.add(
         ["nodes", i, "bastion", "hostKey"],
         `${who} has no pinned SSH host key, and a production stack does not trust keys on first use`,
@@ -314,8 +431,12 @@ function checkHostKeys(cfg: PlatformConfig, nodes: readonly NodeModel[], problem
 function checkNodeIdentity(cfg: PlatformConfig, problems: ProblemList): void {
   cfg.nodes.forEach((n, i) => {
     if (n.identity !== undefined && n.identity.hostname === undefined && n.identity.machineId === undefined) {
-      problems.add(["nodes", i, "identity"], `node "${n.name}" has an identity with neither hostname nor machineId`,
-        "set identity.hostname (the host's hostname, when the kubelet runs with --hostname-override) or identity.machineId (its /etc/machine-id), or remove identity to expect the hostname " + n.name);
+      problems.add(
+        ["nodes", i, "identity"],
+        `node "${n.name}" has an identity with neither hostname nor machineId`,
+        "set identity.hostname (the host's hostname, when the kubelet runs with --hostname-override) or identity.machineId (its /etc/machine-id), or remove identity to expect the hostname " +
+          n.name,
+      );
     }
   });
 }
@@ -324,42 +445,80 @@ function checkAddons(cfg: PlatformConfig, problems: ProblemList): void {
   const kv = cfg.kubevirt;
   kv.featureGates.forEach((g, i) => {
     if (REMOVED_GATES.has(g)) {
-      problems.add(["kubevirt", "featureGates", i], `feature gate "${g}" no longer exists in KubeVirt`, "remove it: SR-IOV needs no gate");
+      problems.add(
+        ["kubevirt", "featureGates", i],
+        `feature gate "${g}" no longer exists in KubeVirt`,
+        "remove it: SR-IOV needs no gate",
+      );
     }
     if (g === INJECTION_GATE && !kv.networkResourcesInjector) {
-      problems.add(["kubevirt", "featureGates", i], `"${INJECTION_GATE}" on without the network-resources-injector leaves SR-IOV VMs without a VF`, "remove the gate, or set kubevirt.networkResourcesInjector: true");
+      problems.add(
+        ["kubevirt", "featureGates", i],
+        `"${INJECTION_GATE}" on without the network-resources-injector leaves SR-IOV VMs without a VF`,
+        "remove the gate, or set kubevirt.networkResourcesInjector: true",
+      );
     }
   });
   if (kv.networkResourcesInjector && kv.disabledFeatureGates.includes(INJECTION_GATE)) {
-    problems.add(["kubevirt", "disabledFeatureGates"], `"${INJECTION_GATE}" is disabled but networkResourcesInjector is true: the injector would never be used`, "choose one: remove it from disabledFeatureGates or set networkResourcesInjector: false");
+    problems.add(
+      ["kubevirt", "disabledFeatureGates"],
+      `"${INJECTION_GATE}" is disabled but networkResourcesInjector is true: the injector would never be used`,
+      "choose one: remove it from disabledFeatureGates or set networkResourcesInjector: false",
+    );
   }
   const nri = kv.networkResourcesInjector;
   if (nri) {
     const at = ["kubevirt", "networkResourcesInjector", "certificate"];
     const c = nri.certificate;
     if (c.renewEveryDays >= c.validityDays) {
-      problems.add([...at, "renewEveryDays"], `renewing every ${c.renewEveryDays} days lets a ${c.validityDays}-day certificate expire between renewals`, "make renewEveryDays smaller than validityDays (half of it leaves room for a missed run)");
+      problems.add(
+        [...at, "renewEveryDays"],
+        `renewing every ${c.renewEveryDays} days lets a ${c.validityDays}-day certificate expire between renewals`,
+        "make renewEveryDays smaller than validityDays (half of it leaves room for a missed run)",
+      );
     }
     if (c.caValidityDays <= c.validityDays) {
-      problems.add([...at, "caValidityDays"], `a ${c.caValidityDays}-day CA cannot sign a ${c.validityDays}-day certificate`, "make caValidityDays larger than validityDays (the default is 3650)");
+      problems.add(
+        [...at, "caValidityDays"],
+        `a ${c.caValidityDays}-day CA cannot sign a ${c.validityDays}-day certificate`,
+        "make caValidityDays larger than validityDays (the default is 3650)",
+      );
     }
     if (!versionAtLeast(kv.version, "v1.9.0") && !kv.featureGates.includes(INJECTION_GATE)) {
-      problems.add(["kubevirt", "networkResourcesInjector"], `KubeVirt ${kv.version} requests the VFs itself unless "${INJECTION_GATE}" is on, so the injector would never be used`, `add "${INJECTION_GATE}" to kubevirt.featureGates, or drop networkResourcesInjector`);
+      problems.add(
+        ["kubevirt", "networkResourcesInjector"],
+        `KubeVirt ${kv.version} requests the VFs itself unless "${INJECTION_GATE}" is on, so the injector would never be used`,
+        `add "${INJECTION_GATE}" to kubevirt.featureGates, or drop networkResourcesInjector`,
+      );
     }
   }
   const m = kv.operatorManifest;
   if (m.file !== undefined && m.url !== undefined) {
-    problems.add(["kubevirt", "operatorManifest"], "both file and url are set", "keep one: file for a local copy, url for a mirror");
+    problems.add(
+      ["kubevirt", "operatorManifest"],
+      "both file and url are set",
+      "keep one: file for a local copy, url for a mirror",
+    );
   }
 }
 
 /** A PF's path in the expanded config: problems are located (to an entry or a profile) once, at the end. */
 const expandedPath = new WeakMap<PfModel, PathSegment[]>();
 
-function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: readonly NodeSource[], pools: Map<string, PoolModel>, problems: ProblemList): NodeModel {
+function buildNode(
+  n: PlatformConfig["nodes"][number],
+  ni: number,
+  sources: readonly NodeSource[],
+  pools: Map<string, PoolModel>,
+  problems: ProblemList,
+): NodeModel {
   const base: PathSegment[] = ["nodes", ni];
   const pfs: PfModel[] = [];
-  const seen = { pciAddress: new Map<string, number>(), name: new Map<string, number>(), selector: new Map<string, number>() };
+  const seen = {
+    pciAddress: new Map<string, number>(),
+    name: new Map<string, number>(),
+    selector: new Map<string, number>(),
+  };
   if (n.ssh.passwordSecret !== undefined && n.ssh.privateKeySecret !== undefined) {
     problems.add([...base, "ssh"], "both privateKeySecret and passwordSecret are set", "keep one way to log in");
   }
@@ -374,21 +533,33 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: read
     const path: PathSegment[] = [...base, "physicalFunctions", pi];
     const ways = (["name", "pciAddress", "selector"] as const).filter((k) => pf[k] !== undefined);
     if (ways.length !== 1) {
-      problems.add(path, "a physical function needs exactly one of name, pciAddress or selector", "set name (e.g. ens1f0), pciAddress (e.g. 0000:02:00.0) or a selector (e.g. {vendor: \"8086\", device: \"1593\", port: 0}), only one");
+      problems.add(
+        path,
+        "a physical function needs exactly one of name, pciAddress or selector",
+        'set name (e.g. ens1f0), pciAddress (e.g. 0000:02:00.0) or a selector (e.g. {vendor: "8086", device: "1593", port: 0}), only one',
+      );
       return;
     }
     const way = ways[0];
-    const key = pf.selector !== undefined ? describeSelector(pf.selector) : (pf.name ?? pf.pciAddress) as string;
+    const key = pf.selector !== undefined ? describeSelector(pf.selector) : ((pf.name ?? pf.pciAddress) as string);
     const first = seen[way].get(key);
     if (first !== undefined) {
-      problems.add([...path, way], `duplicate physical function "${key}" (also at physicalFunctions[${first}])`, "list each PF of a node once");
+      problems.add(
+        [...path, way],
+        `duplicate physical function "${key}" (also at physicalFunctions[${first}])`,
+        "list each PF of a node once",
+      );
       return;
     }
     seen[way].set(key, pi);
 
     const groups: VfGroupModel[] = [];
     if ((pf.pool === undefined) === (pf.ranges === undefined) && pf.numVfs > 0) {
-      problems.add(path, "a physical function with VFs needs exactly one of pool or ranges", "set pool to give every VF to one pool, or ranges to split them");
+      problems.add(
+        path,
+        "a physical function with VFs needs exactly one of pool or ranges",
+        "set pool to give every VF to one pool, or ranges to split them",
+      );
     } else if (pf.pool !== undefined) {
       if (pf.numVfs > 0) groups.push({ first: 0, last: pf.numVfs - 1, pool: pf.pool, driver: pf.driver });
     } else if (pf.ranges !== undefined) {
@@ -401,7 +572,11 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: read
         }
         for (const s of parsed) {
           if (s.last >= pf.numVfs) {
-            problems.add([...path, "ranges", ri, "vfs"], `VF ${s.last} does not exist: the PF gets ${pf.numVfs} VFs (0–${pf.numVfs - 1})`, `raise numVfs to at least ${s.last + 1} or shrink the range`);
+            problems.add(
+              [...path, "ranges", ri, "vfs"],
+              `VF ${s.last} does not exist: the PF gets ${pf.numVfs} VFs (0–${pf.numVfs - 1})`,
+              `raise numVfs to at least ${s.last + 1} or shrink the range`,
+            );
           }
           spans.push(s);
           groups.push({ first: s.first, last: s.last, pool: r.pool, driver: r.driver ?? pf.driver });
@@ -409,11 +584,24 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: read
       });
       const overlap = findOverlap(spans);
       if (overlap) {
-        problems.add([...path, "ranges"], `VF ranges overlap (${overlap[0].first}-${overlap[0].last} and ${overlap[1].first}-${overlap[1].last})`, "give each VF to one pool only");
+        problems.add(
+          [...path, "ranges"],
+          `VF ranges overlap (${overlap[0].first}-${overlap[0].last} and ${overlap[1].first}-${overlap[1].last})`,
+          "give each VF to one pool only",
+        );
       }
     }
-    if (pf.vfSettings?.minTxRate !== undefined && pf.vfSettings.maxTxRate !== undefined && pf.vfSettings.maxTxRate > 0 && pf.vfSettings.minTxRate > pf.vfSettings.maxTxRate) {
-      problems.add([...path, "vfSettings", "minTxRate"], "minTxRate exceeds maxTxRate", "lower minTxRate or raise maxTxRate (Mbps)");
+    if (
+      pf.vfSettings?.minTxRate !== undefined &&
+      pf.vfSettings.maxTxRate !== undefined &&
+      pf.vfSettings.maxTxRate > 0 &&
+      pf.vfSettings.minTxRate > pf.vfSettings.maxTxRate
+    ) {
+      problems.add(
+        [...path, "vfSettings", "minTxRate"],
+        "minTxRate exceeds maxTxRate",
+        "lower minTxRate or raise maxTxRate (Mbps)",
+      );
     }
     const count = pf.selector?.count ?? 1;
     const model: PfModel = { key, config: pf, groups, path: sourcePath(sources, path), count };
@@ -422,7 +610,11 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: read
       const pool = pools.get(g.pool);
       if (!pool) {
         const where = pf.pool !== undefined ? [...path, "pool"] : [...path, "ranges"];
-        problems.add(where, `unknown pool "${g.pool}"`, `define it under pools, or use one of: ${[...pools.keys()].join(", ") || "(none)"}`);
+        problems.add(
+          where,
+          `unknown pool "${g.pool}"`,
+          `define it under pools, or use one of: ${[...pools.keys()].join(", ") || "(none)"}`,
+        );
         continue;
       }
       pool.members.push({ node: n.name, pf: model, group: g });
@@ -437,7 +629,11 @@ function buildNode(n: PlatformConfig["nodes"][number], ni: number, sources: read
     // A profile's PFs: one problem for the profile, not one per node.
     const at = sourcePath(sources, [...base, "physicalFunctions"]);
     const who = at[0] === "profiles" ? `profile "${at[1]}"` : `node "${n.name}"`;
-    problems.add([...base, "physicalFunctions"], `${who} splits its VFs into ${groups} ranges, more than the ${LIMITS.vfGroupsPerNode} node preparation sends in one command`, "merge adjacent ranges of the same pool (\"0-7\" instead of \"0,1,...,7\")");
+    problems.add(
+      [...base, "physicalFunctions"],
+      `${who} splits its VFs into ${groups} ranges, more than the ${LIMITS.vfGroupsPerNode} node preparation sends in one command`,
+      'merge adjacent ranges of the same pool ("0-7" instead of "0,1,...,7")',
+    );
   }
   return { config: n, pfs, source };
 }
@@ -458,7 +654,8 @@ function checkVms(
   cfg.vms.forEach((v, i) => {
     const path: PathSegment[] = ["vms", i];
     const ref = `${v.namespace}/${v.name}`;
-    if (refs.has(ref)) problems.add([...path, "name"], `duplicate VM "${ref}"`, "give each VM a unique name within its namespace");
+    if (refs.has(ref))
+      problems.add([...path, "name"], `duplicate VM "${ref}"`, "give each VM a unique name within its namespace");
     refs.add(ref);
 
     // Role blocks.
@@ -468,28 +665,57 @@ function checkVms(
       }
     }
     if (v.role === "loadgen") {
-      if (v.loadgen === undefined) problems.add([...path, "loadgen"], "a loadgen VM needs a loadgen block with its target PBX", "add loadgen: { target: <pbx vm name> }");
+      if (v.loadgen === undefined)
+        problems.add(
+          [...path, "loadgen"],
+          "a loadgen VM needs a loadgen block with its target PBX",
+          "add loadgen: { target: <pbx vm name> }",
+        );
       else if (roles.get(v.loadgen.target) !== "pbx") {
-        problems.add([...path, "loadgen", "target"], `"${v.loadgen.target}" is not a PBX VM of this stack`, `name a VM with role: pbx`);
+        problems.add(
+          [...path, "loadgen", "target"],
+          `"${v.loadgen.target}" is not a PBX VM of this stack`,
+          `name a VM with role: pbx`,
+        );
       }
     }
     if (v.role === "custom" && v.custom === undefined) {
-      problems.add([...path, "custom"], "a custom VM needs custom.userData", "add custom: { userData: \"#cloud-config ...\" }");
+      problems.add(
+        [...path, "custom"],
+        "a custom VM needs custom.userData",
+        'add custom: { userData: "#cloud-config ..." }',
+      );
     }
 
     // Latency tuning prerequisites.
     const t = v.tuning;
     if (t.isolateEmulatorThread && !t.dedicatedCpus) {
-      problems.add([...path, "tuning", "isolateEmulatorThread"], "an isolated emulator thread needs dedicated CPUs", "set tuning.dedicatedCpus: true or isolateEmulatorThread: false");
+      problems.add(
+        [...path, "tuning", "isolateEmulatorThread"],
+        "an isolated emulator thread needs dedicated CPUs",
+        "set tuning.dedicatedCpus: true or isolateEmulatorThread: false",
+      );
     }
     if (t.numaPassthrough && (!t.dedicatedCpus || t.hugepages === "none")) {
-      problems.add([...path, "tuning", "numaPassthrough"], "NUMA guest mapping passthrough needs dedicated CPUs and hugepages", "set tuning.dedicatedCpus: true and tuning.hugepages to 1Gi or 2Mi, or numaPassthrough: false");
+      problems.add(
+        [...path, "tuning", "numaPassthrough"],
+        "NUMA guest mapping passthrough needs dedicated CPUs and hugepages",
+        "set tuning.dedicatedCpus: true and tuning.hugepages to 1Gi or 2Mi, or numaPassthrough: false",
+      );
     }
     if (t.hugepages === "1Gi" && !/^\d+Gi$/.test(v.memory)) {
-      problems.add([...path, "memory"], `memory ${v.memory} is not a whole number of 1Gi hugepages`, "use a memory size in Gi, or tuning.hugepages: 2Mi");
+      problems.add(
+        [...path, "memory"],
+        `memory ${v.memory} is not a whole number of 1Gi hugepages`,
+        "use a memory size in Gi, or tuning.hugepages: 2Mi",
+      );
     }
     if (t.hugepages === "2Mi" && /Mi$/.test(v.memory) && parseInt(v.memory, 10) % 2 !== 0) {
-      problems.add([...path, "memory"], `memory ${v.memory} is not a whole number of 2Mi hugepages`, "use an even number of Mi");
+      problems.add(
+        [...path, "memory"],
+        `memory ${v.memory} is not a whole number of 2Mi hugepages`,
+        "use an even number of Mi",
+      );
     }
 
     // Interfaces.
@@ -500,29 +726,53 @@ function checkVms(
       if (itf.network.includes("/")) net = networks.get(itf.network);
       else {
         const candidates = byName.get(itf.network) ?? [];
-        net = candidates.find((c) => c.config.namespace === v.namespace) ?? (candidates.length === 1 ? candidates[0] : undefined);
+        net =
+          candidates.find((c) => c.config.namespace === v.namespace) ??
+          (candidates.length === 1 ? candidates[0] : undefined);
         if (!net && candidates.length > 1) {
-          problems.add([...ipath, "network"], `"${itf.network}" exists in several namespaces`, `write it as <namespace>/${itf.network}`);
+          problems.add(
+            [...ipath, "network"],
+            `"${itf.network}" exists in several namespaces`,
+            `write it as <namespace>/${itf.network}`,
+          );
           return;
         }
       }
       if (!net) {
-        problems.add([...ipath, "network"], `unknown network "${itf.network}"`, `use one of the networks defined under networks: ${[...networks.keys()].join(", ") || "(none)"}`);
+        problems.add(
+          [...ipath, "network"],
+          `unknown network "${itf.network}"`,
+          `use one of the networks defined under networks: ${[...networks.keys()].join(", ") || "(none)"}`,
+        );
         return;
       }
       const mac = itf.mac ?? deriveMac(ref, net.ref);
       const macOwner = macs.get(mac);
-      if (macOwner !== undefined) problems.add([...ipath, "mac"], `MAC ${mac} is already used by ${macOwner}`, "give each interface its own MAC");
+      if (macOwner !== undefined)
+        problems.add([...ipath, "mac"], `MAC ${mac} is already used by ${macOwner}`, "give each interface its own MAC");
       macs.set(mac, `${ref} on ${net.ref}`);
       const ip = itf.address.split("/")[0];
       const addrKey = `${net.ref}|${ip}`;
       const owner = addresses.get(addrKey);
-      if (owner !== undefined) problems.add([...ipath, "address"], `${ip} is already used on ${net.ref} by ${owner}`, "give each VM its own address");
+      if (owner !== undefined)
+        problems.add(
+          [...ipath, "address"],
+          `${ip} is already used on ${net.ref} by ${owner}`,
+          "give each VM its own address",
+        );
       addresses.set(addrKey, ref);
       if (!validIpv4Cidr(itf.address)) {
-        problems.add([...ipath, "address"], `"${itf.address}" is not a valid IPv4 address/prefix`, "use octets 0–255 and a prefix 1–32");
+        problems.add(
+          [...ipath, "address"],
+          `"${itf.address}" is not a valid IPv4 address/prefix`,
+          "use octets 0–255 and a prefix 1–32",
+        );
       } else if (net.config.subnet !== undefined && !inSubnet(itf.address, net.config.subnet)) {
-        problems.add([...ipath, "address"], `${itf.address} is outside the network's subnet ${net.config.subnet}`, `pick an address in ${net.config.subnet}`);
+        problems.add(
+          [...ipath, "address"],
+          `${itf.address} is outside the network's subnet ${net.config.subnet}`,
+          `pick an address in ${net.config.subnet}`,
+        );
       }
       ifaces.push({ config: itf, network: net, mac });
     });
@@ -542,13 +792,21 @@ function checkLoadTargets(vms: VmModel[], problems: ProblemList): void {
     if (!pbx) return;
     const pbxExt = pbx.config.pbx?.extension ?? "100";
     if (lg.extension !== pbxExt) {
-      problems.add(["vms", i, "loadgen", "extension"], `calls extension ${lg.extension} but PBX "${pbx.config.name}" answers ${pbxExt}`, `set loadgen.extension to "${pbxExt}" (every call would fail with 404)`);
+      problems.add(
+        ["vms", i, "loadgen", "extension"],
+        `calls extension ${lg.extension} but PBX "${pbx.config.name}" answers ${pbxExt}`,
+        `set loadgen.extension to "${pbxExt}" (every call would fail with 404)`,
+      );
     }
     const own = vm.interfaces[0]?.config.address;
     const pbxIf = pbx.interfaces[0]?.config.address;
     const allow = pbx.config.pbx?.allowFrom ?? (pbxIf !== undefined ? subnetOf(pbxIf) : undefined);
     if (own !== undefined && allow !== undefined && !inSubnet(own, allow)) {
-      problems.add(["vms", i, "interfaces", 0, "address"], `${own} is outside ${allow}, the subnet PBX "${pbx.config.name}" accepts calls from`, "give the load generator an address in that subnet, or widen the PBX's pbx.allowFrom");
+      problems.add(
+        ["vms", i, "interfaces", 0, "address"],
+        `${own} is outside ${allow}, the subnet PBX "${pbx.config.name}" accepts calls from`,
+        "give the load generator an address in that subnet, or widen the PBX's pbx.allowFrom",
+      );
     }
   });
 }

@@ -78,21 +78,37 @@ export class Lab {
     this.kernel = opts.kernel ?? false;
     this.kubelets = this.kernel && (opts.kubelets ?? false);
     this.registryPort = this.portBase + 50;
-    this.controlPlane = new ControlPlane(path.join(this.dir, "cluster"), () => this.bin(), {
-      etcdClient: this.portBase + 80,
-      etcdPeer: this.portBase + 81,
-      apiserver: this.portBase + 443,
-    }, this.kubelets ? { advertiseAddress: GUEST_API_ADDRESS, schedulerBin: kubeSchedulerBin } : undefined);
-    const count = opts.nodeCount ?? Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? (this.kernel ? DEFAULT_GUEST_COUNT : DEFAULT_NODE_COUNT));
-    if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`lab node count must be 1–64, got ${count}`);
-    this.nodes = this.kernel ? [] : Array.from({ length: count }, (_, i) => new LabNode(this.dir, {
-      name: `lab-node-${i + 1}`,
-      sshPort: this.portBase + 1 + i,
-      hardware: labHardware(i),
-    }));
+    this.controlPlane = new ControlPlane(
+      path.join(this.dir, "cluster"),
+      () => this.bin(),
+      {
+        etcdClient: this.portBase + 80,
+        etcdPeer: this.portBase + 81,
+        apiserver: this.portBase + 443,
+      },
+      this.kubelets ? { advertiseAddress: GUEST_API_ADDRESS, schedulerBin: kubeSchedulerBin } : undefined,
+    );
+    const count =
+      opts.nodeCount ??
+      Number(process.env.KUBEVIRT_SRIOV_LAB_NODES ?? (this.kernel ? DEFAULT_GUEST_COUNT : DEFAULT_NODE_COUNT));
+    if (!Number.isInteger(count) || count < 1 || count > 64)
+      throw new Error(`lab node count must be 1–64, got ${count}`);
+    this.nodes = this.kernel
+      ? []
+      : Array.from(
+          { length: count },
+          (_, i) =>
+            new LabNode(this.dir, {
+              name: `lab-node-${i + 1}`,
+              sshPort: this.portBase + 1 + i,
+              hardware: labHardware(i),
+            }),
+        );
     // Guest i: sshd at portBase+1+i (like simulated node i), PF wires from portBase+100.
     this.guests = this.kernel
-      ? labGuestSpecs(count, (i) => this.portBase + 1 + i, this.portBase + 100).map((spec) => new Guest(this.dir, spec, this.adminKey, [`${this.sshKey}.pub`]))
+      ? labGuestSpecs(count, (i) => this.portBase + 1 + i, this.portBase + 100).map(
+          (spec) => new Guest(this.dir, spec, this.adminKey, [`${this.sshKey}.pub`]),
+        )
       : [];
     if (this.kubelets) {
       // A kubelet, containerd and the agents need room; guests 1 and 2 share the cluster wire.
@@ -110,7 +126,9 @@ export class Lab {
     if (this.toolchainBin) return this.toolchainBin;
     const r = spawnSync("bash", [path.join(REPO, "lab", "toolchain.sh"), "path"], { encoding: "utf8" });
     if (r.status !== 0) {
-      throw new Error(`the lab toolchain is not built: run \`bash lab/toolchain.sh ensure\` (or \`npm run lab\`, which builds it)\n${r.stderr}`);
+      throw new Error(
+        `the lab toolchain is not built: run \`bash lab/toolchain.sh ensure\` (or \`npm run lab\`, which builds it)\n${r.stderr}`,
+      );
     }
     this.toolchainBin = r.stdout.trim().split("\n").pop() as string;
     return this.toolchainBin;
@@ -143,7 +161,11 @@ export class Lab {
   /** Runs the Pulumi CLI on the lab stack, with the lab's own stack config file. */
   pulumi(args: string[], opts: { capture?: boolean; input?: string } = {}): SpawnSyncReturns<string> {
     // Paths on the command line are the repo's (the CLI runs in the lab's project dir).
-    const resolved = args.map((a, i) => (i > 0 && ["--policy-pack", "--policy-pack-config"].includes(args[i - 1]) && !path.isAbsolute(a) ? path.join(REPO, a) : a));
+    const resolved = args.map((a, i) =>
+      i > 0 && ["--policy-pack", "--policy-pack-config"].includes(args[i - 1]) && !path.isAbsolute(a)
+        ? path.join(REPO, a)
+        : a,
+    );
     const full = [...resolved, "--stack", STACK, "--non-interactive"];
     const capture = opts.capture ?? this.quiet;
     const r = spawnSync(path.join(this.bin(), "pulumi"), full, {
@@ -175,7 +197,10 @@ export class Lab {
     // Kubelets register their own Nodes; otherwise the lab makes them.
     if (!this.kubelets) for (const name of this.nodeNames()) await this.controlPlane.ensureNode(name);
 
-    for (const [key, comment] of [[this.sshKey, "kubevirt-sriov-lab"], [this.adminKey, "kubevirt-sriov-lab-admin"]]) {
+    for (const [key, comment] of [
+      [this.sshKey, "kubevirt-sriov-lab"],
+      [this.adminKey, "kubevirt-sriov-lab-admin"],
+    ]) {
       if (fs.existsSync(key)) continue;
       fs.mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
       spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key], { stdio: "inherit" });
@@ -187,16 +212,29 @@ export class Lab {
       for (const n of this.nodes) {
         await n.startHardware();
         await n.startSsh(`${this.sshKey}.pub`);
-        process.stderr.write(`    ${n.spec.name}: ssh root@127.0.0.1 -p ${n.spec.sshPort}, sysfs ${path.join(n.dir, "sys")}\n`);
+        process.stderr.write(
+          `    ${n.spec.name}: ssh root@127.0.0.1 -p ${n.spec.sshPort}, sysfs ${path.join(n.dir, "sys")}\n`,
+        );
       }
     }
 
     step("Pulumi: local file backend, passphrase secrets, providers from the toolchain");
     await this.writeStackConfig();
     fs.mkdirSync(path.join(this.dir, "state"), { recursive: true });
-    for (const [name, version] of [["kubernetes", "4.25.0"], ["command", "1.2.1"]]) {
+    for (const [name, version] of [
+      ["kubernetes", "4.25.0"],
+      ["command", "1.2.1"],
+    ]) {
       if (!fs.existsSync(path.join(this.dir, "pulumi-home", "plugins", `resource-${name}-v${version}`))) {
-        this.pulumiOkNoStack(["plugin", "install", "resource", name, version, "--file", path.join(bin, `pulumi-resource-${name}`)]);
+        this.pulumiOkNoStack([
+          "plugin",
+          "install",
+          "resource",
+          name,
+          version,
+          "--file",
+          path.join(bin, `pulumi-resource-${name}`),
+        ]);
       }
     }
     const stacks = this.pulumiOkNoStack(["stack", "ls", "--json"]);
@@ -207,7 +245,11 @@ export class Lab {
   }
 
   private pulumiOkNoStack(args: string[]): string {
-    const r = spawnSync(path.join(this.bin(), "pulumi"), [...args, "--non-interactive"], { cwd: this.projectDir, env: this.env(), encoding: "utf8" });
+    const r = spawnSync(path.join(this.bin(), "pulumi"), [...args, "--non-interactive"], {
+      cwd: this.projectDir,
+      env: this.env(),
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   }
@@ -219,9 +261,15 @@ export class Lab {
     const mine = this.kernel ? "kernel" : "sim";
     const theirs = Lab.kindIn(this.dir);
     if (theirs !== undefined && theirs !== mine) {
-      const running = fs.existsSync(path.join(this.dir, "run")) && fs.readdirSync(path.join(this.dir, "run")).some((p) => p.endsWith(".pid") && daemonPid(this.dir, p.slice(0, -4)) !== undefined);
+      const running =
+        fs.existsSync(path.join(this.dir, "run")) &&
+        fs
+          .readdirSync(path.join(this.dir, "run"))
+          .some((p) => p.endsWith(".pid") && daemonPid(this.dir, p.slice(0, -4)) !== undefined);
       if (running) {
-        throw new Error(`the lab in ${this.dir} runs ${theirs === "sim" ? "simulated nodes (--sim)" : "real-kernel guests"}: \`npm run lab:down\` first, or use that kind`);
+        throw new Error(
+          `the lab in ${this.dir} runs ${theirs === "sim" ? "simulated nodes (--sim)" : "real-kernel guests"}: \`npm run lab:down\` first, or use that kind`,
+        );
       }
       fs.rmSync(this.configFile, { force: true });
     }
@@ -239,27 +287,39 @@ export class Lab {
   /** Builds (or finds) the guest image, boots every guest not running yet, waits for sshd. */
   async startGuests(): Promise<void> {
     if (this.kubelets) {
-      step("node stack: containerd, runc, kubelet, kube-proxy, CNI plugins and the agents' images (built once per machine)");
+      step(
+        "node stack: containerd, runc, kubelet, kube-proxy, CNI plugins and the agents' images (built once per machine)",
+      );
       const a = await ensureKubeletArtifacts();
       const wire = (i: number) => this.portBase + 200 + i;
       for (const [i, g] of this.guests.entries()) {
         // Guests 1 and 2 share the cluster wire; a third guest's wire leads nowhere.
         const peer = i === 0 ? 1 : i === 1 ? 0 : 16 + i;
-        g.spec.kubelet = { toolsDisk: a.toolsDisk, apiPort: this.controlPlane.ports.apiserver, registryPort: this.registryPort, clusterWire: { localPort: wire(i), remotePort: wire(peer) } };
+        g.spec.kubelet = {
+          toolsDisk: a.toolsDisk,
+          apiPort: this.controlPlane.ports.apiserver,
+          registryPort: this.registryPort,
+          clusterWire: { localPort: wire(i), remotePort: wire(peer) },
+        };
       }
-      step(`lab registry on 127.0.0.1:${this.registryPort} (the guests' ${REGISTRY_MIRROR}, the stack's registryMirror)`);
+      step(
+        `lab registry on 127.0.0.1:${this.registryPort} (the guests' ${REGISTRY_MIRROR}, the stack's registryMirror)`,
+      );
       await startRegistry(this.dir, a.images, this.registryPort);
     }
     step(`${this.guests.length} real-kernel nodes: QEMU guests (TCG) with emulated igb SR-IOV NICs`);
     const image = await ensureImage();
     const t = await startGuests(this.guests, image);
     for (const [i, g] of this.guests.entries()) {
-      process.stderr.write(`    ${g.name}: ${g.spec.pfs.length} igb PF(s), ssh root@127.0.0.1 -p ${g.spec.sshPort} (up in ${Math.round(t[i])} s), console ${g.console}\n`);
+      process.stderr.write(
+        `    ${g.name}: ${g.spec.pfs.length} igb PF(s), ssh root@127.0.0.1 -p ${g.spec.sshPort} (up in ${Math.round(t[i])} s), console ${g.console}\n`,
+      );
     }
     if (this.kubelets) {
       step("kubelets: containerd, kubelet and kube-proxy in every guest, joined to the lab's API server");
       const j = await joinGuests(this.controlPlane, this.guests);
-      for (const [i, g] of this.guests.entries()) process.stderr.write(`    ${g.name}: Node Ready in ${Math.round(j[i])} s\n`);
+      for (const [i, g] of this.guests.entries())
+        process.stderr.write(`    ${g.name}: Node Ready in ${Math.round(j[i])} s\n`);
     }
   }
 
@@ -274,12 +334,16 @@ export class Lab {
     if (options?.tsconfig) options.tsconfig = path.join(REPO, options.tsconfig);
     fs.writeFileSync(path.join(this.projectDir, "Pulumi.yaml"), yaml.dump(project));
     if (fs.existsSync(this.configFile)) return;
-    const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, any> };
+    const doc = yaml.load(fs.readFileSync(path.join(REPO, "stacks", `Pulumi.${STACK}.yaml`), "utf8")) as {
+      config: Record<string, any>;
+    };
     const platform = doc.config[CONFIG_ROOT];
     const template = platform.nodes as Record<string, any>[];
     const names = this.nodeNames();
     platform.nodes = names.map((name, i) => ({ ...structuredClone(template[Math.min(i, template.length - 1)]), name }));
-    for (const [i, n] of (platform.nodes as { ssh: { port: number; hostKey?: string }; physicalFunctions: unknown }[]).entries()) {
+    for (const [i, n] of (
+      platform.nodes as { ssh: { port: number; hostKey?: string }; physicalFunctions: unknown }[]
+    ).entries()) {
       // Pinned like on a real fleet (ssh-keyscan): the lab knows its nodes' keys.
       if (this.kernel) {
         const g = this.guests[i];
@@ -336,9 +400,16 @@ export class Lab {
   status(): string {
     const cp = ["etcd", "kube-apiserver", "kube-controller-manager", ...(this.kubelets ? ["kube-scheduler"] : [])];
     const lines = [`lab directory: ${this.dir}`];
-    for (const c of cp) lines.push(`  ${c}: ${fs.existsSync(path.join(this.controlPlane.dir, "run", `${c}.pid`)) ? "started" : "stopped"}`);
-    for (const n of this.nodes) lines.push(`  ${n.spec.name}: sshd ${n.sshRunning() ? `on 127.0.0.1:${n.spec.sshPort}` : "stopped"}`);
-    for (const g of this.guests) lines.push(`  ${g.name}: ${g.running() ? `QEMU pid ${g.pid}, sshd on 127.0.0.1:${g.spec.sshPort}` : "stopped"} (console ${g.console})`);
+    for (const c of cp)
+      lines.push(
+        `  ${c}: ${fs.existsSync(path.join(this.controlPlane.dir, "run", `${c}.pid`)) ? "started" : "stopped"}`,
+      );
+    for (const n of this.nodes)
+      lines.push(`  ${n.spec.name}: sshd ${n.sshRunning() ? `on 127.0.0.1:${n.spec.sshPort}` : "stopped"}`);
+    for (const g of this.guests)
+      lines.push(
+        `  ${g.name}: ${g.running() ? `QEMU pid ${g.pid}, sshd on 127.0.0.1:${g.spec.sshPort}` : "stopped"} (console ${g.console})`,
+      );
     return lines.join("\n");
   }
 }
@@ -366,7 +437,11 @@ function nextSteps(lab: Lab): string {
           "Real kubelets run the program's Multus, device plugin and SR-IOV CNI here. Not exercised: no VM",
           "boots (the KubeVirt operator is a stand-in that only creates KubeVirt's kinds).",
         ]
-      : ["", "Not exercised here: there is no kubelet, so no pod runs, no VM boots and no packet flows;", "the KubeVirt operator is a stand-in that only creates KubeVirt's kinds."]),
+      : [
+          "",
+          "Not exercised here: there is no kubelet, so no pod runs, no VM boots and no packet flows;",
+          "the KubeVirt operator is a stand-in that only creates KubeVirt's kinds.",
+        ]),
   ].join("\n");
 }
 
@@ -376,16 +451,28 @@ async function showVfPod(lab: Lab): Promise<string> {
   const cp = lab.controlPlane;
   const name = "lab-vf-pod";
   if (!(await cp.find(`/api/v1/namespaces/default/pods/${name}`))) {
-    await createPod(cp, vfPod({
-      name, node: lab.guests[0].name, image: servedImage(lab.dir, "net-tools"),
-      networks: [{ name: "pod-net", ips: ["10.56.0.21/24"], mac: "02:00:5e:00:30:21" }],
-      resources: { "intel.com/pod_net": 1 },
-    }));
+    await createPod(
+      cp,
+      vfPod({
+        name,
+        node: lab.guests[0].name,
+        image: servedImage(lab.dir, "net-tools"),
+        networks: [{ name: "pod-net", ips: ["10.56.0.21/24"], mac: "02:00:5e:00:30:21" }],
+        resources: { "intel.com/pod_net": 1 },
+      }),
+    );
   }
   const pod = await waitRunning(cp, "default", name, 600_000);
   const net1 = networkStatus(pod).find((n) => n.interface === "net1");
-  const inPod = await podExec(lab.guests[0], "default", name, "ip -d addr show net1; echo; echo driver: $(basename $(readlink /sys/class/net/net1/device/driver))");
-  const pfView = await lab.guests[0].run("for pf in /sys/class/net/*/device/sriov_numvfs; do n=$(basename $(dirname $(dirname $pf))); ip link show $n; done");
+  const inPod = await podExec(
+    lab.guests[0],
+    "default",
+    name,
+    "ip -d addr show net1; echo; echo driver: $(basename $(readlink /sys/class/net/net1/device/driver))",
+  );
+  const pfView = await lab.guests[0].run(
+    "for pf in /sys/class/net/*/device/sriov_numvfs; do n=$(basename $(dirname $(dirname $pf))); ip link show $n; done",
+  );
   return [
     `pod default/${name} on ${lab.guests[0].name}: Multus attached ${JSON.stringify(net1)}`,
     "",
@@ -407,7 +494,8 @@ async function main(argv: string[]): Promise<number> {
   const [cmd = "up", ...rest] = pulumiArgs ? argv : argv.filter((a) => a !== "--sim");
   const dir = path.resolve(process.env.KUBEVIRT_SRIOV_LAB_DIR ?? path.join(REPO, ".lab"));
   const started = Lab.kindIn(dir);
-  const kernel = ["down", "stop", "status", "pulumi", "vf-pod"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
+  const kernel =
+    ["down", "stop", "status", "pulumi", "vf-pod"].includes(cmd) && started !== undefined ? started === "kernel" : !sim;
   // `npm run lab` runs kubelets in its guests; KUBEVIRT_SRIOV_LAB_KUBELETS=0 leaves them out.
   const lab = new Lab({ kernel, kubelets: kernel && process.env.KUBEVIRT_SRIOV_LAB_KUBELETS !== "0" });
   switch (cmd) {
@@ -422,7 +510,11 @@ async function main(argv: string[]): Promise<number> {
       step("stack outputs");
       lab.pulumi(["stack", "output", "--json"]);
       step("pre-flight report (reports/lab.md)");
-      spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "report", "cli.ts"), "lab"], { cwd: REPO, stdio: "inherit" });
+      spawnSync(
+        process.execPath,
+        ["-r", "ts-node/register/transpile-only", path.join(REPO, "report", "cli.ts"), "lab"],
+        { cwd: REPO, stdio: "inherit" },
+      );
       process.stdout.write(nextSteps(lab) + "\n");
       return 0;
     }
@@ -443,7 +535,11 @@ async function main(argv: string[]): Promise<number> {
       }
       step("stopping every lab process");
       await lab.stop();
-      process.stderr.write(status === 0 ? "done: nothing of the lab runs any more.\n" : "destroy failed: processes stopped, state kept in the lab directory.\n");
+      process.stderr.write(
+        status === 0
+          ? "done: nothing of the lab runs any more.\n"
+          : "destroy failed: processes stopped, state kept in the lab directory.\n",
+      );
       return status;
     }
     case "stop":
@@ -462,14 +558,19 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write((await showVfPod(lab)) + "\n");
       return 0;
     default:
-      process.stderr.write(`unknown lab command "${cmd}": use up, down, start, stop, status, vf-pod or pulumi <args>\n`);
+      process.stderr.write(
+        `unknown lab command "${cmd}": use up, down, start, stop, status, vf-pod or pulumi <args>\n`,
+      );
       return 64;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    process.stderr.write(`lab: ${(e as Error).message}\n`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`lab: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }

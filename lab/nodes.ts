@@ -18,21 +18,39 @@ export function labHardware(index: number): SimHardware {
   // offset: where the PF's first VF sits (routing ID + offset), as the NIC's SR-IOV
   // capability says; the two ports of one NIC must not share VF addresses (X710: 16 and 79).
   const pf = (bdf: string, name: string, numaNode: number, offset: number, numVfs = 0) => ({
-    bdf, name, vendor: "0x8086", device: "0x1572", vfDevice: "0x154c", driver: "i40e", vfDriver: "iavf", totalVfs: 64, numaNode, numVfs, offset,
+    bdf,
+    name,
+    vendor: "0x8086",
+    device: "0x1572",
+    vfDevice: "0x154c",
+    driver: "i40e",
+    vfDriver: "iavf",
+    totalVfs: 64,
+    numaNode,
+    numVfs,
+    offset,
   });
   const pfs = [
     pf("0000:3b:00.0", "ens1f0", 0, 16, index === 1 ? 2 : 0), // lab-node-2 starts with 2 VFs: revert must restore them
     pf("0000:3b:00.1", "ens1f1", 0, 79),
     pf("0000:5e:00.0", "ens2f0", 1, 16, 1), // not in the config: never touched
   ];
-  return { iommu: true, vfio: "loadable", cmdline: "BOOT_IMAGE=/vmlinuz-6.1.0 root=/dev/sda1 ro intel_iommu=on iommu=pt", pfs };
+  return {
+    iommu: true,
+    vfio: "loadable",
+    cmdline: "BOOT_IMAGE=/vmlinuz-6.1.0 root=/dev/sda1 ro intel_iommu=on iommu=pt",
+    pfs,
+  };
 }
 
 export class LabNode {
   readonly dir: string;
   readonly sshDir: string;
 
-  constructor(readonly labDir: string, readonly spec: LabNodeSpec) {
+  constructor(
+    readonly labDir: string,
+    readonly spec: LabNodeSpec,
+  ) {
     this.dir = path.join(labDir, "nodes", spec.name);
     this.sshDir = path.join(labDir, "nodes", `${spec.name}.ssh`);
   }
@@ -58,24 +76,29 @@ export class LabNode {
     const hostKey = path.join(this.sshDir, "ssh_host_ed25519_key");
     if (!fs.existsSync(hostKey)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
     const env = this.host.env();
-    const setEnv = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ");
+    const setEnv = Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     const conf = path.join(this.sshDir, "sshd_config");
-    fs.writeFileSync(conf, [
-      `Port ${this.spec.sshPort}`,
-      "ListenAddress 127.0.0.1",
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "UsePAM no",
-      "StrictModes no",
-      `PidFile ${path.join(this.sshDir, "sshd.pid")}`,
-      "LogLevel VERBOSE",
-      // The node script reads its roots from the environment: here, the simulated host.
-      `SetEnv ${setEnv}`,
-      "",
-    ].join("\n"));
+    fs.writeFileSync(
+      conf,
+      [
+        `Port ${this.spec.sshPort}`,
+        "ListenAddress 127.0.0.1",
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${authorizedKeys}`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        `PidFile ${path.join(this.sshDir, "sshd.pid")}`,
+        "LogLevel VERBOSE",
+        // The node script reads its roots from the environment: here, the simulated host.
+        `SetEnv ${setEnv}`,
+        "",
+      ].join("\n"),
+    );
     return conf;
   }
 
@@ -84,7 +107,11 @@ export class LabNode {
     fs.mkdirSync("/run/sshd", { recursive: true });
     const sshd = fs.existsSync("/usr/sbin/sshd") ? "/usr/sbin/sshd" : "sshd";
     startDaemon(this.labDir, this.daemon, sshd, ["-D", "-e", "-f", conf]);
-    await waitFor(`sshd of ${this.spec.name} on 127.0.0.1:${this.spec.sshPort}`, () => canConnect(this.spec.sshPort), 15_000);
+    await waitFor(
+      `sshd of ${this.spec.name} on 127.0.0.1:${this.spec.sshPort}`,
+      () => canConnect(this.spec.sshPort),
+      15_000,
+    );
   }
 
   stopSsh(): void {
@@ -97,14 +124,22 @@ export class LabNode {
 
   /** The node's public host key line, as `ssh-keyscan` would print it. */
   hostKey(): string {
-    return fs.readFileSync(path.join(this.sshDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+    return fs
+      .readFileSync(path.join(this.sshDir, "ssh_host_ed25519_key.pub"), "utf8")
+      .trim()
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
   }
 
   /** SSH sessions this node's sshd accepted so far. */
   sessions(): number {
     const log = logFile(this.labDir, this.daemon);
     if (!fs.existsSync(log)) return 0;
-    return fs.readFileSync(log, "utf8").split("\n").filter((l) => /Accepted publickey for /.test(l)).length;
+    return fs
+      .readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => /Accepted publickey for /.test(l)).length;
   }
 
   stop(): void {

@@ -31,7 +31,13 @@ export function daemonPid(labDir: string, name: string): number | undefined {
   return Number.isInteger(pid) && isAlive(pid) ? pid : undefined;
 }
 
-export function startDaemon(labDir: string, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+export function startDaemon(
+  labDir: string,
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   const running = daemonPid(labDir, name);
   if (running !== undefined) return running;
   fs.mkdirSync(path.join(labDir, "run"), { recursive: true });

@@ -14,7 +14,14 @@
 const { spawnSync } = require("child_process");
 const { createHash } = require("crypto");
 
-const PREFERENCE = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "ssh-rsa"];
+const PREFERENCE = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "ssh-rsa",
+];
 
 /** "SHA256:…" as ssh-keygen -lf prints it. */
 function fingerprint(key) {
@@ -51,14 +58,25 @@ function main() {
   if (!host) fail("hostkey.js: KVS_SSH_HOST is not set");
   const recorded = (process.env.PULUMI_COMMAND_STDOUT || "").trim();
   const scanned = process.env.KVS_SSH_SCANNED;
-  const r = scanned !== undefined
-    ? { stdout: scanned, stderr: "the jump host's ssh-keyscan printed no key" }
-    : spawnSync("ssh-keyscan", ["-T", process.env.KVS_SSH_TIMEOUT || "15", "-p", port, host], { encoding: "utf8" });
-  if (r.error) fail(`${who}: cannot read its SSH host key: ${r.error.message}; cure: install OpenSSH's client (ssh-keyscan) where pulumi runs`);
+  const r =
+    scanned !== undefined
+      ? { stdout: scanned, stderr: "the jump host's ssh-keyscan printed no key" }
+      : spawnSync("ssh-keyscan", ["-T", process.env.KVS_SSH_TIMEOUT || "15", "-p", port, host], { encoding: "utf8" });
+  if (r.error)
+    fail(
+      `${who}: cannot read its SSH host key: ${r.error.message}; cure: install OpenSSH's client (ssh-keyscan) where pulumi runs`,
+    );
   const keys = parseKeyscan(r.stdout || "");
   if (keys.length === 0) {
-    const why = (r.stderr || "").trim().split("\n").filter((l) => !l.startsWith("#")).join("; ") || "no answer";
-    fail(`${who} (${host}:${port}): cannot read its SSH host key (${why}); cure: check that sshd is reachable from here, or pin the key in the stack`);
+    const why =
+      (r.stderr || "")
+        .trim()
+        .split("\n")
+        .filter((l) => !l.startsWith("#"))
+        .join("; ") || "no answer";
+    fail(
+      `${who} (${host}:${port}): cannot read its SSH host key (${why}); cure: check that sshd is reachable from here, or pin the key in the stack`,
+    );
   }
   if (recorded === "") {
     process.stdout.write(`${keys[0]}\n`);

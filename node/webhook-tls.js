@@ -89,7 +89,9 @@ function certificateBlocks(text) {
     if (error instanceof MissingLibrary) throw error;
     return [];
   }
-  return blocks.filter((b) => b.type === "CERTIFICATE").map((b) => x509().PemConverter.encode(b.rawData, "CERTIFICATE"));
+  return blocks
+    .filter((b) => b.type === "CERTIFICATE")
+    .map((b) => x509().PemConverter.encode(b.rawData, "CERTIFICATE"));
 }
 
 // ---------------------------------------------------------------- certificates
@@ -101,7 +103,8 @@ function certificateBlocks(text) {
  */
 function validity(now, days) {
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError("now must be a valid Date");
-  if (!(typeof days === "number" && Number.isFinite(days) && days > 0)) throw new RangeError(`days must be a positive number, got ${days}`);
+  if (!(typeof days === "number" && Number.isFinite(days) && days > 0))
+    throw new RangeError(`days must be a positive number, got ${days}`);
   const seconds = (/** @type {number} */ ms) => new Date(Math.floor(ms / 1000) * 1000);
   return { notBefore: seconds(now.getTime() - CLOCK_SKEW_MS), notAfter: seconds(now.getTime() + days * DAY_MS) };
 }
@@ -114,7 +117,8 @@ function isDnsName(name) {
 
 /** @param {readonly string[]} dnsNames */
 function checkDnsNames(dnsNames) {
-  if (!Array.isArray(dnsNames) || dnsNames.length === 0) throw new TypeError("dnsNames must list at least one DNS name");
+  if (!Array.isArray(dnsNames) || dnsNames.length === 0)
+    throw new TypeError("dnsNames must list at least one DNS name");
   const bad = dnsNames.filter((n) => typeof n !== "string" || !isDnsName(n));
   if (bad.length > 0) throw new TypeError(`not DNS names: ${bad.map((n) => JSON.stringify(n)).join(", ")}`);
 }
@@ -163,11 +167,14 @@ function caProblem(pair) {
   const constraints = cert.getExtension(X.BasicConstraintsExtension);
   if (!constraints || !constraints.ca) return "its certificate is not a CA (basicConstraints cA is not true)";
   const usage = cert.getExtension(X.KeyUsagesExtension);
-  if (!usage || (usage.usages & X.KeyUsageFlags.keyCertSign) === 0) return "its certificate may not sign certificates (no keyCertSign key usage)";
+  if (!usage || (usage.usages & X.KeyUsageFlags.keyCertSign) === 0)
+    return "its certificate may not sign certificates (no keyCertSign key usage)";
   const details = node.publicKey.asymmetricKeyDetails;
-  if (node.publicKey.asymmetricKeyType !== "ec" || details?.namedCurve !== "prime256v1") return "its key is not ECDSA P-256";
+  if (node.publicKey.asymmetricKeyType !== "ec" || details?.namedCurve !== "prime256v1")
+    return "its key is not ECDSA P-256";
   try {
-    if (!node.checkPrivateKey(crypto.createPrivateKey(pair.key))) return "its private key does not belong to its certificate";
+    if (!node.checkPrivateKey(crypto.createPrivateKey(pair.key)))
+      return "its private key does not belong to its certificate";
   } catch (error) {
     return `its private key does not load (${error instanceof Error ? error.message : error})`;
   }
@@ -204,7 +211,10 @@ async function issueServing(ca, { dnsNames, days, now }) {
       new X.BasicConstraintsExtension(false, undefined, true),
       new X.KeyUsagesExtension(X.KeyUsageFlags.digitalSignature, true),
       new X.ExtendedKeyUsageExtension([X.ExtendedKeyUsage.serverAuth], false),
-      new X.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: /** @type {const} */ ("dns"), value })), false),
+      new X.SubjectAlternativeNameExtension(
+        dnsNames.map((value) => ({ type: /** @type {const} */ ("dns"), value })),
+        false,
+      ),
       issuerKeyId
         ? new X.AuthorityKeyIdentifierExtension(issuerKeyId, false)
         : await X.AuthorityKeyIdentifierExtension.create(issuer.publicKey, false),
@@ -219,7 +229,12 @@ function readCertificate(pem) {
   if (typeof pem !== "string") return null;
   try {
     const cert = new (x509().X509Certificate)(pem);
-    return { pem: certificatePem(cert), raw: Buffer.from(cert.rawData), notBefore: cert.notBefore, notAfter: cert.notAfter };
+    return {
+      pem: certificatePem(cert),
+      raw: Buffer.from(cert.rawData),
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    };
   } catch (error) {
     if (error instanceof MissingLibrary) throw error;
     return null;
@@ -232,7 +247,11 @@ function isCaCertificate(pem) {
   try {
     const cert = new X.X509Certificate(pem);
     const usage = cert.getExtension(X.KeyUsagesExtension);
-    return cert.getExtension(X.BasicConstraintsExtension)?.ca === true && !!usage && (usage.usages & X.KeyUsageFlags.keyCertSign) !== 0;
+    return (
+      cert.getExtension(X.BasicConstraintsExtension)?.ca === true &&
+      !!usage &&
+      (usage.usages & X.KeyUsageFlags.keyCertSign) !== 0
+    );
   } catch {
     return false;
   }
@@ -242,7 +261,8 @@ function isCaCertificate(pem) {
 async function renew(previous, { dnsNames, days, caDays, now }) {
   const { notBefore: skewed } = validity(now, days);
   const at = new Date(skewed.getTime() + CLOCK_SKEW_MS); // now, in whole seconds
-  const validThrough = (/** @type {{ notBefore: Date, notAfter: Date }} */ c, /** @type {Date} */ until) => c.notBefore <= at && c.notAfter > until;
+  const validThrough = (/** @type {{ notBefore: Date, notAfter: Date }} */ c, /** @type {Date} */ until) =>
+    c.notBefore <= at && c.notAfter > until;
   const prior = previous && previous.format === 1 && previous.ca && typeof previous.ca === "object" ? previous : null;
   const priorCa = prior ? readCertificate(prior.ca.cert) : null;
   // Reuse only while the CA outlives the next serving certificate by a day.
@@ -263,7 +283,9 @@ async function renew(previous, { dnsNames, days, caDays, now }) {
     const bundled = certificateBlocks(typeof prior.caBundle === "string" ? prior.caBundle : "");
     extraCas = bundled.flatMap((pem) => {
       const extra = readCertificate(pem);
-      return extra && !extra.raw.equals(priorCa.raw) && validThrough(extra, at) && isCaCertificate(pem) ? [extra.pem] : [];
+      return extra && !extra.raw.equals(priorCa.raw) && validThrough(extra, at) && isCaCertificate(pem)
+        ? [extra.pem]
+        : [];
     });
   } else {
     ca = await createCa({ commonName: CA_COMMON_NAME, days: caDays, now });
@@ -311,7 +333,13 @@ function readSettings(env) {
   if (raw === undefined || raw.trim() === "") throw usage("NRI_TLS_DNS_NAMES", raw, "is not set", namesFix);
   const dnsNames = [...new Set(raw.split(",").map((n) => n.trim()))];
   const bad = dnsNames.filter((n) => !isDnsName(n));
-  if (bad.length > 0) throw usage("NRI_TLS_DNS_NAMES", raw, `has entries that are not DNS names (${bad.map((n) => JSON.stringify(n)).join(", ")})`, namesFix);
+  if (bad.length > 0)
+    throw usage(
+      "NRI_TLS_DNS_NAMES",
+      raw,
+      `has entries that are not DNS names (${bad.map((n) => JSON.stringify(n)).join(", ")})`,
+      namesFix,
+    );
   const days = readDays(env, "NRI_TLS_DAYS", 1, MAX_DAYS);
   const caDays = readDays(env, "NRI_TLS_CA_DAYS", days + 1, MAX_CA_DAYS);
   return { dnsNames, days, caDays };
@@ -369,7 +397,7 @@ if (process.env.NRI_TLS_MAIN === "1" && (require.main === module || require.main
   main().then(
     (code) => (process.exitCode = code),
     (error) => {
-      process.stderr.write(`webhook-tls: ${error instanceof Error ? error.stack ?? error.message : error}\n`);
+      process.stderr.write(`webhook-tls: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
       process.exitCode = 1;
     },
   );

@@ -24,7 +24,11 @@ export function kubevirtPlan(model: PlatformModel): KubevirtPlan {
   if (kv.networkResourcesInjector) state = "injector";
   else if (effectiveDisabledGates(kv).includes(INJECTION_GATE)) state = "disabled";
   else state = "off-by-default";
-  return { version: kv.version, externalNetResourceInjection: state, featureGates: effectiveFeatureGates(kv, gateDemand(model)) };
+  return {
+    version: kv.version,
+    externalNetResourceInjection: state,
+    featureGates: effectiveFeatureGates(kv, gateDemand(model)),
+  };
 }
 
 /** A gate the VMs need but the stack disables: such VMs would never start. */
@@ -36,9 +40,10 @@ function checkGates(model: PlatformModel, errors: PlanProblem[]): void {
     const key = setting.split(".")[1] as "dedicatedCpus" | "numaPassthrough";
     const vms = model.vms.filter((vm) => vm.config.tuning[key]);
     const which = vms.length === 1 ? `VM ${vms[0].ref} sets` : `${vms.length} VMs (first ${vms[0].ref}) set`;
-    const consequence = gate === "CPUManager"
-      ? "virt-handler then labels every node kubevirt.io/cpumanager=false and those VMs stay Pending"
-      : "KubeVirt then rejects those VMs";
+    const consequence =
+      gate === "CPUManager"
+        ? "virt-handler then labels every node kubevirt.io/cpumanager=false and those VMs stay Pending"
+        : "KubeVirt then rejects those VMs";
     errors.push({
       kind: "consistency",
       path: ["kubevirt", "disabledFeatureGates", at],
@@ -68,9 +73,16 @@ interface PfFacts {
 }
 
 /** The discovered PFs a configured PF is on the node: by PCI address or name, or as its selector resolved. */
-function foundPfs(pf: PfModel, d: DiscoveredNode, index: ReturnType<typeof discoveredIndex>): DiscoveredPf[] | undefined {
+function foundPfs(
+  pf: PfModel,
+  d: DiscoveredNode,
+  index: ReturnType<typeof discoveredIndex>,
+): DiscoveredPf[] | undefined {
   if (pf.config.selector === undefined) {
-    const one = pf.config.pciAddress !== undefined ? index.byPci.get(pf.config.pciAddress) : index.byName.get(pf.config.name as string);
+    const one =
+      pf.config.pciAddress !== undefined
+        ? index.byPci.get(pf.config.pciAddress)
+        : index.byName.get(pf.config.name as string);
     return one === undefined ? [] : [one];
   }
   if (d.resolved === undefined) return undefined; // a node script that does not report resolutions
@@ -100,11 +112,14 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
           kind: "consistency",
           path,
           problem: `physical function "${pf.key}" was not found on node ${node.config.name}${on} (discovery lists ${d.pfs.map((p) => p.name ?? p.pciAddress).join(", ") || "no PFs"})`,
-          fix: pf.config.selector !== undefined ? "fix the selector, or give the node its own physicalFunctions" : "fix the name or pciAddress, or remove the PF",
+          fix:
+            pf.config.selector !== undefined
+              ? "fix the selector, or give the node its own physicalFunctions"
+              : "fix the name or pciAddress, or remove the PF",
         });
       }
       for (const f of found ?? []) {
-        const which = `${node.config.name}/${pf.config.selector !== undefined ? f.name ?? f.pciAddress : pf.key}${on}`;
+        const which = `${node.config.name}/${pf.config.selector !== undefined ? (f.name ?? f.pciAddress) : pf.key}${on}`;
         if (pf.config.numVfs > f.totalVfs) {
           errors.push({
             kind: "consistency",
@@ -121,7 +136,12 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
           });
         }
       }
-      const numas = found !== undefined && found.length > 0 ? [...new Set(found.map((f) => f.numaNode))] : pf.config.numaNode !== undefined ? [pf.config.numaNode] : [];
+      const numas =
+        found !== undefined && found.length > 0
+          ? [...new Set(found.map((f) => f.numaNode))]
+          : pf.config.numaNode !== undefined
+            ? [pf.config.numaNode]
+            : [];
       const mtus = (found ?? []).flatMap((f) => (f.mtu !== undefined ? [f.mtu] : []));
       facts.set(pf, {
         node: node.config.name,
@@ -159,7 +179,9 @@ export function checkConsistency(model: PlatformModel, discovery?: ReadonlyMap<s
         perNode.set(m.node, s);
       }
     }
-    const spread = [...perNode].filter(([, s]) => s.size > 1).map(([node, s]) => ({ node, numas: [...s].sort((a, b) => a - b) }));
+    const spread = [...perNode]
+      .filter(([, s]) => s.size > 1)
+      .map(([node, s]) => ({ node, numas: [...s].sort((a, b) => a - b) }));
     if (spread.length > 0) numaSpread.set(name, spread);
   }
 

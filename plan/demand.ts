@@ -41,7 +41,10 @@ export function vmDemand(vm: VmModel): VmDemand {
 }
 
 /** Node selector that decides where a VM may run: KubeVirt's workload placement plus the VM's own. */
-export function effectiveSelector(workloads: Readonly<Record<string, string>>, vm: Readonly<Record<string, string>>): Record<string, string> | undefined {
+export function effectiveSelector(
+  workloads: Readonly<Record<string, string>>,
+  vm: Readonly<Record<string, string>>,
+): Record<string, string> | undefined {
   const out: Record<string, string> = { ...workloads };
   for (const [k, v] of Object.entries(vm)) {
     if (k in out && out[k] !== v) return undefined; // contradicts the workload placement: no node matches

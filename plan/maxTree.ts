@@ -17,7 +17,11 @@ export class MaxTree {
    * @param members node indexes, in the order first-fit tries them
    * @param free free amounts, `free[node * dims + dim]`
    */
-  constructor(readonly members: readonly number[], private readonly dims: number, free: Float64Array) {
+  constructor(
+    readonly members: readonly number[],
+    private readonly dims: number,
+    free: Float64Array,
+  ) {
     let size = 1;
     while (size < Math.max(1, members.length)) size *= 2;
     this.size = size;

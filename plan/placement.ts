@@ -12,7 +12,6 @@ import { effectiveSelector, selectorKey, VmDemand, vmDemand } from "./demand";
 import { MaxTree, Need } from "./maxTree";
 import type { Placement } from "./types";
 
-
 /** Resource dimensions: one per pool (in config order), then CPUs and hugepages. */
 export interface Dimensions {
   count: number;
@@ -69,13 +68,22 @@ function describeDim(dims: Dimensions, dim: number): string {
 }
 
 function formatSelector(selector: Record<string, string>): string {
-  const parts = Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`);
+  const parts = Object.keys(selector)
+    .sort()
+    .map((k) => `${k}=${selector[k]}`);
   return parts.length === 0 ? "{}" : `{${parts.join(", ")}}`;
 }
 
 /** Why no node of the group has room: which resource is short on how many nodes, and where the most is left. */
-function explain(model: PlatformModel, dims: Dimensions, group: Group, needs: readonly Need[], free: Float64Array): string {
-  if (group.selector === undefined) return "its nodeSelector contradicts kubevirt.workloads.nodeSelector, so no node qualifies";
+function explain(
+  model: PlatformModel,
+  dims: Dimensions,
+  group: Group,
+  needs: readonly Need[],
+  free: Float64Array,
+): string {
+  if (group.selector === undefined)
+    return "its nodeSelector contradicts kubevirt.workloads.nodeSelector, so no node qualifies";
   const members = group.tree.members;
   if (members.length === 0) return `no node matches the node selector ${formatSelector(group.selector)}`;
   const parts: string[] = [];
@@ -95,9 +103,12 @@ function explain(model: PlatformModel, dims: Dimensions, group: Group, needs: re
     if (best < n.amount) eachSomewhere = false;
     if (short === 0) continue;
     const where = short === members.length ? `all ${members.length}` : `${short} of ${members.length}`;
-    parts.push(`${describeDim(dims, n.dim)} short on ${where} matching node${members.length === 1 ? "" : "s"} (needs ${n.amount}, most free ${best} on ${model.nodes[bestNode].config.name})`);
+    parts.push(
+      `${describeDim(dims, n.dim)} short on ${where} matching node${members.length === 1 ? "" : "s"} (needs ${n.amount}, most free ${best} on ${model.nodes[bestNode].config.name})`,
+    );
   }
-  if (parts.length === 0 || eachSomewhere) parts.push("each resource it needs is free on some matching node, but no single node has all of them");
+  if (parts.length === 0 || eachSomewhere)
+    parts.push("each resource it needs is free on some matching node, but no single node has all of them");
   return parts.join("; ");
 }
 

@@ -11,7 +11,11 @@ import type { DiscoveredNode, NodePlan, Plan, PlanProblem, PoolPlan, ProfilePlan
 /** Unplaced VMs named one by one in the errors; the rest are counted (the placement lists all). */
 const MAX_VM_ERRORS = 20;
 
-export function planPlatform(model: PlatformModel, discovery?: ReadonlyMap<string, DiscoveredNode>, root: string = CONFIG_ROOT): Plan {
+export function planPlatform(
+  model: PlatformModel,
+  discovery?: ReadonlyMap<string, DiscoveredNode>,
+  root: string = CONFIG_ROOT,
+): Plan {
   const { dims, demands, placement, supply, requested } = place(model);
   const errors: PlanProblem[] = [];
   const warnings: string[] = [];
@@ -50,13 +54,33 @@ export function planPlatform(model: PlatformModel, discovery?: ReadonlyMap<strin
       const r = requested[ni * D + dim];
       return { supply: s, requested: r, free: s - r };
     };
-    return { node: node.config.name, dedicatedCpus: q(dims.cpu), hugepages1Gi: q(dims.hugepages1Gi), hugepages2Mi: q(dims.hugepages2Mi) };
+    return {
+      node: node.config.name,
+      dedicatedCpus: q(dims.cpu),
+      hugepages1Gi: q(dims.hugepages1Gi),
+      hugepages2Mi: q(dims.hugepages2Mi),
+    };
   });
   const totals = (pick: (p: NodePlan) => { supply: number }) => nodes.reduce((n, p) => n + pick(p).supply, 0);
   const aggregate: [string, number, number, string][] = [
-    ["dedicated CPUs", demands.reduce((n, d) => n + d.dedicatedCpus, 0), totals((p) => p.dedicatedCpus), "capacity.dedicatedCpus"],
-    ["1Gi hugepages", demands.reduce((n, d) => n + d.hugepages1Gi, 0), totals((p) => p.hugepages1Gi), "capacity.hugepages1Gi"],
-    ["2Mi hugepages", demands.reduce((n, d) => n + d.hugepages2Mi, 0), totals((p) => p.hugepages2Mi), "capacity.hugepages2Mi"],
+    [
+      "dedicated CPUs",
+      demands.reduce((n, d) => n + d.dedicatedCpus, 0),
+      totals((p) => p.dedicatedCpus),
+      "capacity.dedicatedCpus",
+    ],
+    [
+      "1Gi hugepages",
+      demands.reduce((n, d) => n + d.hugepages1Gi, 0),
+      totals((p) => p.hugepages1Gi),
+      "capacity.hugepages1Gi",
+    ],
+    [
+      "2Mi hugepages",
+      demands.reduce((n, d) => n + d.hugepages2Mi, 0),
+      totals((p) => p.hugepages2Mi),
+      "capacity.hugepages2Mi",
+    ],
   ];
   for (const [what, demand, have, key] of aggregate) {
     if (demand > have) {
@@ -117,7 +141,8 @@ export function assertFeasible(plan: Plan, allowOvercommit: boolean, root: strin
   const warnings = [...plan.warnings];
   for (const e of plan.errors) {
     const p: ConfigProblem = { path: e.path, problem: e.problem, fix: e.fix };
-    if (allowOvercommit && e.kind === "capacity") warnings.push(`${formatProblem(root, p)} (allowed by allowOvercommit)`);
+    if (allowOvercommit && e.kind === "capacity")
+      warnings.push(`${formatProblem(root, p)} (allowed by allowOvercommit)`);
     else fatal.push(p);
   }
   if (fatal.length > 0) throw new ConfigError(root, fatal, "the platform does not fit the cluster");
@@ -125,7 +150,12 @@ export function assertFeasible(plan: Plan, allowOvercommit: boolean, root: strin
 }
 
 /** Supply and what placed VMs take, summed over the nodes of each profile. */
-function profilePlans(model: PlatformModel, dims: Dimensions, supply: Float64Array, requested: Float64Array): ProfilePlan[] {
+function profilePlans(
+  model: PlatformModel,
+  dims: Dimensions,
+  supply: Float64Array,
+  requested: Float64Array,
+): ProfilePlan[] {
   const D = dims.count;
   const byProfile = new Map<string, { nodes: number; supply: Float64Array; requested: Float64Array }>();
   model.nodes.forEach((node, ni) => {
@@ -140,7 +170,11 @@ function profilePlans(model: PlatformModel, dims: Dimensions, supply: Float64Arr
     }
   });
   return [...byProfile].map(([profile, sum]) => {
-    const q = (d: number) => ({ supply: sum.supply[d], requested: sum.requested[d], free: sum.supply[d] - sum.requested[d] });
+    const q = (d: number) => ({
+      supply: sum.supply[d],
+      requested: sum.requested[d],
+      free: sum.supply[d] - sum.requested[d],
+    });
     return {
       profile,
       nodes: sum.nodes,

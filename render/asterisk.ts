@@ -125,7 +125,9 @@ export function modulesSections(): IniSection[] {
 // ---- files ------------------------------------------------------------------------------
 
 export function renderIni(sections: readonly IniSection[]): string {
-  const blocks = sections.map((s) => [`[${s.name}]`, ...s.entries.map((e) => `${e.key} ${e.op ?? "="} ${e.value}`)].join("\n"));
+  const blocks = sections.map((s) =>
+    [`[${s.name}]`, ...s.entries.map((e) => `${e.key} ${e.op ?? "="} ${e.value}`)].join("\n"),
+  );
   return `${HEADER}\n\n${blocks.join("\n\n")}\n`;
 }
 

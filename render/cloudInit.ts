@@ -50,7 +50,8 @@ export function networkConfigFor(vm: VmModel): NetworkConfigV2 {
     };
     if (nic.mtu !== undefined) eth.mtu = nic.mtu;
     // "0.0.0.0/0", not "default": cloud-init 22.4 rejects "default" in v2 routes.
-    if (nic.gateway !== undefined) eth.routes = [{ to: "0.0.0.0/0", via: nic.gateway, metric: SRIOV_DEFAULT_ROUTE_METRIC }];
+    if (nic.gateway !== undefined)
+      eth.routes = [{ to: "0.0.0.0/0", via: nic.gateway, metric: SRIOV_DEFAULT_ROUTE_METRIC }];
     ethernets[nic.name] = eth;
   }
   return { version: 2, ethernets };

@@ -57,20 +57,32 @@ function driverSelector(driver: string): string | undefined {
 }
 
 /** How the plugin finds each PF a configured PF stands for on the node: by name, else by PCI address. */
-function pfTargets(node: NodeModel, pf: PfModel, resolved: readonly ResolvedPf[] | undefined): { key: string; byName: boolean }[] {
+function pfTargets(
+  node: NodeModel,
+  pf: PfModel,
+  resolved: readonly ResolvedPf[] | undefined,
+): { key: string; byName: boolean }[] {
   if (pf.config.selector === undefined) return [{ key: pf.key, byName: pf.config.name !== undefined }];
   if (resolved === undefined) {
-    throw new Error(`node ${node.config.name}: ${pf.key} at ${configPath(pf.path)} is resolved on the node: render the device-plugin config with what node preparation reported`);
+    throw new Error(
+      `node ${node.config.name}: ${pf.key} at ${configPath(pf.path)} is resolved on the node: render the device-plugin config with what node preparation reported`,
+    );
   }
   const entry = configPath(pf.path);
-  return resolved.filter((r) => r.entry === entry).map((r) => (r.name !== null ? { key: r.name, byName: true } : { key: r.pciAddress, byName: false }));
+  return resolved
+    .filter((r) => r.entry === entry)
+    .map((r) => (r.name !== null ? { key: r.name, byName: true } : { key: r.pciAddress, byName: false }));
 }
 
 /**
  * One node's view: for each pool, the VFs this node contributes, as explicit ranges.
  * `resolved`: what the node's NIC selectors matched (needed when it has any).
  */
-export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap<string, PoolModel>, resolved?: readonly ResolvedPf[]): DevicePluginConfig {
+export function renderNodeDevicePluginConfig(
+  node: NodeModel,
+  pools: ReadonlyMap<string, PoolModel>,
+  resolved?: readonly ResolvedPf[],
+): DevicePluginConfig {
   const targets = new Map(node.pfs.map((pf) => [pf, pfTargets(node, pf, resolved)]));
   const resourceList: DevicePluginResource[] = [];
   for (const pool of pools.values()) {
@@ -121,7 +133,9 @@ export function renderNodeDevicePluginConfig(node: NodeModel, pools: ReadonlyMap
  * when the files themselves wait for node preparation to resolve NIC selectors.
  */
 export function devicePluginNodes(model: PlatformModel): string[] {
-  return model.nodes.filter((n) => n.pfs.some((pf) => pf.groups.some((g) => model.pools.has(g.pool)))).map((n) => n.config.name);
+  return model.nodes
+    .filter((n) => n.pfs.some((pf) => pf.groups.some((g) => model.pools.has(g.pool))))
+    .map((n) => n.config.name);
 }
 
 /**
@@ -132,9 +146,14 @@ export function devicePluginNodes(model: PlatformModel): string[] {
  * slots, so the same names) render one document whatever their addresses. `resolved`: per node,
  * what its NIC selectors matched (required when any node has one).
  */
-export function renderDevicePluginConfigMap(model: PlatformModel, resolved?: ReadonlyMap<string, readonly ResolvedPf[]>): DevicePluginConfigMap {
+export function renderDevicePluginConfigMap(
+  model: PlatformModel,
+  resolved?: ReadonlyMap<string, readonly ResolvedPf[]>,
+): DevicePluginConfigMap {
   if (resolved === undefined && usesSelectors(model)) {
-    throw new Error("some PFs are chosen by NIC selector: render the device-plugin config with what node preparation resolved on each node");
+    throw new Error(
+      "some PFs are chosen by NIC selector: render the device-plugin config with what node preparation resolved on each node",
+    );
   }
   const docs = new Map<string, string>();
   for (const node of model.nodes) {

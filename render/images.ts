@@ -25,12 +25,16 @@ export function mirrorImage(image: string, mirror: string | undefined): string {
 
 export function agentImages(cfg: PlatformConfig): AgentImages {
   const v = cfg.versions;
-  const pick = (override: string | undefined, fallback: string) => mirrorImage(override ?? fallback, cfg.registryMirror);
+  const pick = (override: string | undefined, fallback: string) =>
+    mirrorImage(override ?? fallback, cfg.registryMirror);
   return {
     multus: pick(cfg.images.multus, DEFAULT_IMAGES.multus(v.multus)),
     sriovDevicePlugin: pick(cfg.images.sriovDevicePlugin, DEFAULT_IMAGES.sriovDevicePlugin(v.sriovDevicePlugin)),
     sriovCni: pick(cfg.images.sriovCni, DEFAULT_IMAGES.sriovCni(v.sriovCni)),
-    networkResourcesInjector: pick(cfg.images.networkResourcesInjector, DEFAULT_IMAGES.networkResourcesInjector(v.networkResourcesInjector)),
+    networkResourcesInjector: pick(
+      cfg.images.networkResourcesInjector,
+      DEFAULT_IMAGES.networkResourcesInjector(v.networkResourcesInjector),
+    ),
   };
 }
 

@@ -56,19 +56,45 @@ export function parseTlsBundle(stdout: string): InjectorTls {
   try {
     doc = JSON.parse(stdout);
   } catch {
-    throw new Error(`the injector's certificate command printed no JSON (${stdout.length} bytes): run \`pulumi up\` again; if it persists, check that \`node\` on PATH is Node.js 20 or later and that \`npm ci\` ran in the project directory (the command loads @peculiar/x509 from its node_modules)`);
+    throw new Error(
+      `the injector's certificate command printed no JSON (${stdout.length} bytes): run \`pulumi up\` again; if it persists, check that \`node\` on PATH is Node.js 20 or later and that \`npm ci\` ran in the project directory (the command loads @peculiar/x509 from its node_modules)`,
+    );
   }
-  const d = doc as { format?: unknown; caBundle?: unknown; tls?: { cert?: unknown; key?: unknown }; notAfter?: unknown; caNotAfter?: unknown };
+  const d = doc as {
+    format?: unknown;
+    caBundle?: unknown;
+    tls?: { cert?: unknown; key?: unknown };
+    notAfter?: unknown;
+    caNotAfter?: unknown;
+  };
   const pem = (v: unknown, label: string) => typeof v === "string" && v.includes(`-----BEGIN ${label}-----`);
-  if (d.format !== 1 || !pem(d.caBundle, "CERTIFICATE") || !pem(d.tls?.cert, "CERTIFICATE") || !pem(d.tls?.key, "PRIVATE KEY")
-    || typeof d.notAfter !== "string" || typeof d.caNotAfter !== "string") {
-    throw new Error("the injector's certificate command printed an incomplete bundle (format 1 with caBundle, tls.cert, tls.key, notAfter, caNotAfter expected)");
+  if (
+    d.format !== 1 ||
+    !pem(d.caBundle, "CERTIFICATE") ||
+    !pem(d.tls?.cert, "CERTIFICATE") ||
+    !pem(d.tls?.key, "PRIVATE KEY") ||
+    typeof d.notAfter !== "string" ||
+    typeof d.caNotAfter !== "string"
+  ) {
+    throw new Error(
+      "the injector's certificate command printed an incomplete bundle (format 1 with caBundle, tls.cert, tls.key, notAfter, caNotAfter expected)",
+    );
   }
-  return { caBundle: d.caBundle as string, cert: d.tls!.cert as string, key: d.tls!.key as string, notAfter: d.notAfter, caNotAfter: d.caNotAfter };
+  return {
+    caBundle: d.caBundle as string,
+    cert: d.tls!.cert as string,
+    key: d.tls!.key as string,
+    notAfter: d.notAfter,
+    caNotAfter: d.caNotAfter,
+  };
 }
 
 /** Environment of the certificate command; NRI_TLS_RENEWAL only changes it once per period. */
-export function tlsCommandEnvironment(namespace: string, settings: InjectorSettings, now: Date): Record<string, string> {
+export function tlsCommandEnvironment(
+  namespace: string,
+  settings: InjectorSettings,
+  now: Date,
+): Record<string, string> {
   const c = settings.certificate;
   return {
     NRI_TLS_MAIN: "1",
@@ -95,7 +121,11 @@ export interface PolicyRule {
 export function injectorRbac(): { cluster: PolicyRule[]; namespaced: PolicyRule[] } {
   return {
     cluster: [
-      { apiGroups: ["k8s.cni.cncf.io"], resources: ["network-attachment-definitions"], verbs: ["get", "list", "watch"] },
+      {
+        apiGroups: ["k8s.cni.cncf.io"],
+        resources: ["network-attachment-definitions"],
+        verbs: ["get", "list", "watch"],
+      },
       { apiGroups: ["apps"], resources: ["replicasets", "daemonsets", "statefulsets"], verbs: ["list"] },
       { apiGroups: [""], resources: ["replicationcontrollers"], verbs: ["list"] },
     ],
@@ -128,32 +158,55 @@ export function renderInjectorPodSpec(args: { image: string; settings: InjectorS
   const probe = { httpGet: { path: "/healthz", port: INJECTOR.healthPort }, periodSeconds: 5 };
   return {
     serviceAccountName: INJECTOR.name,
-    ...(Object.keys(args.placement.nodeSelector).length > 0 ? { nodeSelector: { ...args.placement.nodeSelector } } : {}),
-    ...(args.placement.tolerations.length > 0 ? { tolerations: args.placement.tolerations.map((t) => ({ ...t })) } : {}),
+    ...(Object.keys(args.placement.nodeSelector).length > 0
+      ? { nodeSelector: { ...args.placement.nodeSelector } }
+      : {}),
+    ...(args.placement.tolerations.length > 0
+      ? { tolerations: args.placement.tolerations.map((t) => ({ ...t })) }
+      : {}),
     // Spread the replicas so one node going down does not take the webhook with it.
     affinity: {
       podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [{
-          weight: 100,
-          podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: INJECTOR.name } } },
-        }],
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: "kubernetes.io/hostname",
+              labelSelector: { matchLabels: { app: INJECTOR.name } },
+            },
+          },
+        ],
       },
     },
-    securityContext: { runAsNonRoot: true, runAsUser: 10000, runAsGroup: 10000, seccompProfile: { type: "RuntimeDefault" } },
-    containers: [{
-      name: "webhook-server",
-      image,
-      imagePullPolicy: "IfNotPresent",
-      command: ["webhook"],
-      args: flags,
-      env: [{ name: "NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }],
-      ports: [{ name: "webhook", containerPort: INJECTOR.port }, { name: "health", containerPort: INJECTOR.healthPort }],
-      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-      resources: { requests: { cpu: "250m", memory: "50Mi" }, limits: { cpu: "500m", memory: "200Mi" } },
-      livenessProbe: { ...probe, initialDelaySeconds: 10 },
-      readinessProbe: probe,
-      volumeMounts: [{ name: "tls", mountPath: "/etc/tls", readOnly: true }],
-    }],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 10000,
+      runAsGroup: 10000,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    containers: [
+      {
+        name: "webhook-server",
+        image,
+        imagePullPolicy: "IfNotPresent",
+        command: ["webhook"],
+        args: flags,
+        env: [{ name: "NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }],
+        ports: [
+          { name: "webhook", containerPort: INJECTOR.port },
+          { name: "health", containerPort: INJECTOR.healthPort },
+        ],
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        },
+        resources: { requests: { cpu: "250m", memory: "50Mi" }, limits: { cpu: "500m", memory: "200Mi" } },
+        livenessProbe: { ...probe, initialDelaySeconds: 10 },
+        readinessProbe: probe,
+        volumeMounts: [{ name: "tls", mountPath: "/etc/tls", readOnly: true }],
+      },
+    ],
     volumes: [{ name: "tls", secret: { secretName: INJECTOR.secret } }],
   };
 }

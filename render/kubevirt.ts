@@ -8,7 +8,6 @@ import { sha256Hex, versionAtLeast } from "../config/versions";
 
 export { sha256Hex, versionAtLeast };
 
-
 /**
  * Gates to disable. From v1.9 ExternalNetResourceInjection is on by default and then
  * virt-controller stops requesting the VF named by the NAD: unless the
@@ -50,7 +49,11 @@ export interface KubevirtCr {
   spec: Record<string, unknown>;
 }
 
-export function renderKubevirtCr(kv: KubevirtConfig, registryMirror: string | undefined, demand: GateDemand): KubevirtCr {
+export function renderKubevirtCr(
+  kv: KubevirtConfig,
+  registryMirror: string | undefined,
+  demand: GateDemand,
+): KubevirtCr {
   const developerConfiguration: Record<string, unknown> = { useEmulation: kv.useEmulation };
   const enabled = effectiveFeatureGates(kv, demand);
   if (enabled.length > 0) developerConfiguration.featureGates = enabled;

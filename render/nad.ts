@@ -30,7 +30,13 @@ export function renderSriovCniConfig(net: NetworkModel): SriovCniConfig {
       break;
     case "host-local": {
       const { type, subnet, rangeStart, rangeEnd, gateway } = c.ipam;
-      cfg.ipam = { type, subnet, ...(rangeStart && { rangeStart }), ...(rangeEnd && { rangeEnd }), ...(gateway && { gateway }) };
+      cfg.ipam = {
+        type,
+        subnet,
+        ...(rangeStart && { rangeStart }),
+        ...(rangeEnd && { rangeEnd }),
+        ...(gateway && { gateway }),
+      };
       break;
     }
     case "whereabouts":

@@ -46,7 +46,8 @@ export function renderNodeState(node: NodeModel): NodeState {
     },
   };
   // Only the node script's selector messages need the profile: other nodes' state stays as it was.
-  if (node.source.profile !== undefined && pfs.some((p) => p.selector !== undefined)) state.profile = node.source.profile;
+  if (node.source.profile !== undefined && pfs.some((p) => p.selector !== undefined))
+    state.profile = node.source.profile;
   // The owner (project/stack/node) is the component's to set: this stays a function of the config.
   if (cfg.identity !== undefined) {
     state.identity = {};

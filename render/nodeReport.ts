@@ -45,7 +45,10 @@ export const nodeReportSchema = discoverySchema.extend({
   /** Who applied: <project>/<stack>/<node entry> (absent from scripts before owners). */
   owner: z.string().optional(),
   apply: z.object({ writes: z.number().int().nonnegative(), changedPfs: z.array(pciAddress) }),
-  /** The PFs NIC selectors matched on the node: the selector's config path and each PF (absent from scripts before selectors). */
+  /**
+   * The PFs NIC selectors matched on the node: the selector's config path and each PF (absent
+   * from scripts before selectors).
+   */
   resolved: z.array(z.object({ entry: z.string(), pciAddress, name: z.string().nullable() })).default([]),
   kernelChanges: z.array(z.string()),
   rebootRequired: z.boolean(),
@@ -58,7 +61,8 @@ export type NodeDiscovery = z.infer<typeof discoverySchema>;
 export type NodeReport = z.infer<typeof nodeReportSchema>;
 
 function lastJsonLine(stdout: unknown, what: string): unknown {
-  if (typeof stdout !== "string") throw new Error(`${what}: expected the script's stdout as a string, got ${typeof stdout}`);
+  if (typeof stdout !== "string")
+    throw new Error(`${what}: expected the script's stdout as a string, got ${typeof stdout}`);
   const lines = stdout.split("\n").filter((l) => l.trim() !== "");
   if (lines.length === 0) throw new Error(`${what}: the node script printed nothing on stdout`);
   const last = lines[lines.length - 1].trim();

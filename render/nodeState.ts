@@ -119,7 +119,20 @@ export const STATE_LINE_FIELDS = {
   profile: ["profile"],
   pf: ["name", "pciAddress", "numVfs", "mtu"],
   select: ["vendor", "device", "pattern", "port", "count", "numVfs", "mtu", "where"],
-  group: ["pf", "first", "last", "driver", "pool", "trust", "spoofchk", "vlan", "qos", "minTxRate", "maxTxRate", "linkState"],
+  group: [
+    "pf",
+    "first",
+    "last",
+    "driver",
+    "pool",
+    "trust",
+    "spoofchk",
+    "vlan",
+    "qos",
+    "minTxRate",
+    "maxTxRate",
+    "linkState",
+  ],
   end: [],
 } as const;
 
@@ -143,7 +156,8 @@ const BDF = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/; // sysfs spelling: l
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/; // Kubernetes node name (DNS-1123 subdomain)
 const POOL = /^[A-Za-z0-9_.-]{1,63}$/;
 // <project>/<stack>/<node>: Pulumi project and stack names, then a node name; one path each.
-const OWNER = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const OWNER =
+  /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const MACHINE_ID = /^[0-9a-f]{32}$/;
 const PCI_ID = /^[0-9a-f]{4}$/;
 const PF_PATTERN = /^[A-Za-z0-9*?[][A-Za-z0-9_.*?[\]-]{0,31}$/;
@@ -241,10 +255,21 @@ export function renderStateLines(state: NodeState): string {
   const k = state.kernel;
   if (!k || (k.iommu !== "intel" && k.iommu !== "amd")) fail("kernel.iommu", 'expected "intel" or "amd"');
   if (typeof k.writeBootloader !== "boolean") fail("kernel.writeBootloader", "expected true or false");
-  const owner = match("owner", state.owner ?? defaultOwner(node), OWNER, "owner (<project>/<stack>/<node>, letters, digits, '_', '.', '-')");
+  const owner = match(
+    "owner",
+    state.owner ?? defaultOwner(node),
+    OWNER,
+    "owner (<project>/<stack>/<node>, letters, digits, '_', '.', '-')",
+  );
   const id = state.identity ?? {};
-  const hostname = id.hostname === undefined ? "-" : match("identity.hostname", id.hostname, NODE_NAME, "hostname (lowercase RFC 1123)");
-  const machineId = id.machineId === undefined ? "-" : match("identity.machineId", id.machineId, MACHINE_ID, "machine-id (32 lowercase hex digits)");
+  const hostname =
+    id.hostname === undefined
+      ? "-"
+      : match("identity.hostname", id.hostname, NODE_NAME, "hostname (lowercase RFC 1123)");
+  const machineId =
+    id.machineId === undefined
+      ? "-"
+      : match("identity.machineId", id.machineId, MACHINE_ID, "machine-id (32 lowercase hex digits)");
   const lines = [
     stateLine("schema", { version: 1 }),
     stateLine("node", { node }),
@@ -269,9 +294,13 @@ export function renderStateLines(state: NodeState): string {
     if (pf.selector !== undefined) {
       if (pf.name !== undefined || pf.pciAddress !== undefined) fail(where, "has a selector and a name or pciAddress");
       lines.push(selectLine(pf, where));
-    } else if (pf.name === undefined && pf.pciAddress === undefined) fail(where, "needs a name, a pciAddress or a selector");
+    } else if (pf.name === undefined && pf.pciAddress === undefined)
+      fail(where, "needs a name, a pciAddress or a selector");
     const name = pf.name === undefined ? "-" : match(`${where}.name`, pf.name, IFNAME, "interface name");
-    const bdf = pf.pciAddress === undefined ? "-" : match(`${where}.pciAddress`, pf.pciAddress, BDF, "PCI address (0000:02:00.0)");
+    const bdf =
+      pf.pciAddress === undefined
+        ? "-"
+        : match(`${where}.pciAddress`, pf.pciAddress, BDF, "PCI address (0000:02:00.0)");
     for (const key of [name, bdf]) {
       if (key === "-") continue;
       if (seen.has(key)) fail(where, `${key} is listed twice`);
@@ -301,8 +330,10 @@ export function renderStateLines(state: NodeState): string {
 function selectLine(pf: PfState, where: string): string {
   const s = pf.selector as PfSelector;
   const w = `${where}.selector`;
-  const vendor = s.vendor === undefined ? "-" : match(`${w}.vendor`, s.vendor, PCI_ID, "PCI vendor ID (4 lowercase hex digits)");
-  const device = s.device === undefined ? "-" : match(`${w}.device`, s.device, PCI_ID, "PCI device ID (4 lowercase hex digits)");
+  const vendor =
+    s.vendor === undefined ? "-" : match(`${w}.vendor`, s.vendor, PCI_ID, "PCI vendor ID (4 lowercase hex digits)");
+  const device =
+    s.device === undefined ? "-" : match(`${w}.device`, s.device, PCI_ID, "PCI device ID (4 lowercase hex digits)");
   const pattern = s.pfName === undefined ? "-" : match(`${w}.pfName`, s.pfName, PF_PATTERN, "interface name pattern");
   if (vendor === "-" && device === "-" && pattern === "-") fail(w, "needs a vendor, a device or a pfName");
   const count = uint(`${w}.count`, s.count, 4096);
@@ -382,14 +413,18 @@ export function renderRemoteCommand(verb: NodeVerb, state: NodeState, opts: Remo
 function wrapCommand(body: string): string {
   const command = `sh -c '${body}\n'`;
   if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
-    throw new Error(`node command is ${Buffer.byteLength(command)} bytes, over the ${MAX_COMMAND_BYTES}-byte limit of one exec argument`);
+    throw new Error(
+      `node command is ${Buffer.byteLength(command)} bytes, over the ${MAX_COMMAND_BYTES}-byte limit of one exec argument`,
+    );
   }
   return command;
 }
 
 /** The node's /etc as a shell word part: the inline root, else $ETC_ROOT (the lab's sshd sets it), else /etc. */
 function etcRoot(opts: RemoteCommandOptions): string {
-  return opts.roots?.etc === undefined ? "${ETC_ROOT:-/etc}" : match("roots.etc", opts.roots.etc, ROOT_PATH, "absolute path");
+  return opts.roots?.etc === undefined
+    ? "${ETC_ROOT:-/etc}"
+    : match("roots.etc", opts.roots.etc, ROOT_PATH, "absolute path");
 }
 
 /**
@@ -406,7 +441,11 @@ export function renderRevertCommand(state: NodeState, opts: RemoteCommandOptions
   const env = rootAssignments(opts);
   const runner = opts.sudo ? ["sudo", "-n", "env", ...env] : env;
   const etc = etcRoot(opts);
-  const ours = [`"${etc}/kubevirt-sriov"`, `"${etc}/systemd/system/kubevirt-sriov-vfs.service"`, `"${etc}/default/grub.d/kubevirt-sriov.cfg"`];
+  const ours = [
+    `"${etc}/kubevirt-sriov"`,
+    `"${etc}/systemd/system/kubevirt-sriov-vfs.service"`,
+    `"${etc}/default/grub.d/kubevirt-sriov.cfg"`,
+  ];
   const body = [
     "set -eu",
     `s="${etc}/kubevirt-sriov/sriov-node.sh"`,

@@ -26,7 +26,14 @@ export interface NodePrepOutput {
   /** vfio-pci VFs in IOMMU groups shared with host-driver devices (empty when all is well). */
   vfioConflicts: string[];
   kernelChanges: string[];
-  physicalFunctions: { name: string | null; pciAddress: string; numVfs: number; totalVfs: number; numaNode: number; drivers: string[] }[];
+  physicalFunctions: {
+    name: string | null;
+    pciAddress: string;
+    numVfs: number;
+    totalVfs: number;
+    numaNode: number;
+    drivers: string[];
+  }[];
   /** The SSH host key node preparation checks: pinned in the stack, or recorded at first contact. */
   hostKey: string;
   /** The jump host's key, likewise (null without a jump host). */
@@ -81,7 +88,12 @@ export function renderVmOutput(vm: VmModel, model: PlatformModel): VoipVmOutput 
     kind,
     role,
     nodeSelector: nodeSelectorFor(vm),
-    sriovInterfaces: planGuestNics(vm).sriov.map((n) => ({ network: n.networkRef, mac: n.mac, guestIp: n.ip, guestInterface: n.name })),
+    sriovInterfaces: planGuestNics(vm).sriov.map((n) => ({
+      network: n.networkRef,
+      mac: n.mac,
+      guestIp: n.ip,
+      guestInterface: n.name,
+    })),
     management: { console: `virtctl console ${name} -n ${namespace}`, ssh },
   };
   if (role === "pbx") {

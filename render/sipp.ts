@@ -98,18 +98,34 @@ export function sippTimeoutSeconds(run: SippRun): number {
 /** SIPp's argv (without the program) for the built-in UAC scenario. */
 export function renderSippArgs(run: SippRun): string[] {
   return [
-    "-sn", "uac",
-    "-s", run.extension,
-    "-r", String(run.rate),
-    "-l", String(run.concurrency),
-    "-m", String(run.calls),
-    "-d", String(run.holdMs),
-    "-i", run.local.ip,
-    "-p", String(run.local.port),
+    "-sn",
+    "uac",
+    "-s",
+    run.extension,
+    "-r",
+    String(run.rate),
+    "-l",
+    String(run.concurrency),
+    "-m",
+    String(run.calls),
+    "-d",
+    String(run.holdMs),
+    "-i",
+    run.local.ip,
+    "-p",
+    String(run.local.port),
     `${run.remote.ip}:${run.remote.port}`,
-    "-trace_stat", "-stf", run.statsFile, "-fd", String(STATS_PERIOD_S),
-    "-trace_err", "-error_file", run.errorsFile,
-    "-timeout", `${sippTimeoutSeconds(run)}s`, "-timeout_error",
+    "-trace_stat",
+    "-stf",
+    run.statsFile,
+    "-fd",
+    String(STATS_PERIOD_S),
+    "-trace_err",
+    "-error_file",
+    run.errorsFile,
+    "-timeout",
+    `${sippTimeoutSeconds(run)}s`,
+    "-timeout_error",
     "-nostdin",
   ];
 }
@@ -144,7 +160,15 @@ export function renderLoadtestScript(run: SippRun, pbxRef: string): string {
 /** The probe of the wait script: one call, no hold, its own statistics beside the run's. */
 export function probeRun(run: SippRun): SippRun {
   const dir = posix.dirname(run.statsFile);
-  return { ...run, calls: 1, rate: 1, concurrency: 1, holdMs: 0, statsFile: `${dir}/probe-stats.csv`, errorsFile: `${dir}/probe-errors.log` };
+  return {
+    ...run,
+    calls: 1,
+    rate: 1,
+    concurrency: 1,
+    holdMs: 0,
+    statsFile: `${dir}/probe-stats.csv`,
+    errorsFile: `${dir}/probe-errors.log`,
+  };
 }
 
 /** How long a boot-time load test waits for the PBX to answer a first call. */

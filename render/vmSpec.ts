@@ -123,7 +123,12 @@ export function nodeSelectorFor(vm: VmModel): Record<string, string> {
   return selector;
 }
 
-export function renderVmiSpec(vm: VmModel, userData: string, networkData: string, options: RenderOptions = {}): V1VirtualMachineInstanceSpec {
+export function renderVmiSpec(
+  vm: VmModel,
+  userData: string,
+  networkData: string,
+  options: RenderOptions = {},
+): V1VirtualMachineInstanceSpec {
   const t = vm.config.tuning;
   const nics = planGuestNics(vm);
   const interfaces: V1Interface[] = [
@@ -161,13 +166,23 @@ export function renderVmiSpec(vm: VmModel, userData: string, networkData: string
   return spec;
 }
 
-export function renderVmObject(vm: VmModel, userData: string, networkData: string, options: RenderOptions = {}): VoipVmObject {
+export function renderVmObject(
+  vm: VmModel,
+  userData: string,
+  networkData: string,
+  options: RenderOptions = {},
+): VoipVmObject {
   const spec = renderVmiSpec(vm, userData, networkData, options);
   const labels = vmLabels(vm);
   const annotations = { [CLOUD_INIT_HASH_ANNOTATION]: cloudInitHash(userData, networkData) };
   const meta = { name: vm.config.name, namespace: vm.config.namespace };
   if (vm.config.kind === "VirtualMachineInstance") {
-    return { apiVersion: KUBEVIRT_API_VERSION, kind: "VirtualMachineInstance", metadata: { ...meta, labels, annotations }, spec };
+    return {
+      apiVersion: KUBEVIRT_API_VERSION,
+      kind: "VirtualMachineInstance",
+      metadata: { ...meta, labels, annotations },
+      spec,
+    };
   }
   return {
     apiVersion: KUBEVIRT_API_VERSION,

@@ -50,7 +50,12 @@ export interface CrdDocument {
     group: string;
     names: { kind: string; listKind: string; plural: string; singular: string };
     scope: "Namespaced";
-    versions: { name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: Record<string, unknown> } }[];
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      schema: { openAPIV3Schema: Record<string, unknown> };
+    }[];
   };
 }
 
@@ -65,45 +70,49 @@ export function renderIpPoolCrd(): CrdDocument {
       group: WHEREABOUTS.group,
       names: { kind: "IPPool", listKind: "IPPoolList", plural: "ippools", singular: "ippool" },
       scope: "Namespaced",
-      versions: [{
-        name: "v1alpha1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            description: "IPPool is the Schema for the ippools API",
-            type: "object",
-            properties: {
-              ...objectMeta,
-              spec: {
-                description: "IPPoolSpec defines the desired state of IPPool",
-                type: "object",
-                required: ["allocations", "range"],
-                properties: {
-                  allocations: {
-                    description: "Allocations is the set of allocated IPs for the given range, keyed by the IP's offset in the range.",
-                    type: "object",
-                    additionalProperties: {
-                      description: "IPAllocation represents metadata about the pod/container owner of a specific IP",
+      versions: [
+        {
+          name: "v1alpha1",
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              description: "IPPool is the Schema for the ippools API",
+              type: "object",
+              properties: {
+                ...objectMeta,
+                spec: {
+                  description: "IPPoolSpec defines the desired state of IPPool",
+                  type: "object",
+                  required: ["allocations", "range"],
+                  properties: {
+                    allocations: {
+                      description:
+                        "Allocations is the set of allocated IPs for the given range, keyed by the IP's offset in the range.",
                       type: "object",
-                      required: ["id", "podref"],
-                      properties: {
-                        id: { type: "string" },
-                        ifname: { type: "string" },
-                        podref: { type: "string" },
+                      additionalProperties: {
+                        description: "IPAllocation represents metadata about the pod/container owner of a specific IP",
+                        type: "object",
+                        required: ["id", "podref"],
+                        properties: {
+                          id: { type: "string" },
+                          ifname: { type: "string" },
+                          podref: { type: "string" },
+                        },
                       },
                     },
-                  },
-                  range: {
-                    description: "Range is a RFC 4632/4291-style string that represents an IP address and prefix length in CIDR notation",
-                    type: "string",
+                    range: {
+                      description:
+                        "Range is a RFC 4632/4291-style string that represents an IP address and prefix length in CIDR notation",
+                      type: "string",
+                    },
                   },
                 },
               },
             },
           },
         },
-      }],
+      ],
     },
   };
 }
@@ -121,31 +130,34 @@ export function renderOverlappingRangeIpReservationCrd(): CrdDocument {
         singular: "overlappingrangeipreservation",
       },
       scope: "Namespaced",
-      versions: [{
-        name: "v1alpha1",
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            description: "OverlappingRangeIPReservation is the Schema for the OverlappingRangeIPReservations API",
-            type: "object",
-            required: ["spec"],
-            properties: {
-              ...objectMeta,
-              spec: {
-                description: "OverlappingRangeIPReservationSpec defines the desired state of OverlappingRangeIPReservation",
-                type: "object",
-                required: ["podref"],
-                properties: {
-                  containerid: { type: "string" },
-                  ifname: { type: "string" },
-                  podref: { type: "string" },
+      versions: [
+        {
+          name: "v1alpha1",
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              description: "OverlappingRangeIPReservation is the Schema for the OverlappingRangeIPReservations API",
+              type: "object",
+              required: ["spec"],
+              properties: {
+                ...objectMeta,
+                spec: {
+                  description:
+                    "OverlappingRangeIPReservationSpec defines the desired state of OverlappingRangeIPReservation",
+                  type: "object",
+                  required: ["podref"],
+                  properties: {
+                    containerid: { type: "string" },
+                    ifname: { type: "string" },
+                    podref: { type: "string" },
+                  },
                 },
               },
             },
           },
         },
-      }],
+      ],
     },
   };
 }
@@ -201,7 +213,8 @@ const namespaceEnv = { name: "WHEREABOUTS_NAMESPACE", valueFrom: { fieldRef: { f
  * the kubeconfig's token fresh in the background, and run the pod controller, which frees the
  * IPs of pods deleted on this node.
  */
-export const WHEREABOUTS_DAEMON_SCRIPT = "SLEEP=false source /install-cni.sh\n/token-watcher.sh &\n/ip-control-loop -log-level debug\n";
+export const WHEREABOUTS_DAEMON_SCRIPT =
+  "SLEEP=false source /install-cni.sh\n/token-watcher.sh &\n/ip-control-loop -log-level debug\n";
 
 /** The node DaemonSet: copies the `whereabouts` plugin onto each node and runs the per-node IP controller. */
 export function renderWhereaboutsDaemonSet(args: WhereaboutsWorkloadArgs) {
@@ -226,25 +239,27 @@ export function renderWhereaboutsDaemonSet(args: WhereaboutsWorkloadArgs) {
           // Difference: upstream sets no priority class. The plugin is on every pod's network
           // setup and teardown on the node, as Multus is: evicting it strands pod IPs.
           priorityClassName: "system-node-critical",
-          containers: [{
-            name: "whereabouts",
-            command: ["/bin/sh"],
-            args: ["-c", WHEREABOUTS_DAEMON_SCRIPT],
-            // Difference: upstream's manifest says `:latest`; the tag is pinned (config/versions.ts).
-            image: args.image,
-            env: [
-              { name: "NODENAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } },
-              namespaceEnv,
-            ],
-            resources: { requests: { cpu: "100m", memory: "100Mi" }, limits: { cpu: "100m", memory: "200Mi" } },
-            // As upstream: it writes the plugin and its kubeconfig into host paths (on SELinux
-            // hosts only a privileged container may), hence the host-access policy allow-list.
-            securityContext: { privileged: true },
-            volumeMounts: [
-              { name: "cnibin", mountPath: "/host/opt/cni/bin" },
-              { name: "cni-net-dir", mountPath: "/host/etc/cni/net.d" },
-            ],
-          }],
+          containers: [
+            {
+              name: "whereabouts",
+              command: ["/bin/sh"],
+              args: ["-c", WHEREABOUTS_DAEMON_SCRIPT],
+              // Difference: upstream's manifest says `:latest`; the tag is pinned (config/versions.ts).
+              image: args.image,
+              env: [
+                { name: "NODENAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } },
+                namespaceEnv,
+              ],
+              resources: { requests: { cpu: "100m", memory: "100Mi" }, limits: { cpu: "100m", memory: "200Mi" } },
+              // As upstream: it writes the plugin and its kubeconfig into host paths (on SELinux
+              // hosts only a privileged container may), hence the host-access policy allow-list.
+              securityContext: { privileged: true },
+              volumeMounts: [
+                { name: "cnibin", mountPath: "/host/opt/cni/bin" },
+                { name: "cni-net-dir", mountPath: "/host/etc/cni/net.d" },
+              ],
+            },
+          ],
           volumes: [
             { name: "cnibin", hostPath: { path: "/opt/cni/bin" } },
             { name: "cni-net-dir", hostPath: { path: "/etc/cni/net.d" } },
@@ -271,24 +286,28 @@ export function renderWhereaboutsReconciler(args: WhereaboutsWorkloadArgs) {
         metadata: { labels: { ...labels, name: WHEREABOUTS.reconciler } },
         spec: {
           serviceAccountName: WHEREABOUTS.serviceAccount,
-          containers: [{
-            name: WHEREABOUTS.reconciler,
-            command: ["/ip-reconciler"],
-            args: ["-log-level", "debug"],
-            // Difference: upstream's manifest says `:latest`; the tag is pinned.
-            image: args.image,
-            env: [namespaceEnv],
-            resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
-            volumeMounts: [{ name: "cron-scheduler-configmap", mountPath: "/cron-schedule" }],
-          }],
-          volumes: [{
-            name: "cron-scheduler-configmap",
-            configMap: {
-              name: WHEREABOUTS.configMap,
-              defaultMode: 0o744,
-              items: [{ key: "cron-expression", path: "config" }],
+          containers: [
+            {
+              name: WHEREABOUTS.reconciler,
+              command: ["/ip-reconciler"],
+              args: ["-log-level", "debug"],
+              // Difference: upstream's manifest says `:latest`; the tag is pinned.
+              image: args.image,
+              env: [namespaceEnv],
+              resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "100m", memory: "50Mi" } },
+              volumeMounts: [{ name: "cron-scheduler-configmap", mountPath: "/cron-schedule" }],
             },
-          }],
+          ],
+          volumes: [
+            {
+              name: "cron-scheduler-configmap",
+              configMap: {
+                name: WHEREABOUTS.configMap,
+                defaultMode: 0o744,
+                items: [{ key: "cron-expression", path: "config" }],
+              },
+            },
+          ],
         },
       },
     },

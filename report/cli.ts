@@ -58,12 +58,17 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
   const stacksDir = path.join(options.root, "stacks");
   const stacks = listStacks(stacksDir);
   if (!/^[A-Za-z0-9_.-]+$/.test(stack) || !stacks.includes(stack)) {
-    throw new ReportCliError(`unknown stack "${stack}": no stacks/Pulumi.${stack}.yaml — stacks that exist: ${stacks.join(", ") || "(none)"}`);
+    throw new ReportCliError(
+      `unknown stack "${stack}": no stacks/Pulumi.${stack}.yaml — stacks that exist: ${stacks.join(", ") || "(none)"}`,
+    );
   }
   const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
   const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
   const raw = doc?.config?.[CONFIG_ROOT];
-  if (raw === undefined) throw new ReportCliError(`${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`);
+  if (raw === undefined)
+    throw new ReportCliError(
+      `${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`,
+    );
 
   const model = parsePlatform(raw);
   const plan = planPlatform(model);
@@ -73,14 +78,18 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
   let svgPath: string | undefined = path.join(outDir, `${stack}.svg`);
   const svg = dotToSvg(renderDot(model, plan, undefined, `stack ${stack}`), options.dot);
   if (svg === undefined) {
-    log(`Graphviz "${options.dot ?? "dot"}" not found: skipping ${path.relative(options.root, svgPath)} (install it with .ci/install-report-deps.sh)`);
+    log(
+      `Graphviz "${options.dot ?? "dot"}" not found: skipping ${path.relative(options.root, svgPath)} (install it with .ci/install-report-deps.sh)`,
+    );
     svgPath = undefined;
   } else {
     fs.writeFileSync(svgPath, svg);
   }
   const markdownPath = path.join(outDir, `${stack}.md`);
   fs.writeFileSync(markdownPath, renderReport(stack, model, plan, svgPath ? { svg: path.basename(svgPath) } : {}));
-  log(`wrote ${path.relative(options.root, markdownPath)}${svgPath ? ` and ${path.relative(options.root, svgPath)}` : ""}: ${plan.feasible ? "feasible" : `NOT feasible (${plan.errors.length} errors)`}, ${plan.warnings.length} warnings`);
+  log(
+    `wrote ${path.relative(options.root, markdownPath)}${svgPath ? ` and ${path.relative(options.root, svgPath)}` : ""}: ${plan.feasible ? "feasible" : `NOT feasible (${plan.errors.length} errors)`}, ${plan.warnings.length} warnings`,
+  );
   return { markdownPath, svgPath, plan };
 }
 
@@ -89,7 +98,9 @@ function main(argv: string[]): number {
   const check = argv.includes("--check");
   const root = path.resolve(__dirname, "..");
   if (args.length !== 1) {
-    console.error(`usage: npm run report -- <stack> [--check]   (stacks: ${listStacks(path.join(root, "stacks")).join(", ") || "none"})`);
+    console.error(
+      `usage: npm run report -- <stack> [--check]   (stacks: ${listStacks(path.join(root, "stacks")).join(", ") || "none"})`,
+    );
     return 64;
   }
   try {

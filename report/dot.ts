@@ -33,6 +33,11 @@ export function topologyToDot(topology: Topology, title: string): string {
   return out.join("\n") + "\n";
 }
 
-export function renderDot(model: PlatformModel, plan: Plan, limits?: TopologyLimits, title = "kubevirt-sriov topology"): string {
+export function renderDot(
+  model: PlatformModel,
+  plan: Plan,
+  limits?: TopologyLimits,
+  title = "kubevirt-sriov topology",
+): string {
   return topologyToDot(buildTopology(model, plan, limits), title);
 }

@@ -64,26 +64,55 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
   // With profiles, each node row says its profile, and the profiles are summed first.
   const profiles = plan.profiles ?? [];
   const profileOf = new Map(model.nodes.map((n) => [n.config.name, n.source.profile ?? "—"]));
-  const withProfile = (node: string, rest: (string | number)[]) => (profiles.length > 0 ? [node, profileOf.get(node) ?? "—", ...rest] : [node, ...rest]);
+  const withProfile = (node: string, rest: (string | number)[]) =>
+    profiles.length > 0 ? [node, profileOf.get(node) ?? "—", ...rest] : [node, ...rest];
   const nodeHead = (rest: string[]) => (profiles.length > 0 ? ["node", "profile", ...rest] : ["node", ...rest]);
   if (profiles.length > 0) {
-    out.push(`### ${SECTIONS.profiles}`, "", "Each cell is supplied / requested / free, summed over the profile's nodes.", "");
-    out.push(...table(["profile", "nodes", "VFs per pool", "dedicated CPUs", "1Gi hugepages", "2Mi hugepages"], profiles.map((p) => [
-      p.profile, p.nodes, p.pools.map((x) => `${x.pool} ${x.supply} / ${x.requested} / ${x.free}`).join("; ") || "—", q(p.dedicatedCpus), q(p.hugepages1Gi), q(p.hugepages2Mi),
-    ])), "");
+    out.push(
+      `### ${SECTIONS.profiles}`,
+      "",
+      "Each cell is supplied / requested / free, summed over the profile's nodes.",
+      "",
+    );
+    out.push(
+      ...table(
+        ["profile", "nodes", "VFs per pool", "dedicated CPUs", "1Gi hugepages", "2Mi hugepages"],
+        profiles.map((p) => [
+          p.profile,
+          p.nodes,
+          p.pools.map((x) => `${x.pool} ${x.supply} / ${x.requested} / ${x.free}`).join("; ") || "—",
+          q(p.dedicatedCpus),
+          q(p.hugepages1Gi),
+          q(p.hugepages2Mi),
+        ]),
+      ),
+      "",
+    );
   }
   out.push(`### ${SECTIONS.pools}`, "");
   const poolRows: (string | number)[][] = [];
   for (const p of plan.pools) {
-    for (const n of p.byNode) poolRows.push([p.pool, p.resource, ...withProfile(n.node, [n.supply, n.requested, n.free])]);
-    poolRows.push([p.pool, p.resource, ...withProfile("**all nodes**", [p.supply, `${p.demand}${p.demand > p.supply ? " ⚠" : ""}`, p.supply - p.demand])]);
+    for (const n of p.byNode)
+      poolRows.push([p.pool, p.resource, ...withProfile(n.node, [n.supply, n.requested, n.free])]);
+    poolRows.push([
+      p.pool,
+      p.resource,
+      ...withProfile("**all nodes**", [p.supply, `${p.demand}${p.demand > p.supply ? " ⚠" : ""}`, p.supply - p.demand]),
+    ]);
   }
-  const poolAlign: ("l" | "r")[] = profiles.length > 0 ? ["l", "l", "l", "l", "r", "r", "r"] : ["l", "l", "l", "r", "r", "r"];
+  const poolAlign: ("l" | "r")[] =
+    profiles.length > 0 ? ["l", "l", "l", "l", "r", "r", "r"] : ["l", "l", "l", "r", "r", "r"];
   out.push(...table(["pool", "resource", ...nodeHead(["supplied", "requested", "free"])], poolRows, poolAlign), "");
   out.push("The **all nodes** row counts every VM's request, placed or not.", "");
 
   out.push(`### ${SECTIONS.nodes}`, "", "Each cell is supplied / requested / free.", "");
-  out.push(...table(nodeHead(["dedicated CPUs", "1Gi hugepages", "2Mi hugepages"]), plan.nodes.map((n) => withProfile(n.node, [q(n.dedicatedCpus), q(n.hugepages1Gi), q(n.hugepages2Mi)]))), "");
+  out.push(
+    ...table(
+      nodeHead(["dedicated CPUs", "1Gi hugepages", "2Mi hugepages"]),
+      plan.nodes.map((n) => withProfile(n.node, [q(n.dedicatedCpus), q(n.hugepages1Gi), q(n.hugepages2Mi)])),
+    ),
+    "",
+  );
 
   out.push(`## ${SECTIONS.placement}`, "");
   const vmByRef = new Map(model.vms.map((v) => [v.ref, v]));
@@ -91,7 +120,13 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
     const vm = vmByRef.get(p.vm);
     const d = vm ? vmDemand(vm) : undefined;
     const vfs = d ? [...d.vfs].map(([pool, n]) => `${n}×${pool}`).join(", ") : "";
-    const hp = d ? (d.hugepages1Gi > 0 ? `${d.hugepages1Gi}×1Gi` : d.hugepages2Mi > 0 ? `${d.hugepages2Mi}×2Mi` : "none") : "";
+    const hp = d
+      ? d.hugepages1Gi > 0
+        ? `${d.hugepages1Gi}×1Gi`
+        : d.hugepages2Mi > 0
+          ? `${d.hugepages2Mi}×2Mi`
+          : "none"
+      : "";
     return [p.vm, p.node ?? "— (not placed)", vfs, d?.dedicatedCpus ?? "", hp, p.reason ?? ""];
   });
   out.push(...table(["VM", "node", "VFs", "dedicated CPUs", "hugepages", "reason"], placementRows), "");
@@ -103,7 +138,9 @@ export function renderReport(stackName: string, model: PlatformModel, plan: Plan
 
   out.push(`## ${SECTIONS.errors}`, "");
   if (plan.errors.length === 0) out.push("None.");
-  else for (const e of plan.errors) out.push(`- ${e.kind === "capacity" ? "capacity" : "consistency"}: ${formatProblem(CONFIG_ROOT, e)}`);
+  else
+    for (const e of plan.errors)
+      out.push(`- ${e.kind === "capacity" ? "capacity" : "consistency"}: ${formatProblem(CONFIG_ROOT, e)}`);
   out.push("");
   return out.join("\n");
 }

@@ -55,7 +55,9 @@ export function buildTopology(model: PlatformModel, plan: Plan, limits: Topology
   shown.forEach((node, ni) => {
     const nid = `node_${ni}`;
     const cap = node.config.capacity;
-    const lines = [node.source.profile !== undefined ? `${node.config.name} (profile ${node.source.profile})` : node.config.name];
+    const lines = [
+      node.source.profile !== undefined ? `${node.config.name} (profile ${node.source.profile})` : node.config.name,
+    ];
     if (cap.dedicatedCpus > 0 || cap.hugepages1Gi > 0 || cap.hugepages2Mi > 0) {
       lines.push(`${cap.dedicatedCpus} dedicated CPUs, ${cap.hugepages1Gi}×1Gi + ${cap.hugepages2Mi}×2Mi hugepages`);
     }
@@ -80,10 +82,11 @@ export function buildTopology(model: PlatformModel, plan: Plan, limits: Topology
     if (profiles.length > 0) more.push(`profiles ${profiles.join(", ")}`);
     vertices.push({ id: "node_more", kind: "node", lines: more });
     for (const node of folded) {
-      for (const pf of node.pfs) for (const g of pf.groups) {
-        const to = poolId.get(g.pool);
-        if (to) addEdge("node_more", to);
-      }
+      for (const pf of node.pfs)
+        for (const g of pf.groups) {
+          const to = poolId.get(g.pool);
+          if (to) addEdge("node_more", to);
+        }
     }
   }
 
@@ -113,7 +116,15 @@ export function buildTopology(model: PlatformModel, plan: Plan, limits: Topology
   shownVms.forEach((vm, i) => {
     const id = `vm_${i}`;
     const node = nodeOf.get(vm.ref);
-    vertices.push({ id, kind: "vm", lines: [vm.ref, `${vm.config.role}, ${vm.config.cpus} vCPU, ${vm.config.memory}`, node ? `on ${node}` : "not placed"] });
+    vertices.push({
+      id,
+      kind: "vm",
+      lines: [
+        vm.ref,
+        `${vm.config.role}, ${vm.config.cpus} vCPU, ${vm.config.memory}`,
+        node ? `on ${node}` : "not placed",
+      ],
+    });
     for (const itf of vm.interfaces) {
       const from = netId.get(itf.network.ref);
       if (from) addEdge(from, id);

@@ -42,14 +42,20 @@ async function one(n: number, portBase: number): Promise<Row> {
     // Keys first (Lab.start makes them when missing; the guests' seeds need them).
     fs.mkdirSync(path.join(dir, "ssh"), { recursive: true, mode: 0o700 });
     const { execFileSync } = await import("child_process");
-    for (const k of ["id_ed25519", "admin_ed25519"]) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "ssh", k)]);
+    for (const k of ["id_ed25519", "admin_ed25519"])
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "ssh", k)]);
     const boot = await startGuests(lab.guests, image, { fresh: true });
     const bootToSsh = Math.max(...boot);
-    const guestRssMiB = lab.guests.map((g) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${g.pid}/status`, "utf8"))?.[1] ?? 0) / 1024));
+    const guestRssMiB = lab.guests.map((g) =>
+      Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${g.pid}/status`, "utf8"))?.[1] ?? 0) / 1024),
+    );
     await lab.start();
     const must = (r: { status: number | null; stdout: string; stderr: string }, what: string) => {
       const d = r.stdout.indexOf("Diagnostics:");
-      if (r.status !== 0) throw new Error(`${what} failed:\n${d < 0 ? r.stdout.slice(-4000) : r.stdout.slice(d, d + 6000)}\n${r.stderr.slice(-2000)}`);
+      if (r.status !== 0)
+        throw new Error(
+          `${what} failed:\n${d < 0 ? r.stdout.slice(-4000) : r.stdout.slice(d, d + 6000)}\n${r.stderr.slice(-2000)}`,
+        );
     };
     t0 = Date.now();
     let first = lab.up();
@@ -83,7 +89,9 @@ async function one(n: number, portBase: number): Promise<Row> {
     t0 = Date.now();
     const rebootToSsh = await g.reboot();
     for (;;) {
-      const r = await g.ssh(`cat /sys/bus/pci/devices/${pf.pciAddress}/sriov_numvfs; systemctl is-active kubevirt-sriov-vfs.service`);
+      const r = await g.ssh(
+        `cat /sys/bus/pci/devices/${pf.pciAddress}/sriov_numvfs; systemctl is-active kubevirt-sriov-vfs.service`,
+      );
       const [num, active] = r.stdout.trim().split("\n");
       if (Number(num) === want && active === "active") break;
       if (Date.now() - t0 > 300_000) throw new Error("VFs not back within 300 s of the reboot");
@@ -95,7 +103,19 @@ async function one(n: number, portBase: number): Promise<Row> {
     t0 = Date.now();
     must(lab.destroy(), "destroy");
     const destroy = secs(t0);
-    return { nodes: n, firstUpRetried, bootToSsh: Math.round(bootToSsh * 10) / 10, guestRssMiB, firstUp, reprepareUp, noopUp, rebootToSsh: Math.round(rebootToSsh * 10) / 10, rebootToVfs, vfUnitActiveAfterBoot, destroy };
+    return {
+      nodes: n,
+      firstUpRetried,
+      bootToSsh: Math.round(bootToSsh * 10) / 10,
+      guestRssMiB,
+      firstUp,
+      reprepareUp,
+      noopUp,
+      rebootToSsh: Math.round(rebootToSsh * 10) / 10,
+      rebootToVfs,
+      vfUnitActiveAfterBoot,
+      destroy,
+    };
   } finally {
     await lab.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -117,7 +137,10 @@ async function main(): Promise<void> {
     [
       "| nodes | boot to SSH s | guest RSS MiB | first up s | re-prepare up s | no-op up s | reboot to SSH s | reboot to VFs s | unit active (s after boot) | destroy s |",
       "|---|---|---|---|---|---|---|---|---|---|",
-      ...rows.map((r) => `| ${r.nodes} | ${r.bootToSsh} | ${r.guestRssMiB.join(", ")} | ${r.firstUp}${r.firstUpRetried ? " (re-run once)" : ""} | ${r.reprepareUp} | ${r.noopUp} | ${r.rebootToSsh} | ${r.rebootToVfs} | ${r.vfUnitActiveAfterBoot} | ${r.destroy} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.nodes} | ${r.bootToSsh} | ${r.guestRssMiB.join(", ")} | ${r.firstUp}${r.firstUpRetried ? " (re-run once)" : ""} | ${r.reprepareUp} | ${r.noopUp} | ${r.rebootToSsh} | ${r.rebootToVfs} | ${r.vfUnitActiveAfterBoot} | ${r.destroy} |`,
+      ),
     ].join("\n") + "\n",
   );
 }

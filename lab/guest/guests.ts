@@ -69,7 +69,12 @@ export interface GuestImage {
 }
 
 function imageAt(dir: string): GuestImage {
-  return { dir, kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.img"), rootfs: path.join(dir, "rootfs.img") };
+  return {
+    dir,
+    kernel: path.join(dir, "vmlinuz"),
+    initrd: path.join(dir, "initrd.img"),
+    rootfs: path.join(dir, "rootfs.img"),
+  };
 }
 
 /** The image if it is built (no build). */
@@ -81,13 +86,16 @@ export function builtImage(): GuestImage | undefined {
 /** Builds the image unless cached (or waits for a build already running); progress on stderr. */
 export function ensureImage(): Promise<GuestImage> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [path.join(GUEST_DIR, "build-image.sh"), "ensure"], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn("bash", [path.join(GUEST_DIR, "build-image.sh"), "ensure"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) resolve(imageAt(out.trim().split("\n").pop() as string));
-      else reject(new Error(`the guest image build failed (exit ${code}); see ~/.cache/kubevirt-sriov/guest/build.log`));
+      else
+        reject(new Error(`the guest image build failed (exit ${code}); see ~/.cache/kubevirt-sriov/guest/build.log`));
     });
   });
 }
@@ -130,7 +138,12 @@ export class Guest {
    * labDir: the lab directory; adminKey: the private key the lab itself logs in with (its public
    * half, with every key in authorizedKeys, goes into the guest's authorized_keys).
    */
-  constructor(readonly labDir: string, readonly spec: GuestSpec, readonly adminKey: string, readonly authorizedKeys: string[]) {
+  constructor(
+    readonly labDir: string,
+    readonly spec: GuestSpec,
+    readonly adminKey: string,
+    readonly authorizedKeys: string[],
+  ) {
     this.dir = path.join(labDir, "guests", spec.name);
     this.seedDir = path.join(this.dir, "seed");
     this.overlay = path.join(this.dir, "overlay.qcow2");
@@ -156,27 +169,45 @@ export class Guest {
 
   /** The guest's public host key, "ssh-ed25519 AAAA..." (what ssh-keyscan prints, without the host). */
   hostKey(): string {
-    return fs.readFileSync(path.join(this.seedDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+    return fs
+      .readFileSync(path.join(this.seedDir, "ssh_host_ed25519_key.pub"), "utf8")
+      .trim()
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
   }
 
   /** Host key (generated once, on the host), authorized keys and hostname into the seed disk. */
   private writeSeed(): string {
     fs.mkdirSync(this.seedDir, { recursive: true, mode: 0o700 });
     const key = path.join(this.seedDir, "ssh_host_ed25519_key");
-    if (!fs.existsSync(key)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${this.name}-host`, "-f", key]);
+    if (!fs.existsSync(key))
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${this.name}-host`, "-f", key]);
     fs.writeFileSync(path.join(this.seedDir, "hostname"), `${this.name}\n`);
     const pubs = [`${this.adminKey}.pub`, ...this.authorizedKeys].map((f) => fs.readFileSync(f, "utf8").trim());
     fs.writeFileSync(path.join(this.seedDir, "authorized_keys"), [...new Set(pubs)].join("\n") + "\n");
     fs.writeFileSync(this.knownHosts, `[127.0.0.1]:${this.spec.sshPort} ${this.hostKey()}\n`);
     const tar = path.join(this.dir, "seed.tar");
-    execFileSync("tar", ["-C", this.seedDir, "--owner=0", "--group=0", "-cf", tar, "hostname", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub", "authorized_keys"]);
+    execFileSync("tar", [
+      "-C",
+      this.seedDir,
+      "--owner=0",
+      "--group=0",
+      "-cf",
+      tar,
+      "hostname",
+      "ssh_host_ed25519_key",
+      "ssh_host_ed25519_key.pub",
+      "authorized_keys",
+    ]);
     return tar;
   }
 
   /** A qcow2 overlay on the image, kept across starts (a node's disk) unless the image changed. */
   private ensureOverlay(image: GuestImage, fresh: boolean): void {
     const marker = path.join(this.dir, "image");
-    const same = fs.existsSync(this.overlay) && fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === image.rootfs;
+    const same =
+      fs.existsSync(this.overlay) && fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === image.rootfs;
     if (same && !fresh) return;
     fs.rmSync(this.overlay, { force: true });
     execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.rootfs, this.overlay]);
@@ -186,48 +217,78 @@ export class Guest {
   /** QEMU's command line (pure: tests read it). */
   qemuArgs(image: GuestImage, seedTar: string): string[] {
     const s = this.spec;
-    const mac = (nic: number) => `52:54:00:4b:${s.index.toString(16).padStart(2, "0")}:${nic.toString(16).padStart(2, "0")}`;
+    const mac = (nic: number) =>
+      `52:54:00:4b:${s.index.toString(16).padStart(2, "0")}:${nic.toString(16).padStart(2, "0")}`;
     const args = [
-      "-name", s.name,
-      "-machine", "q35,kernel-irqchip=split",
-      "-accel", "tcg,thread=multi",
-      "-cpu", "max",
-      "-smp", String(s.cpus ?? 2),
-      "-m", String(s.memoryMiB ?? 1536),
-      "-device", "intel-iommu,intremap=on,caching-mode=on",
-      "-nodefaults", "-no-user-config", "-display", "none",
-      "-chardev", `file,id=console,path=${this.console},append=on`,
-      "-serial", "chardev:console",
-      "-kernel", image.kernel,
-      "-initrd", image.initrd,
-      "-append", "root=LABEL=kvs-root rw console=ttyS0 intel_iommu=on iommu=pt",
-      "-drive", `file=${this.overlay},if=none,id=root,format=qcow2,discard=unmap`,
-      "-device", "virtio-blk-pci,drive=root",
-      "-drive", `file=${seedTar},if=none,id=seed,format=raw,readonly=on`,
-      "-device", "virtio-blk-pci,drive=seed,serial=kvs-seed",
-      "-netdev", `user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22${this.guestForwards()}`,
-      "-device", `virtio-net-pci,netdev=mgmt,mac=${mac(0)}`,
+      "-name",
+      s.name,
+      "-machine",
+      "q35,kernel-irqchip=split",
+      "-accel",
+      "tcg,thread=multi",
+      "-cpu",
+      "max",
+      "-smp",
+      String(s.cpus ?? 2),
+      "-m",
+      String(s.memoryMiB ?? 1536),
+      "-device",
+      "intel-iommu,intremap=on,caching-mode=on",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-chardev",
+      `file,id=console,path=${this.console},append=on`,
+      "-serial",
+      "chardev:console",
+      "-kernel",
+      image.kernel,
+      "-initrd",
+      image.initrd,
+      "-append",
+      "root=LABEL=kvs-root rw console=ttyS0 intel_iommu=on iommu=pt",
+      "-drive",
+      `file=${this.overlay},if=none,id=root,format=qcow2,discard=unmap`,
+      "-device",
+      "virtio-blk-pci,drive=root",
+      "-drive",
+      `file=${seedTar},if=none,id=seed,format=raw,readonly=on`,
+      "-device",
+      "virtio-blk-pci,drive=seed,serial=kvs-seed",
+      "-netdev",
+      `user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22${this.guestForwards()}`,
+      "-device",
+      `virtio-net-pci,netdev=mgmt,mac=${mac(0)}`,
     ];
     const k = s.kubelet;
     if (k) {
       const w = k.clusterWire;
       args.push(
-        "-drive", `file=${k.toolsDisk},if=none,id=tools,format=raw,readonly=on`,
-        "-device", "virtio-blk-pci,drive=tools,serial=kvs-tools",
-        "-netdev", `dgram,id=cluster,local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
+        "-drive",
+        `file=${k.toolsDisk},if=none,id=tools,format=raw,readonly=on`,
+        "-device",
+        "virtio-blk-pci,drive=tools,serial=kvs-tools",
+        "-netdev",
+        `dgram,id=cluster,local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
         // e1000e, not virtio-net: the image's 10-mgmt.network takes every virtio NIC.
-        "-device", `e1000e,netdev=cluster,mac=${mac(0x10)}`,
+        "-device",
+        `e1000e,netdev=cluster,mac=${mac(0x10)}`,
       );
     }
     s.pfs.forEach((w, i) => {
       const n = i + 1;
       args.push(
-        "-device", `pcie-root-port,id=rp${n},chassis=${n},slot=${n}`,
-        "-netdev", `dgram,id=wire${n},local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
-        "-device", `igb,bus=rp${n},netdev=wire${n},mac=${mac(n)}`,
+        "-device",
+        `pcie-root-port,id=rp${n},chassis=${n},slot=${n}`,
+        "-netdev",
+        `dgram,id=wire${n},local.type=inet,local.host=127.0.0.1,local.port=${w.localPort},remote.type=inet,remote.host=127.0.0.1,remote.port=${w.remotePort}`,
+        "-device",
+        `igb,bus=rp${n},netdev=wire${n},mac=${mac(n)}`,
       );
       // Kubelet guests record their PF wires (what the NIC puts on the wire, VLAN tags included).
-      if (s.kubelet) args.push("-object", `filter-dump,id=dump${n},netdev=wire${n},file=${this.wireCapture(n)},maxlen=256`);
+      if (s.kubelet)
+        args.push("-object", `filter-dump,id=dump${n},netdev=wire${n},file=${this.wireCapture(n)},maxlen=256`);
     });
     return args;
   }
@@ -239,8 +300,11 @@ export class Guest {
   private guestForwards(): string {
     const k = this.spec.kubelet;
     if (!k) return "";
-    const fwd = (addr: string, port: number, hostPort: number) => `,guestfwd=tcp:${addr}:${port}-cmd:socat STDIO TCP:127.0.0.1:${hostPort}`;
-    return fwd(GUEST_API_ADDRESS, k.apiPort, k.apiPort) + fwd(GUEST_REGISTRY_ADDRESS, GUEST_REGISTRY_PORT, k.registryPort);
+    const fwd = (addr: string, port: number, hostPort: number) =>
+      `,guestfwd=tcp:${addr}:${port}-cmd:socat STDIO TCP:127.0.0.1:${hostPort}`;
+    return (
+      fwd(GUEST_API_ADDRESS, k.apiPort, k.apiPort) + fwd(GUEST_REGISTRY_ADDRESS, GUEST_REGISTRY_PORT, k.registryPort)
+    );
   }
 
   /** Starts QEMU (no wait for the boot: see waitForSsh). `fresh` discards the guest's disk. */
@@ -266,8 +330,13 @@ export class Guest {
       const size = fs.fstatSync(fd).size;
       const buf = Buffer.alloc(Math.min(4096, size));
       fs.readSync(fd, buf, 0, buf.length, size - buf.length);
-      // eslint-disable-next-line no-control-regex
-      const lines = buf.toString("utf8").replace(/\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])/g, "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+      const lines = buf
+        .toString("utf8")
+        // eslint-disable-next-line no-control-regex -- the console's ANSI escapes start with ESC
+        .replace(/\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])/g, "")
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
       return lines.length ? lines[lines.length - 1] : "";
     } finally {
       fs.closeSync(fd);
@@ -275,19 +344,33 @@ export class Guest {
   }
 
   /** Runs a command in the guest over SSH with the lab's admin key, the host key pinned. */
-  ssh(command: string, opts: { input?: string | Buffer; timeoutMs?: number; knownHosts?: string; key?: string } = {}): Promise<SshResult> {
+  ssh(
+    command: string,
+    opts: { input?: string | Buffer; timeoutMs?: number; knownHosts?: string; key?: string } = {},
+  ): Promise<SshResult> {
     const args = [
-      "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${opts.knownHosts ?? this.knownHosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "IdentitiesOnly=yes",
-      "-o", "ConnectTimeout=10",
-      "-o", "ServerAliveInterval=5",
-      "-o", "ServerAliveCountMax=6",
-      "-o", "LogLevel=ERROR",
-      "-i", opts.key ?? this.adminKey,
-      "-p", String(this.spec.sshPort),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${opts.knownHosts ?? this.knownHosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "ServerAliveInterval=5",
+      "-o",
+      "ServerAliveCountMax=6",
+      "-o",
+      "LogLevel=ERROR",
+      "-i",
+      opts.key ?? this.adminKey,
+      "-p",
+      String(this.spec.sshPort),
       "root@127.0.0.1",
       command,
     ];
@@ -313,7 +396,8 @@ export class Guest {
   /** Like ssh(), but throws unless the command exits 0; returns stdout. */
   async run(command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
     const r = await this.ssh(command, opts);
-    if (r.status !== 0) throw new Error(`${this.name}: \`${command.slice(0, 200)}\` exited ${r.status}:\n${r.stderr.slice(-2000)}`);
+    if (r.status !== 0)
+      throw new Error(`${this.name}: \`${command.slice(0, 200)}\` exited ${r.status}:\n${r.stderr.slice(-2000)}`);
     return r.stdout;
   }
 
@@ -324,17 +408,26 @@ export class Guest {
   }
 
   /** Waits until sshd answers and a login works; progress(elapsed s, console line) while it waits. */
-  async waitForSsh(timeoutMs: number, progress?: (seconds: number, line: string) => void, notBoot?: string): Promise<number> {
+  async waitForSsh(
+    timeoutMs: number,
+    progress?: (seconds: number, line: string) => void,
+    notBoot?: string,
+  ): Promise<number> {
     const t0 = Date.now();
     for (;;) {
       const seconds = Math.round((Date.now() - t0) / 1000);
-      if (!this.running()) throw new Error(`${this.name}: QEMU is not running (see ${logFile(this.labDir, this.daemon)} and ${this.console})`);
+      if (!this.running())
+        throw new Error(
+          `${this.name}: QEMU is not running (see ${logFile(this.labDir, this.daemon)} and ${this.console})`,
+        );
       if (await sshBanner(this.spec.sshPort)) {
         const id = await this.bootId();
         if (id !== undefined && id !== notBoot) return (Date.now() - t0) / 1000;
       }
       if (Date.now() - t0 > timeoutMs) {
-        throw new Error(`${this.name}: no SSH login on 127.0.0.1:${this.spec.sshPort} within ${timeoutMs / 1000} s; console: ${this.consoleTail()} (${this.console})`);
+        throw new Error(
+          `${this.name}: no SSH login on 127.0.0.1:${this.spec.sshPort} within ${timeoutMs / 1000} s; console: ${this.consoleTail()} (${this.console})`,
+        );
       }
       progress?.(seconds, this.consoleTail());
       await sleep(1000);
@@ -361,7 +454,11 @@ export class Guest {
 }
 
 /** Boots guests in parallel, one progress line for all while they boot; returns seconds to SSH each. */
-export async function startGuests(guests: Guest[], image: GuestImage, opts: { fresh?: boolean; timeoutMs?: number; out?: NodeJS.WriteStream } = {}): Promise<number[]> {
+export async function startGuests(
+  guests: Guest[],
+  image: GuestImage,
+  opts: { fresh?: boolean; timeoutMs?: number; out?: NodeJS.WriteStream } = {},
+): Promise<number[]> {
   const out = opts.out ?? process.stderr;
   const t0 = Date.now();
   const state = new Map<string, string>();
@@ -376,7 +473,9 @@ export async function startGuests(guests: Guest[], image: GuestImage, opts: { fr
     const now = Date.now();
     if (!force && now - lastPrint < (tty ? 500 : 15_000)) return;
     lastPrint = now;
-    const line = `    booting ${guests.length} guest(s), ${Math.round((now - t0) / 1000)} s: ` + guests.map((g) => `${g.name} ${state.get(g.name)}`).join(" | ");
+    const line =
+      `    booting ${guests.length} guest(s), ${Math.round((now - t0) / 1000)} s: ` +
+      guests.map((g) => `${g.name} ${state.get(g.name)}`).join(" | ");
     if (tty) out.write(`\r\x1b[K${line.slice(0, (out.columns ?? 160) - 1)}`);
     else out.write(line + "\n");
   };
@@ -419,6 +518,9 @@ export function labGuestSpecs(count: number, sshPort: (i: number) => number, wir
     name: `lab-node-${g + 1}`,
     sshPort: sshPort(g),
     index: g + 1,
-    pfs: Array.from({ length: pfCount(g) }, (_, p) => ({ localPort: port(g, p), remotePort: peer.get(`${g}/${p}`) ?? port(g, 3) })),
+    pfs: Array.from({ length: pfCount(g) }, (_, p) => ({
+      localPort: port(g, p),
+      remotePort: peer.get(`${g}/${p}`) ?? port(g, 3),
+    })),
   }));
 }

@@ -31,7 +31,17 @@ export const GUEST_POOLS = [{ name: "pod_net" }];
  * The network the real-kubelet lab's test pods attach to: pod_net VFs on VLAN 300, addresses given
  * per pod (static IPAM: host-local would hand out the same address on every node).
  */
-export const KUBELET_NETWORKS = [{ name: "pod-net", namespace: "default", pool: "pod_net", vlan: 300, spoofchk: "on", trust: "on", ipam: { type: "static" } }];
+export const KUBELET_NETWORKS = [
+  {
+    name: "pod-net",
+    namespace: "default",
+    pool: "pod_net",
+    vlan: 300,
+    spoofchk: "on",
+    trust: "on",
+    ipam: { type: "static" },
+  },
+];
 
 /**
  * Node i's physical functions in the stack, from its discovered PFs: the first by name, a second
@@ -42,9 +52,14 @@ export const KUBELET_NETWORKS = [{ name: "pod-net", namespace: "default", pool: 
  *               (with kubelets: 4 VFs, 0-2 voip_media, 3 pod_net (netdevice))
  *   lab-node-3+: PF 1: 2 VFs, voip_sig (vfio-pci)
  */
-export function guestPhysicalFunctions(index: number, pfs: PhysicalFunctionReport[], kubelets = false): Record<string, unknown>[] {
+export function guestPhysicalFunctions(
+  index: number,
+  pfs: PhysicalFunctionReport[],
+  kubelets = false,
+): Record<string, unknown>[] {
   const need = index === 0 ? 2 : 1;
-  if (pfs.length < need) throw new Error(`lab-node-${index + 1}: ${need} SR-IOV PF(s) expected, the guest reports ${pfs.length}`);
+  if (pfs.length < need)
+    throw new Error(`lab-node-${index + 1}: ${need} SR-IOV PF(s) expected, the guest reports ${pfs.length}`);
   const byName = (pf: PhysicalFunctionReport) => {
     if (!pf.name) throw new Error(`lab-node-${index + 1}: PF ${pf.pciAddress} has no netdev`);
     return pf.name;
@@ -77,6 +92,7 @@ export function guestPhysicalFunctions(index: number, pfs: PhysicalFunctionRepor
       },
     ];
   }
-  if (index === 1) return [{ name: byName(pfs[0]), numVfs: 3, pool: "voip_media", vfSettings: { trust: true, spoofchk: false } }];
+  if (index === 1)
+    return [{ name: byName(pfs[0]), numVfs: 3, pool: "voip_media", vfSettings: { trust: true, spoofchk: false } }];
   return [{ name: byName(pfs[0]), numVfs: 2, pool: "voip_sig" }];
 }

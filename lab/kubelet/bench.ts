@@ -21,7 +21,8 @@ function arg(name: string, dflt: number): number {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[], digits = 0) => `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+const fmt = (xs: number[], digits = 0) =>
+  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
 async function main(): Promise<void> {
   const runs = arg("runs", 3);
@@ -29,7 +30,14 @@ async function main(): Promise<void> {
   // SIPp in a TCG guest completes about a dozen calls per second: offer less, or the run ends at
   // SIPp's timeout with calls still open.
   const rate = arg("rate", 10);
-  const lab = new Lab({ dir: fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-kubelet-")), portBase: arg("port-base", 24800), quiet: true, kernel: true, kubelets: true, nodeCount: 2 });
+  const lab = new Lab({
+    dir: fs.mkdtempSync(path.join(os.tmpdir(), "kvs-bench-kubelet-")),
+    portBase: arg("port-base", 24800),
+    quiet: true,
+    kernel: true,
+    kubelets: true,
+    nodeCount: 2,
+  });
   const rows: [string, string][] = [];
   const secs = async <T>(f: () => Promise<T> | T): Promise<[T, number]> => {
     const t0 = Date.now();
@@ -47,34 +55,67 @@ async function main(): Promise<void> {
     const cp = lab.controlPlane;
     const pods: SipPod[] = [];
     const podTimes: number[] = [];
-    for (const [i, ip] of [[0, "10.56.0.31"], [1, "10.56.0.32"]] as const) {
+    for (const [i, ip] of [
+      [0, "10.56.0.31"],
+      [1, "10.56.0.32"],
+    ] as const) {
       const name = `bench-vf-${i}`;
       const [pod, s] = await secs(async () => {
-        await createPod(cp, vfPod({ name, node: lab.guests[i].name, image, networks: [{ name: "pod-net", ips: [`${ip}/24`] }], resources: { "intel.com/pod_net": 1 } }));
+        await createPod(
+          cp,
+          vfPod({
+            name,
+            node: lab.guests[i].name,
+            image,
+            networks: [{ name: "pod-net", ips: [`${ip}/24`] }],
+            resources: { "intel.com/pod_net": 1 },
+          }),
+        );
         return waitRunning(cp, "default", name, 600_000);
       });
       podTimes.push(s);
       pods.push({ guest: lab.guests[i], namespace: "default", name, ip });
-      (pods[i] as SipPod & { primary?: string }).primary = networkStatus(pod).find((n) => n.interface === "eth0")?.ips?.[0];
+      (pods[i] as SipPod & { primary?: string }).primary = networkStatus(pod).find((n) => n.interface === "eth0")
+        ?.ips?.[0];
     }
-    rows.push(["pod with a VF, create to Running, first on its node (image pull) (s)", podTimes.map((t) => t.toFixed(1)).join(" / ")]);
+    rows.push([
+      "pod with a VF, create to Running, first on its node (image pull) (s)",
+      podTimes.map((t) => t.toFixed(1)).join(" / "),
+    ]);
     // The same pod again: the image is on the node now.
     const again: number[] = [];
     for (let r = 0; r < runs; r++) {
       await deletePod(cp, "default", "bench-vf-0");
       const [, s] = await secs(async () => {
-        await createPod(cp, vfPod({ name: "bench-vf-0", node: lab.guests[0].name, image, networks: [{ name: "pod-net", ips: ["10.56.0.31/24"] }], resources: { "intel.com/pod_net": 1 } }));
+        await createPod(
+          cp,
+          vfPod({
+            name: "bench-vf-0",
+            node: lab.guests[0].name,
+            image,
+            networks: [{ name: "pod-net", ips: ["10.56.0.31/24"] }],
+            resources: { "intel.com/pod_net": 1 },
+          }),
+        );
         return waitRunning(cp, "default", "bench-vf-0", 600_000);
       });
       again.push(s);
     }
-    (pods[0] as SipPod & { primary?: string }).primary = networkStatus(await cp.get("/api/v1/namespaces/default/pods/bench-vf-0")).find((n) => n.interface === "eth0")?.ips?.[0];
+    (pods[0] as SipPod & { primary?: string }).primary = networkStatus(
+      await cp.get("/api/v1/namespaces/default/pods/bench-vf-0"),
+    ).find((n) => n.interface === "eth0")?.ips?.[0];
     rows.push([`pod with a VF, create to Running, image present (s, median (min–max) of ${runs})`, fmt(again, 1)]);
 
     const model = parsePlatform((yaml.load(fs.readFileSync(lab.configFile, "utf8")) as any).config[CONFIG_ROOT]);
-    const base = sippRunFor(model.vms.find((v) => v.config.role === "loadgen")!, model);
+    const base = sippRunFor(
+      model.vms.find((v) => v.config.role === "loadgen")!,
+      model,
+    );
     const run = { ...base, rate, concurrency: Math.max(10, rate), calls, holdMs: 0 };
-    for (const [label, pick] of [["VFs (pod-net, VLAN 300, igbvf)", (p: SipPod) => p.ip], ["primary network (bridge + cluster wire)", (p: SipPod) => (p as SipPod & { primary: string }).primary]] as const) {
+    for (const [label, pick] of [
+      ["VFs (pod-net, VLAN 300, igbvf)", (p: SipPod) => p.ip],
+      ["primary network (bridge + cluster wire)", (p: SipPod) => (p as SipPod & { primary: string }).primary],
+    ] as const) {
       const rates: number[] = [];
       const completed: number[] = [];
       let failed = 0;
@@ -106,7 +147,9 @@ async function main(): Promise<void> {
   }
   await lab.stop();
   fs.rmSync(lab.dir, { recursive: true, force: true });
-  process.stdout.write(`\n| real-kubelet lab (2 TCG guests, 2 vCPUs each, on ${os.cpus().length} host cores) | value |\n|---|---|\n`);
+  process.stdout.write(
+    `\n| real-kubelet lab (2 TCG guests, 2 vCPUs each, on ${os.cpus().length} host cores) | value |\n|---|---|\n`,
+  );
   for (const [k, v] of rows) process.stdout.write(`| ${k} | ${v} |\n`);
 }
 

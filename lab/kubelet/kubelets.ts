@@ -38,7 +38,17 @@ export interface KubeletArtifacts {
 
 /** Node tools, node-tools disk and images: built once per machine, cached (lab/kubelet/*.sh). */
 export async function ensureKubeletArtifacts(): Promise<KubeletArtifacts> {
-  await build(path.join(LAB, "toolchain.sh"), ["ensure", "kube-node", "containerd", "runc", "cri-tools", "cni-plugins", "multus", "sriov-dp", "sriov-cni"]);
+  await build(path.join(LAB, "toolchain.sh"), [
+    "ensure",
+    "kube-node",
+    "containerd",
+    "runc",
+    "cri-tools",
+    "cni-plugins",
+    "multus",
+    "sriov-dp",
+    "sriov-cni",
+  ]);
   const toolsDisk = await build(path.join(HERE, "node-disk.sh"), ["ensure"]);
   const images = await build(path.join(HERE, "images.sh"), ["ensure"]);
   return { toolsDisk, images };
@@ -46,7 +56,8 @@ export async function ensureKubeletArtifacts(): Promise<KubeletArtifacts> {
 
 export function kubeSchedulerBin(): string {
   const r = spawnSync("bash", [path.join(LAB, "toolchain.sh"), "dir", "kube-node"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`kube-scheduler is not built: run bash lab/toolchain.sh ensure kube-node\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`kube-scheduler is not built: run bash lab/toolchain.sh ensure kube-node\n${r.stderr}`);
   return r.stdout.trim().split("\n").pop() as string;
 }
 
@@ -64,7 +75,14 @@ export async function startRegistry(labDir: string, images: string, port: number
     ].join("\n"),
   );
   startDaemon(labDir, "registry", "docker-registry", ["serve", cfg]);
-  await waitFor("the lab registry", async () => fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok).catch(() => false), 30_000);
+  await waitFor(
+    "the lab registry",
+    async () =>
+      fetch(`http://127.0.0.1:${port}/v2/`)
+        .then((r) => r.ok)
+        .catch(() => false),
+    30_000,
+  );
 }
 
 /**
@@ -77,7 +95,10 @@ export function servedImage(labDir: string, name: string): string {
   const root = /rootdirectory: ([^ ,}]+)/.exec(cfg)?.[1];
   if (!root) throw new Error(`${labDir}/registry.yml names no storage root: start the lab first`);
   const list = fs.readFileSync(path.join(path.dirname(root), "images.txt"), "utf8");
-  const ref = list.split("\n").map((l) => l.split(" ")).find((w) => w[0] === name)?.[1];
+  const ref = list
+    .split("\n")
+    .map((l) => l.split(" "))
+    .find((w) => w[0] === name)?.[1];
   if (!ref) throw new Error(`the lab registry serves no image named ${name} (${path.dirname(root)}/images.txt)`);
   return `${REGISTRY_MIRROR}/${ref}`;
 }
@@ -121,10 +142,13 @@ export async function joinGuests(cp: ControlPlane, guests: Guest[], timeoutMs = 
     guests.map(async (g) => {
       const t0 = Date.now();
       const tar = filesTar(nodeFiles(kubeletNode(cp, g, peers)));
-      const r = await g.ssh("mkdir -p /opt/kvs && { mountpoint -q /opt/kvs || mount -o ro LABEL=kvs-tools /opt/kvs; } && /opt/kvs/setup", {
-        input: tar,
-        timeoutMs: 300_000,
-      });
+      const r = await g.ssh(
+        "mkdir -p /opt/kvs && { mountpoint -q /opt/kvs || mount -o ro LABEL=kvs-tools /opt/kvs; } && /opt/kvs/setup",
+        {
+          input: tar,
+          timeoutMs: 300_000,
+        },
+      );
       if (r.status !== 0) throw new Error(`${g.name}: node setup failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
       await waitFor(`Node ${g.name} Ready`, async () => nodeReady(cp, g.name), timeoutMs);
       return (Date.now() - t0) / 1000;

@@ -45,7 +45,15 @@ function kubeconfig(n: KubeletNode, user: string, cert: string, key: string): st
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "lab", cluster: { server: `https://${GUEST_API_ADDRESS}:${n.apiPort}`, "certificate-authority-data": b64(n.serverCa) } }],
+      clusters: [
+        {
+          name: "lab",
+          cluster: {
+            server: `https://${GUEST_API_ADDRESS}:${n.apiPort}`,
+            "certificate-authority-data": b64(n.serverCa),
+          },
+        },
+      ],
       users: [{ name: user, user: { "client-certificate-data": b64(cert), "client-key-data": b64(key) } }],
       contexts: [{ name: "lab", context: { cluster: "lab", user } }],
       "current-context": "lab",
@@ -60,7 +68,11 @@ export function kubeletConfig(): Record<string, unknown> {
   return {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: "/etc/kubernetes/pki/client-ca.crt" } },
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: false },
+      x509: { clientCAFile: "/etc/kubernetes/pki/client-ca.crt" },
+    },
     authorization: { mode: "AlwaysAllow" },
     cgroupDriver: "systemd",
     containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",

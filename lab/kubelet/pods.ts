@@ -51,19 +51,31 @@ export function vfPod(spec: VfPodSpec): Record<string, unknown> {
 export async function createPod(cp: ControlPlane, pod: Record<string, any>): Promise<void> {
   const ns = pod.metadata.namespace;
   const r = await cp.request("POST", `/api/v1/namespaces/${ns}/pods`, pod);
-  if (r.status !== 201) throw new Error(`creating pod ${ns}/${pod.metadata.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  if (r.status !== 201)
+    throw new Error(
+      `creating pod ${ns}/${pod.metadata.name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`,
+    );
 }
 
 /** Waits for Running with every container ready; returns the pod. Fails fast on a sandbox error. */
 export async function waitRunning(cp: ControlPlane, ns: string, name: string, timeoutMs = 300_000): Promise<any> {
   let pod: any;
-  await waitFor(`pod ${ns}/${name} Running`, async () => {
-    pod = await cp.find(`/api/v1/namespaces/${ns}/pods/${name}`);
-    const ready = (pod?.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
-    return pod?.status?.phase === "Running" && ready;
-  }, timeoutMs).catch(async (e) => {
-    const events = await cp.get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${name}`).catch(() => ({ items: [] }));
-    const last = (events.items as any[]).slice(-5).map((ev) => `${ev.reason}: ${ev.message}`).join("\n");
+  await waitFor(
+    `pod ${ns}/${name} Running`,
+    async () => {
+      pod = await cp.find(`/api/v1/namespaces/${ns}/pods/${name}`);
+      const ready = (pod?.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+      return pod?.status?.phase === "Running" && ready;
+    },
+    timeoutMs,
+  ).catch(async (e) => {
+    const events = await cp
+      .get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${name}`)
+      .catch(() => ({ items: [] }));
+    const last = (events.items as any[])
+      .slice(-5)
+      .map((ev) => `${ev.reason}: ${ev.message}`)
+      .join("\n");
     throw new Error(`${(e as Error).message}\nphase ${pod?.status?.phase}; events:\n${last}`);
   });
   return pod;
@@ -72,11 +84,21 @@ export async function waitRunning(cp: ControlPlane, ns: string, name: string, ti
 export async function deletePod(cp: ControlPlane, ns: string, name: string, timeoutMs = 120_000): Promise<void> {
   const r = await cp.request("DELETE", `/api/v1/namespaces/${ns}/pods/${name}`);
   if (r.status !== 200 && r.status !== 404) throw new Error(`deleting pod ${ns}/${name}: HTTP ${r.status}`);
-  await waitFor(`pod ${ns}/${name} gone`, async () => (await cp.find(`/api/v1/namespaces/${ns}/pods/${name}`)) === undefined, timeoutMs);
+  await waitFor(
+    `pod ${ns}/${name} gone`,
+    async () => (await cp.find(`/api/v1/namespaces/${ns}/pods/${name}`)) === undefined,
+    timeoutMs,
+  );
 }
 
 /** Runs a command in the pod's container, through crictl on its node; returns stdout. */
-export async function podExec(guest: Guest, ns: string, name: string, command: string, timeoutMs = 120_000): Promise<string> {
+export async function podExec(
+  guest: Guest,
+  ns: string,
+  name: string,
+  command: string,
+  timeoutMs = 120_000,
+): Promise<string> {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const script = [
     `pod=$(crictl pods --namespace ${q(ns)} --name ${q(`^${name}$`)} --state ready -q | head -n1)`,
@@ -89,7 +111,9 @@ export async function podExec(guest: Guest, ns: string, name: string, command: s
 }
 
 /** Multus' record of the pod's attachments (k8s.v1.cni.cncf.io/network-status). */
-export function networkStatus(pod: any): { name: string; interface?: string; ips?: string[]; mac?: string; "device-info"?: any }[] {
+export function networkStatus(
+  pod: any,
+): { name: string; interface?: string; ips?: string[]; mac?: string; "device-info"?: any }[] {
   const raw = pod?.metadata?.annotations?.["k8s.v1.cni.cncf.io/network-status"];
   return raw ? JSON.parse(raw) : [];
 }

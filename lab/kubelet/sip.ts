@@ -25,7 +25,10 @@ export interface SipResult {
 
 /** Parses SIPp's `-trace_stat` CSV (header line, then one line per period): the last line's totals. */
 export function parseSippStats(csv: string): { successful: number; failed: number; callRate: number } {
-  const lines = csv.trim().split("\n").filter((l) => l.includes(";"));
+  const lines = csv
+    .trim()
+    .split("\n")
+    .filter((l) => l.includes(";"));
   if (lines.length < 2) throw new Error(`SIPp wrote no statistics:\n${csv.slice(0, 500)}`);
   const header = lines[0].split(";");
   const last = lines[lines.length - 1].split(";");
@@ -50,7 +53,12 @@ export async function sipCalls(uas: SipPod, uac: SipPod, run: SippRun): Promise<
     statsFile: stats,
     errorsFile: `${stats}.errors`,
   };
-  await podExec(uas.guest, uas.namespace, uas.name, `pkill -x sipp; sipp -sn uas -i ${uas.ip} -p ${run.remote.port} -bg -nostdin >/dev/null 2>&1; sleep 1; pgrep -x sipp >/dev/null`);
+  await podExec(
+    uas.guest,
+    uas.namespace,
+    uas.name,
+    `pkill -x sipp; sipp -sn uas -i ${uas.ip} -p ${run.remote.port} -bg -nostdin >/dev/null 2>&1; sleep 1; pgrep -x sipp >/dev/null`,
+  );
   try {
     const t0 = Date.now();
     const out = await podExec(

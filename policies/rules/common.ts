@@ -14,7 +14,6 @@ export const TYPES = {
   localCommand: "command:local:Command",
 } as const;
 
-
 export type Json = Record<string, unknown>;
 
 /**
@@ -145,7 +144,8 @@ export function sriovInterfacesOf(vmiSpec: Json, vmNamespace: string): SriovInte
     if (!("sriov" in iface)) return;
     const name = str(iface.name) ?? `#${index}`;
     const networkName = str(dig(networks.get(name), "multus", "networkName"));
-    const nadRef = networkName === undefined ? undefined : networkName.includes("/") ? networkName : `${vmNamespace}/${networkName}`;
+    const nadRef =
+      networkName === undefined ? undefined : networkName.includes("/") ? networkName : `${vmNamespace}/${networkName}`;
     out.push({ name, iface, index, nadRef });
   });
   return out;
@@ -167,7 +167,12 @@ export function nadIndex(resources: readonly { type: string; props: Json; urn: s
     const m = metaOf(r.props);
     if (m.name === undefined) continue;
     const ref = `${m.namespace}/${m.name}`;
-    out.set(ref, { ref, urn: r.urn, resourceName: m.annotations[RESOURCE_NAME_ANNOTATION], config: str(dig(r.props, "spec", "config")) });
+    out.set(ref, {
+      ref,
+      urn: r.urn,
+      resourceName: m.annotations[RESOURCE_NAME_ANNOTATION],
+      config: str(dig(r.props, "spec", "config")),
+    });
   }
   return out;
 }

@@ -58,7 +58,9 @@ export interface HostAccessConfig {
 }
 
 /** The hostPath volumes of a pod spec, each with whether some container can write to it. */
-export function hostPathVolumesOf(podSpec: Record<string, unknown>): { name: string; path: string; access: "writable" | "read-only" | "not mounted" }[] {
+export function hostPathVolumesOf(
+  podSpec: Record<string, unknown>,
+): { name: string; path: string; access: "writable" | "read-only" | "not mounted" }[] {
   const mounts = containersOf(podSpec).flatMap((c) => arr(c.container.volumeMounts).map(obj));
   const out: { name: string; path: string; access: "writable" | "read-only" | "not mounted" }[] = [];
   arr(podSpec.volumes).forEach((v, i) => {
@@ -78,7 +80,8 @@ export function hostAccessOf(podSpec: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const field of ["hostNetwork", "hostPID", "hostIPC"]) if (podSpec[field] === true) out.push(field);
   for (const c of containersOf(podSpec)) {
-    if (obj(c.container.securityContext).privileged === true) out.push(`privileged ${c.where}${c.name ? ` (${c.name})` : ""}`);
+    if (obj(c.container.securityContext).privileged === true)
+      out.push(`privileged ${c.where}${c.name ? ` (${c.name})` : ""}`);
   }
   for (const v of hostPathVolumesOf(podSpec)) out.push(`hostPath volume ${v.name} (${v.path}, ${v.access})`);
   return out;
@@ -86,13 +89,15 @@ export function hostAccessOf(podSpec: Record<string, unknown>): string[] {
 
 export const hostAccessOnlyForNodeAgents: ResourceValidationPolicy = {
   name: "host-access-only-for-node-agents",
-  description: "Only the stack's node agents (Multus, SR-IOV device plugin and CNI, Whereabouts) in the agent namespace run privileged, in host namespaces or with hostPath volumes.",
+  description:
+    "Only the stack's node agents (Multus, SR-IOV device plugin and CNI, Whereabouts) in the agent namespace run privileged, in host namespaces or with hostPath volumes.",
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
       agentNamespace: {
         type: "string",
-        description: "The stack's agentNamespace (where Multus, the device plugin, the SR-IOV CNI and Whereabouts run).",
+        description:
+          "The stack's agentNamespace (where Multus, the device plugin, the SR-IOV CNI and Whereabouts run).",
         default: DEFAULT_AGENT_NAMESPACE,
       },
       // No default here: the engine fills in schema defaults, and one would hide agentNamespace.
@@ -120,7 +125,8 @@ export const hostAccessOnlyForNodeAgents: ResourceValidationPolicy = {
     if (meta.name !== undefined && allow.some((a) => a.name === meta.name && a.namespace === meta.namespace)) return;
     // One of our agents in another namespace: most likely the stack's agentNamespace differs
     // from the one the pack was given.
-    const agentElsewhere = config.allowlist === undefined && (NODE_AGENT_WORKLOADS as readonly string[]).includes(meta.name ?? "");
+    const agentElsewhere =
+      config.allowlist === undefined && (NODE_AGENT_WORKLOADS as readonly string[]).includes(meta.name ?? "");
     const hint = agentElsewhere
       ? `; if this stack's agentNamespace is "${meta.namespace}", give the pack the same: {"host-access-only-for-node-agents": {"agentNamespace": "${meta.namespace}"}} in --policy-pack-config`
       : "";

@@ -41,25 +41,34 @@ export function imageProblem(image: string, cfg: PinnedImagesConfig): string | u
   const ref = parseImage(image);
   const forbidden = new Set((cfg.forbiddenTags ?? DEFAULT_FORBIDDEN_TAGS).map((t) => t.toLowerCase()));
   const digestOk = ref.digest !== undefined && /^sha256:[0-9a-f]{64}$/.test(ref.digest);
-  if (ref.digest !== undefined && !digestOk) return `image "${image}" has a malformed digest (expected sha256:<64 hex digits>)`;
-  if (cfg.requireDigests && !digestOk) return `image "${image}" has no digest, and requireDigests is on — pin it as ${ref.repository}:${ref.tag ?? "<version>"}@sha256:<digest>`;
-  if (ref.tag !== undefined && forbidden.has(ref.tag.toLowerCase())) return `image "${image}" uses the moving tag "${ref.tag}" — pin a release tag like :v1.2.3${digestOk ? "" : " or a digest"}`;
-  if (ref.tag === undefined && !digestOk) return `image "${image}" has no tag (it means :latest) — pin a release tag like ${ref.repository}:v1.2.3 or a digest`;
-  if (ref.tag !== undefined && !digestOk && !/^v?\d/.test(ref.tag)) return `image "${image}" has tag "${ref.tag}", which is not a version — pin a release tag like :v1.2.3 or a digest`;
+  if (ref.digest !== undefined && !digestOk)
+    return `image "${image}" has a malformed digest (expected sha256:<64 hex digits>)`;
+  if (cfg.requireDigests && !digestOk)
+    return `image "${image}" has no digest, and requireDigests is on — pin it as ${ref.repository}:${ref.tag ?? "<version>"}@sha256:<digest>`;
+  if (ref.tag !== undefined && forbidden.has(ref.tag.toLowerCase()))
+    return `image "${image}" uses the moving tag "${ref.tag}" — pin a release tag like :v1.2.3${digestOk ? "" : " or a digest"}`;
+  if (ref.tag === undefined && !digestOk)
+    return `image "${image}" has no tag (it means :latest) — pin a release tag like ${ref.repository}:v1.2.3 or a digest`;
+  if (ref.tag !== undefined && !digestOk && !/^v?\d/.test(ref.tag))
+    return `image "${image}" has tag "${ref.tag}", which is not a version — pin a release tag like :v1.2.3 or a digest`;
   return undefined;
 }
 
 /** Images a resource runs, with where they sit; empty for resources without images. */
 export function imagesOf(type: string, props: Record<string, unknown>): { where: string; image: string | undefined }[] {
   const pod = podSpecOf(type, props);
-  if (pod) return containersOf(pod).map((c) => ({ where: `${c.where}${c.name ? ` (${c.name})` : ""}`, image: c.image }));
+  if (pod)
+    return containersOf(pod).map((c) => ({ where: `${c.where}${c.name ? ` (${c.name})` : ""}`, image: c.image }));
   const vmi = vmiSpecOf(type, props);
   if (vmi) {
     const out: { where: string; image: string | undefined }[] = [];
     arr(vmi.volumes).forEach((v, i) => {
       const volume = obj(v);
       if (!("containerDisk" in volume)) return;
-      out.push({ where: `volumes[${i}] (${str(volume.name) ?? "?"}) containerDisk`, image: str(obj(volume.containerDisk).image) });
+      out.push({
+        where: `volumes[${i}] (${str(volume.name) ?? "?"}) containerDisk`,
+        image: str(obj(volume.containerDisk).image),
+      });
     });
     return out;
   }
@@ -68,7 +77,8 @@ export function imagesOf(type: string, props: Record<string, unknown>): { where:
 
 export const pinnedImages: ResourceValidationPolicy = {
   name: "pinned-images",
-  description: "Workload and VM containerDisk images carry a version tag (never latest or no tag); with requireDigests, a digest too.",
+  description:
+    "Workload and VM containerDisk images carry a version tag (never latest or no tag); with requireDigests, a digest too.",
   // Hygiene, not a deploy breaker: production stacks raise it to mandatory with requireDigests.
   enforcementLevel: "advisory",
   configSchema: {
@@ -78,7 +88,8 @@ export const pinnedImages: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, reportViolation) => {
-    if (!isPodBearing(args.type) && !isVmType(args.type)) args.notApplicable("only Pod-bearing workloads and KubeVirt VMs carry images");
+    if (!isPodBearing(args.type) && !isVmType(args.type))
+      args.notApplicable("only Pod-bearing workloads and KubeVirt VMs carry images");
     const cfg = args.getConfig<PinnedImagesConfig>();
     for (const { where, image } of imagesOf(args.type, args.props)) {
       if (image === undefined || image === "") {

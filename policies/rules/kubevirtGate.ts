@@ -28,16 +28,24 @@ const MUTATING_WEBHOOKS = "kubernetes:admissionregistration.k8s.io/v1:MutatingWe
 function injectorDeployed(resources: readonly PolicyResource[]): boolean {
   return resources.some((r) => {
     if (r.type === MUTATING_WEBHOOKS) {
-      return arr(known(() => r.props.webhooks)).some((w) => (str(dig(w, "clientConfig", "service", "name")) ?? "").includes(INJECTOR_NAME));
+      return arr(known(() => r.props.webhooks)).some((w) =>
+        (str(dig(w, "clientConfig", "service", "name")) ?? "").includes(INJECTOR_NAME),
+      );
     }
     if (INJECTOR_WORKLOAD.test(r.type) && metaOf(r.props).name === INJECTOR_NAME) {
-      return arr(dig(r.props, "spec", "template", "spec", "initContainers")).some((c) => arr(dig(c, "command")).includes("installer"));
+      return arr(dig(r.props, "spec", "template", "spec", "initContainers")).some((c) =>
+        arr(dig(c, "command")).includes("installer"),
+      );
     }
     return false;
   });
 }
 
-export function checkInjectionGate(resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void): void {
+export function checkInjectionGate(
+  resources: readonly PolicyResource[],
+  cfg: KubevirtGateConfig,
+  report: (message: string, urn?: string) => void,
+): void {
   const injector = injectorDeployed(resources);
   for (const r of resources) {
     if (r.type !== TYPES.kubevirt) continue;
@@ -49,20 +57,37 @@ export function checkInjectionGate(resources: readonly PolicyResource[], cfg: Ku
     const disabled = arr(dig(dev, "disabledFeatureGates")).includes(INJECTION_GATE);
     const enabled = arr(dig(dev, "featureGates")).includes(INJECTION_GATE);
     const cr = `${meta.namespace}/${meta.name ?? r.name}`;
-    const which = version === undefined ? `an unknown KubeVirt release (no "${KUBEVIRT_VERSION_ANNOTATION}" annotation, no kubevirtVersion config), treated as v1.9+` : `KubeVirt ${version}`;
+    const which =
+      version === undefined
+        ? `an unknown KubeVirt release (no "${KUBEVIRT_VERSION_ANNOTATION}" annotation, no kubevirtVersion config), treated as v1.9+`
+        : `KubeVirt ${version}`;
     if (injector) {
-      if (disabled) report(`KubeVirt CR ${cr} disables ${INJECTION_GATE} although the ${INJECTOR_NAME} is deployed: the injector is never used — drop one of the two`, r.urn);
+      if (disabled)
+        report(
+          `KubeVirt CR ${cr} disables ${INJECTION_GATE} although the ${INJECTOR_NAME} is deployed: the injector is never used — drop one of the two`,
+          r.urn,
+        );
       continue;
     }
     if (enabled) {
-      report(`KubeVirt CR ${cr} enables ${INJECTION_GATE} without the ${INJECTOR_NAME}: SR-IOV VMs would get no VF — remove it from featureGates and add it to spec.configuration.developerConfiguration.disabledFeatureGates`, r.urn);
+      report(
+        `KubeVirt CR ${cr} enables ${INJECTION_GATE} without the ${INJECTOR_NAME}: SR-IOV VMs would get no VF — remove it from featureGates and add it to spec.configuration.developerConfiguration.disabledFeatureGates`,
+        r.urn,
+      );
     } else if (!disabled) {
-      report(`KubeVirt CR ${cr} (${which}) leaves ${INJECTION_GATE} on by default and the stack has no ${INJECTOR_NAME}: SR-IOV VMs would get no VF — add it to spec.configuration.developerConfiguration.disabledFeatureGates, or deploy the injector`, r.urn);
+      report(
+        `KubeVirt CR ${cr} (${which}) leaves ${INJECTION_GATE} on by default and the stack has no ${INJECTOR_NAME}: SR-IOV VMs would get no VF — add it to spec.configuration.developerConfiguration.disabledFeatureGates, or deploy the injector`,
+        r.urn,
+      );
     }
   }
 }
 
-type StackCheck = (resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void) => void;
+type StackCheck = (
+  resources: readonly PolicyResource[],
+  cfg: KubevirtGateConfig,
+  report: (message: string, urn?: string) => void,
+) => void;
 
 /** A mandatory stack policy on the KubeVirt CR, configurable with the release it runs. */
 function kubevirtCrPolicy(name: string, description: string, check: StackCheck): StackValidationPolicy {
@@ -92,7 +117,11 @@ export const kubevirtInjectionGate = kubevirtCrPolicy(
  * VM settings that only work with a KubeVirt feature gate on (config/kubevirtGates.ts): the CR
  * of the stack must enable each gate its VMs need, and must not disable it.
  */
-export function checkFeatureGates(resources: readonly PolicyResource[], cfg: KubevirtGateConfig, report: (message: string, urn?: string) => void): void {
+export function checkFeatureGates(
+  resources: readonly PolicyResource[],
+  cfg: KubevirtGateConfig,
+  report: (message: string, urn?: string) => void,
+): void {
   const users = { dedicatedCpus: [] as string[], numaPassthrough: [] as string[] };
   for (const r of resources) {
     if (!isVmType(r.type)) continue;

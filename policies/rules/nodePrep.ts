@@ -45,13 +45,18 @@ function plaintextFields(props: Record<string, unknown>): [string, string][] {
   }
   const env = known(() => Object.entries(obj(props.environment))) ?? [];
   for (const [k, v] of env) if (typeof v === "string") out.push([`environment.${k}`, v]);
-  const triggers = known(() => (props.triggers === undefined || isSecretMarked(props.triggers) ? undefined : JSON.stringify(props.triggers)));
+  const triggers = known(() =>
+    props.triggers === undefined || isSecretMarked(props.triggers) ? undefined : JSON.stringify(props.triggers),
+  );
   if (triggers !== undefined) out.push(["triggers", triggers]);
   return out;
 }
 
 /** Violations of the no-plaintext-credentials rule for one Command's inputs. */
-export function plaintextCredentialProblems(props: Record<string, unknown>, additionalSecretOutputs: readonly string[]): string[] {
+export function plaintextCredentialProblems(
+  props: Record<string, unknown>,
+  additionalSecretOutputs: readonly string[],
+): string[] {
   const problems: string[] = [];
   const connectionMarked = isSecretMarked(props.connection) || additionalSecretOutputs.includes("connection");
   const hops: [string, Record<string, unknown>][] = [["connection", obj(unwrap(props.connection))]];
@@ -66,15 +71,22 @@ export function plaintextCredentialProblems(props: Record<string, unknown>, addi
       if (value === undefined || value === "") continue;
       credentials.push([`${where}.${field}`, value]);
       if (!connectionMarked && !isSecretMarked(raw)) {
-        problems.push(`${where}.${field} is a plaintext input — read it with config.requireSecret() (pulumi config set --secret) or wrap it in pulumi.secret()`);
+        problems.push(
+          `${where}.${field} is a plaintext input — read it with config.requireSecret() (pulumi config set --secret) or wrap it in pulumi.secret()`,
+        );
       }
     }
   }
   for (const [field, text] of plaintextFields(props)) {
-    if (PEM.test(text)) problems.push(`${field} carries PEM key material ("-----BEGIN ...") in plaintext — copy keys to the node another way, never inline in the command`);
+    if (PEM.test(text))
+      problems.push(
+        `${field} carries PEM key material ("-----BEGIN ...") in plaintext — copy keys to the node another way, never inline in the command`,
+      );
     for (const [credField, value] of credentials) {
       if (value.length >= MIN_SECRET_LENGTH && text.includes(value)) {
-        problems.push(`${field} contains the value of ${credField} in plaintext — do not pass credentials on the command line`);
+        problems.push(
+          `${field} contains the value of ${credField} in plaintext — do not pass credentials on the command line`,
+        );
       }
     }
   }
@@ -88,7 +100,8 @@ export function missingHostKeys(props: Record<string, unknown>): string[] {
   const host = str(unwrap(conn.host)) ?? "?";
   if (!str(unwrap(conn.hostKey))) out.push(`connection to ${host} has no hostKey`);
   const proxy = unwrap(conn.proxy);
-  if (isObject(proxy) && !str(unwrap(proxy.hostKey))) out.push(`jump host ${str(unwrap(proxy.host)) ?? "?"} has no hostKey`);
+  if (isObject(proxy) && !str(unwrap(proxy.hostKey)))
+    out.push(`jump host ${str(unwrap(proxy.host)) ?? "?"} has no hostKey`);
   return out;
 }
 
@@ -96,11 +109,13 @@ const HOST_KEY_FIX = "pin it (nodes[].ssh.hostKey / bastion.hostKey, from ssh-ke
 
 export const nodePrepNoPlaintextCredentials: ResourceValidationPolicy = {
   name: "node-prep-no-plaintext-credentials",
-  description: "Node-preparation commands carry no private key or password as plaintext input, and no key material in their scripts.",
+  description:
+    "Node-preparation commands carry no private key or password as plaintext input, and no key material in their scripts.",
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
     if (args.type !== TYPES.remoteCommand) args.notApplicable("not a remote command");
-    for (const p of plaintextCredentialProblems(args.props, args.opts?.additionalSecretOutputs ?? [])) reportViolation(`${args.name}: ${p}`);
+    for (const p of plaintextCredentialProblems(args.props, args.opts?.additionalSecretOutputs ?? []))
+      reportViolation(`${args.name}: ${p}`);
   },
 };
 
@@ -119,18 +134,24 @@ export function recordedHostKeyEndpoint(type: string, props: Record<string, unkn
 
 export const nodePrepHostKeysProduction: ResourceValidationPolicy = {
   name: "node-prep-host-keys-production",
-  description: "In production (config environment: production), every SSH connection of node preparation pins the host key (none recorded on first use).",
+  description:
+    "In production (config environment: production), every SSH connection of node preparation pins the host key (none recorded on first use).",
   enforcementLevel: "mandatory",
   configSchema: { properties: { environment: environmentSchema } },
   validateResource: (args, reportViolation) => {
     const recorded = recordedHostKeyEndpoint(args.type, args.props);
-    if (args.type !== TYPES.remoteCommand && recorded === undefined) args.notApplicable("not a remote command or a host-key record");
-    if ((args.getConfig<HostKeyConfig>().environment ?? "dev") !== "production") args.notApplicable("not a production stack");
+    if (args.type !== TYPES.remoteCommand && recorded === undefined)
+      args.notApplicable("not a remote command or a host-key record");
+    if ((args.getConfig<HostKeyConfig>().environment ?? "dev") !== "production")
+      args.notApplicable("not a production stack");
     if (recorded !== undefined) {
-      reportViolation(`${args.name}: the host key of ${recorded} is recorded on first use, not pinned, in a production stack — ${HOST_KEY_FIX}`);
+      reportViolation(
+        `${args.name}: the host key of ${recorded} is recorded on first use, not pinned, in a production stack — ${HOST_KEY_FIX}`,
+      );
       return;
     }
-    for (const m of missingHostKeys(args.props)) reportViolation(`${args.name}: ${m} in a production stack — ${HOST_KEY_FIX}`);
+    for (const m of missingHostKeys(args.props))
+      reportViolation(`${args.name}: ${m} in a production stack — ${HOST_KEY_FIX}`);
   },
 };
 
@@ -141,7 +162,8 @@ export const nodePrepHostKeys: ResourceValidationPolicy = {
   configSchema: { properties: { environment: environmentSchema } },
   validateResource: (args, reportViolation) => {
     if (args.type !== TYPES.remoteCommand) args.notApplicable("not a remote command");
-    if (args.getConfig<HostKeyConfig>().environment === "production") args.notApplicable("production stacks: see node-prep-host-keys-production");
+    if (args.getConfig<HostKeyConfig>().environment === "production")
+      args.notApplicable("production stacks: see node-prep-host-keys-production");
     for (const m of missingHostKeys(args.props)) reportViolation(`${args.name}: ${m} — ${HOST_KEY_FIX}`);
   },
 };

@@ -98,14 +98,17 @@ export function deviceSupply(resources: readonly PolicyResource[]): SupplySource
   const supply: Supply = { byResource: new Map(), uncountable: new Set() };
   const problems: string[] = [];
   const raw = known(() => cm.props.data);
-  if (raw === undefined) return { urn: cm.urn, supply, basis: "unknown until node preparation", problems, pending: true };
+  if (raw === undefined)
+    return { urn: cm.urn, supply, basis: "unknown until node preparation", problems, pending: true };
   const data = obj(raw);
   const parse = (key: string): unknown => {
     const text = str(known(() => data[key]));
     try {
       return text === undefined ? undefined : JSON.parse(text);
     } catch (e) {
-      problems.push(`${DEVICE_PLUGIN_CONFIGMAP} key ${key} is not JSON (${(e as Error).message}) — the device plugin would advertise nothing`);
+      problems.push(
+        `${DEVICE_PLUGIN_CONFIGMAP} key ${key} is not JSON (${(e as Error).message}) — the device plugin would advertise nothing`,
+      );
       return undefined;
     }
   };
@@ -114,7 +117,9 @@ export function deviceSupply(resources: readonly PolicyResource[]): SupplySource
     const annotation = metaOf(cm.props).annotations[NODE_COUNT_ANNOTATION];
     const nodes = annotation === undefined ? NaN : Number(annotation);
     if (!Number.isInteger(nodes) || nodes < 0) {
-      problems.push(`${DEVICE_PLUGIN_CONFIGMAP} has a uniform config.json but no valid "${NODE_COUNT_ANNOTATION}" annotation (${annotation === undefined ? "missing" : JSON.stringify(annotation)}), so the fleet's supply is unknown — annotate it with the number of nodes that read it`);
+      problems.push(
+        `${DEVICE_PLUGIN_CONFIGMAP} has a uniform config.json but no valid "${NODE_COUNT_ANNOTATION}" annotation (${annotation === undefined ? "missing" : JSON.stringify(annotation)}), so the fleet's supply is unknown — annotate it with the number of nodes that read it`,
+      );
       addConfigSupply(parse("config.json"), 1, supply);
       basis = "config.json on 1 node (node count unknown)";
     } else {
@@ -149,7 +154,10 @@ export function vfDemand(resources: readonly PolicyResource[]): Map<string, { co
 }
 
 /** Checks demand against supply; "absent" without the ConfigMap, "pending" while its files are unknown. */
-export function checkVfDemand(resources: readonly PolicyResource[], report: (message: string, urn?: string) => void): "checked" | "absent" | "pending" {
+export function checkVfDemand(
+  resources: readonly PolicyResource[],
+  report: (message: string, urn?: string) => void,
+): "checked" | "absent" | "pending" {
   const source = deviceSupply(resources);
   if (!source) return "absent";
   if (source.pending) return "pending";
@@ -176,7 +184,9 @@ export const vfDemandWithinSupply: StackValidationPolicy = {
     const outcome = checkVfDemand(args.resources, reportViolation);
     if (outcome === "absent") args.notApplicable(`no ${DEVICE_PLUGIN_CONFIGMAP} ConfigMap in this stack`);
     if (outcome === "pending") {
-      args.notApplicable(`the files of ${DEVICE_PLUGIN_CONFIGMAP} are known once node preparation has resolved the nodes' NIC selectors (the first up); the program's planner checked demand against the configured supply already`);
+      args.notApplicable(
+        `the files of ${DEVICE_PLUGIN_CONFIGMAP} are known once node preparation has resolved the nodes' NIC selectors (the first up); the program's planner checked demand against the configured supply already`,
+      );
     }
   },
 };

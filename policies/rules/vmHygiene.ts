@@ -7,8 +7,20 @@ import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { dig, isVmType, metaOf, obj, sriovInterfacesOf, str, vmiSpecOf } from "./common";
 
 const SUFFIX: Record<string, number> = {
-  m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  m: 1e-3,
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** A Kubernetes quantity ("2", "500m", "2Gi", "1e3") as a number, or undefined. */
@@ -43,7 +55,9 @@ export const vmSriovMacAddresses: ResourceValidationPolicy = {
     const vm = vmName(args.props, args.name);
     for (const itf of sriovInterfacesOf(spec, metaOf(args.props).namespace)) {
       if (!str(itf.iface.macAddress)) {
-        reportViolation(`VM ${vm} SR-IOV interface "${itf.name}" has no macAddress — set one (the program derives a stable one per VM and network), or the VF's random MAC changes on every restart`);
+        reportViolation(
+          `VM ${vm} SR-IOV interface "${itf.name}" has no macAddress — set one (the program derives a stable one per VM and network), or the VF's random MAC changes on every restart`,
+        );
       }
     }
   },
@@ -65,9 +79,13 @@ export const vmDedicatedCpuResources: ResourceValidationPolicy = {
       const req = requests[key];
       const lim = limits[key];
       if (req === undefined || lim === undefined) {
-        reportViolation(`VM ${vm} uses dedicatedCpuPlacement but spec.domain.resources ${req === undefined ? "requests" : "limits"}.${key} is not set — set requests.${key} and limits.${key} to the same value`);
+        reportViolation(
+          `VM ${vm} uses dedicatedCpuPlacement but spec.domain.resources ${req === undefined ? "requests" : "limits"}.${key} is not set — set requests.${key} and limits.${key} to the same value`,
+        );
       } else if (!sameQuantity(req, lim)) {
-        reportViolation(`VM ${vm} uses dedicatedCpuPlacement but requests.${key} ${JSON.stringify(req)} differs from limits.${key} ${JSON.stringify(lim)} — make them equal (Guaranteed QoS, or the CPU manager pins nothing)`);
+        reportViolation(
+          `VM ${vm} uses dedicatedCpuPlacement but requests.${key} ${JSON.stringify(req)} differs from limits.${key} ${JSON.stringify(lim)} — make them equal (Guaranteed QoS, or the CPU manager pins nothing)`,
+        );
       }
     }
   },

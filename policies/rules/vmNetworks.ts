@@ -23,11 +23,15 @@ export function nadProblem(nad: NadInfo): string | undefined {
   if (!isObject(plugin) || plugin.type !== "sriov") {
     return `NAD ${nad.ref} is of CNI type ${JSON.stringify(isObject(parsed) ? parsed.type : undefined)}, not "sriov" — SR-IOV interfaces need the sriov CNI`;
   }
-  if (typeof plugin.vlan !== "number") return `NAD ${nad.ref} CNI config does not set "vlan" — set it (0 for untagged: it clears a VLAN left on the VF)`;
+  if (typeof plugin.vlan !== "number")
+    return `NAD ${nad.ref} CNI config does not set "vlan" — set it (0 for untagged: it clears a VLAN left on the VF)`;
   return undefined;
 }
 
-export function checkVmNetworks(resources: readonly PolicyResource[], report: (message: string, urn?: string) => void): void {
+export function checkVmNetworks(
+  resources: readonly PolicyResource[],
+  report: (message: string, urn?: string) => void,
+): void {
   const nads = nadIndex(resources);
   for (const r of resources) {
     if (!isVmType(r.type)) continue;
@@ -37,12 +41,18 @@ export function checkVmNetworks(resources: readonly PolicyResource[], report: (m
     const vm = `${meta.namespace}/${meta.name ?? r.name}`;
     for (const itf of sriovInterfacesOf(spec, meta.namespace)) {
       if (itf.nadRef === undefined) {
-        report(`VM ${vm} interface "${itf.name}" is SR-IOV but no spec.networks entry of that name has multus.networkName — add { name: "${itf.name}", multus: { networkName: "<namespace>/<nad>" } }`, r.urn);
+        report(
+          `VM ${vm} interface "${itf.name}" is SR-IOV but no spec.networks entry of that name has multus.networkName — add { name: "${itf.name}", multus: { networkName: "<namespace>/<nad>" } }`,
+          r.urn,
+        );
         continue;
       }
       const nad = nads.get(itf.nadRef);
       if (!nad) {
-        report(`VM ${vm} interface "${itf.name}" uses NAD ${itf.nadRef}, which this stack does not define — define the network in the stack, or fix the name (NADs here: ${[...nads.keys()].join(", ") || "none"})`, r.urn);
+        report(
+          `VM ${vm} interface "${itf.name}" uses NAD ${itf.nadRef}, which this stack does not define — define the network in the stack, or fix the name (NADs here: ${[...nads.keys()].join(", ") || "none"})`,
+          r.urn,
+        );
         continue;
       }
       const problem = nadProblem(nad);
@@ -53,7 +63,8 @@ export function checkVmNetworks(resources: readonly PolicyResource[], report: (m
 
 export const vmSriovNetworks: StackValidationPolicy = {
   name: "vm-sriov-networks",
-  description: "Each SR-IOV interface of a VM refers to a NAD of this stack with a resourceName annotation and a sriov CNI config that sets vlan.",
+  description:
+    "Each SR-IOV interface of a VM refers to a NAD of this stack with a resourceName annotation and a sriov CNI config that sets vlan.",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     if (!args.resources.some((r) => isVmType(r.type))) args.notApplicable("no KubeVirt VMs in this stack");

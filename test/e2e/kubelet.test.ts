@@ -73,7 +73,11 @@ function vfsPerPool(p: any): Map<string, Record<string, number>> {
 
 async function allocatable(node: string): Promise<Record<string, number>> {
   const n = await cp.get(`/api/v1/nodes/${node}`);
-  return Object.fromEntries(Object.entries(n.status.allocatable as Record<string, string>).filter(([k]) => k.startsWith(`${PREFIX}/`)).map(([k, v]) => [k, Number(v)]));
+  return Object.fromEntries(
+    Object.entries(n.status.allocatable as Record<string, string>)
+      .filter(([k]) => k.startsWith(`${PREFIX}/`))
+      .map(([k, v]) => [k, Number(v)]),
+  );
 }
 
 async function agentDaemonSets(): Promise<any[]> {
@@ -93,10 +97,18 @@ async function vfLine(guestIndex: number, pciAddress: string): Promise<string> {
   return out.trim();
 }
 
-/** The PCI addresses of a PF's VFs, as the guest's kernel lists them (virtfn links; igb's VF stride makes them cross a device number). */
+/**
+ * The PCI addresses of a PF's VFs, as the guest's kernel lists them (virtfn links; igb's VF
+ * stride makes them cross a device number).
+ */
 async function virtfns(guestIndex: number, pf: string): Promise<string[]> {
-  const out = await lab.guests[guestIndex].run(`for v in /sys/class/net/${pf}/device/virtfn*; do basename "$(readlink -f "$v")"; done`);
-  return out.split("\n").map((l) => l.trim()).filter(Boolean);
+  const out = await lab.guests[guestIndex].run(
+    `for v in /sys/class/net/${pf}/device/virtfn*; do basename "$(readlink -f "$v")"; done`,
+  );
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 const pods: Record<"a" | "b", SipPod & { mac: string; pci?: string }> = {
@@ -144,26 +156,47 @@ describe("real kubelets run the program's manifests (QEMU guests, kubelet 1.37, 
   it("each node's allocatable shows <prefix>/<pool> equal to that node's VFs of the pool", async () => {
     const want = vfsPerPool(platform());
     for (const [node, pools] of want) {
-      const have = await until(`${node} allocatable`, async () => {
-        const a = await allocatable(node);
-        return Object.entries(pools).every(([k, v]) => a[k] === v) ? a : undefined;
-      }, 180_000).catch(async (e) => assert.fail(`${(e as Error).message}: want ${JSON.stringify(pools)}, have ${JSON.stringify(await allocatable(node))}`));
+      const have = await until(
+        `${node} allocatable`,
+        async () => {
+          const a = await allocatable(node);
+          return Object.entries(pools).every(([k, v]) => a[k] === v) ? a : undefined;
+        },
+        180_000,
+      ).catch(async (e) =>
+        assert.fail(
+          `${(e as Error).message}: want ${JSON.stringify(pools)}, have ${JSON.stringify(await allocatable(node))}`,
+        ),
+      );
       assert.deepEqual(have, pools, node);
     }
   });
 
   it("follows a VF count change: the device plugin rolls and allocatable follows", async () => {
-    const before = new Set((await cp.get("/api/v1/pods?labelSelector=" + encodeURIComponent("app=sriovdp"))).items.map((p: any) => p.metadata.uid));
+    const before = new Set(
+      (await cp.get("/api/v1/pods?labelSelector=" + encodeURIComponent("app=sriovdp"))).items.map(
+        (p: any) => p.metadata.uid,
+      ),
+    );
     lab.editPlatform((p) => {
       const pf = p.nodes[0].physicalFunctions[0];
       pf.numVfs = 5;
-      pf.ranges = [{ vfs: "0-1", pool: "voip_media" }, { vfs: "2-4", pool: "pod_net", driver: "netdevice" }];
+      pf.ranges = [
+        { vfs: "0-1", pool: "voip_media" },
+        { vfs: "2-4", pool: "pod_net", driver: "netdevice" },
+      ];
       p.nodes[0].allowDisruption = true;
     });
     ok(await timed("up: VF count change (device plugin rolls)", () => lab.up()), "pulumi up (numVfs 4 -> 5)");
-    const after = (await cp.get("/api/v1/pods?labelSelector=" + encodeURIComponent("app=sriovdp"))).items.map((p: any) => p.metadata.uid);
+    const after = (await cp.get("/api/v1/pods?labelSelector=" + encodeURIComponent("app=sriovdp"))).items.map(
+      (p: any) => p.metadata.uid,
+    );
     assert.ok(after.length > 0 && after.every((u: string) => !before.has(u)), "every device-plugin pod was replaced");
-    await until("lab-node-1 allocatable pod_net = 3", async () => ((await allocatable("lab-node-1"))[`${PREFIX}/pod_net`] === 3 ? true : undefined), 180_000);
+    await until(
+      "lab-node-1 allocatable pod_net = 3",
+      async () => ((await allocatable("lab-node-1"))[`${PREFIX}/pod_net`] === 3 ? true : undefined),
+      180_000,
+    );
     assert.deepEqual(await allocatable("lab-node-1"), vfsPerPool(platform()).get("lab-node-1"));
   });
 
@@ -171,7 +204,16 @@ describe("real kubelets run the program's manifests (QEMU guests, kubelet 1.37, 
     const image = netToolsImage();
     const p = pods.a;
     const t0 = Date.now();
-    await createPod(cp, vfPod({ name: p.name, node: "lab-node-1", image, networks: [{ name: "pod-net", ips: [`${p.ip}/24`], mac: p.mac }], resources: { [`${PREFIX}/pod_net`]: 1 } }));
+    await createPod(
+      cp,
+      vfPod({
+        name: p.name,
+        node: "lab-node-1",
+        image,
+        networks: [{ name: "pod-net", ips: [`${p.ip}/24`], mac: p.mac }],
+        resources: { [`${PREFIX}/pod_net`]: 1 },
+      }),
+    );
     const pod = await waitRunning(cp, p.namespace, p.name, 600_000);
     timings["pod with a VF: create to Running (first, image pull)"] = (Date.now() - t0) / 1000;
     const net1 = networkStatus(pod).find((s) => s.interface === "net1");
@@ -181,32 +223,64 @@ describe("real kubelets run the program's manifests (QEMU guests, kubelet 1.37, 
     p.pci = net1["device-info"]?.pci?.["pci-address"];
     const enp1s0 = await virtfns(0, "enp1s0");
     assert.ok(enp1s0.includes(p.pci ?? ""), `${p.pci} is a VF of enp1s0 (${enp1s0.join(" ")})`);
-    const inPod = await podExec(p.guest, p.namespace, p.name, "cat /sys/class/net/net1/address; readlink /sys/class/net/net1/device/driver");
+    const inPod = await podExec(
+      p.guest,
+      p.namespace,
+      p.name,
+      "cat /sys/class/net/net1/address; readlink /sys/class/net/net1/device/driver",
+    );
     assert.equal(inPod.split("\n")[0], p.mac, "the VF netdev in the pod has the requested MAC");
     assert.match(inPod.split("\n")[1], /\/igbvf$/, "a real igbvf VF, moved into the pod");
     const line = await vfLine(0, p.pci as string);
-    assert.match(line, new RegExp(`link/ether ${p.mac} .*vlan ${VLAN}, spoof checking on, link-state auto, trust on`), line);
+    assert.match(
+      line,
+      new RegExp(`link/ether ${p.mac} .*vlan ${VLAN}, spoof checking on, link-state auto, trust on`),
+      line,
+    );
   });
 
   it("two pods on two nodes talk over their VFs, and the PF wire carries 802.1Q tags with the NAD's VLAN", async () => {
     const p = pods.b;
     const t0 = Date.now();
-    await createPod(cp, vfPod({ name: p.name, node: "lab-node-2", image: netToolsImage(), networks: [{ name: "pod-net", ips: [`${p.ip}/24`], mac: p.mac }], resources: { [`${PREFIX}/pod_net`]: 1 } }));
+    await createPod(
+      cp,
+      vfPod({
+        name: p.name,
+        node: "lab-node-2",
+        image: netToolsImage(),
+        networks: [{ name: "pod-net", ips: [`${p.ip}/24`], mac: p.mac }],
+        resources: { [`${PREFIX}/pod_net`]: 1 },
+      }),
+    );
     const pod = await waitRunning(cp, p.namespace, p.name, 600_000);
     timings["pod with a VF: create to Running (second node, image pull)"] = (Date.now() - t0) / 1000;
     p.pci = networkStatus(pod).find((s) => s.interface === "net1")?.["device-info"]?.pci?.["pci-address"];
     const ping = await podExec(pods.a.guest, pods.a.namespace, pods.a.name, `ping -c 5 -i 0.3 -W 3 ${p.ip}`);
     assert.match(ping, / 0% packet loss/, ping);
     const capture = lab.guests[0].wireCapture(1);
-    const tagged = execFileSync("tcpdump", ["-nn", "-e", "-r", capture, `vlan ${VLAN} and icmp and host ${pods.a.ip} and host ${p.ip}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    assert.ok(tagged.split("\n").filter((l) => /ethertype 802\.1Q .*vlan 300, .*ICMP echo (request|reply)/.test(l)).length >= 10, `tagged ICMP on the wire:\n${tagged.slice(-1500)}`);
-    const untagged = execFileSync("tcpdump", ["-nn", "-r", capture, `not vlan and icmp and host ${pods.a.ip}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const tagged = execFileSync(
+      "tcpdump",
+      ["-nn", "-e", "-r", capture, `vlan ${VLAN} and icmp and host ${pods.a.ip} and host ${p.ip}`],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    );
+    assert.ok(
+      tagged.split("\n").filter((l) => /ethertype 802\.1Q .*vlan 300, .*ICMP echo (request|reply)/.test(l)).length >=
+        10,
+      `tagged ICMP on the wire:\n${tagged.slice(-1500)}`,
+    );
+    const untagged = execFileSync("tcpdump", ["-nn", "-r", capture, `not vlan and icmp and host ${pods.a.ip}`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     assert.equal(untagged.trim(), "", "no untagged copy of that traffic");
   });
 
   it("SIPp calls from one pod to the other over the VFs all complete, with the load generator's rendered parameters", async () => {
     const model = parsePlatform(platform());
-    const run = sippRunFor(model.vms.find((v) => v.config.role === "loadgen")!, model);
+    const run = sippRunFor(
+      model.vms.find((v) => v.config.role === "loadgen")!,
+      model,
+    );
     const r = await timed("SIPp run over the VFs", () => sipCalls(pods.b, pods.a, run));
     assert.equal(r.exitCode, 0, `SIPp exit ${r.exitCode}: ${JSON.stringify(r)}`);
     assert.deepEqual([r.successful, r.failed], [run.calls, 0], JSON.stringify(r));
@@ -215,21 +289,31 @@ describe("real kubelets run the program's manifests (QEMU guests, kubelet 1.37, 
   it("deleting a pod gives its VF back to the node", async () => {
     const p = pods.a;
     await deletePod(cp, p.namespace, p.name);
-    const back = await until("the VF netdev back in the node's namespace", async () => {
-      const out = await lab.guests[0].run(`ls /sys/bus/pci/devices/${p.pci}/net 2>/dev/null || true`);
-      return out.trim() ? out.trim() : undefined;
-    }, 60_000);
+    const back = await until(
+      "the VF netdev back in the node's namespace",
+      async () => {
+        const out = await lab.guests[0].run(`ls /sys/bus/pci/devices/${p.pci}/net 2>/dev/null || true`);
+        return out.trim() ? out.trim() : undefined;
+      },
+      60_000,
+    );
     assert.ok(back.length > 0);
     await deletePod(cp, pods.b.namespace, pods.b.name);
   });
 
   it("`pulumi destroy` removes every agent and leaves the kubelets healthy (a plain pod still starts)", async () => {
     ok(await timed("destroy", () => lab.destroy()), "pulumi destroy");
-    await until("agent DaemonSets and their pods gone", async () => {
-      const ds = await agentDaemonSets();
-      const left = (await cp.get(`/api/v1/namespaces/kube-system/pods`)).items.filter((p: any) => p.metadata.ownerReferences?.some((o: any) => o.kind === "DaemonSet"));
-      return ds.length === 0 && left.length === 0 ? true : undefined;
-    }, 300_000);
+    await until(
+      "agent DaemonSets and their pods gone",
+      async () => {
+        const ds = await agentDaemonSets();
+        const left = (await cp.get(`/api/v1/namespaces/kube-system/pods`)).items.filter((p: any) =>
+          p.metadata.ownerReferences?.some((o: any) => o.kind === "DaemonSet"),
+        );
+        return ds.length === 0 && left.length === 0 ? true : undefined;
+      },
+      300_000,
+    );
     for (const g of lab.guests) {
       assert.ok(await nodeReady(cp, g.name), `${g.name} Ready`);
       const cni = await g.run("ls /etc/cni/net.d");

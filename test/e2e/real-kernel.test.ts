@@ -33,7 +33,8 @@ let programKeyFp = "";
 /** SSH logins the program made to a guest so far (its sshd's log, kept across reboots). */
 async function programSessions(guest: Guest): Promise<number> {
   const lines = await guest.run("journalctl -q -o cat _COMM=sshd", { timeoutMs: 60_000 });
-  return lines.split("\n").filter((l) => l.startsWith("Accepted publickey for root") && l.includes(programKeyFp)).length;
+  return lines.split("\n").filter((l) => l.startsWith("Accepted publickey for root") && l.includes(programKeyFp))
+    .length;
 }
 const sessions = () => Promise.all(lab.guests.map(programSessions));
 
@@ -70,7 +71,15 @@ ip link show dev "$1"`;
     const w = line.split(" ");
     if (w[0] === "pci") seen.pciAddress = w[1];
     if (w[0] === "numvfs") seen.numVfs = Number(w[1]);
-    if (w[0] === "vf") seen.vfs.push({ index: Number(w[1]), pciAddress: w[2], driver: w[3], iommuGroup: w[4], vfioDev: w[5] === "yes", netdev: w[6] });
+    if (w[0] === "vf")
+      seen.vfs.push({
+        index: Number(w[1]),
+        pciAddress: w[2],
+        driver: w[3],
+        iommuGroup: w[4],
+        vfioDev: w[5] === "yes",
+        netdev: w[6],
+      });
   }
   seen.vfs.sort((a, b) => a.index - b.index);
   return seen;
@@ -92,18 +101,26 @@ const pfAddrs: string[][] = [];
 const ORIGINAL_NODE2_VFS = 1;
 
 async function unitAndStateGone(guest: Guest): Promise<void> {
-  const out = await guest.run("ls /etc/kubevirt-sriov /etc/systemd/system/kubevirt-sriov-vfs.service 2>&1; systemctl is-enabled kubevirt-sriov-vfs.service 2>&1 || true");
+  const out = await guest.run(
+    "ls /etc/kubevirt-sriov /etc/systemd/system/kubevirt-sriov-vfs.service 2>&1; systemctl is-enabled kubevirt-sriov-vfs.service 2>&1 || true",
+  );
   assert.match(out, /\/etc\/kubevirt-sriov': No such file or directory/, `${guest.name}: state dir gone`);
   assert.match(out, /kubevirt-sriov-vfs\.service': No such file or directory/, `${guest.name}: unit file gone`);
   assert.doesNotMatch(out, /^enabled$/m, `${guest.name}: unit not enabled`);
-  assert.deepEqual((await guest.run("ls /dev/vfio")).trim().split("\n"), ["vfio"], `${guest.name}: no vfio group device left`);
+  assert.deepEqual(
+    (await guest.run("ls /dev/vfio")).trim().split("\n"),
+    ["vfio"],
+    `${guest.name}: no vfio group device left`,
+  );
 }
 
 describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the real engine over SSH", function () {
   before(async () => {
     await timed("image", () => ensureImage());
     await timed("lab start (control plane, guests booted, PFs discovered)", () => lab.start());
-    programKeyFp = execFileSync("ssh-keygen", ["-l", "-f", path.join(lab.dir, "ssh", "id_ed25519.pub")], { encoding: "utf8" }).split(" ")[1];
+    programKeyFp = execFileSync("ssh-keygen", ["-l", "-f", path.join(lab.dir, "ssh", "id_ed25519.pub")], {
+      encoding: "utf8",
+    }).split(" ")[1];
     for (const guest of lab.guests) {
       const pfs = sriovPfs(await discoverGuest(guest));
       pfNames.push(pfs.map((p) => p.name as string));
@@ -112,7 +129,8 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
   });
 
   after(async () => {
-    if (process.env.KUBEVIRT_SRIOV_E2E_TIMINGS) fs.writeFileSync(process.env.KUBEVIRT_SRIOV_E2E_TIMINGS, JSON.stringify(timings, null, 2));
+    if (process.env.KUBEVIRT_SRIOV_E2E_TIMINGS)
+      fs.writeFileSync(process.env.KUBEVIRT_SRIOV_E2E_TIMINGS, JSON.stringify(timings, null, 2));
     process.stderr.write(`    timings (s): ${JSON.stringify(timings)}\n`);
     await lab.stop();
     if (!process.env.KUBEVIRT_SRIOV_E2E_KEEP) fs.rmSync(lab.dir, { recursive: true, force: true });
@@ -120,21 +138,31 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
 
   it("the guest image and setup scripts are shellcheck-clean", () => {
     const repo = path.join(__dirname, "..", "..");
-    const files = ["lab/guest/build-image.sh", "lab/guest/image/kvs-seed", ".ci/install-guest-deps.sh", ".ci/setup.sh", "lab/lab.sh"];
+    const files = [
+      "lab/guest/build-image.sh",
+      "lab/guest/image/kvs-seed",
+      ".ci/install-guest-deps.sh",
+      ".ci/setup.sh",
+      "lab/lab.sh",
+    ];
     const r = spawnSync("shellcheck", ["-x", "--severity=style", ...files], { cwd: repo, encoding: "utf8" });
     assert.equal(r.error, undefined, `shellcheck: ${r.error?.message}; run .ci/install-node-test-deps.sh`);
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
   it("the guests boot real kernels: igb PFs with 7 VFs, the IOMMU on, vfio-pci loadable, their own pinned host keys", async () => {
-    assert.deepEqual(pfNames.map((p) => p.length), [2, 1]);
+    assert.deepEqual(
+      pfNames.map((p) => p.length),
+      [2, 1],
+    );
     for (const guest of lab.guests) {
       const d = await discoverGuest(guest);
       assert.match(d.kernel, /^6\.\d+/, `${guest.name}: a 6.x kernel`);
       assert.equal(d.iommu.enabled, true, `${guest.name}: IOMMU groups exist`);
       assert.match(d.iommu.cmdline, /intel_iommu=on/);
       assert.equal(d.vfio.loadable, true, `${guest.name}: vfio-pci is loadable`);
-      for (const p of sriovPfs(d)) assert.deepEqual([p.driver, p.totalVfs, p.numVfs], ["igb", 7, 0], `${guest.name} ${p.name}`);
+      for (const p of sriovPfs(d))
+        assert.deepEqual([p.driver, p.totalVfs, p.numVfs], ["igb", 7, 0], `${guest.name} ${p.name}`);
       // The host key the stack pins is the one the guest's sshd serves (ssh checked it already).
       const served = (await guest.run("cat /etc/ssh/ssh_host_ed25519_key.pub")).trim().split(" ").slice(0, 2).join(" ");
       assert.equal(served, guest.hostKey());
@@ -142,7 +170,8 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       await guest.run("command -v systemd-analyze");
     }
     const cfg = fs.readFileSync(lab.configFile, "utf8");
-    for (const guest of lab.guests) assert.ok(cfg.includes(guest.hostKey()), `${guest.name}: host key pinned in the stack`);
+    for (const guest of lab.guests)
+      assert.ok(cfg.includes(guest.hostKey()), `${guest.name}: host key pinned in the stack`);
   });
 
   it("the node script over raw SSH on a real kernel: VLAN, qos, trust and spoofchk on igb VFs, a re-run writes nothing, revert undoes all", async () => {
@@ -163,17 +192,30 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
         },
       ],
     };
-    const apply = await timed("raw ssh apply (1 node, 1 PF, 3 VFs)", () => guest.ssh(renderRemoteCommand("apply", state)));
+    const apply = await timed("raw ssh apply (1 node, 1 PF, 3 VFs)", () =>
+      guest.ssh(renderRemoteCommand("apply", state)),
+    );
     assert.equal(apply.status, 0, apply.stderr);
     const report = parseNodeReport(apply.stdout);
     assert.ok(report.apply.writes > 0);
     assert.equal(report.vfioReady, true);
     const seen = await pf(guest, pfNames[0][0]);
     assert.equal(seen.numVfs, 3);
-    assert.deepEqual(seen.vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "igbvf"]);
-    assert.ok(seen.vfs.slice(0, 2).every((v) => v.vfioDev), "vfio-pci VFs have /dev/vfio/<group>");
+    assert.deepEqual(
+      seen.vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "igbvf"],
+    );
+    assert.ok(
+      seen.vfs.slice(0, 2).every((v) => v.vfioDev),
+      "vfio-pci VFs have /dev/vfio/<group>",
+    );
     const links = vfLinks(seen);
-    for (const i of [0, 1]) assert.match(links.get(i) ?? "", /vlan 100, qos 3, spoof checking off, link-state auto, trust on/, `vf ${i}: ${links.get(i)}`);
+    for (const i of [0, 1])
+      assert.match(
+        links.get(i) ?? "",
+        /vlan 100, qos 3, spoof checking off, link-state auto, trust on/,
+        `vf ${i}: ${links.get(i)}`,
+      );
     assert.match(links.get(2) ?? "", /vlan 200, spoof checking on, link-state auto, trust off/);
     const again = parseNodeReport(ok(await guest.ssh(renderRemoteCommand("apply", state)), "second apply"));
     assert.equal(again.apply.writes, 0, "a re-run writes nothing");
@@ -194,14 +236,22 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     });
     const refused = await guest.ssh(renderRemoteCommand("apply", state({ linkState: "enable" })));
     assert.notEqual(refused.status, 0);
-    assert.match(refused.stderr, new RegExp(`PF ${name} \\([0-9a-f:.]+\\) on node ${guest.name}: driver igb refuses 'state enable' on VFs 0-1 \\(Operation not supported\\); cure: drop 'state enable' \\(vfSettings\\.linkState / the network's linkState\\) for pool media`));
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `PF ${name} \\([0-9a-f:.]+\\) on node ${guest.name}: driver igb refuses 'state enable' on VFs 0-1 \\(Operation not supported\\); cure: drop 'state enable' \\(vfSettings\\.linkState / the network's linkState\\) for pool media`,
+      ),
+    );
     assert.equal((await pf(guest, name)).numVfs, 0, "nothing was written: no VF created");
     await unitAndStateGone(guest);
     const rated = state({ maxTxRate: 100 });
     ok(await guest.ssh(renderRemoteCommand("apply", rated)), "apply with max_tx_rate");
     const links = vfLinks(await pf(guest, name));
     for (const i of [0, 1]) assert.match(links.get(i) ?? "", /max_tx_rate 100Mbps/, `vf ${i}: ${links.get(i)}`);
-    assert.equal(parseNodeReport(ok(await guest.ssh(renderRemoteCommand("apply", rated)), "second apply")).apply.writes, 0);
+    assert.equal(
+      parseNodeReport(ok(await guest.ssh(renderRemoteCommand("apply", rated)), "second apply")).apply.writes,
+      0,
+    );
     ok(await guest.ssh(renderRemoteCommand("revert", rated)), "revert");
     assert.equal((await pf(guest, name)).numVfs, 0);
     await unitAndStateGone(guest);
@@ -212,18 +262,32 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     await g(1).run(`echo ${ORIGINAL_NODE2_VFS} > /sys/class/net/${pfNames[1][0]}/device/sriov_numvfs`);
     const before = await sessions();
     ok(await timed("pulumi up (2 real nodes)", () => lab.up()), "pulumi up");
-    assert.deepEqual((await sessions()).map((s, i) => s - before[i]), [1, 1], "one SSH session per node");
+    assert.deepEqual(
+      (await sessions()).map((s, i) => s - before[i]),
+      [1, 1],
+      "one SSH session per node",
+    );
 
     const a = await pf(g(0), pfNames[0][0]);
     assert.equal(a.numVfs, 4);
-    assert.deepEqual(a.vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "igbvf", "igbvf"]);
-    assert.ok(a.vfs.slice(0, 2).every((v) => v.vfioDev && v.netdev === "-"), "vfio-pci VFs: /dev/vfio/<group>, no netdev");
-    assert.ok(a.vfs.slice(2).every((v) => v.netdev !== "-"), "netdevice VFs: an igbvf netdev each");
+    assert.deepEqual(
+      a.vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "igbvf", "igbvf"],
+    );
+    assert.ok(
+      a.vfs.slice(0, 2).every((v) => v.vfioDev && v.netdev === "-"),
+      "vfio-pci VFs: /dev/vfio/<group>, no netdev",
+    );
+    assert.ok(
+      a.vfs.slice(2).every((v) => v.netdev !== "-"),
+      "netdevice VFs: an igbvf netdev each",
+    );
     for (const [i, l] of vfLinks(a)) assert.match(l, /spoof checking off, link-state auto, trust on/, `enp1s0 vf ${i}`);
     const b = await pf(g(0), pfNames[0][1]);
     assert.equal(b.pciAddress, pfAddrs[0][1]);
     assert.deepEqual([b.numVfs, b.vfs.map((v) => v.driver)], [2, ["vfio-pci", "vfio-pci"]]);
-    for (const [i, l] of vfLinks(b)) assert.match(l, /spoof checking on, link-state auto, trust off/, `${b.name} vf ${i}`);
+    for (const [i, l] of vfLinks(b))
+      assert.match(l, /spoof checking on, link-state auto, trust off/, `${b.name} vf ${i}`);
     const c = await pf(g(1), pfNames[1][0]);
     assert.deepEqual([c.numVfs, c.vfs.map((v) => v.driver)], [3, ["vfio-pci", "vfio-pci", "vfio-pci"]]);
     assert.ok(c.vfs.every((v) => v.vfioDev));
@@ -232,7 +296,9 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     assert.equal(new Set(groups.slice(0, 4)).size, 4);
 
     for (const guest of lab.guests) {
-      const unit = await guest.run("cat /etc/systemd/system/kubevirt-sriov-vfs.service; systemctl is-enabled kubevirt-sriov-vfs.service; test -s /etc/kubevirt-sriov/state && echo state-ok");
+      const unit = await guest.run(
+        "cat /etc/systemd/system/kubevirt-sriov-vfs.service; systemctl is-enabled kubevirt-sriov-vfs.service; test -s /etc/kubevirt-sriov/state && echo state-ok",
+      );
       assert.match(unit, /Before=.*kubelet\.service/);
       assert.match(unit, /^enabled$/m);
       assert.match(unit, /^state-ok$/m);
@@ -248,7 +314,10 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       [reported(a.name).pciAddress, reported(a.name).numVfs, reported(a.name).totalVfs, reported(a.name).drivers],
       [a.pciAddress, 4, 7, ["igbvf", "vfio-pci"]],
     );
-    assert.deepEqual([reported(b.name).pciAddress, reported(b.name).numVfs, reported(b.name).drivers], [b.pciAddress, 2, ["vfio-pci"]]);
+    assert.deepEqual(
+      [reported(b.name).pciAddress, reported(b.name).numVfs, reported(b.name).drivers],
+      [b.pciAddress, 2, ["vfio-pci"]],
+    );
     const n2pf = byNode.get("lab-node-2").physicalFunctions.find((p: any) => p.name === c.name);
     assert.deepEqual([n2pf.pciAddress, n2pf.numVfs, n2pf.totalVfs, n2pf.drivers], [c.pciAddress, 3, 7, ["vfio-pci"]]);
   });
@@ -256,7 +325,12 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
   it("a second up changes nothing and opens no SSH session", async () => {
     const before = await sessions();
     ok(lab.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes");
-    ok(await timed("no-op up (2 real nodes)", () => lab.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes"])), "up --expect-no-changes");
+    ok(
+      await timed("no-op up (2 real nodes)", () =>
+        lab.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes"]),
+      ),
+      "up --expect-no-changes",
+    );
     assert.deepEqual(await sessions(), before, "no SSH session");
   });
 
@@ -268,22 +342,35 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       "[Service]",
       "Type=oneshot",
       "RemainAfterExit=yes",
-      "ExecStart=/bin/sh -c 'for d in /sys/class/net/*/device/sriov_numvfs; do echo \"$d $(cat $d)\"; done >/run/kubelet-saw; for v in /sys/class/net/*/device/virtfn*; do echo \"$v $(basename $(readlink -f $v/driver))\"; done >>/run/kubelet-saw'",
+      'ExecStart=/bin/sh -c \'for d in /sys/class/net/*/device/sriov_numvfs; do echo "$d $(cat $d)"; done >/run/kubelet-saw; for v in /sys/class/net/*/device/virtfn*; do echo "$v $(basename $(readlink -f $v/driver))"; done >>/run/kubelet-saw\'',
       "[Install]",
       "WantedBy=multi-user.target",
       "",
     ].join("\n");
-    const layout = async () => Promise.all(lab.guests.map(async (guest, i) => Promise.all(pfNames[i].map((n) => pf(guest, n)))));
+    const layout = async () =>
+      Promise.all(lab.guests.map(async (guest, i) => Promise.all(pfNames[i].map((n) => pf(guest, n)))));
     const before = await layout();
     for (const guest of lab.guests) {
-      await guest.run("cat >/etc/systemd/system/kubelet.service && systemctl daemon-reload && systemctl enable -q kubelet.service", { input: stub });
+      await guest.run(
+        "cat >/etc/systemd/system/kubelet.service && systemctl daemon-reload && systemctl enable -q kubelet.service",
+        { input: stub },
+      );
     }
     const sessionsBefore = await sessions();
-    const secs = await timed("reboot to SSH (2 guests in parallel)", () => Promise.all(lab.guests.map((guest) => guest.reboot())));
+    const secs = await timed("reboot to SSH (2 guests in parallel)", () =>
+      Promise.all(lab.guests.map((guest) => guest.reboot())),
+    );
     timings["reboot to SSH per guest"] = Math.max(...secs);
 
     const after = await layout();
-    const shape = (l: PfSeen[][]) => l.map((pfs) => pfs.map((p) => ({ pci: p.pciAddress, numVfs: p.numVfs, vfs: p.vfs.map((v) => [v.pciAddress, v.driver, v.vfioDev, v.netdev !== "-"]) })));
+    const shape = (l: PfSeen[][]) =>
+      l.map((pfs) =>
+        pfs.map((p) => ({
+          pci: p.pciAddress,
+          numVfs: p.numVfs,
+          vfs: p.vfs.map((v) => [v.pciAddress, v.driver, v.vfioDev, v.netdev !== "-"]),
+        })),
+      );
     assert.deepEqual(shape(after), shape(before), "same VFs on the same PCI addresses with the same drivers");
     for (const [i, guest] of lab.guests.entries()) {
       // The settings the engine applied, again: `ip link show` of each PF as before the reboot
@@ -305,19 +392,30 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       assert.equal(prop(vfsProps, "Result"), "success");
       const vfsActive = Number(prop(vfsProps, "ActiveEnterTimestampMonotonic"));
       const kubeletStart = Number(prop(kubeletProps, "ExecMainStartTimestampMonotonic"));
-      assert.ok(vfsActive > 0 && kubeletStart > 0 && vfsActive <= kubeletStart, `unit active at ${vfsActive} µs, kubelet started at ${kubeletStart} µs`);
-      const journal = await guest.run("journalctl -b -o short-monotonic -u kubevirt-sriov-vfs.service -u kubelet.service --no-pager");
+      assert.ok(
+        vfsActive > 0 && kubeletStart > 0 && vfsActive <= kubeletStart,
+        `unit active at ${vfsActive} µs, kubelet started at ${kubeletStart} µs`,
+      );
+      const journal = await guest.run(
+        "journalctl -b -o short-monotonic -u kubevirt-sriov-vfs.service -u kubelet.service --no-pager",
+      );
       const finished = journal.split("\n").findIndex((l) => /Finished kubevirt-sriov-vfs\.service/.test(l));
       const starting = journal.split("\n").findIndex((l) => /Starting kubelet\.service/.test(l));
       assert.ok(finished >= 0 && starting > finished, `journal: the unit finished before kubelet started:\n${journal}`);
       const saw = await guest.run("cat /run/kubelet-saw");
       for (const p of after[i]) {
-        assert.match(saw, new RegExp(`/${p.name}/device/sriov_numvfs ${p.numVfs}$`, "m"), `${guest.name}: kubelet saw ${p.numVfs} VFs on ${p.name}`);
+        assert.match(
+          saw,
+          new RegExp(`/${p.name}/device/sriov_numvfs ${p.numVfs}$`, "m"),
+          `${guest.name}: kubelet saw ${p.numVfs} VFs on ${p.name}`,
+        );
         for (const v of p.vfs) assert.match(saw, new RegExp(`/${p.name}/device/virtfn${v.index} ${v.driver}$`, "m"));
       }
       const analyze = await guest.run("systemd-analyze critical-chain kubelet.service --no-pager");
       assert.match(analyze, /kubevirt-sriov-vfs\.service/, `critical chain of kubelet.service:\n${analyze}`);
-      await guest.run("systemctl disable -q --now kubelet.service && rm /etc/systemd/system/kubelet.service && systemctl daemon-reload");
+      await guest.run(
+        "systemctl disable -q --now kubelet.service && rm /etc/systemd/system/kubelet.service && systemctl daemon-reload",
+      );
     }
     ok(lab.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes"]), "up after the reboots");
     assert.deepEqual(await sessions(), sessionsBefore, "no SSH session: nothing written");
@@ -328,7 +426,10 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     const untouched = await pf(g(0), pfNames[0][0]);
     lab.editPlatform((p) => (p.nodes[1].physicalFunctions[0].numVfs = 5));
     ok(await timed("VF change on 1 real node", () => lab.up()), "pulumi up");
-    assert.deepEqual((await sessions()).map((s, i) => s - before[i]), [0, 1]);
+    assert.deepEqual(
+      (await sessions()).map((s, i) => s - before[i]),
+      [0, 1],
+    );
     const c = await pf(g(1), pfNames[1][0]);
     assert.deepEqual([c.numVfs, c.vfs.map((v) => v.driver)], [5, Array(5).fill("vfio-pci")]);
     assert.deepEqual(await pf(g(0), pfNames[0][0]), untouched);
@@ -363,11 +464,17 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     const key = path.join(tmp, "ssh_host_ed25519_key");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
     const known = path.join(tmp, "known_hosts");
-    fs.writeFileSync(known, `[127.0.0.1]:${guest.spec.sshPort} ${fs.readFileSync(`${key}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ")}\n`);
+    fs.writeFileSync(
+      known,
+      `[127.0.0.1]:${guest.spec.sshPort} ${fs.readFileSync(`${key}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ")}\n`,
+    );
     // The key pair goes in on stdin (a tar of the two files), then sshd restarts with it.
     const swap = async (dir: string, knownHosts?: string) => {
       const tar = execFileSync("tar", ["-C", dir, "-cf", "-", "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]);
-      const r = await guest.ssh("tar -x -f - -C /etc/ssh --no-same-owner && chmod 600 /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh", { input: tar, knownHosts });
+      const r = await guest.ssh(
+        "tar -x -f - -C /etc/ssh --no-same-owner && chmod 600 /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh",
+        { input: tar, knownHosts },
+      );
       assert.equal(r.status, 0, r.stderr);
     };
     await swap(tmp);
@@ -376,16 +483,22 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       const refused = await guest.ssh("true");
       assert.notEqual(refused.status, 0);
       assert.match(refused.stderr, /HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
-      const before = (await guest.ssh("journalctl -q -o cat _COMM=sshd", { knownHosts: known })).stdout.split("\n").filter((l) => l.includes(programKeyFp)).length;
+      const before = (await guest.ssh("journalctl -q -o cat _COMM=sshd", { knownHosts: known })).stdout
+        .split("\n")
+        .filter((l) => l.includes(programKeyFp)).length;
       lab.editPlatform((p) => (p.nodes[0].physicalFunctions[1].numVfs = 2));
       const failed = lab.up();
       assert.notEqual(failed.status, 0, "the up must fail");
       const text = failed.stdout + failed.stderr;
       assert.match(text, /lab-node-1/);
       assert.match(text, /host key|handshake/i);
-      const after = (await guest.ssh("journalctl -q -o cat _COMM=sshd", { knownHosts: known })).stdout.split("\n").filter((l) => l.includes(programKeyFp)).length;
+      const after = (await guest.ssh("journalctl -q -o cat _COMM=sshd", { knownHosts: known })).stdout
+        .split("\n")
+        .filter((l) => l.includes(programKeyFp)).length;
       assert.equal(after, before, "no login by the program");
-      const n = (await guest.ssh(`cat /sys/class/net/${pfNames[0][1]}/device/sriov_numvfs`, { knownHosts: known })).stdout.trim();
+      const n = (
+        await guest.ssh(`cat /sys/class/net/${pfNames[0][1]}/device/sriov_numvfs`, { knownHosts: known })
+      ).stdout.trim();
       assert.equal(n, "3", "nothing changed on the node");
     } finally {
       await swap(guest.seedDir, known);
@@ -399,7 +512,11 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     assert.deepEqual(await Promise.all(pfNames[0].map(async (n) => (await pf(g(0), n)).numVfs)), [0, 0]);
     const c = await pf(g(1), pfNames[1][0]);
     assert.equal(c.numVfs, ORIGINAL_NODE2_VFS, "lab-node-2 gets its own VF back");
-    assert.deepEqual(c.vfs.map((v) => v.driver), ["igbvf"], "on the kernel's own VF driver");
+    assert.deepEqual(
+      c.vfs.map((v) => v.driver),
+      ["igbvf"],
+      "on the kernel's own VF driver",
+    );
     for (const guest of lab.guests) await unitAndStateGone(guest);
   });
 
@@ -415,17 +532,32 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       node: guest.name,
       allowDisruption: false,
       kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: false },
-      pfs: [{ name, numVfs: 3, vfGroups: [{ first: 0, last: 0, driver: "vfio-pci", pool: "a" }, { first: 1, last: 2, driver: "netdevice", pool: "b" }] }],
+      pfs: [
+        {
+          name,
+          numVfs: 3,
+          vfGroups: [
+            { first: 0, last: 0, driver: "vfio-pci", pool: "a" },
+            { first: 1, last: 2, driver: "netdevice", pool: "b" },
+          ],
+        },
+      ],
     };
-    await guest.run(`echo 0 > /sys/class/net/${name}/device/sriov_numvfs; modprobe -r igbvf; printf '%s\\n' 'install igbvf /bin/sh -c "sleep 5; /sbin/modprobe --ignore-install igbvf"' >/etc/modprobe.d/kvs-slow-igbvf.conf`);
+    await guest.run(
+      `echo 0 > /sys/class/net/${name}/device/sriov_numvfs; modprobe -r igbvf; printf '%s\\n' 'install igbvf /bin/sh -c "sleep 5; /sbin/modprobe --ignore-install igbvf"' >/etc/modprobe.d/kvs-slow-igbvf.conf`,
+    );
     try {
       const r = await guest.ssh(renderRemoteCommand("apply", state));
       assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual((await pf(guest, name)).vfs.map((v) => v.driver), ["vfio-pci", "igbvf", "igbvf"]);
+      assert.deepEqual(
+        (await pf(guest, name)).vfs.map((v) => v.driver),
+        ["vfio-pci", "igbvf", "igbvf"],
+      );
     } finally {
       await guest.ssh(renderRemoteCommand("revert", state));
-      await guest.run(`rm -f /etc/modprobe.d/kvs-slow-igbvf.conf; modprobe igbvf; echo ${ORIGINAL_NODE2_VFS} > /sys/class/net/${name}/device/sriov_numvfs`);
+      await guest.run(
+        `rm -f /etc/modprobe.d/kvs-slow-igbvf.conf; modprobe igbvf; echo ${ORIGINAL_NODE2_VFS} > /sys/class/net/${name}/device/sriov_numvfs`,
+      );
     }
   });
 });
-

@@ -122,8 +122,16 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 
   one(type: string, name: string | RegExp): RecordedResource {
-    const found = this.resources.filter((r) => r.type === type && (typeof name === "string" ? r.name === name : name.test(r.name)));
-    if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}: ${this.resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+    const found = this.resources.filter(
+      (r) => r.type === type && (typeof name === "string" ? r.name === name : name.test(r.name)),
+    );
+    if (found.length !== 1)
+      throw new Error(
+        `expected one ${type} named ${name}, found ${found.length}: ${this.resources
+          .filter((r) => r.type === type)
+          .map((r) => r.name)
+          .join(", ")}`,
+      );
     return found[0];
   }
 }
@@ -168,7 +176,10 @@ function fakeHostKey(env: Record<string, string>): { stdout: string; stderr: str
   // Scanned elsewhere (on a jump host): the record keeps what that scan printed.
   const scanned = /\S+ (\S+ \S+)/.exec(env.KVS_SSH_SCANNED ?? "");
   if (scanned) return { stdout: scanned[1], stderr: "" };
-  const blob = Buffer.concat([Buffer.from("\0\0\0\x0bssh-ed25519\0\0\0\x20", "latin1"), createHash("sha256").update(`${env.KVS_SSH_HOST}:${env.KVS_SSH_PORT}`).digest()]);
+  const blob = Buffer.concat([
+    Buffer.from("\0\0\0\x0bssh-ed25519\0\0\0\x20", "latin1"),
+    createHash("sha256").update(`${env.KVS_SSH_HOST}:${env.KVS_SSH_PORT}`).digest(),
+  ]);
   return { stdout: `ssh-ed25519 ${blob.toString("base64")}`, stderr: "" };
 }
 

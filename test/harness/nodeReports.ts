@@ -12,7 +12,8 @@ export function desiredStateOf(command: string): string {
 export function fakeNodeReportStdout(inputs: Record<string, any>): string {
   // A host-key scan run on a jump host (components/hostKeys.ts): what ssh-keyscan prints.
   const keyscan = /^ssh-keyscan .* -p (\d+) (\S+) #/.exec(String(inputs.create));
-  if (keyscan) return `[${keyscan[2]}]:${keyscan[1]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjkTVq0kSxOPgcOqGu1cPJmXcYgEuNzrl5yM7B7q`;
+  if (keyscan)
+    return `[${keyscan[2]}]:${keyscan[1]} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF0xWjkTVq0kSxOPgcOqGu1cPJmXcYgEuNzrl5yM7B7q`;
   const lines = desiredStateOf(String(inputs.create)).split("\n");
   let node = "";
   // Per PF the node reports: its state entry (a selector's PFs share one) and what it is.

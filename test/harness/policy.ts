@@ -30,14 +30,24 @@ export interface ResourceInput {
   additionalSecretOutputs?: string[];
 }
 
-export async function runResource(policy: ResourceValidationPolicy, r: ResourceInput, config: object = {}): Promise<Outcome> {
+export async function runResource(
+  policy: ResourceValidationPolicy,
+  r: ResourceInput,
+  config: object = {},
+): Promise<Outcome> {
   const name = r.name ?? "res";
   const args: ResourceValidationArgs = {
     type: r.type,
     props: r.props,
     urn: `urn:pulumi:test::kubevirt-sriov::${r.type}::${name}`,
     name,
-    opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: r.additionalSecretOutputs ?? [] },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: r.additionalSecretOutputs ?? [],
+    },
     stackTags: new Map(),
     isType: () => false,
     asType: () => undefined,
@@ -45,7 +55,11 @@ export async function runResource(policy: ResourceValidationPolicy, r: ResourceI
     notApplicable,
   };
   const violations: string[] = [];
-  const validations = Array.isArray(policy.validateResource) ? policy.validateResource : policy.validateResource ? [policy.validateResource] : [];
+  const validations = Array.isArray(policy.validateResource)
+    ? policy.validateResource
+    : policy.validateResource
+      ? [policy.validateResource]
+      : [];
   try {
     for (const v of validations) await v(args, (m) => violations.push(m));
   } catch (e) {
@@ -61,7 +75,13 @@ export function resource(type: string, name: string, props: Record<string, unkno
     name,
     props,
     urn: `urn:pulumi:test::kubevirt-sriov::${type}::${name}`,
-    opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+    },
     dependencies: [],
     propertyDependencies: {},
     isType: () => false,
@@ -74,7 +94,11 @@ export interface StackOutcome {
   notApplicable?: string;
 }
 
-export async function runStack(policy: StackValidationPolicy, resources: PolicyResource[], config: object = {}): Promise<StackOutcome> {
+export async function runStack(
+  policy: StackValidationPolicy,
+  resources: PolicyResource[],
+  config: object = {},
+): Promise<StackOutcome> {
   const args: StackValidationArgs = {
     resources,
     stackTags: new Map(),
@@ -104,7 +128,10 @@ export const T = {
   command: "command:remote:Command",
 };
 
-export function nadProps(name: string, opts: { namespace?: string; resource?: string | null; config?: unknown } = {}): Record<string, unknown> {
+export function nadProps(
+  name: string,
+  opts: { namespace?: string; resource?: string | null; config?: unknown } = {},
+): Record<string, unknown> {
   const annotations: Record<string, string> = {};
   if (opts.resource !== null) annotations["k8s.v1.cni.cncf.io/resourceName"] = opts.resource ?? "intel.com/sriov_net_A";
   const config = opts.config === undefined ? { cniVersion: "1.0.0", name, type: "sriov", vlan: 0 } : opts.config;
@@ -132,16 +159,24 @@ export function vmiSpec(o: VmOpts = {}): Record<string, unknown> {
   const nads = o.nads ?? ["default/sriov-net"];
   return {
     domain: {
-      cpu: o.dedicated === false ? { cores: 2 } : { cores: 2, dedicatedCpuPlacement: true, isolateEmulatorThread: true },
+      cpu:
+        o.dedicated === false ? { cores: 2 } : { cores: 2, dedicatedCpuPlacement: true, isolateEmulatorThread: true },
       resources: o.resources ?? { requests: { cpu: "2", memory: "2Gi" }, limits: { cpu: "2", memory: "2Gi" } },
       devices: {
         interfaces: [
           { name: "default", masquerade: {} },
-          ...nads.map((_, i) => ({ name: `sriov${i}`, sriov: {}, ...(o.mac === false ? {} : { macAddress: `02:00:00:00:00:0${i}` }) })),
+          ...nads.map((_, i) => ({
+            name: `sriov${i}`,
+            sriov: {},
+            ...(o.mac === false ? {} : { macAddress: `02:00:00:00:00:0${i}` }),
+          })),
         ],
       },
     },
-    networks: [{ name: "default", pod: {} }, ...nads.map((n, i) => ({ name: `sriov${i}`, multus: { networkName: n } }))],
+    networks: [
+      { name: "default", pod: {} },
+      ...nads.map((n, i) => ({ name: `sriov${i}`, multus: { networkName: n } })),
+    ],
     volumes: [{ name: "rootdisk", containerDisk: { image: o.image ?? "quay.io/containerdisks/ubuntu:24.04" } }],
   };
 }
@@ -156,9 +191,18 @@ export function vmProps(o: VmOpts = {}): Record<string, unknown> {
 }
 
 export function vmiProps(o: VmOpts = {}): Record<string, unknown> {
-  return { apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance", metadata: { name: o.name ?? "pbx", namespace: o.namespace ?? "default" }, spec: vmiSpec(o) };
+  return {
+    apiVersion: "kubevirt.io/v1",
+    kind: "VirtualMachineInstance",
+    metadata: { name: o.name ?? "pbx", namespace: o.namespace ?? "default" },
+    spec: vmiSpec(o),
+  };
 }
 
-export function podWorkload(name: string, namespace: string, podSpec: Record<string, unknown>): Record<string, unknown> {
+export function podWorkload(
+  name: string,
+  namespace: string,
+  podSpec: Record<string, unknown>,
+): Record<string, unknown> {
   return { metadata: { name, namespace }, spec: { selector: {}, template: { metadata: {}, spec: podSpec } } };
 }

@@ -17,14 +17,18 @@ export function runProgram(req: ProgramRequest): ProgramResult {
     fs.writeFileSync(file, JSON.stringify(req));
     let out: string;
     try {
-      out = execFileSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "runProgram.ts"), file], {
-        // The program's working directory is the project dir (where it finds the stack file).
-        cwd: req.projectDir ?? path.join(__dirname, "..", ".."),
-        env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
-        maxBuffer: 512 * 1024 * 1024,
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      out = execFileSync(
+        process.execPath,
+        ["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "runProgram.ts"), file],
+        {
+          // The program's working directory is the project dir (where it finds the stack file).
+          cwd: req.projectDir ?? path.join(__dirname, "..", ".."),
+          env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
+          maxBuffer: 512 * 1024 * 1024,
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
     } catch (e) {
       // A failed program leaves SDK promises behind and the SDK then exits non-zero:
       // what the program did is still on stdout.
@@ -39,7 +43,8 @@ export function runProgram(req: ProgramRequest): ProgramResult {
 }
 
 /** A throwaway SSH key for tests (never a real credential). */
-export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-not-real\n-----END OPENSSH PRIVATE KEY-----\n";
+export const TEST_PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key-material-not-real\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** The secret config every program test sets: the default SSH key, as a secret. */
 export const SSH_KEY_CONFIG: NonNullable<ProgramRequest["config"]> = {
@@ -55,7 +60,7 @@ export function labManifestPin(): { file: string; sha256: string } {
 }
 
 /** The config with its KubeVirt operator manifest set to the lab's pinned one (edited in place). */
- 
+
 export function withLabManifest(cfg: Record<string, any>): Record<string, any> {
   cfg.kubevirt = { ...(cfg.kubevirt ?? {}), operatorManifest: labManifestPin() };
   return cfg;

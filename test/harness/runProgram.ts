@@ -112,7 +112,8 @@ export function heapAfterGcMb(): number | undefined {
   return process.memoryUsage().heapUsed / 2 ** 20;
 }
 
-if (require.main === module) main().catch((e) => {
-  process.stderr.write(String(e?.stack ?? e));
-  process.exit(2);
-});
+if (require.main === module)
+  main().catch((e) => {
+    process.stderr.write(String(e?.stack ?? e));
+    process.exit(2);
+  });

@@ -22,17 +22,17 @@ export function shippedStacks(): string[] {
 }
 
 /** A stack file's text and its structured config (the CONFIG_ROOT key; undefined when absent). */
- 
+
 export function readStack(stack: string): { text: string; platform: Record<string, any> | undefined } {
   const text = fs.readFileSync(stackFile(stack), "utf8");
   const doc = yaml.load(text) as { config?: Record<string, unknown> } | undefined;
   // A fresh copy each call: tests edit it before use.
-   
+
   return { text, platform: structuredClone(doc?.config?.[CONFIG_ROOT]) as Record<string, any> | undefined };
 }
 
 /** The structured config of a shipped stack, a fresh copy each call; fails when the file has none. */
- 
+
 export function loadStackConfig(stack: string): Record<string, any> {
   const { platform } = readStack(stack);
   if (platform === undefined) throw new Error(`${stackFile(stack)} has no ${CONFIG_ROOT} key`);

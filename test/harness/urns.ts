@@ -23,7 +23,8 @@ export interface UrnResult {
 
 export const URN_DIR = path.join(ROOT, "test", "fixtures", "urns");
 
-export const SHIPPED_STACKS = fs.readdirSync(path.join(ROOT, "stacks"))
+export const SHIPPED_STACKS = fs
+  .readdirSync(path.join(ROOT, "stacks"))
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => s !== undefined)
   .sort();

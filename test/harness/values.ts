@@ -12,7 +12,7 @@ export function isSecretValue(v: unknown): boolean {
 }
 
 /** The value inside a secret envelope; anything else as it is. */
- 
+
 export function unsecret(v: any): any {
   return isSecretValue(v) ? v.value : v;
 }

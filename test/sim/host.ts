@@ -132,7 +132,8 @@ export function assertFuseAvailable(): void {
     throw new Error(`simulated host needs fusermount; ${INSTALL_HINT}`);
   }
   const py = spawnSync(PYTHON, ["-c", "import fusepy"], { encoding: "utf8" });
-  if (py.status !== 0) throw new Error(`simulated host needs ${PYTHON} with fusepy (${py.stderr.trim()}); ${INSTALL_HINT}`);
+  if (py.status !== 0)
+    throw new Error(`simulated host needs ${PYTHON} with fusepy (${py.stderr.trim()}); ${INSTALL_HINT}`);
 }
 
 function isMounted(mnt: string): boolean {
@@ -180,7 +181,10 @@ export class SimHost {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sriov-sim-"));
     const h = new SimHost(dir);
     for (const d of [h.sysfs, h.proc, h.etc, h.dev, h.bin, h.systemdState]) fs.mkdirSync(d, { recursive: true });
-    fs.writeFileSync(path.join(h.proc, "cmdline"), (hw.cmdline ?? "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet") + "\n");
+    fs.writeFileSync(
+      path.join(h.proc, "cmdline"),
+      (hw.cmdline ?? "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet") + "\n",
+    );
     const hostname = hw.hostname ?? (opts.dir ? path.basename(opts.dir) : "k8s-node1");
     h.setHostname(hostname);
     h.setMachineId(hw.machineId ?? createHash("sha256").update(`machine-id:${hostname}`).digest("hex").slice(0, 32));
@@ -190,7 +194,10 @@ export class SimHost {
     fs.writeFileSync(hwFile, JSON.stringify({ ...hw, devRoot: h.dev }, null, 1));
     h.writeShims();
     const logFd = fs.openSync(path.join(h.dir, "sim.log"), "a");
-    h.child = spawn(PYTHON, [SIM_PY, hwFile, h.sysfs, h.writeLog], { stdio: ["ignore", logFd, logFd], detached: opts.detached ?? false });
+    h.child = spawn(PYTHON, [SIM_PY, hwFile, h.sysfs, h.writeLog], {
+      stdio: ["ignore", logFd, logFd],
+      detached: opts.detached ?? false,
+    });
     fs.closeSync(logFd);
     h.child.on("exit", () => (h.exited = true));
     if (opts.detached) {
@@ -204,7 +211,9 @@ export class SimHost {
       if (h.exited || Date.now() > deadline) {
         const log = fs.readFileSync(path.join(h.dir, "sim.log"), "utf8");
         await h.stop();
-        throw new Error(`simulated host did not come up (${h.exited ? "simulator exited" : "timeout"}): ${log.slice(-2000)}`);
+        throw new Error(
+          `simulated host did not come up (${h.exited ? "simulator exited" : "timeout"}): ${log.slice(-2000)}`,
+        );
       }
       await sleep(20);
     }
@@ -237,7 +246,12 @@ export class SimHost {
 
   /** bin/<tool>: the shim with this host's paths baked in (one exec per call, as with the real tool). */
   private writeShims(): void {
-    const env = [`SIM_MNT='${this.sysfs}'`, `SIM_CALLS='${this.callLog}'`, `SIM_SYSTEMD='${this.systemdState}'`, `SIM_ETC='${this.etc}'`];
+    const env = [
+      `SIM_MNT='${this.sysfs}'`,
+      `SIM_CALLS='${this.callLog}'`,
+      `SIM_SYSTEMD='${this.systemdState}'`,
+      `SIM_ETC='${this.etc}'`,
+    ];
     for (const tool of ["ip", "modprobe", "systemctl"]) {
       const body = fs.readFileSync(path.join(SHIMS, tool), "utf8").replace(/^#!.*\n/, "");
       const f = path.join(this.bin, tool);
@@ -274,7 +288,12 @@ export class SimHost {
    * Starts the script without waiting, for runs that overlap (the lock): `pid` is the script's
    * own ($$), `done` resolves when it exits, `started` when it has printed `marker` on stderr.
    */
-  spawnRun(args: string[], stdin = "", env: Record<string, string> = {}, marker?: RegExp): { pid: number; done: Promise<RunResult>; started: Promise<void> } {
+  spawnRun(
+    args: string[],
+    stdin = "",
+    env: Record<string, string> = {},
+    marker?: RegExp,
+  ): { pid: number; done: Promise<RunResult>; started: Promise<void> } {
     const child = spawn("/bin/bash", [SCRIPT_PATH, ...args], {
       env: { ...this.env(), ...this.scriptEnv, HOME: this.dir, LANG: "C", ...env },
       stdio: ["pipe", "pipe", "pipe"],
@@ -325,7 +344,10 @@ export class SimHost {
 
   /** Every shim call (ip, modprobe, systemctl) in order. */
   calls(): string[] {
-    return fs.readFileSync(this.callLog, "utf8").split("\n").filter((l) => l !== "");
+    return fs
+      .readFileSync(this.callLog, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
   }
 
   /** Shim calls that change something (not show, not dry runs, not is-enabled). */
@@ -416,19 +438,21 @@ export function igbHost(pfOver: Partial<SimPf> = {}, over: Partial<SimHardware> 
     iommu: true,
     vfio: "loadable",
     cmdline: "BOOT_IMAGE=/vmlinuz-6.12.0 root=/dev/sda1 ro intel_iommu=on iommu=pt",
-    pfs: [{
-      bdf: "0000:20:00.0",
-      name: "enp32s0",
-      vendor: "0x8086",
-      device: "0x10c9",
-      vfDevice: "0x10ca",
-      driver: "igb",
-      vfDriver: "igbvf",
-      totalVfs: 7,
-      offset: 128,
-      stride: 2,
-      ...pfOver,
-    }],
+    pfs: [
+      {
+        bdf: "0000:20:00.0",
+        name: "enp32s0",
+        vendor: "0x8086",
+        device: "0x10c9",
+        vfDevice: "0x10ca",
+        driver: "igb",
+        vfDriver: "igbvf",
+        totalVfs: 7,
+        offset: 128,
+        stride: 2,
+        ...pfOver,
+      },
+    ],
     ...over,
   };
 }

@@ -33,7 +33,9 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 function keygen(file: string): void {
-  const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "nodeprep-test", "-f", file], { encoding: "utf8" });
+  const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "nodeprep-test", "-f", file], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr || r.error?.message}; ${INSTALL_HINT}`);
 }
 
@@ -48,7 +50,10 @@ export class TestSshd {
   private child?: ChildProcess;
   private exited = false;
 
-  private constructor(readonly dir: string, readonly port: number) {}
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
 
   get userKeyFile(): string {
     return path.join(this.dir, "user_key");
@@ -118,17 +123,28 @@ export class TestSshd {
 
   /** Runs `command` as ONE remote command string, exactly as remote.Command sends it. */
   exec(command: string): SshResult {
-    const r = spawnSync("ssh", [
-      "-F", "/dev/null",
-      "-i", this.userKeyFile,
-      "-p", String(this.port),
-      "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${path.join(this.dir, "known_hosts")}`,
-      `${this.user}@127.0.0.1`,
-      command,
-    ], { encoding: "utf8", timeout: 120000 });
+    const r = spawnSync(
+      "ssh",
+      [
+        "-F",
+        "/dev/null",
+        "-i",
+        this.userKeyFile,
+        "-p",
+        String(this.port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${path.join(this.dir, "known_hosts")}`,
+        `${this.user}@127.0.0.1`,
+        command,
+      ],
+      { encoding: "utf8", timeout: 120000 },
+    );
     if (r.error) throw r.error;
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }

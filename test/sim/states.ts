@@ -17,8 +17,17 @@ export function nodeState(pfs: PfState[], over: Partial<NodeState> = {}): NodeSt
 }
 
 /** One PF with all its VFs in one pool on one driver. */
-export function allOn(name: string, numVfs: number, driver: VfGroup["driver"] = "vfio-pci", extra: Partial<VfGroup> = {}): PfState {
-  return { name, numVfs, vfGroups: numVfs === 0 ? [] : [{ first: 0, last: numVfs - 1, driver, pool: "voice", ...extra }] };
+export function allOn(
+  name: string,
+  numVfs: number,
+  driver: VfGroup["driver"] = "vfio-pci",
+  extra: Partial<VfGroup> = {},
+): PfState {
+  return {
+    name,
+    numVfs,
+    vfGroups: numVfs === 0 ? [] : [{ first: 0, last: numVfs - 1, driver, pool: "voice", ...extra }],
+  };
 }
 
 /** The benchmark's layout: 3/4 of the VFs to VMs (vfio-pci, VLAN, trusted), the rest as host netdevs. */

@@ -10,9 +10,22 @@ import { multiNodeConfig } from "../fixtures/stacks";
 import { runProgram, SSH_KEY_CONFIG, withLabManifest } from "../harness/program";
 import type { ProgramResult } from "../harness/runProgram";
 
-interface Mount { mountPath: string; mountPropagation?: string; readOnly?: boolean }
-interface Container { command?: string[]; args?: string[]; privileged?: boolean; env?: string[]; mounts: Record<string, Mount> }
-interface Volume { hostPath?: { path: string; type?: string }; configMap?: string }
+interface Mount {
+  mountPath: string;
+  mountPropagation?: string;
+  readOnly?: boolean;
+}
+interface Container {
+  command?: string[];
+  args?: string[];
+  privileged?: boolean;
+  env?: string[];
+  mounts: Record<string, Mount>;
+}
+interface Volume {
+  hostPath?: { path: string; type?: string };
+  configMap?: string;
+}
 interface PodShape {
   hostNetwork?: boolean;
   hostPID?: boolean;
@@ -41,7 +54,10 @@ function shape(spec: any): PodShape {
   const byName = (list: any[] | undefined) => Object.fromEntries((list ?? []).map((c) => [c.name, container(c)]));
   const volumes: Record<string, Volume> = {};
   for (const v of spec.volumes ?? []) {
-    if (v.hostPath) volumes[v.name] = { hostPath: v.hostPath.type ? { path: v.hostPath.path, type: v.hostPath.type } : { path: v.hostPath.path } };
+    if (v.hostPath)
+      volumes[v.name] = {
+        hostPath: v.hostPath.type ? { path: v.hostPath.path, type: v.hostPath.type } : { path: v.hostPath.path },
+      };
     else if (v.configMap) volumes[v.name] = { configMap: v.configMap.name };
     else volumes[v.name] = {};
   }
@@ -142,7 +158,9 @@ function render(cfg: Record<string, any>): ProgramResult {
 }
 
 function daemonSet(r: ProgramResult, name: string): any {
-  const found = r.resources.filter((x) => x.type === "kubernetes:apps/v1:DaemonSet" && x.inputs.metadata?.name === name);
+  const found = r.resources.filter(
+    (x) => x.type === "kubernetes:apps/v1:DaemonSet" && x.inputs.metadata?.name === name,
+  );
   assert.equal(found.length, 1, `one DaemonSet ${name}`);
   return found[0].inputs;
 }
@@ -156,7 +174,10 @@ describe("node agents against upstream's manifests at the pinned tags", function
 
   it("the pinned versions are the ones these upstream values were read at", () => {
     // Bumping a version means reading upstream's manifest again and updating this file.
-    assert.deepEqual([DEFAULT_VERSIONS.multus, DEFAULT_VERSIONS.sriovDevicePlugin, DEFAULT_VERSIONS.sriovCni], ["v4.3.0", "v3.11.0", "v2.10.0"]);
+    assert.deepEqual(
+      [DEFAULT_VERSIONS.multus, DEFAULT_VERSIONS.sriovDevicePlugin, DEFAULT_VERSIONS.sriovCni],
+      ["v4.3.0", "v3.11.0", "v2.10.0"],
+    );
   });
 
   it("Multus thick: upstream's init container, daemon, volumes and mounts, nothing else", () => {
@@ -178,9 +199,15 @@ describe("node agents against upstream's manifests at the pinned tags", function
     const terms = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
     // One term per node: the API server refuses more than one value in a metadata.name selector
     // (found by the lab's real kube-apiserver).
-    assert.deepEqual(terms, ["worker-a", "worker-b"].map((n) => ({ matchFields: [{ key: "metadata.name", operator: "In", values: [n] }] })));
+    assert.deepEqual(
+      terms,
+      ["worker-a", "worker-b"].map((n) => ({ matchFields: [{ key: "metadata.name", operator: "In", values: [n] }] })),
+    );
     const cm = r.resources.find((x) => x.inputs.metadata?.name === "sriovdp-config")!;
-    assert.deepEqual(Object.keys(cm.inputs.data).sort(), terms.map((t: any) => `${t.matchFields[0].values[0]}.json`));
+    assert.deepEqual(
+      Object.keys(cm.inputs.data).sort(),
+      terms.map((t: any) => `${t.matchFields[0].values[0]}.json`),
+    );
     assert.equal(spec.nodeSelector["kubevirt-sriov/sriov-node"], "true");
   });
 
@@ -198,7 +225,10 @@ describe("node agents against upstream's manifests at the pinned tags", function
       const spec = daemonSet(r, name).spec.template.spec;
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         const runs = (c.command ?? layout.entrypoint)[0];
-        assert.ok(layout.executables.includes(runs), `${name}/${c.name} runs ${runs}, which its image does not have (has: ${layout.executables.join(", ")})`);
+        assert.ok(
+          layout.executables.includes(runs),
+          `${name}/${c.name} runs ${runs}, which its image does not have (has: ${layout.executables.join(", ")})`,
+        );
       }
     }
   });

@@ -21,7 +21,8 @@ function leaves(schema: z.ZodType, at: string, out: Leaf[] = []): Leaf[] {
   const def = (schema as unknown as { _zod: { def: Record<string, any> } })._zod.def;
   switch (def.type) {
     case "object":
-      for (const [key, value] of Object.entries(def.shape as Record<string, z.ZodType>)) leaves(value, `${at}.${key}`, out);
+      for (const [key, value] of Object.entries(def.shape as Record<string, z.ZodType>))
+        leaves(value, `${at}.${key}`, out);
       break;
     case "array":
       leaves(def.element, `${at}[]`, out);
@@ -52,8 +53,35 @@ function leaves(schema: z.ZodType, at: string, out: Leaf[] = []): Leaf[] {
   return out;
 }
 
-const BAD_STRINGS = ["", " ", "x y", "-", "_", "A", "é", "x".repeat(300), "a/b/c", "$(reboot)", "1.2.3.4:22", "0", "0Gi", ":latest", "a\nb", "ssh-ed25519"];
-const BAD_RECORDS: Record<string, unknown>[] = [{ "bad key": "ok" }, { "a/b/c": "ok" }, { "-x": "ok" }, { ["x".repeat(70)]: "ok" }, { "": "ok" }, { ok: "bad value" }, { ok: "x".repeat(70) }, { ok: 12 }, { "kubevirt.io/x": "y" }];
+const BAD_STRINGS = [
+  "",
+  " ",
+  "x y",
+  "-",
+  "_",
+  "A",
+  "é",
+  "x".repeat(300),
+  "a/b/c",
+  "$(reboot)",
+  "1.2.3.4:22",
+  "0",
+  "0Gi",
+  ":latest",
+  "a\nb",
+  "ssh-ed25519",
+];
+const BAD_RECORDS: Record<string, unknown>[] = [
+  { "bad key": "ok" },
+  { "a/b/c": "ok" },
+  { "-x": "ok" },
+  { ["x".repeat(70)]: "ok" },
+  { "": "ok" },
+  { ok: "bad value" },
+  { ok: "x".repeat(70) },
+  { ok: 12 },
+  { "kubevirt.io/x": "y" },
+];
 
 /** The issues zod raises for a value at a leaf. */
 function issuesFor(leaf: Leaf, value: unknown): z.core.$ZodIssue[] {
@@ -67,7 +95,17 @@ function messagesFor(leaf: Leaf, value: unknown): string[] {
 }
 
 /** zod's own wording, and what a regular expression looks like when printed. */
-const NOT_FOR_PEOPLE = [/must match pattern/i, /\bInvalid\b/, /Too (big|small): expected/, /\bExpected\b/, /\/\^/, /\$\//, /\[A-Za-z0-9/, /\\d/, /\(\?:/];
+const NOT_FOR_PEOPLE = [
+  /must match pattern/i,
+  /\bInvalid\b/,
+  /Too (big|small): expected/,
+  /\bExpected\b/,
+  /\/\^/,
+  /\$\//,
+  /\[A-Za-z0-9/,
+  /\\d/,
+  /\(\?:/,
+];
 
 describe("config messages are written for people", () => {
   const all = leaves(platform as unknown as z.ZodType, "platform");
@@ -76,11 +114,23 @@ describe("config messages are written for people", () => {
     const paths = new Set(all.map((l) => l.path));
     assert.ok(all.filter((l) => l.kind === "string").length >= 40, `string fields: ${[...paths].join(", ")}`);
     for (const expected of [
-      "platform.nodes[].ssh.host", "platform.nodes[].bastion.hostKey", "platform.nodes[].physicalFunctions[].name",
-      "platform.nodes[].labels", "platform.pools[].prefix", "platform.networks[].ipam.subnet", "platform.vms[].image",
-      "platform.vms[].memory", "platform.vms[].nodeSelector", "platform.images.multus", "platform.registryMirror",
-      "platform.kubevirt.featureGates[]", "platform.kubevirt.infra.tolerations[].key", "platform.kubevirt.operatorManifest.url",
-      "platform.ssh.privateKeySecret", "platform.vms[].loadgen.extension", "platform.vms[].guestUser",
+      "platform.nodes[].ssh.host",
+      "platform.nodes[].bastion.hostKey",
+      "platform.nodes[].physicalFunctions[].name",
+      "platform.nodes[].labels",
+      "platform.pools[].prefix",
+      "platform.networks[].ipam.subnet",
+      "platform.vms[].image",
+      "platform.vms[].memory",
+      "platform.vms[].nodeSelector",
+      "platform.images.multus",
+      "platform.registryMirror",
+      "platform.kubevirt.featureGates[]",
+      "platform.kubevirt.infra.tolerations[].key",
+      "platform.kubevirt.operatorManifest.url",
+      "platform.ssh.privateKeySecret",
+      "platform.vms[].loadgen.extension",
+      "platform.vms[].guestUser",
     ]) {
       assert.ok(paths.has(expected), `the walk misses ${expected}`);
     }

@@ -26,7 +26,8 @@ import { cloudInitSecretName, renderVmObject } from "../../render/vmSpec";
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const isDnsLabel = (s: string) => s.length >= 1 && s.length <= 63 && DNS1123_LABEL.test(s);
 /** IsDNS1123Subdomain: dot-separated RFC 1123 labels, 253 characters in all (no limit per label). */
-const isDnsSubdomain = (s: string) => s.length >= 1 && s.length <= 253 && s.split(".").every((l) => DNS1123_LABEL.test(l));
+const isDnsSubdomain = (s: string) =>
+  s.length >= 1 && s.length <= 253 && s.split(".").every((l) => DNS1123_LABEL.test(l));
 const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 /** k8s.io/apimachinery IsQualifiedName: [DNS-subdomain prefix '/'] name (≤ 63). */
 function isQualifiedName(s: string): boolean {
@@ -49,8 +50,13 @@ const isConfigMapKey = (k: string) => k.length <= 253 && /^[-._a-zA-Z0-9]+$/.tes
 /** distribution/reference grammar, with a tag or a digest. */
 const DOMAIN = String.raw`(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?`;
 const PATH_COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`;
-const PINNED_REFERENCE = new RegExp(String.raw`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`);
-const isPinnedImage = (ref: string) => PINNED_REFERENCE.test(ref) && /(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(ref.replace(/^[^/]*\//, "")) && ref.length <= 512;
+const PINNED_REFERENCE = new RegExp(
+  String.raw`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`,
+);
+const isPinnedImage = (ref: string) =>
+  PINNED_REFERENCE.test(ref) &&
+  /(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(ref.replace(/^[^/]*\//, "")) &&
+  ref.length <= 512;
 const U32 = 0xffffffff;
 
 function assertLabels(map: Record<string, string> | undefined, where: string): void {
@@ -68,9 +74,13 @@ function renderEverything(model: PlatformModel): void {
   const dp = renderDevicePluginConfigMap(model);
   for (const [key, doc] of Object.entries(dp.data)) {
     assert.ok(isConfigMapKey(key), `ConfigMap key ${JSON.stringify(key)} (${key.length} characters)`);
-    for (const r of (JSON.parse(doc) as { resourceList: { resourceName: string; resourcePrefix: string }[] }).resourceList) {
+    for (const r of (JSON.parse(doc) as { resourceList: { resourceName: string; resourcePrefix: string }[] })
+      .resourceList) {
       assert.ok(DEVICE_PLUGIN_RESOURCE.test(r.resourceName), `device plugin resourceName ${r.resourceName}`);
-      assert.ok(isExtendedResourceName(`${r.resourcePrefix}/${r.resourceName}`), `extended resource ${r.resourcePrefix}/${r.resourceName}`);
+      assert.ok(
+        isExtendedResourceName(`${r.resourcePrefix}/${r.resourceName}`),
+        `extended resource ${r.resourcePrefix}/${r.resourceName}`,
+      );
     }
   }
   for (const n of dp.nodes) assert.ok(isDnsSubdomain(n), `node name ${n}`);
@@ -78,9 +88,14 @@ function renderEverything(model: PlatformModel): void {
   for (const net of model.networks.values()) {
     const nad = renderNad(net);
     assert.ok(isDnsLabel(nad.metadata.name) && isDnsLabel(nad.metadata.namespace), `NAD ${net.ref}`);
-    assert.ok(isExtendedResourceName(nad.metadata.annotations[RESOURCE_NAME_ANNOTATION]), `NAD resource ${nad.metadata.annotations[RESOURCE_NAME_ANNOTATION]}`);
+    assert.ok(
+      isExtendedResourceName(nad.metadata.annotations[RESOURCE_NAME_ANNOTATION]),
+      `NAD resource ${nad.metadata.annotations[RESOURCE_NAME_ANNOTATION]}`,
+    );
     const cni = JSON.parse(nad.spec.config) as Record<string, unknown>;
-    for (const k of ["min_tx_rate", "max_tx_rate"]) if (cni[k] !== undefined) assert.ok(Number.isInteger(cni[k]) && (cni[k] as number) <= U32, `${net.ref} ${k} ${cni[k]}`);
+    for (const k of ["min_tx_rate", "max_tx_rate"])
+      if (cni[k] !== undefined)
+        assert.ok(Number.isInteger(cni[k]) && (cni[k] as number) <= U32, `${net.ref} ${k} ${cni[k]}`);
     assert.ok((cni.vlan as number) >= 0 && (cni.vlan as number) <= 4094);
   }
 
@@ -88,7 +103,8 @@ function renderEverything(model: PlatformModel): void {
     assert.ok(isDnsSubdomain(node.config.name), `node ${node.config.name}`);
     const state = renderNodeState(node);
     renderStateLines(state);
-    for (const verb of ["apply", "revert", "discover"] as const) renderRemoteCommand(verb, state, { sudo: node.config.ssh.user !== "root" });
+    for (const verb of ["apply", "revert", "discover"] as const)
+      renderRemoteCommand(verb, state, { sudo: node.config.ssh.user !== "root" });
     const { [HOSTNAME_LABEL]: _kubeletOwns, ...patch } = labelsAfterUp(node.config);
     assertLabels(patch, `node ${node.config.name} labels`);
   }
@@ -108,7 +124,8 @@ function renderEverything(model: PlatformModel): void {
       // SIPp reads plain decimal numbers: no exponent, NaN or Infinity.
       const args = renderSippArgs(sippRunFor(vm, model));
       args.forEach((flag, i) => {
-        if (["-r", "-l", "-m", "-d", "-timeout"].includes(flag)) assert.match(args[i + 1], /^\d+(\.\d+)?s?$/, `SIPp ${flag} ${args[i + 1]}`);
+        if (["-r", "-l", "-m", "-d", "-timeout"].includes(flag))
+          assert.match(args[i + 1], /^\d+(\.\d+)?s?$/, `SIPp ${flag} ${args[i + 1]}`);
       });
     }
   }
@@ -116,18 +133,31 @@ function renderEverything(model: PlatformModel): void {
   const cr = renderKubevirtCr(cfg.kubevirt, cfg.registryMirror, gateDemand(model));
   assert.ok(isDnsLabel(cr.metadata.namespace));
   for (const part of ["infra", "workloads"] as const) {
-    const p = cr.spec[part] as { nodePlacement: { nodeSelector: Record<string, string>; tolerations: { key?: string; value?: string; operator?: string }[] } } | undefined;
+    const p = cr.spec[part] as
+      | {
+          nodePlacement: {
+            nodeSelector: Record<string, string>;
+            tolerations: { key?: string; value?: string; operator?: string }[];
+          };
+        }
+      | undefined;
     if (!p) continue;
     assertLabels(p.nodePlacement.nodeSelector, `KubeVirt ${part} nodeSelector`);
     for (const t of p.nodePlacement.tolerations) {
       if (t.key !== undefined) assert.ok(isQualifiedName(t.key), `toleration key ${t.key}`);
-      if (t.value !== undefined) assert.ok(isLabelValue(t.value) && t.operator !== "Exists", `toleration value ${t.value}`);
+      if (t.value !== undefined)
+        assert.ok(isLabelValue(t.value) && t.operator !== "Exists", `toleration value ${t.value}`);
       if (t.key === undefined) assert.equal(t.operator, "Exists", "a toleration without a key must be operator Exists");
     }
   }
-  if (cr.spec.imageRegistry !== undefined) assert.ok(isPinnedImage(`${cr.spec.imageRegistry}/virt-operator:${cr.spec.imageTag}`), `KubeVirt imageRegistry ${cr.spec.imageRegistry}`);
+  if (cr.spec.imageRegistry !== undefined)
+    assert.ok(
+      isPinnedImage(`${cr.spec.imageRegistry}/virt-operator:${cr.spec.imageTag}`),
+      `KubeVirt imageRegistry ${cr.spec.imageRegistry}`,
+    );
 
-  for (const image of [...Object.values(agentImages(cfg)), whereaboutsImage(cfg)]) assert.ok(isPinnedImage(image), `image ${image}`);
+  for (const image of [...Object.values(agentImages(cfg)), whereaboutsImage(cfg)])
+    assert.ok(isPinnedImage(image), `image ${image}`);
 }
 
 // ---- arbitraries: valid stacks, leaning on the edges ---------------------------------------
@@ -146,7 +176,9 @@ function word(edge: string, middle: string, min: number, max: number): fc.Arbitr
   return lengthIn(min, max).chain((n) =>
     n === 1
       ? charOf(edge)
-      : fc.tuple(charOf(edge), fc.string({ unit: charOf(middle), minLength: n - 2, maxLength: n - 2 }), charOf(edge)).map(([a, b, c]) => a + b + c),
+      : fc
+          .tuple(charOf(edge), fc.string({ unit: charOf(middle), minLength: n - 2, maxLength: n - 2 }), charOf(edge))
+          .map(([a, b, c]) => a + b + c),
   );
 }
 
@@ -154,24 +186,35 @@ const dnsLabel = (max = 63) => word(ALNUM_LOWER, ALNUM_LOWER + "-", 1, max);
 
 /** A DNS subdomain of at most `max` characters, sometimes exactly `max`. */
 function dnsSubdomain(max: number): fc.Arbitrary<string> {
-  const exact = fc.array(dnsLabel(63).filter((l) => l.length === 63), { minLength: 4, maxLength: 4 }).chain((ls) => {
-    const parts: string[] = [];
-    let len = 0;
-    for (const l of ls) {
-      const room = max - len - (parts.length > 0 ? 1 : 0);
-      if (room <= 0) break;
-      parts.push(l.slice(0, Math.min(63, room)).replace(/-+$/, "") || "a");
-      len = parts.join(".").length;
-    }
-    return fc.constant(parts.join("."));
-  });
-  const random = fc.array(dnsLabel(20), { minLength: 1, maxLength: 4 }).map((ls) => ls.join(".")).filter((s) => s.length <= max);
+  const exact = fc
+    .array(
+      dnsLabel(63).filter((l) => l.length === 63),
+      { minLength: 4, maxLength: 4 },
+    )
+    .chain((ls) => {
+      const parts: string[] = [];
+      let len = 0;
+      for (const l of ls) {
+        const room = max - len - (parts.length > 0 ? 1 : 0);
+        if (room <= 0) break;
+        parts.push(l.slice(0, Math.min(63, room)).replace(/-+$/, "") || "a");
+        len = parts.join(".").length;
+      }
+      return fc.constant(parts.join("."));
+    });
+  const random = fc
+    .array(dnsLabel(20), { minLength: 1, maxLength: 4 })
+    .map((ls) => ls.join("."))
+    .filter((s) => s.length <= max);
   return fc.oneof(exact, random);
 }
 
 const labelName = word(ALNUM, ALNUM + "-_.", 1, 63);
 const labelValue = fc.oneof(fc.constant(""), word(ALNUM, ALNUM + "-_.", 1, 63));
-const labelKey = fc.oneof(labelName, fc.tuple(dnsSubdomain(253), labelName).map(([p, n]) => `${p}/${n}`));
+const labelKey = fc.oneof(
+  labelName,
+  fc.tuple(dnsSubdomain(253), labelName).map(([p, n]) => `${p}/${n}`),
+);
 const OWNED = (k: string) => /^(kubevirt\.io|[^/]*\.kubevirt\.io|kubevirt-sriov)\//.test(k) || k === HOSTNAME_LABEL;
 const labelMap = (allowOwned: boolean) =>
   fc.dictionary(allowOwned ? labelKey : labelKey.filter((k) => !OWNED(k)), labelValue, { maxKeys: 3 });
@@ -180,9 +223,14 @@ const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o
 const host = fc.oneof(
   ipv4,
   fc.constantFrom("::1", "fe80::1", "2001:db8::11"),
-  fc.array(word(ALNUM, ALNUM + "-", 1, 63), { minLength: 1, maxLength: 3 }).map((ls) => ls.join(".")).filter((h) => h.length <= 253 && !/^[\d.]+$/.test(h)),
+  fc
+    .array(word(ALNUM, ALNUM + "-", 1, 63), { minLength: 1, maxLength: 3 })
+    .map((ls) => ls.join("."))
+    .filter((h) => h.length <= 253 && !/^[\d.]+$/.test(h)),
 );
-const posixUser = fc.tuple(charOf(LOWER + "_"), fc.string({ unit: charOf(ALNUM_LOWER + "_-"), maxLength: 31 })).map(([a, b]) => a + b);
+const posixUser = fc
+  .tuple(charOf(LOWER + "_"), fc.string({ unit: charOf(ALNUM_LOWER + "_-"), maxLength: 31 }))
+  .map(([a, b]) => a + b);
 const configKeyPart = fc
   .tuple(charOf(ALNUM.replace(/\d/g, "")), fc.string({ unit: charOf(ALNUM + "_.-"), maxLength: 20 }))
   .map(([a, b]) => a + b);
@@ -205,29 +253,72 @@ const sshEndpoint = (production: boolean) =>
   );
 
 /** Interface names: letters, digits, '_', '.', '-', starting with a letter or digit. */
-const ifName = fc.oneof(word(ALNUM, ALNUM + "_.-", 1, 15), fc.tuple(word(ALNUM, ALNUM + "_.-", 1, 14), charOf("_.-")).map(([w, c]) => w + c));
-const pciAddress = fc.tuple(fc.nat(0xffff), fc.nat(0xff), fc.nat(0x1f), fc.nat(7)).map(([d, b, s, f]) => `${d.toString(16).padStart(4, "0")}:${b.toString(16).padStart(2, "0")}:${s.toString(16).padStart(2, "0")}.${f}`);
+const ifName = fc.oneof(
+  word(ALNUM, ALNUM + "_.-", 1, 15),
+  fc.tuple(word(ALNUM, ALNUM + "_.-", 1, 14), charOf("_.-")).map(([w, c]) => w + c),
+);
+const pciAddress = fc
+  .tuple(fc.nat(0xffff), fc.nat(0xff), fc.nat(0x1f), fc.nat(7))
+  .map(
+    ([d, b, s, f]) =>
+      `${d.toString(16).padStart(4, "0")}:${b.toString(16).padStart(2, "0")}:${s.toString(16).padStart(2, "0")}.${f}`,
+  );
 const poolName = word(ALNUM, ALNUM + "_", 1, LIMITS.poolName);
-const poolPrefix = dnsSubdomain(LIMITS.poolPrefix).filter((p) => !p.endsWith("kubernetes.io") && !p.startsWith("requests."));
+const poolPrefix = dnsSubdomain(LIMITS.poolPrefix).filter(
+  (p) => !p.endsWith("kubernetes.io") && !p.startsWith("requests."),
+);
 const txRate = fc.oneof(fc.constant(0), fc.constant(LIMITS.txRateMbps), fc.integer({ min: 0, max: LIMITS.txRateMbps }));
 const count = (max: number) => fc.oneof(fc.constant(0), fc.constant(max), fc.integer({ min: 0, max }));
 const tag = word(ALNUM + "_", ALNUM + "_.-", 1, 128).filter((t) => t !== "latest");
-const pathComponent = (middle: string) => word(ALNUM_LOWER, ALNUM_LOWER + middle, 1, 20).filter((c) => new RegExp(`^${PATH_COMPONENT}$`).test(c));
+const pathComponent = (middle: string) =>
+  word(ALNUM_LOWER, ALNUM_LOWER + middle, 1, 20).filter((c) => new RegExp(`^${PATH_COMPONENT}$`).test(c));
 /** A repository path; its first component has no '.', which would make it a registry. */
-const imagePath = fc.tuple(pathComponent("_-"), fc.array(pathComponent("._-"), { maxLength: 2 })).map(([first, rest]) => [first, ...rest].join("/"));
-const registry = fc.tuple(fc.array(dnsLabel(20), { minLength: 1, maxLength: 3 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }))
+const imagePath = fc
+  .tuple(pathComponent("_-"), fc.array(pathComponent("._-"), { maxLength: 2 }))
+  .map(([first, rest]) => [first, ...rest].join("/"));
+const registry = fc
+  .tuple(
+    fc.array(dnsLabel(20), { minLength: 1, maxLength: 3 }),
+    fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+  )
   .map(([ls, port]) => `${ls.length === 1 ? `${ls[0]}.example` : ls.join(".")}${port === undefined ? "" : `:${port}`}`);
 const digest = fc.string({ unit: charOf("0123456789abcdef"), minLength: 64, maxLength: 64 }).map((h) => `@sha256:${h}`);
-const image = fc.tuple(fc.option(registry, { nil: undefined }), imagePath, fc.option(tag, { nil: undefined }), fc.option(digest, { nil: undefined }))
+const image = fc
+  .tuple(
+    fc.option(registry, { nil: undefined }),
+    imagePath,
+    fc.option(tag, { nil: undefined }),
+    fc.option(digest, { nil: undefined }),
+  )
   .filter(([, , t, d]) => t !== undefined || d !== undefined)
   .map(([r, p, t, d]) => `${r === undefined ? "" : `${r}/`}${p}${t === undefined ? "" : `:${t}`}${d ?? ""}`);
-const mirror = fc.tuple(registry, fc.option(imagePath, { nil: undefined })).map(([r, p]) => (p === undefined ? r : `${r}/${p}`));
+const mirror = fc
+  .tuple(registry, fc.option(imagePath, { nil: undefined }))
+  .map(([r, p]) => (p === undefined ? r : `${r}/${p}`));
 const release = fc.constantFrom("v1.9.0", "v1.8.2", "v1.10.0-rc.1", "v0.0.0", "v10.20.30");
 const toleration = fc.oneof(
-  fc.record({ key: labelKey, operator: fc.constant("Equal" as const), value: labelValue, effect: fc.constantFrom("NoSchedule" as const, "PreferNoSchedule" as const, "NoExecute" as const) }, { requiredKeys: ["key"] }),
-  fc.record({ key: labelKey, operator: fc.constant("Exists" as const), effect: fc.constantFrom("NoSchedule" as const, "NoExecute" as const) }, { requiredKeys: ["operator"] }),
+  fc.record(
+    {
+      key: labelKey,
+      operator: fc.constant("Equal" as const),
+      value: labelValue,
+      effect: fc.constantFrom("NoSchedule" as const, "PreferNoSchedule" as const, "NoExecute" as const),
+    },
+    { requiredKeys: ["key"] },
+  ),
+  fc.record(
+    {
+      key: labelKey,
+      operator: fc.constant("Exists" as const),
+      effect: fc.constantFrom("NoSchedule" as const, "NoExecute" as const),
+    },
+    { requiredKeys: ["operator"] },
+  ),
 );
-const placementArb = fc.record({ nodeSelector: labelMap(true), tolerations: fc.array(toleration, { maxLength: 2 }) }, { requiredKeys: [] });
+const placementArb = fc.record(
+  { nodeSelector: labelMap(true), tolerations: fc.array(toleration, { maxLength: 2 }) },
+  { requiredKeys: [] },
+);
 
 interface PfGen {
   byName: boolean;
@@ -240,7 +331,15 @@ interface PfGen {
   pools: number[];
   netdevice: boolean;
   mtu: number | undefined;
-  vfSettings: { trust?: boolean; spoofchk?: boolean; linkState?: "auto" | "enable" | "disable"; minTxRate?: number; maxTxRate?: number } | undefined;
+  vfSettings:
+    | {
+        trust?: boolean;
+        spoofchk?: boolean;
+        linkState?: "auto" | "enable" | "disable";
+        minTxRate?: number;
+        maxTxRate?: number;
+      }
+    | undefined;
   numaNode: number | undefined;
 }
 
@@ -248,15 +347,34 @@ const pfArb: fc.Arbitrary<PfGen> = fc.record({
   byName: fc.boolean(),
   name: ifName,
   pci: pciAddress,
-  numVfs: fc.oneof(fc.constant(0), fc.constant(1), fc.constant(LIMITS.numVfs), fc.integer({ min: 0, max: LIMITS.numVfs })),
+  numVfs: fc.oneof(
+    fc.constant(0),
+    fc.constant(1),
+    fc.constant(LIMITS.numVfs),
+    fc.integer({ min: 0, max: LIMITS.numVfs }),
+  ),
   cuts: fc.option(fc.uniqueArray(fc.integer({ min: 1, max: LIMITS.numVfs - 1 }), { maxLength: 6 }), { nil: undefined }),
   skip: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
   pools: fc.array(fc.nat(16), { minLength: 8, maxLength: 8 }),
   netdevice: fc.boolean(),
   mtu: fc.option(fc.oneof(fc.constant(68), fc.constant(9702), fc.integer({ min: 68, max: 9702 })), { nil: undefined }),
   vfSettings: fc.option(
-    fc.record({ trust: fc.boolean(), spoofchk: fc.boolean(), linkState: fc.constantFrom("auto" as const, "enable" as const, "disable" as const), minTxRate: txRate, maxTxRate: txRate }, { requiredKeys: [] })
-      .map((s) => (s.minTxRate !== undefined && s.maxTxRate !== undefined && s.maxTxRate > 0 && s.minTxRate > s.maxTxRate ? { ...s, minTxRate: s.maxTxRate } : s)),
+    fc
+      .record(
+        {
+          trust: fc.boolean(),
+          spoofchk: fc.boolean(),
+          linkState: fc.constantFrom("auto" as const, "enable" as const, "disable" as const),
+          minTxRate: txRate,
+          maxTxRate: txRate,
+        },
+        { requiredKeys: [] },
+      )
+      .map((s) =>
+        s.minTxRate !== undefined && s.maxTxRate !== undefined && s.maxTxRate > 0 && s.minTxRate > s.maxTxRate
+          ? { ...s, minTxRate: s.maxTxRate }
+          : s,
+      ),
     { nil: undefined },
   ),
   numaNode: fc.option(fc.integer({ min: 0, max: 63 }), { nil: undefined }),
@@ -273,7 +391,11 @@ const nodeArb = (production: boolean) =>
     iommu: fc.constantFrom("intel" as const, "amd" as const),
     bootHugepages: fc.record({ "1Gi": count(LIMITS.hugepages1Gi), "2Mi": count(LIMITS.hugepages2Mi) }),
     writeBootloader: fc.boolean(),
-    capacity: fc.record({ dedicatedCpus: count(LIMITS.cpus), hugepages1Gi: count(LIMITS.hugepages1Gi), hugepages2Mi: count(LIMITS.hugepages2Mi) }),
+    capacity: fc.record({
+      dedicatedCpus: count(LIMITS.cpus),
+      hugepages1Gi: count(LIMITS.hugepages1Gi),
+      hugepages2Mi: count(LIMITS.hugepages2Mi),
+    }),
     labels: labelMap(false),
   });
 
@@ -316,10 +438,22 @@ const vmArb = fc.record({
   sipPort: fc.integer({ min: 1, max: 65535 }),
   answer: fc.constantFrom("echo" as const, "prompt-echo" as const),
   allowAll: fc.boolean(),
-  rate: fc.oneof(fc.constant(LIMITS.loadgen.rateMin), fc.constant(LIMITS.loadgen.rateMax), fc.double({ min: LIMITS.loadgen.rateMin, max: LIMITS.loadgen.rateMax, noNaN: true })),
-  concurrency: fc.oneof(fc.constant(1), fc.constant(LIMITS.loadgen.concurrency), fc.integer({ min: 1, max: LIMITS.loadgen.concurrency })),
+  rate: fc.oneof(
+    fc.constant(LIMITS.loadgen.rateMin),
+    fc.constant(LIMITS.loadgen.rateMax),
+    fc.double({ min: LIMITS.loadgen.rateMin, max: LIMITS.loadgen.rateMax, noNaN: true }),
+  ),
+  concurrency: fc.oneof(
+    fc.constant(1),
+    fc.constant(LIMITS.loadgen.concurrency),
+    fc.integer({ min: 1, max: LIMITS.loadgen.concurrency }),
+  ),
   calls: fc.oneof(fc.constant(1), fc.constant(LIMITS.loadgen.calls), fc.integer({ min: 1, max: LIMITS.loadgen.calls })),
-  holdMs: fc.oneof(fc.constant(0), fc.constant(LIMITS.loadgen.holdMs), fc.integer({ min: 0, max: LIMITS.loadgen.holdMs })),
+  holdMs: fc.oneof(
+    fc.constant(0),
+    fc.constant(LIMITS.loadgen.holdMs),
+    fc.integer({ min: 0, max: LIMITS.loadgen.holdMs }),
+  ),
   runAtBoot: fc.boolean(),
   userData: fc.string({ minLength: 1, maxLength: 3000 }),
 });
@@ -329,20 +463,32 @@ const stackArb = fc.boolean().chain((production) =>
     production: fc.constant(production),
     environment: fc.constantFrom("lab" as const, "dev" as const, "staging" as const),
     registryMirror: fc.option(mirror, { nil: undefined }),
-    images: fc.record({ multus: image, sriovDevicePlugin: image, sriovCni: image, networkResourcesInjector: image }, { requiredKeys: [] }),
-    versions: fc.record({ multus: release, sriovDevicePlugin: release, sriovCni: release, networkResourcesInjector: release }, { requiredKeys: [] }),
+    images: fc.record(
+      { multus: image, sriovDevicePlugin: image, sriovCni: image, networkResourcesInjector: image },
+      { requiredKeys: [] },
+    ),
+    versions: fc.record(
+      { multus: release, sriovDevicePlugin: release, sriovCni: release, networkResourcesInjector: release },
+      { requiredKeys: [] },
+    ),
     agentNamespace: dnsLabel(),
     kubevirt: fc.record({
       version: release,
       namespace: dnsLabel(),
-      featureGates: fc.uniqueArray(fc.constantFrom("CPUManager", "NUMA", "Snapshot", "HotplugVolumes", "LiveMigration"), { maxLength: 3 }),
+      featureGates: fc.uniqueArray(
+        fc.constantFrom("CPUManager", "NUMA", "Snapshot", "HotplugVolumes", "LiveMigration"),
+        { maxLength: 3 },
+      ),
       disabledFeatureGates: fc.uniqueArray(fc.constantFrom("Snapshot", "ExpandDisks"), { maxLength: 2 }),
       injector: fc.boolean(),
       infra: placementArb,
       workloads: placementArb,
       url: fc.boolean(),
     }),
-    pools: fc.uniqueArray(fc.record({ name: poolName, prefix: fc.option(poolPrefix, { nil: undefined }), excludeTopology: fc.boolean() }), { minLength: 1, maxLength: 4, selector: (p) => p.name }),
+    pools: fc.uniqueArray(
+      fc.record({ name: poolName, prefix: fc.option(poolPrefix, { nil: undefined }), excludeTopology: fc.boolean() }),
+      { minLength: 1, maxLength: 4, selector: (p) => p.name },
+    ),
     nodes: fc.uniqueArray(nodeArb(production), { minLength: 1, maxLength: 4, selector: (n) => n.name }),
     networks: fc.uniqueArray(networkArb, { maxLength: 5, selector: (n) => `${n.namespace}/${n.name}` }),
     vms: fc.uniqueArray(vmArb, { maxLength: 6, selector: (v) => v.name }),
@@ -353,7 +499,11 @@ type Stack = typeof stackArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** Assembles a cross-consistent stack: the pool of netdevice VFs is never one a VM uses. */
 function toConfig(s: Stack): PlatformInput {
-  const pools = s.pools.map((p) => ({ name: p.name, ...(p.prefix !== undefined && { prefix: p.prefix }), excludeTopology: p.excludeTopology }));
+  const pools = s.pools.map((p) => ({
+    name: p.name,
+    ...(p.prefix !== undefined && { prefix: p.prefix }),
+    excludeTopology: p.excludeTopology,
+  }));
   // With two pools or more, the last one takes every netdevice VF and no VM uses it.
   const netdevicePool = pools.length >= 2 ? pools.length - 1 : -1;
   const vfioPools = pools.length >= 2 ? pools.length - 1 : 1;
@@ -408,8 +558,16 @@ function toConfig(s: Stack): PlatformInput {
     const onNetdevice = netdevicePool >= 0 && n.pool % 4 === 0;
     const subnet = `10.${i}.0.0/16`;
     const ipam =
-      n.ipam === "host-local" ? { type: "host-local" as const, subnet, rangeStart: `10.${i}.200.1`, rangeEnd: `10.${i}.200.254`, gateway: `10.${i}.0.1` }
-        : n.ipam === "whereabouts" ? { type: "whereabouts" as const, range: `10.${i}.128.0/17` }
+      n.ipam === "host-local"
+        ? {
+            type: "host-local" as const,
+            subnet,
+            rangeStart: `10.${i}.200.1`,
+            rangeEnd: `10.${i}.200.254`,
+            gateway: `10.${i}.0.1`,
+          }
+        : n.ipam === "whereabouts"
+          ? { type: "whereabouts" as const, range: `10.${i}.128.0/17` }
           : { type: n.ipam as "none" | "static" };
     const vlan = n.vlan;
     return {
@@ -422,7 +580,9 @@ function toConfig(s: Stack): PlatformInput {
       ...(n.spoofchk !== undefined && { spoofchk: n.spoofchk }),
       ...(n.trust !== undefined && { trust: n.trust }),
       ...(n.linkState !== undefined && { linkState: n.linkState }),
-      ...(n.minTxRate !== undefined && { minTxRate: n.maxTxRate !== undefined && n.maxTxRate > 0 ? Math.min(n.minTxRate, n.maxTxRate) : n.minTxRate }),
+      ...(n.minTxRate !== undefined && {
+        minTxRate: n.maxTxRate !== undefined && n.maxTxRate > 0 ? Math.min(n.minTxRate, n.maxTxRate) : n.minTxRate,
+      }),
       ...(n.maxTxRate !== undefined && { maxTxRate: n.maxTxRate }),
       ...(n.mtu !== undefined && { mtu: n.mtu }),
       ipam,
@@ -435,47 +595,69 @@ function toConfig(s: Stack): PlatformInput {
 
   let hostSeq = 10;
   const firstPbx = s.vms.find((v) => v.role === "pbx");
-  const vms = vmNetworks.length === 0 ? [] : s.vms.map((v) => {
-    const role = v.role === "loadgen" && firstPbx === undefined ? ("custom" as const) : v.role;
-    const picked = [...new Set(v.networks.map((k) => k % vmNetworks.length))];
-    // A load generator calls from the network its PBX answers on.
-    if (role === "loadgen" || role === "pbx") picked.unshift(0);
-    const nets = [...new Set(picked)].map((k) => vmNetworks[k]);
-    const hugepages = v.hugepages;
-    const memory = hugepages === "1Gi" || !v.memoryInMi ? `${v.memory}Gi` : `${v.memory * 2}Mi`;
-    const interfaces = nets.map((net) => {
-      hostSeq++;
-      const i = net.index;
-      return {
-        network: `${net.namespace}/${net.name}`,
-        address: `10.${i}.${(hostSeq >> 8) & 127}.${hostSeq & 255}/16`,
-        ...(v.gateway && { gateway: `10.${i}.0.1` }),
-        ...(v.mac && { mac: `02:00:00:00:${((hostSeq >> 8) & 255).toString(16).padStart(2, "0")}:${(hostSeq & 255).toString(16).padStart(2, "0")}` }),
-      };
-    });
-    const extension = firstPbx?.extension ?? "100";
-    return {
-      name: v.name,
-      namespace: v.namespace,
-      role,
-      kind: v.kind,
-      ...(v.image !== undefined && { image: v.image }),
-      cpus: v.cpus,
-      memory,
-      tuning: {
-        dedicatedCpus: v.dedicatedCpus,
-        isolateEmulatorThread: v.dedicatedCpus && v.isolate,
-        hugepages,
-        numaPassthrough: v.numa && v.dedicatedCpus && hugepages !== "none",
-      },
-      nodeSelector: v.nodeSelector,
-      interfaces,
-      guestUser: v.guestUser,
-      ...(role === "pbx" && { pbx: { extension: v === firstPbx ? v.extension : extension, sipPort: v.sipPort, answer: v.answer, ...(v.allowAll && { allowFrom: "0.0.0.0/0" }) } }),
-      ...(role === "loadgen" && { loadgen: { target: firstPbx!.name, extension: firstPbx!.extension, rate: v.rate, concurrency: v.concurrency, calls: v.calls, holdMs: v.holdMs, runAtBoot: v.runAtBoot } }),
-      ...(role === "custom" && { custom: { userData: v.userData } }),
-    };
-  });
+  const vms =
+    vmNetworks.length === 0
+      ? []
+      : s.vms.map((v) => {
+          const role = v.role === "loadgen" && firstPbx === undefined ? ("custom" as const) : v.role;
+          const picked = [...new Set(v.networks.map((k) => k % vmNetworks.length))];
+          // A load generator calls from the network its PBX answers on.
+          if (role === "loadgen" || role === "pbx") picked.unshift(0);
+          const nets = [...new Set(picked)].map((k) => vmNetworks[k]);
+          const hugepages = v.hugepages;
+          const memory = hugepages === "1Gi" || !v.memoryInMi ? `${v.memory}Gi` : `${v.memory * 2}Mi`;
+          const interfaces = nets.map((net) => {
+            hostSeq++;
+            const i = net.index;
+            return {
+              network: `${net.namespace}/${net.name}`,
+              address: `10.${i}.${(hostSeq >> 8) & 127}.${hostSeq & 255}/16`,
+              ...(v.gateway && { gateway: `10.${i}.0.1` }),
+              ...(v.mac && {
+                mac: `02:00:00:00:${((hostSeq >> 8) & 255).toString(16).padStart(2, "0")}:${(hostSeq & 255).toString(16).padStart(2, "0")}`,
+              }),
+            };
+          });
+          const extension = firstPbx?.extension ?? "100";
+          return {
+            name: v.name,
+            namespace: v.namespace,
+            role,
+            kind: v.kind,
+            ...(v.image !== undefined && { image: v.image }),
+            cpus: v.cpus,
+            memory,
+            tuning: {
+              dedicatedCpus: v.dedicatedCpus,
+              isolateEmulatorThread: v.dedicatedCpus && v.isolate,
+              hugepages,
+              numaPassthrough: v.numa && v.dedicatedCpus && hugepages !== "none",
+            },
+            nodeSelector: v.nodeSelector,
+            interfaces,
+            guestUser: v.guestUser,
+            ...(role === "pbx" && {
+              pbx: {
+                extension: v === firstPbx ? v.extension : extension,
+                sipPort: v.sipPort,
+                answer: v.answer,
+                ...(v.allowAll && { allowFrom: "0.0.0.0/0" }),
+              },
+            }),
+            ...(role === "loadgen" && {
+              loadgen: {
+                target: firstPbx!.name,
+                extension: firstPbx!.extension,
+                rate: v.rate,
+                concurrency: v.concurrency,
+                calls: v.calls,
+                holdMs: v.holdMs,
+                runAtBoot: v.runAtBoot,
+              },
+            }),
+            ...(role === "custom" && { custom: { userData: v.userData } }),
+          };
+        });
 
   const kv = s.kubevirt;
   const injectorUsable = kv.injector;
@@ -516,15 +698,23 @@ describe("schema and renderers agree (property)", function () {
   });
 
   it("the largest node the schema accepts renders into one command that fits an exec argument", () => {
-    const pool = (i: number) => `p${String(i).padStart(2, "0")}${"x".repeat(LIMITS.poolName - 4)}_`.slice(0, LIMITS.poolName - 1) + "z";
+    const pool = (i: number) =>
+      `p${String(i).padStart(2, "0")}${"x".repeat(LIMITS.poolName - 4)}_`.slice(0, LIMITS.poolName - 1) + "z";
     const pools = Array.from({ length: 8 }, (_, i) => ({ name: pool(i), prefix: "a".repeat(63) + ".example.com" }));
-    const settings = { trust: true, spoofchk: true, linkState: "disable" as const, minTxRate: LIMITS.txRateMbps, maxTxRate: LIMITS.txRateMbps };
+    const settings = {
+      trust: true,
+      spoofchk: true,
+      linkState: "disable" as const,
+      minTxRate: LIMITS.txRateMbps,
+      maxTxRate: LIMITS.txRateMbps,
+    };
     // Every PF split into single VFs until the node's VF groups reach their limit.
     let groups = 0;
     const physicalFunctions = Array.from({ length: LIMITS.physicalFunctionsPerNode }, (_, i) => {
       const numVfs = LIMITS.numVfs;
       const ranges: { vfs: string; pool: string; driver: "netdevice" }[] = [];
-      for (let vf = 0; vf < numVfs && groups < LIMITS.vfGroupsPerNode; vf++, groups++) ranges.push({ vfs: `${vf}`, pool: pools[(i + vf) % 8].name, driver: "netdevice" });
+      for (let vf = 0; vf < numVfs && groups < LIMITS.vfGroupsPerNode; vf++, groups++)
+        ranges.push({ vfs: `${vf}`, pool: pools[(i + vf) % 8].name, driver: "netdevice" });
       const name = `e${String(i).padStart(2, "0")}abcdefghijk_-`.slice(0, 15).replace(/[-_]$/, "z");
       return ranges.length > 0
         ? { name, numVfs, driver: "netdevice" as const, mtu: 9702, vfSettings: settings, ranges }
@@ -532,16 +722,25 @@ describe("schema and renderers agree (property)", function () {
     });
     const name = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(LIMITS.nodeName - 3 * 64)].join(".");
     const model = parsePlatform({
-      nodes: [{
-        name,
-        ssh: { host: "x".repeat(63) + ".example.com", user: "u".repeat(32) },
-        physicalFunctions,
-        bootHugepages: { "1Gi": LIMITS.hugepages1Gi, "2Mi": LIMITS.hugepages2Mi },
-        capacity: { dedicatedCpus: LIMITS.cpus, hugepages1Gi: LIMITS.hugepages1Gi, hugepages2Mi: LIMITS.hugepages2Mi },
-      }],
+      nodes: [
+        {
+          name,
+          ssh: { host: "x".repeat(63) + ".example.com", user: "u".repeat(32) },
+          physicalFunctions,
+          bootHugepages: { "1Gi": LIMITS.hugepages1Gi, "2Mi": LIMITS.hugepages2Mi },
+          capacity: {
+            dedicatedCpus: LIMITS.cpus,
+            hugepages1Gi: LIMITS.hugepages1Gi,
+            hugepages2Mi: LIMITS.hugepages2Mi,
+          },
+        },
+      ],
       pools,
     });
-    assert.equal(model.nodes[0].pfs.reduce((n, pf) => n + pf.groups.length, 0), LIMITS.vfGroupsPerNode);
+    assert.equal(
+      model.nodes[0].pfs.reduce((n, pf) => n + pf.groups.length, 0),
+      LIMITS.vfGroupsPerNode,
+    );
     renderEverything(model);
   });
 });

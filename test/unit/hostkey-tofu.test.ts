@@ -15,8 +15,19 @@ import { TestSshd } from "../sim/sshd";
 const SCRIPT = fs.readFileSync(path.join(ROOT, "node", "hostkey.js"), "utf8");
 const PIN = "pulumi config set --path 'platform.nodes[0].ssh.hostKey' <KEY>";
 
-function scan(port: number, recorded?: string, scanned?: string): { status: number | null; stdout: string; stderr: string } {
-  const env: Record<string, string> = { ...process.env, KVS_SSH_HOST: "127.0.0.1", KVS_SSH_PORT: String(port), KVS_SSH_WHO: "node worker-1", KVS_SSH_PIN: PIN, KVS_SSH_TIMEOUT: "5" } as Record<string, string>;
+function scan(
+  port: number,
+  recorded?: string,
+  scanned?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const env: Record<string, string> = {
+    ...process.env,
+    KVS_SSH_HOST: "127.0.0.1",
+    KVS_SSH_PORT: String(port),
+    KVS_SSH_WHO: "node worker-1",
+    KVS_SSH_PIN: PIN,
+    KVS_SSH_TIMEOUT: "5",
+  } as Record<string, string>;
   if (recorded !== undefined) env.PULUMI_COMMAND_STDOUT = recorded;
   if (scanned !== undefined) env.KVS_SSH_SCANNED = scanned;
   const r = spawnSync("node", ["-"], { input: SCRIPT, env, encoding: "utf8" });
@@ -58,8 +69,14 @@ describe("trust on first use: node/hostkey.js against a real sshd", function () 
     const r = scan(sshd.port, other);
     assert.equal(r.status, 1);
     assert.equal(r.stdout, "");
-    assert.ok(r.stderr.includes(`node worker-1 (127.0.0.1:${sshd.port}): the SSH host key changed since it was first recorded`), r.stderr);
-    assert.ok(r.stderr.includes(`recorded ssh-ed25519 ${fingerprintOf(other)}, now ssh-ed25519 ${fingerprintOf(now)}`), r.stderr);
+    assert.ok(
+      r.stderr.includes(`node worker-1 (127.0.0.1:${sshd.port}): the SSH host key changed since it was first recorded`),
+      r.stderr,
+    );
+    assert.ok(
+      r.stderr.includes(`recorded ssh-ed25519 ${fingerprintOf(other)}, now ssh-ed25519 ${fingerprintOf(now)}`),
+      r.stderr,
+    );
     assert.ok(r.stderr.includes("Nothing was sent to the host"), r.stderr);
     assert.ok(r.stderr.includes(`pin it: pulumi config set --path 'platform.nodes[0].ssh.hostKey' '${now}'`), r.stderr);
   });
@@ -67,11 +84,16 @@ describe("trust on first use: node/hostkey.js against a real sshd", function () 
   it("says so, naming the endpoint, when nothing answers", () => {
     const r = scan(1);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^node worker-1 \(127\.0\.0\.1:1\): cannot read its SSH host key .*cure: check that sshd is reachable/);
+    assert.match(
+      r.stderr,
+      /^node worker-1 \(127\.0\.0\.1:1\): cannot read its SSH host key .*cure: check that sshd is reachable/,
+    );
   });
 
   it("behind a jump host: takes the jump host's ssh-keyscan output instead of scanning, and checks it the same way", () => {
-    const fromJump = spawnSync("ssh-keyscan", ["-T", "5", "-p", String(sshd.port), "127.0.0.1"], { encoding: "utf8" }).stdout;
+    const fromJump = spawnSync("ssh-keyscan", ["-T", "5", "-p", String(sshd.port), "127.0.0.1"], {
+      encoding: "utf8",
+    }).stdout;
     const key = sshd.hostKey.split(" ").slice(0, 2).join(" ");
     const first = scan(1, undefined, fromJump); // port 1: nothing is scanned from here
     assert.equal(first.status, 0, first.stderr);
@@ -105,10 +127,17 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     const records = r.resources.filter((x) => x.type === "command:local:Command" && /-hostkey-/.test(x.name));
     assert.deepEqual(records.map((x) => x.name).sort(), ["tofu-bastion-hostkey-worker-b", "tofu-hostkey-worker-a"]);
     const a = records.find((x) => x.name === "tofu-hostkey-worker-a")!;
-    assert.deepEqual([a.inputs.environment.KVS_SSH_HOST, a.inputs.environment.KVS_SSH_PORT, a.inputs.environment.KVS_SSH_WHO], ["10.0.0.11", "22", "node worker-a"]);
+    assert.deepEqual(
+      [a.inputs.environment.KVS_SSH_HOST, a.inputs.environment.KVS_SSH_PORT, a.inputs.environment.KVS_SSH_WHO],
+      ["10.0.0.11", "22", "node worker-a"],
+    );
     assert.equal(a.inputs.addPreviousOutputInEnv, true);
     assert.match(a.inputs.environment.KVS_SSH_RUN_WHEN, /^[0-9a-f]{16}$/);
-    const conn = (node: string) => unwrap(r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith(`tofu-${node}`))!.inputs.connection);
+    const conn = (node: string) =>
+      unwrap(
+        r.resources.find((x) => x.type === "command:remote:Command" && x.name.startsWith(`tofu-${node}`))!.inputs
+          .connection,
+      );
     assert.match(unwrap(conn("worker-a").hostKey), /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI/);
     assert.equal(unwrap(conn("worker-b").hostKey), cfg.nodes[1].ssh.hostKey);
     assert.match(unwrap(unwrap(conn("worker-b").proxy).hostKey), /^ssh-ed25519 /);
@@ -119,8 +148,12 @@ describe("trust on first use: the program's wiring (mocks)", function () {
     delete cfg.nodes[1].ssh.hostKey;
     const r = runProgram({ stack: "tofu", platform: withLabManifest(cfg), config: SSH_KEY_CONFIG });
     assert.equal(r.error, undefined, r.error?.message);
-    const jump = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-bastion-hostkey-worker-b")!;
-    const scanOnJump = r.resources.find((x) => x.type === "command:remote:Command" && x.name === "tofu-hostkey-scan-worker-b")!;
+    const jump = r.resources.find(
+      (x) => x.type === "command:local:Command" && x.name === "tofu-bastion-hostkey-worker-b",
+    )!;
+    const scanOnJump = r.resources.find(
+      (x) => x.type === "command:remote:Command" && x.name === "tofu-hostkey-scan-worker-b",
+    )!;
     const record = r.resources.find((x) => x.type === "command:local:Command" && x.name === "tofu-hostkey-worker-b")!;
     assert.ok(jump && scanOnJump && record);
     const conn = unwrap(scanOnJump.inputs.connection);

@@ -15,7 +15,10 @@ import { type KeyPair, type TlsBundle, createCa, issueServing, renew } from "../
 const ROOT = path.join(__dirname, "../..");
 const SCRIPT = path.join(ROOT, "node/webhook-tls.js");
 const DAY = 86_400_000;
-const NAMES = ["network-resources-injector-service.kube-system.svc", "network-resources-injector-service.kube-system.svc.cluster.local"];
+const NAMES = [
+  "network-resources-injector-service.kube-system.svc",
+  "network-resources-injector-service.kube-system.svc.cluster.local",
+];
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000); // certificates keep whole seconds
 const at = (days: number) => new Date(NOW.getTime() + days * DAY);
 const x509 = (pem: string) => new X509Certificate(pem);
@@ -107,9 +110,15 @@ describe("webhook-tls: network-resources-injector certificates", () => {
   });
 
   it("issueServing: refuses to sign with a certificate that is not a CA, or with another key", async () => {
-    await assert.rejects(issueServing(leaf, { dnsNames: NAMES, days: 1, now: NOW }), /not a CA \(basicConstraints cA is not true\)/);
+    await assert.rejects(
+      issueServing(leaf, { dnsNames: NAMES, days: 1, now: NOW }),
+      /not a CA \(basicConstraints cA is not true\)/,
+    );
     const other = await createCa({ commonName: "test-ca", days: 30, now: NOW });
-    await assert.rejects(issueServing({ cert: ca.cert, key: other.key }, { dnsNames: NAMES, days: 1, now: NOW }), /private key does not belong/);
+    await assert.rejects(
+      issueServing({ cert: ca.cert, key: other.key }, { dnsNames: NAMES, days: 1, now: NOW }),
+      /private key does not belong/,
+    );
   });
 
   describe("TLS handshake", () => {
@@ -147,7 +156,12 @@ describe("webhook-tls: network-resources-injector certificates", () => {
     const bundles = {
       fresh: await renew(null, { dnsNames: NAMES, days: 10, caDays: 30, now: NOW }),
       // Go matches a leaf's issuer with its CA's subject byte for byte.
-      "renewed from the hand-written encoder's CA": await renew(HAND_WRITTEN_BUNDLE, { dnsNames: NAMES, days: 10, caDays: 30, now: NOW }),
+      "renewed from the hand-written encoder's CA": await renew(HAND_WRITTEN_BUNDLE, {
+        dnsNames: NAMES,
+        days: 10,
+        caDays: 30,
+        now: NOW,
+      }),
     };
     for (const [what, bundle] of Object.entries(bundles)) {
       const dir = tmpDir(`go-${Object.keys(bundles).indexOf(what)}`);
@@ -209,7 +223,10 @@ describe("webhook-tls: network-resources-injector certificates", () => {
       const dir = tmpDir("hand-written");
       fs.writeFileSync(path.join(dir, "ca.pem"), next.caBundle);
       fs.writeFileSync(path.join(dir, "leaf.pem"), next.tls.cert);
-      const verify = spawnSync("openssl", ["verify", "-x509_strict", "-CAfile", "ca.pem", "leaf.pem"], { cwd: dir, encoding: "utf8" });
+      const verify = spawnSync("openssl", ["verify", "-x509_strict", "-CAfile", "ca.pem", "leaf.pem"], {
+        cwd: dir,
+        encoding: "utf8",
+      });
       assert.equal(verify.status, 0, verify.stderr);
       assert.equal(await handshake(next.tls, next.caBundle, NAMES[0]), "authorized");
     });
@@ -218,18 +235,44 @@ describe("webhook-tls: network-resources-injector certificates", () => {
       // What a previous bundle could hold in `ca` that is valid for long enough but must not
       // sign: each is made here and put where the CA was.
       const cases: [string, () => Promise<KeyPair>, RegExp, "kept in the bundle" | "dropped"][] = [
-        ["a serving certificate (basicConstraints cA false)", async () => (await renew(null, { ...options, days: 20 })).tls, /its certificate is not a CA/, "dropped"],
-        ["a CA certificate without keyCertSign", () => peculiarCa({ keyUsage: peculiar.KeyUsageFlags.cRLSign }), /its certificate may not sign certificates \(no keyCertSign key usage\)/, "dropped"],
-        ["a certificate without basicConstraints", () => peculiarCa({ basicConstraints: false }), /its certificate is not a CA/, "dropped"],
+        [
+          "a serving certificate (basicConstraints cA false)",
+          async () => (await renew(null, { ...options, days: 20 })).tls,
+          /its certificate is not a CA/,
+          "dropped",
+        ],
+        [
+          "a CA certificate without keyCertSign",
+          () => peculiarCa({ keyUsage: peculiar.KeyUsageFlags.cRLSign }),
+          /its certificate may not sign certificates \(no keyCertSign key usage\)/,
+          "dropped",
+        ],
+        [
+          "a certificate without basicConstraints",
+          () => peculiarCa({ basicConstraints: false }),
+          /its certificate is not a CA/,
+          "dropped",
+        ],
         // A real CA whose key is lost: serving certificates it signed may still be out there.
-        ["a CA certificate with another CA's key", async () => ({ cert: (await createCa({ commonName: "a", days: 30, now: NOW })).cert, key: (await createCa({ commonName: "b", days: 30, now: NOW })).key }), /its private key does not belong to its certificate/, "kept in the bundle"],
+        [
+          "a CA certificate with another CA's key",
+          async () => ({
+            cert: (await createCa({ commonName: "a", days: 30, now: NOW })).cert,
+            key: (await createCa({ commonName: "b", days: 30, now: NOW })).key,
+          }),
+          /its private key does not belong to its certificate/,
+          "kept in the bundle",
+        ],
         ["an RSA CA", () => peculiarCa({ rsa: true }), /its key is not ECDSA P-256/, "kept in the bundle"],
       ];
       for (const [what, make, reason, old] of cases) {
         it(`not ${what}: a new CA, the old one ${old}`, async () => {
           const previous = await renew(null, options);
           const bad = await make();
-          assert.ok(new Date(x509(bad.cert).validTo) > at(7), "valid for the new leaf's lifetime: only the CA checks refuse it");
+          assert.ok(
+            new Date(x509(bad.cert).validTo) > at(7),
+            "valid for the new leaf's lifetime: only the CA checks refuse it",
+          );
           const warnings = await captureStderr(async () => {
             const next = await renew({ ...previous, ca: bad, caBundle: bad.cert }, options);
             assert.notEqual(next.ca.cert, bad.cert);
@@ -238,7 +281,12 @@ describe("webhook-tls: network-resources-injector certificates", () => {
             assert.equal(await handshake(next.tls, next.caBundle, NAMES[0]), "authorized");
             assert.equal(next.caBundle, old === "dropped" ? next.ca.cert : next.ca.cert + bad.cert);
           });
-          assert.match(warnings, new RegExp(`^webhook-tls: warning: the previous CA cannot be reused: ${reason.source}.*; issuing a new CA\n$`));
+          assert.match(
+            warnings,
+            new RegExp(
+              `^webhook-tls: warning: the previous CA cannot be reused: ${reason.source}.*; issuing a new CA\n$`,
+            ),
+          );
         });
       }
     });
@@ -284,7 +332,10 @@ describe("webhook-tls: network-resources-injector certificates", () => {
         assert.match(r.stderr, /NRI_TLS_DAYS.*; set it to a whole number of days from 1 to 3650/);
         assert.equal(r.stdout, "");
       }
-      const others = [["NRI_TLS_DNS_NAMES", "ok.svc,not_a name", /"not_a name"/], ["NRI_TLS_CA_DAYS", "365", /from 366 to 36500/]] as const;
+      const others = [
+        ["NRI_TLS_DNS_NAMES", "ok.svc,not_a name", /"not_a name"/],
+        ["NRI_TLS_CA_DAYS", "365", /from 366 to 36500/],
+      ] as const;
       for (const [name, value, says] of others) {
         const r = run({ ...good, [name]: value });
         assert.equal(r.status, 2, `${name}=${value}`);
@@ -295,7 +346,11 @@ describe("webhook-tls: network-resources-injector certificates", () => {
     it("warns when the previous CA is not a CA, and issues a new one", () => {
       const first = bundleOf(run(good).stdout);
       // Its 365-day serving certificate outlives a 30-day one: only the CA check refuses it.
-      const r = run({ ...good, NRI_TLS_DAYS: "30", PULUMI_COMMAND_STDOUT: JSON.stringify({ ...first, ca: first.tls }) });
+      const r = run({
+        ...good,
+        NRI_TLS_DAYS: "30",
+        PULUMI_COMMAND_STDOUT: JSON.stringify({ ...first, ca: first.tls }),
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /^webhook-tls: warning: the previous CA cannot be reused: its certificate is not a CA/);
       const next = bundleOf(r.stdout);
@@ -306,7 +361,10 @@ describe("webhook-tls: network-resources-injector certificates", () => {
     it("exits 3 saying how to get @peculiar/x509 when the working directory has no node_modules", () => {
       const r = run(good, tmpDir("no-node-modules"));
       assert.equal(r.status, 3, r.stderr);
-      assert.match(r.stderr, /^webhook-tls: cannot load @peculiar\/x509 .* from .*no-node-modules; run `npm ci` in the project directory/);
+      assert.match(
+        r.stderr,
+        /^webhook-tls: cannot load @peculiar\/x509 .* from .*no-node-modules; run `npm ci` in the project directory/,
+      );
       assert.equal(r.stdout, "");
     });
 
@@ -324,7 +382,9 @@ describe("webhook-tls: network-resources-injector certificates", () => {
 /** A CA-like certificate made with the library directly, for what webhook-tls.js never makes. */
 async function peculiarCa(o: { keyUsage?: number; basicConstraints?: boolean; rsa?: boolean }): Promise<KeyPair> {
   const subtle = webcrypto.subtle;
-  const alg = o.rsa ? { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" } : { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const alg = o.rsa
+    ? { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }
+    : { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = (await subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
   const cert = await peculiar.X509CertificateGenerator.createSelfSigned({
     name: "CN=network-resources-injector-ca",
@@ -334,17 +394,26 @@ async function peculiarCa(o: { keyUsage?: number; basicConstraints?: boolean; rs
     signingAlgorithm: alg,
     extensions: [
       ...(o.basicConstraints === false ? [] : [new peculiar.BasicConstraintsExtension(true, 0, true)]),
-      new peculiar.KeyUsagesExtension(o.keyUsage ?? peculiar.KeyUsageFlags.keyCertSign | peculiar.KeyUsageFlags.cRLSign, true),
+      new peculiar.KeyUsagesExtension(
+        o.keyUsage ?? peculiar.KeyUsageFlags.keyCertSign | peculiar.KeyUsageFlags.cRLSign,
+        true,
+      ),
     ],
   });
-  return { cert: cert.toString("pem") + "\n", key: String(KeyObject.from(keys.privateKey).export({ type: "pkcs8", format: "pem" })) };
+  return {
+    cert: cert.toString("pem") + "\n",
+    key: String(KeyObject.from(keys.privateKey).export({ type: "pkcs8", format: "pem" })),
+  };
 }
 
 /** What `fn` writes to stderr (webhook-tls.js warns there). */
 async function captureStderr(fn: () => Promise<void>): Promise<string> {
   const write = process.stderr.write;
   let text = "";
-  process.stderr.write = ((chunk: string | Uint8Array) => ((text += String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (
+    (text += String(chunk)),
+    true
+  )) as typeof process.stderr.write;
   try {
     await fn();
   } finally {

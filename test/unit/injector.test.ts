@@ -21,10 +21,16 @@ import { isSecretValue, unsecret } from "../harness/values";
 import type { ProgramResult } from "../harness/runProgram";
 
 const defaults = injectorSettings.parse({});
-const demo = (injector: unknown) => ({ ...loadStackConfig("kubecon-demo"), kubevirt: { networkResourcesInjector: injector } });
+const demo = (injector: unknown) => ({
+  ...loadStackConfig("kubecon-demo"),
+  kubevirt: { networkResourcesInjector: injector },
+});
 const configError = (injector: unknown, kubevirt: Record<string, unknown> = {}): string => {
   try {
-    parsePlatform({ ...loadStackConfig("kubecon-demo"), kubevirt: { ...kubevirt, networkResourcesInjector: injector } });
+    parsePlatform({
+      ...loadStackConfig("kubecon-demo"),
+      kubevirt: { ...kubevirt, networkResourcesInjector: injector },
+    });
   } catch (e) {
     return (e as Error).message;
   }
@@ -41,25 +47,60 @@ describe("injector config", () => {
 
   it("keeps ExternalNetResourceInjection on when the injector is deployed", () => {
     assert.deepEqual(effectiveDisabledGates(parsePlatform(demo(true)).config.kubevirt), []);
-    assert.deepEqual(effectiveDisabledGates(parsePlatform(demo(false)).config.kubevirt), ["ExternalNetResourceInjection"]);
+    assert.deepEqual(effectiveDisabledGates(parsePlatform(demo(false)).config.kubevirt), [
+      "ExternalNetResourceInjection",
+    ]);
   });
 
   const bad: [string, unknown, Record<string, unknown>, RegExp][] = [
-    ["a string", "yes", {}, /networkResourcesInjector: must be true, false or a map of injector settings, got "yes" — write `networkResourcesInjector: true`/],
+    [
+      "a string",
+      "yes",
+      {},
+      /networkResourcesInjector: must be true, false or a map of injector settings, got "yes" — write `networkResourcesInjector: true`/,
+    ],
     ["zero replicas", { replicas: 0 }, {}, /networkResourcesInjector\.replicas: 0 is below the minimum 1/],
-    ["an unknown scope", { scope: "namespace" }, {}, /networkResourcesInjector\.scope: "namespace" is not allowed — use one of: "virt-launcher", "all-pods"/],
+    [
+      "an unknown scope",
+      { scope: "namespace" },
+      {},
+      /networkResourcesInjector\.scope: "namespace" is not allowed — use one of: "virt-launcher", "all-pods"/,
+    ],
     ["an unknown key", { replica: 2 }, {}, /networkResourcesInjector.*replica/],
-    ["renewal slower than validity", { certificate: { validityDays: 30, renewEveryDays: 30 } }, {}, /certificate\.renewEveryDays: renewing every 30 days lets a 30-day certificate expire between renewals — make renewEveryDays smaller than validityDays/],
-    ["a CA shorter than the certificate", { certificate: { validityDays: 400, caValidityDays: 365 } }, {}, /certificate\.caValidityDays: a 365-day CA cannot sign a 400-day certificate/],
-    ["KubeVirt v1.8 without the gate", true, { version: "v1.8.2" }, /networkResourcesInjector: KubeVirt v1\.8\.2 requests the VFs itself unless "ExternalNetResourceInjection" is on/],
-    ["the gate disabled as well", true, { disabledFeatureGates: ["ExternalNetResourceInjection"] }, /disabledFeatureGates: "ExternalNetResourceInjection" is disabled but networkResourcesInjector is true/],
+    [
+      "renewal slower than validity",
+      { certificate: { validityDays: 30, renewEveryDays: 30 } },
+      {},
+      /certificate\.renewEveryDays: renewing every 30 days lets a 30-day certificate expire between renewals — make renewEveryDays smaller than validityDays/,
+    ],
+    [
+      "a CA shorter than the certificate",
+      { certificate: { validityDays: 400, caValidityDays: 365 } },
+      {},
+      /certificate\.caValidityDays: a 365-day CA cannot sign a 400-day certificate/,
+    ],
+    [
+      "KubeVirt v1.8 without the gate",
+      true,
+      { version: "v1.8.2" },
+      /networkResourcesInjector: KubeVirt v1\.8\.2 requests the VFs itself unless "ExternalNetResourceInjection" is on/,
+    ],
+    [
+      "the gate disabled as well",
+      true,
+      { disabledFeatureGates: ["ExternalNetResourceInjection"] },
+      /disabledFeatureGates: "ExternalNetResourceInjection" is disabled but networkResourcesInjector is true/,
+    ],
   ];
   for (const [what, injector, kubevirt, message] of bad) {
     it(`refuses ${what}`, () => assert.match(configError(injector, kubevirt), message));
   }
 
   it("accepts KubeVirt v1.8 with the gate turned on", () => {
-    const m = parsePlatform({ ...loadStackConfig("kubecon-demo"), kubevirt: { version: "v1.8.2", featureGates: ["ExternalNetResourceInjection"], networkResourcesInjector: true } });
+    const m = parsePlatform({
+      ...loadStackConfig("kubecon-demo"),
+      kubevirt: { version: "v1.8.2", featureGates: ["ExternalNetResourceInjection"], networkResourcesInjector: true },
+    });
     assert.ok(m.config.kubevirt.networkResourcesInjector);
   });
 });
@@ -96,8 +137,13 @@ describe("injector rendering", () => {
     assert.equal(w.failurePolicy, "Fail");
     assert.deepEqual(w.objectSelector, { matchLabels: { "kubevirt.io": "virt-launcher" } });
     assert.deepEqual(w.namespaceSelector.matchExpressions[0].values, ["kube-system", "sriov-system"]);
-    assert.deepEqual(w.clientConfig, { service: { name: INJECTOR.service, namespace: "sriov-system", path: "/mutate", port: 443 }, caBundle: "Q0E=" });
-    assert.deepEqual(w.rules, [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }]);
+    assert.deepEqual(w.clientConfig, {
+      service: { name: INJECTOR.service, namespace: "sriov-system", path: "/mutate", port: 443 },
+      caBundle: "Q0E=",
+    });
+    assert.deepEqual(w.rules, [
+      { operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" },
+    ]);
     const all = renderInjectorWebhook("kube-system", { ...defaults, scope: "all-pods", failurePolicy: "Ignore" }, "");
     assert.equal(all.objectSelector, undefined);
     assert.equal(all.failurePolicy, "Ignore");
@@ -105,7 +151,11 @@ describe("injector rendering", () => {
   });
 
   it("pod: hardened, reads the program's Secret, -insecure unless client certificates are required", () => {
-    const spec = renderInjectorPodSpec({ image: "r/nri:v1.9.0", settings: defaults, placement: { nodeSelector: {}, tolerations: [] } });
+    const spec = renderInjectorPodSpec({
+      image: "r/nri:v1.9.0",
+      settings: defaults,
+      placement: { nodeSelector: {}, tolerations: [] },
+    });
     const c = spec.containers[0];
     assert.ok(c.args.includes("-insecure"));
     assert.ok(c.args.includes("-tls-cert-file=/etc/tls/tls.crt"));
@@ -127,12 +177,17 @@ describe("injector rendering", () => {
     const { cluster, namespaced } = injectorRbac();
     const all = [...cluster, ...namespaced];
     assert.ok(all.every((r) => r.verbs.every((v) => ["get", "list", "watch"].includes(v))));
-    assert.ok(!all.some((r) => r.resources.some((x) => ["secrets", "mutatingwebhookconfigurations", "pods", "*"].includes(x))));
+    assert.ok(
+      !all.some((r) => r.resources.some((x) => ["secrets", "mutatingwebhookconfigurations", "pods", "*"].includes(x))),
+    );
     assert.deepEqual(namespaced[0].resourceNames, ["nri-control-switches"]);
   });
 
   it("parseTlsBundle refuses output that is not a whole bundle", () => {
-    assert.throws(() => parseTlsBundle("node: not found"), /printed no JSON.*`npm ci` ran in the project directory \(the command loads @peculiar\/x509/);
+    assert.throws(
+      () => parseTlsBundle("node: not found"),
+      /printed no JSON.*`npm ci` ran in the project directory \(the command loads @peculiar\/x509/,
+    );
     assert.throws(() => parseTlsBundle(JSON.stringify({ format: 1, caBundle: "x" })), /incomplete bundle/);
   });
 });
@@ -159,9 +214,20 @@ describe("program under mocks: kubecon-demo with the network-resources-injector"
   it("deploys the webhook, its Service, RBAC, PDB and TLS Secret, image pinned", () => {
     const d = find("Deployment", INJECTOR.name);
     assert.equal(d.spec.replicas, 2);
-    assert.equal(d.spec.template.spec.containers[0].image, "ghcr.io/k8snetworkplumbingwg/network-resources-injector:v1.9.0");
+    assert.equal(
+      d.spec.template.spec.containers[0].image,
+      "ghcr.io/k8snetworkplumbingwg/network-resources-injector:v1.9.0",
+    );
     assert.equal(find("Service", INJECTOR.service).spec.ports[0].targetPort, 8443);
-    for (const kind of ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget"]) find(kind, INJECTOR.name);
+    for (const kind of [
+      "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Role",
+      "RoleBinding",
+      "PodDisruptionBudget",
+    ])
+      find(kind, INJECTOR.name);
     assert.equal(find("Secret", INJECTOR.secret).type, "kubernetes.io/tls");
   });
 
@@ -173,13 +239,18 @@ describe("program under mocks: kubecon-demo with the network-resources-injector"
     const ca = new X509Certificate(Buffer.from(webhook.clientConfig.caBundle, "base64").toString());
     const cert = new X509Certificate(certPem);
     assert.ok(cert.verify(ca.publicKey));
-    assert.equal(cert.checkHost("network-resources-injector-service.kube-system.svc"), "network-resources-injector-service.kube-system.svc");
+    assert.equal(
+      cert.checkHost("network-resources-injector-service.kube-system.svc"),
+      "network-resources-injector-service.kube-system.svc",
+    );
   });
 
   it("the private key is secret: in the Secret, in the command's output, never in the stack outputs", () => {
     const secret = find("Secret", INJECTOR.secret);
     assert.ok(isSecretValue(secret.stringData), "stringData is a secret value");
-    const tls = r.resources.find((x) => x.type === "command:local:Command" && x.inputs.environment?.NRI_TLS_MAIN === "1")!;
+    const tls = r.resources.find(
+      (x) => x.type === "command:local:Command" && x.inputs.environment?.NRI_TLS_MAIN === "1",
+    )!;
     assert.equal(tls.inputs.create, "node -");
     // No `dir`: the command runs in the program's directory, where node_modules holds
     // @peculiar/x509, and no machine's path ends up in the state.

@@ -60,7 +60,7 @@ describe("lab kubelet node files", () => {
   });
 
   it("each node's pods get their own subnet, routed to the other nodes over the cluster wire", () => {
-    const ranges = (i: number) => ((primaryNetwork(node(i)).plugins as any[])[0].ipam.ranges[0][0].subnet as string);
+    const ranges = (i: number) => (primaryNetwork(node(i)).plugins as any[])[0].ipam.ranges[0][0].subnet as string;
     assert.deepEqual([ranges(1), ranges(2)], ["10.244.1.0/24", "10.244.2.0/24"]);
     const net = clusterNetwork(node(1));
     assert.match(net, /MACAddress=52:54:00:4b:01:10/);
@@ -71,21 +71,36 @@ describe("lab kubelet node files", () => {
 
   it("the service range is routed on the management NIC, before kube-proxy's DNAT to the apiserver", () => {
     const files = nodeFiles(node(1));
-    assert.equal(files["/etc/systemd/network/10-mgmt.network.d/kvs-services.conf"], "[Route]\nDestination=10.96.0.0/24\n");
+    assert.equal(
+      files["/etc/systemd/network/10-mgmt.network.d/kvs-services.conf"],
+      "[Route]\nDestination=10.96.0.0/24\n",
+    );
     assert.equal((kubeProxyConfig(node(1)).iptables as any).masqueradeAll, true);
   });
 
   it("a test pod asks for its extended resources as requests and limits, and names its attachments", () => {
-    const pod = vfPod({ name: "p", node: "lab-node-1", image: "i", networks: [{ name: "pod-net", ips: ["10.56.0.1/24"] }], resources: { "intel.com/pod_net": 1 } }) as any;
-    assert.deepEqual(pod.spec.containers[0].resources, { requests: { "intel.com/pod_net": "1" }, limits: { "intel.com/pod_net": "1" } });
-    assert.deepEqual(JSON.parse(pod.metadata.annotations["k8s.v1.cni.cncf.io/networks"]), [{ name: "pod-net", ips: ["10.56.0.1/24"] }]);
+    const pod = vfPod({
+      name: "p",
+      node: "lab-node-1",
+      image: "i",
+      networks: [{ name: "pod-net", ips: ["10.56.0.1/24"] }],
+      resources: { "intel.com/pod_net": 1 },
+    }) as any;
+    assert.deepEqual(pod.spec.containers[0].resources, {
+      requests: { "intel.com/pod_net": "1" },
+      limits: { "intel.com/pod_net": "1" },
+    });
+    assert.deepEqual(JSON.parse(pod.metadata.annotations["k8s.v1.cni.cncf.io/networks"]), [
+      { name: "pod-net", ips: ["10.56.0.1/24"] },
+    ]);
     assert.equal(pod.spec.nodeName, "lab-node-1");
   });
 });
 
 describe("SIPp statistics", () => {
   it("reads the last line's cumulative counts by column name", () => {
-    const header = "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);ElapsedTime(C);TargetRate;CallRate(P);CallRate(C);SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C)";
+    const header =
+      "StartTime;LastResetTime;CurrentTime;ElapsedTime(P);ElapsedTime(C);TargetRate;CallRate(P);CallRate(C);SuccessfulCall(P);SuccessfulCall(C);FailedCall(P);FailedCall(C)";
     const csv = `${header}\n1;2;3;4;5;5;2.3;4.1;9;50;0;0\n1;2;3;4;5;5;0;4.16;0;100;0;1\n`;
     assert.deepEqual(parseSippStats(csv), { successful: 100, failed: 1, callRate: 4.16 });
   });

@@ -35,10 +35,12 @@ describe("child names", () => {
   });
 
   it("different keys of DNS labels never give one name (property)", () => {
-    fc.assert(fc.property(fc.tuple(label, label), fc.tuple(label, label), (k1, k2) => {
-      fc.pre(k1[0] !== k2[0] || k1[1] !== k2[1]);
-      return childName("s", "vm", k1) !== childName("s", "vm", k2);
-    }));
+    fc.assert(
+      fc.property(fc.tuple(label, label), fc.tuple(label, label), (k1, k2) => {
+        fc.pre(k1[0] !== k2[0] || k1[1] !== k2[1]);
+        return childName("s", "vm", k1) !== childName("s", "vm", k2);
+      }),
+    );
   });
 
   it("refuse a key part that is empty or contains '/', naming the parent and the part", () => {
@@ -76,12 +78,15 @@ describe("child name collisions", () => {
 
   it("are reported with both entries, the name and the fix (here with the '-' joins of before)", () => {
     const pair = [entry(0, "voip-a", "media"), entry(1, "voip", "a-media")];
-    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", pair), [{
-      path: ["networks", 1, "name"],
-      problem: 'network voip/a-media and network voip-a/media would both be named "<stack>-net-voip-a-media" as a '
-        + "NetworkAttachmentDefinition, and Pulumi refuses two resources with one URN",
-      fix: "rename one of the two (network voip/a-media or network voip-a/media)",
-    }]);
+    assert.deepEqual(nameCollisions("NetworkAttachmentDefinition", pair), [
+      {
+        path: ["networks", 1, "name"],
+        problem:
+          'network voip/a-media and network voip-a/media would both be named "<stack>-net-voip-a-media" as a ' +
+          "NetworkAttachmentDefinition, and Pulumi refuses two resources with one URN",
+        fix: "rename one of the two (network voip/a-media or network voip-a/media)",
+      },
+    ]);
   });
 
   it("leave the same entry listed twice to the duplicate checks", () => {
@@ -101,11 +106,14 @@ describe("child name collisions", () => {
   it("a duplicate network is reported once, as a duplicate", () => {
     const cfg = multiNodeConfig() as Record<string, any>;
     cfg.networks.push({ ...cfg.networks[0] });
-    assert.throws(() => parsePlatform(cfg), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      const networkProblems = e.problems.filter((p) => p.path[0] === "networks").map((p) => p.problem);
-      assert.deepEqual(networkProblems, ['duplicate network "voip/media"']);
-      return true;
-    });
+    assert.throws(
+      () => parsePlatform(cfg),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        const networkProblems = e.problems.filter((p) => p.path[0] === "networks").map((p) => p.problem);
+        assert.deepEqual(networkProblems, ['duplicate network "voip/media"']);
+        return true;
+      },
+    );
   });
 });

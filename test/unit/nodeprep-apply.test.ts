@@ -22,7 +22,11 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
   const baseline = new WeakMap<SimHost, { writes: number; calls: number; prepared: boolean }>();
   const stateDir = (h: SimHost) => path.join(h.etc, "kubevirt-sriov");
   function mark(h: SimHost): void {
-    baseline.set(h, { writes: h.writes().length, calls: h.mutatingCalls().length, prepared: fs.existsSync(stateDir(h)) });
+    baseline.set(h, {
+      writes: h.writes().length,
+      calls: h.mutatingCalls().length,
+      prepared: fs.existsSync(stateDir(h)),
+    });
   }
 
   function assertRefused(r: RunResult, h: SimHost, ...fragments: (string | RegExp)[]): void {
@@ -34,9 +38,17 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     }
     assert.match(r.stderr, /cure: /);
     assert.deepStrictEqual(h.writes().slice(base.writes), [], "a refused apply must not write to sysfs");
-    assert.deepStrictEqual(h.mutatingCalls().slice(base.calls), [], "a refused apply must not run ip/modprobe/systemctl changes");
+    assert.deepStrictEqual(
+      h.mutatingCalls().slice(base.calls),
+      [],
+      "a refused apply must not run ip/modprobe/systemctl changes",
+    );
     assert.strictEqual(r.stdout, "", "a refused apply prints no report");
-    if (!base.prepared) assert.ok(!fs.existsSync(stateDir(h)), "a refused apply leaves no /etc/kubevirt-sriov (not even its lock) on a host never prepared");
+    if (!base.prepared)
+      assert.ok(
+        !fs.existsSync(stateDir(h)),
+        "a refused apply leaves no /etc/kubevirt-sriov (not even its lock) on a host never prepared",
+      );
   }
 
   it("takes a fresh PF to N VFs on vfio-pci, autoprobe off before the VFs exist", async () => {
@@ -47,15 +59,29 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     assert.strictEqual(pf.numVfs, 8);
     assert.strictEqual(pf.autoprobe, 0);
     assert.strictEqual(pf.up, true);
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), Array(8).fill("vfio-pci"));
-    assert.deepStrictEqual(pf.vfs.map((v) => v.override), Array(8).fill(null), "driver_override is cleared after binding");
-    assert.deepStrictEqual(pf.vfs.map((v) => v.netdev), Array(8).fill(null), "no host driver ever grabbed a VF");
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      Array(8).fill("vfio-pci"),
+    );
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.override),
+      Array(8).fill(null),
+      "driver_override is cleared after binding",
+    );
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.netdev),
+      Array(8).fill(null),
+      "no host driver ever grabbed a VF",
+    );
 
     const w = h.writes();
     const autoprobe = w.findIndex((x) => x.path.endsWith(`${PF0}/sriov_drivers_autoprobe`) && x.value === "0");
     const numvfs = w.findIndex((x) => x.path.endsWith(`${PF0}/sriov_numvfs`) && x.value === "8");
     assert.ok(autoprobe >= 0 && autoprobe < numvfs, "autoprobe=0 is written before the VFs are created");
-    assert.ok(w.every((x) => x.result === "ok"), JSON.stringify(w.filter((x) => x.result !== "ok")));
+    assert.ok(
+      w.every((x) => x.result === "ok"),
+      JSON.stringify(w.filter((x) => x.result !== "ok")),
+    );
     assert.ok(!w.some((x) => x.path.endsWith("/new_id")), "new_id binds every device with that ID: never used");
     assert.ok(h.mutatingCalls().includes("modprobe vfio-pci"));
 
@@ -65,25 +91,36 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     assert.deepStrictEqual(rep.apply.changedPfs, [PF0]);
     assert.strictEqual(rep.apply.writes, Number(/apply: (\d+) writes/.exec(r.stderr)?.[1]));
     const reported = rep.pfs.find((p) => p.pciAddress === PF0);
-    assert.deepStrictEqual(reported?.vfs.map((v) => [v.pciAddress, v.driver, v.iommuGroup]),
-      pf.vfs.map((v) => [v.bdf, "vfio-pci", String(v.iommuGroup)]));
+    assert.deepStrictEqual(
+      reported?.vfs.map((v) => [v.pciAddress, v.driver, v.iommuGroup]),
+      pf.vfs.map((v) => [v.bdf, "vfio-pci", String(v.iommuGroup)]),
+    );
   });
 
   it("re-applying the same state makes zero writes", async () => {
     const h = await start(x710Host(1));
-    const state = nodeState([{
-      name: "ens1f0", numVfs: 8, mtu: 9000, vfGroups: [
-        { first: 0, last: 5, driver: "vfio-pci", pool: "voice", trust: true, spoofchk: false, vlan: 100, qos: 5 },
-        { first: 6, last: 7, driver: "netdevice", pool: "sig", maxTxRate: 1000, minTxRate: 10, linkState: "enable" },
-      ],
-    }]);
+    const state = nodeState([
+      {
+        name: "ens1f0",
+        numVfs: 8,
+        mtu: 9000,
+        vfGroups: [
+          { first: 0, last: 5, driver: "vfio-pci", pool: "voice", trust: true, spoofchk: false, vlan: 100, qos: 5 },
+          { first: 6, last: 7, driver: "netdevice", pool: "sig", maxTxRate: 1000, minTxRate: 10, linkState: "enable" },
+        ],
+      },
+    ]);
     assert.strictEqual(apply(h, state).status, 0);
     const writes = h.writes().length;
     const calls = h.mutatingCalls().length;
     const r = apply(h, state);
     assert.strictEqual(r.status, 0, r.stderr);
     assert.match(r.stderr, /apply: no changes \(0 writes\)/);
-    assert.strictEqual(h.writes().length, writes, `sysfs writes on re-apply: ${JSON.stringify(h.writes().slice(writes))}`);
+    assert.strictEqual(
+      h.writes().length,
+      writes,
+      `sysfs writes on re-apply: ${JSON.stringify(h.writes().slice(writes))}`,
+    );
     assert.deepStrictEqual(h.mutatingCalls().slice(calls), []);
     const rep = parseNodeReport(r.stdout);
     assert.strictEqual(rep.apply.writes, 0);
@@ -92,24 +129,48 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
 
   it("applies per-VF settings through the PF and mixes vfio-pci and netdevice VFs on one PF", async () => {
     const h = await start(x710Host(1));
-    const r = apply(h, nodeState([{
-      name: "ens1f0", numVfs: 4, mtu: 9000, vfGroups: [
-        { first: 0, last: 1, driver: "vfio-pci", pool: "voice", trust: true, spoofchk: false, vlan: 100, qos: 5 },
-        { first: 2, last: 3, driver: "netdevice", pool: "sig", maxTxRate: 1000, linkState: "disable" },
-      ],
-    }]));
+    const r = apply(
+      h,
+      nodeState([
+        {
+          name: "ens1f0",
+          numVfs: 4,
+          mtu: 9000,
+          vfGroups: [
+            { first: 0, last: 1, driver: "vfio-pci", pool: "voice", trust: true, spoofchk: false, vlan: 100, qos: 5 },
+            { first: 2, last: 3, driver: "netdevice", pool: "sig", maxTxRate: 1000, linkState: "disable" },
+          ],
+        },
+      ]),
+    );
     assert.strictEqual(r.status, 0, r.stderr);
     const pf = h.pf("ens1f0");
     assert.strictEqual(pf.mtu, 9000);
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "iavf", "iavf"]);
-    assert.deepStrictEqual(pf.vfs.map((v) => v.netdev), [null, null, "ens1f0v2", "ens1f0v3"]);
-    assert.deepStrictEqual(pf.vfs.map((v) => [v.trust, v.spoofchk, v.vlan, v.qos]).slice(0, 2), [[true, false, 100, 5], [true, false, 100, 5]]);
-    assert.deepStrictEqual(pf.vfs.map((v) => [v.maxTxRate, v.linkState]).slice(2), [[1000, "disable"], [1000, "disable"]]);
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "iavf", "iavf"],
+    );
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.netdev),
+      [null, null, "ens1f0v2", "ens1f0v3"],
+    );
+    assert.deepStrictEqual(pf.vfs.map((v) => [v.trust, v.spoofchk, v.vlan, v.qos]).slice(0, 2), [
+      [true, false, 100, 5],
+      [true, false, 100, 5],
+    ]);
+    assert.deepStrictEqual(pf.vfs.map((v) => [v.maxTxRate, v.linkState]).slice(2), [
+      [1000, "disable"],
+      [1000, "disable"],
+    ]);
     // The PF stays closed to host drivers after the netdevice VFs were probed.
     assert.strictEqual(pf.autoprobe, 0);
     // One setting per command, so a refusal names exactly one (vlan and its qos are one).
     const vf0 = h.mutatingCalls().filter((c) => c.startsWith("ip link set dev ens1f0 vf 0 "));
-    assert.deepStrictEqual(vf0, ["ip link set dev ens1f0 vf 0 trust on", "ip link set dev ens1f0 vf 0 spoofchk off", "ip link set dev ens1f0 vf 0 vlan 100 qos 5"]);
+    assert.deepStrictEqual(vf0, [
+      "ip link set dev ens1f0 vf 0 trust on",
+      "ip link set dev ens1f0 vf 0 spoofchk off",
+      "ip link set dev ens1f0 vf 0 vlan 100 qos 5",
+    ]);
   });
 
   it("goes N -> M through 0 (the kernel refuses nonzero -> nonzero with EBUSY)", async () => {
@@ -118,11 +179,23 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const before = h.writes().length;
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
     assert.strictEqual(r.status, 0, r.stderr);
-    const numvfs = h.writes().slice(before).filter((w) => w.path.endsWith("/sriov_numvfs"));
-    assert.deepStrictEqual(numvfs.map((w) => [w.value, w.result]), [["0", "ok"], ["4", "ok"]]);
+    const numvfs = h
+      .writes()
+      .slice(before)
+      .filter((w) => w.path.endsWith("/sriov_numvfs"));
+    assert.deepStrictEqual(
+      numvfs.map((w) => [w.value, w.result]),
+      [
+        ["0", "ok"],
+        ["4", "ok"],
+      ],
+    );
     const pf = h.pf("ens1f0");
     assert.strictEqual(pf.numVfs, 4);
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      Array(4).fill("vfio-pci"),
+    );
     assert.match(r.stderr, /apply: \d+ writes/);
   });
 
@@ -130,13 +203,31 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(1));
     assert.strictEqual(apply(h, nodeState([allOn("ens1f0", 4)])).status, 0);
     const before = h.writes().length;
-    const r = apply(h, nodeState([{ name: "ens1f0", numVfs: 4, vfGroups: [
-      { first: 0, last: 1, driver: "vfio-pci", pool: "voice" },
-      { first: 2, last: 3, driver: "netdevice", pool: "sig" },
-    ] }]));
+    const r = apply(
+      h,
+      nodeState([
+        {
+          name: "ens1f0",
+          numVfs: 4,
+          vfGroups: [
+            { first: 0, last: 1, driver: "vfio-pci", pool: "voice" },
+            { first: 2, last: 3, driver: "netdevice", pool: "sig" },
+          ],
+        },
+      ]),
+    );
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.ok(!h.writes().slice(before).some((w) => w.path.endsWith("/sriov_numvfs")), "no VF recreation");
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "iavf", "iavf"]);
+    assert.ok(
+      !h
+        .writes()
+        .slice(before)
+        .some((w) => w.path.endsWith("/sriov_numvfs")),
+      "no VF recreation",
+    );
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "iavf", "iavf"],
+    );
   });
 
   it("refuses more VFs than sriov_totalvfs, naming the PF and the limit", async () => {
@@ -149,8 +240,13 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
   it("refuses a PF that is not on the node and lists the PFs that are", async () => {
     const h = await start(x710Host(2));
     const r = apply(h, nodeState([allOn("ens9f9", 2)]));
-    assertRefused(r, h, "PF ens9f9 (-) not found on this node", `present SR-IOV PFs: ens1f0 (${PF0}), ens2f0 (${PF1})`,
-      "fix the PF name or pciAddress for node k8s-node1");
+    assertRefused(
+      r,
+      h,
+      "PF ens9f9 (-) not found on this node",
+      `present SR-IOV PFs: ens1f0 (${PF0}), ens2f0 (${PF1})`,
+      "fix the PF name or pciAddress for node k8s-node1",
+    );
     const byBdf = apply(h, nodeState([{ pciAddress: "0000:99:00.0", numVfs: 2, vfGroups: [] }]));
     assertRefused(byBdf, h, "PF - (0000:99:00.0) not found on this node");
   });
@@ -159,7 +255,10 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(2));
     const mismatch = apply(h, nodeState([{ name: "ens1f0", pciAddress: PF1, numVfs: 2, vfGroups: [] }]));
     assertRefused(mismatch, h, `interface ens1f0 is PCI device ${PF0}, not ${PF1}`);
-    const r = apply(h, nodeState([{ pciAddress: PF1, numVfs: 2, vfGroups: [{ first: 0, last: 1, driver: "vfio-pci", pool: "voice" }] }]));
+    const r = apply(
+      h,
+      nodeState([{ pciAddress: PF1, numVfs: 2, vfGroups: [{ first: 0, last: 1, driver: "vfio-pci", pool: "voice" }] }]),
+    );
     assert.strictEqual(r.status, 0, r.stderr);
     assert.strictEqual(h.pf(PF1).numVfs, 2);
   });
@@ -175,18 +274,28 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
   it("refuses vfio-pci VFs while the IOMMU is off, with the kernel-argument cure", async () => {
     const h = await start(x710Host(1, { iommu: false, cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
-    assertRefused(r, h, "the IOMMU is off", `PF ens1f0 (${PF0})`,
-      "add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot");
+    assertRefused(
+      r,
+      h,
+      "the IOMMU is off",
+      `PF ens1f0 (${PF0})`,
+      "add intel_iommu=on iommu=pt (Intel) or iommu=pt (AMD) to the kernel command line and reboot",
+    );
   });
 
   it("with writeBootloader, still writes the grub snippet when the IOMMU is off (it is the cure)", async () => {
     const h = await start(x710Host(1, { iommu: false, cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro" }));
-    const state = nodeState([allOn("ens1f0", 4)], { kernel: { iommu: "intel", hugepages1G: 8, hugepages2M: 0, writeBootloader: true } });
+    const state = nodeState([allOn("ens1f0", 4)], {
+      kernel: { iommu: "intel", hugepages1G: 8, hugepages2M: 0, writeBootloader: true },
+    });
     const r = apply(h, state);
     assert.strictEqual(r.status, 2);
     assert.deepStrictEqual(h.writes(), [], "no sysfs writes");
     const snippet = fs.readFileSync(`${h.etc}/default/grub.d/kubevirt-sriov.cfg`, "utf8");
-    assert.match(snippet, /^GRUB_CMDLINE_LINUX="\$\{GRUB_CMDLINE_LINUX\} intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8"$/m);
+    assert.match(
+      snippet,
+      /^GRUB_CMDLINE_LINUX="\$\{GRUB_CMDLINE_LINUX\} intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8"$/m,
+    );
     assert.match(r.stderr, /run update-grub \(or grub2-mkconfig\) and reboot/);
   });
 
@@ -195,11 +304,17 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(1, {}, { acs: false }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      Array(4).fill("vfio-pci"),
+    );
     const rep = parseNodeReport(r.stdout);
     assert.strictEqual(rep.vfioReady, false);
     assert.strictEqual(rep.vfio.conflicts.length, 1);
-    assert.match(rep.vfio.conflicts[0], /^PF ens1f0 \(0000:10:00\.0\): 4 vfio-pci VFs share an IOMMU group with devices on other drivers \(group \d+: 0000:10:00\.0 \(i40e\)\), so no VM can use them; cure: enable ACS .*or give this PF driver: netdevice$/);
+    assert.match(
+      rep.vfio.conflicts[0],
+      /^PF ens1f0 \(0000:10:00\.0\): 4 vfio-pci VFs share an IOMMU group with devices on other drivers \(group \d+: 0000:10:00\.0 \(i40e\)\), so no VM can use them; cure: enable ACS .*or give this PF driver: netdevice$/,
+    );
     assert.match(r.stderr, /share an IOMMU group/, "said on the console too");
     const discovered = parseDiscovery(h.run(["discover"], "").stdout);
     assert.deepStrictEqual(discovered.vfio.conflicts, rep.vfio.conflicts);
@@ -213,14 +328,23 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(1, { iommu: false, vfio: "missing" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4, "netdevice")]));
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), Array(4).fill("iavf"));
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      Array(4).fill("iavf"),
+    );
     assert.strictEqual(parseNodeReport(r.stdout).vfioReady, false);
   });
 
   it("refuses vfio-pci VFs when the vfio-pci module is unavailable", async () => {
     const h = await start(x710Host(1, { vfio: "missing" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
-    assertRefused(r, h, "the vfio-pci driver is not available", `PF ens1f0 (${PF0})`, "install the kernel's vfio-pci module");
+    assertRefused(
+      r,
+      h,
+      "the vfio-pci driver is not available",
+      `PF ens1f0 (${PF0})`,
+      "install the kernel's vfio-pci module",
+    );
   });
 
   it("loads vfio-pci before the first PF write: a module on disk that fails to load changes no PF", async () => {
@@ -228,10 +352,21 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(2, { vfio: "broken" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4), allOn("ens2f0", 4)]));
     assert.strictEqual(r.status, 2, r.stderr);
-    assert.ok(r.stderr.includes(`error: loading the vfio-pci module failed (modprobe vfio-pci: modprobe: ERROR: could not insert 'vfio_pci': Key was rejected by service) but VFs of PF ens1f0 (${PF0}), PF ens2f0 (${PF1}) need it; nothing on the PFs was changed; cure: check dmesg`), r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `error: loading the vfio-pci module failed (modprobe vfio-pci: modprobe: ERROR: could not insert 'vfio_pci': Key was rejected by service) but VFs of PF ens1f0 (${PF0}), PF ens2f0 (${PF1}) need it; nothing on the PFs was changed; cure: check dmesg`,
+      ),
+      r.stderr,
+    );
     assert.deepStrictEqual(h.writes(), [], "no autoprobe, no VFs");
     assert.deepStrictEqual(h.mutatingCalls(), ["modprobe vfio-pci"]);
-    assert.deepStrictEqual(h.state().pfs.map((p) => [p.numVfs, p.autoprobe, p.up]), [[0, 1, false], [0, 1, false]]);
+    assert.deepStrictEqual(
+      h.state().pfs.map((p) => [p.numVfs, p.autoprobe, p.up]),
+      [
+        [0, 1, false],
+        [0, 1, false],
+      ],
+    );
     assert.strictEqual(r.stdout, "");
   });
 
@@ -239,7 +374,10 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const h = await start(x710Host(1, { vfio: "inert" }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)]));
     assert.strictEqual(r.status, 2, r.stderr);
-    assert.match(r.stderr, /error: modprobe vfio-pci succeeded but .*\/bus\/pci\/drivers\/vfio-pci did not appear, so VFs of PF ens1f0 \(0000:10:00\.0\) cannot be bound; nothing on the PFs was changed; cure: look for an install or blacklist rule/);
+    assert.match(
+      r.stderr,
+      /error: modprobe vfio-pci succeeded but .*\/bus\/pci\/drivers\/vfio-pci did not appear, so VFs of PF ens1f0 \(0000:10:00\.0\) cannot be bound; nothing on the PFs was changed; cure: look for an install or blacklist rule/,
+    );
     assert.deepStrictEqual(h.writes(), []);
     assert.strictEqual(h.pf("ens1f0").numVfs, 0);
   });
@@ -263,8 +401,14 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     it("refuses to change the VF count under a VF whose netdev is up with an address", async () => {
       const h = await hostWithBusyNetdev();
       const r = apply(h, nodeState([allOn("ens1f0", 8)]));
-      assertRefused(r, h, `PF ens1f0 (${PF0}): VF 1 (0000:10:02.1) is in use: its netdev ens1f0v1 is up with address 10.20.0.5/24`,
-        "changing the VF count from 4 to 8 destroys it", "drain node k8s-node1", "allowDisruption: true");
+      assertRefused(
+        r,
+        h,
+        `PF ens1f0 (${PF0}): VF 1 (0000:10:02.1) is in use: its netdev ens1f0v1 is up with address 10.20.0.5/24`,
+        "changing the VF count from 4 to 8 destroys it",
+        "drain node k8s-node1",
+        "allowDisruption: true",
+      );
       assert.ok(!r.stderr.includes("VF 2 "), "a link-local address alone is not use");
       assert.strictEqual(h.pf("ens1f0").numVfs, 4);
     });
@@ -277,10 +421,16 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
       const before = h.writes().length;
       const r = apply(h, nodeState([allOn("ens1f0", 4, "netdevice")]));
       assert.strictEqual(r.status, 2, r.stderr);
-      assert.ok(r.stderr.includes(`VF 2 (0000:10:02.2) is in use: its vfio group ${group} is held open by pid 4242 (qemu-kvm)`), r.stderr);
+      assert.ok(
+        r.stderr.includes(`VF 2 (0000:10:02.2) is in use: its vfio group ${group} is held open by pid 4242 (qemu-kvm)`),
+        r.stderr,
+      );
       assert.ok(r.stderr.includes("rebinding it from vfio-pci to netdevice interrupts it"), r.stderr);
       assert.strictEqual(h.writes().length, before);
-      assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
+      assert.deepStrictEqual(
+        h.pf("ens1f0").vfs.map((v) => v.driver),
+        Array(4).fill("vfio-pci"),
+      );
     });
 
     it("counts a netdevice VF whose netdev a pod took into its namespace as in use, and as correctly bound", async () => {
@@ -293,7 +443,11 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
       assert.match(again.stderr, /no changes \(0 writes\)/, "the VF is still on its net driver: nothing to do");
       mark(h);
       const r = apply(h, nodeState([allOn("ens1f0", 2, "netdevice")]));
-      assertRefused(r, h, `VF 3 (0000:10:02.3) is in use: its iavf netdev is not in the host network namespace (a pod has it)`);
+      assertRefused(
+        r,
+        h,
+        `VF 3 (0000:10:02.3) is in use: its iavf netdev is not in the host network namespace (a pod has it)`,
+      );
     });
 
     it("goes ahead with allowDisruption: true and says so", async () => {
@@ -303,7 +457,10 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
       assert.match(r.stderr, /allowDisruption is set: disrupting 1 VF\(s\) in use/);
       const pf = h.pf("ens1f0");
       assert.strictEqual(pf.numVfs, 8);
-      assert.deepStrictEqual(pf.vfs.map((v) => v.driver), Array(8).fill("vfio-pci"));
+      assert.deepStrictEqual(
+        pf.vfs.map((v) => v.driver),
+        Array(8).fill("vfio-pci"),
+      );
     });
   });
 
@@ -312,16 +469,30 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const state = nodeState([allOn("ens1f0", 6)]);
     const r = apply(h, state);
     assert.strictEqual(r.status, 3, r.stderr);
-    assert.match(r.stderr, new RegExp(`PF ens1f0 \\(${PF0}\\): binding VF 3 \\(0000:10:02\\.3\\) to vfio-pci failed: Input/output error; \\d+ change\\(s\\) made so far; cure: check dmesg for VF 3`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `PF ens1f0 \\(${PF0}\\): binding VF 3 \\(0000:10:02\\.3\\) to vfio-pci failed: Input/output error; \\d+ change\\(s\\) made so far; cure: check dmesg for VF 3`,
+      ),
+    );
     let pf = h.pf("ens1f0");
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "vfio-pci", null, null, null]);
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "vfio-pci", null, null, null],
+    );
     assert.strictEqual(pf.vfs[3].override, "vfio-pci", "the failed VF keeps its override until the re-run");
 
     const again = apply(h, state);
     assert.strictEqual(again.status, 0, again.stderr);
     pf = h.pf("ens1f0");
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), Array(6).fill("vfio-pci"));
-    assert.deepStrictEqual(pf.vfs.map((v) => v.override), Array(6).fill(null));
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      Array(6).fill("vfio-pci"),
+    );
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.override),
+      Array(6).fill(null),
+    );
     assert.strictEqual(parseNodeReport(again.stdout).vfioReady, true);
     assert.match(apply(h, state).stderr, /no changes \(0 writes\)/);
   });
@@ -335,12 +506,19 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     const other = h.pf("ens2f0");
     assert.strictEqual(other.numVfs, 2);
     assert.strictEqual(other.autoprobe, 1);
-    assert.deepStrictEqual(other.vfs.map((v) => v.driver), ["iavf", "iavf"]);
+    assert.deepStrictEqual(
+      other.vfs.map((v) => v.driver),
+      ["iavf", "iavf"],
+    );
   });
 
   it("reports kernel-argument changes against /proc/cmdline without touching the bootloader by default", async () => {
-    const h = await start(x710Host(1, { cmdline: "BOOT_IMAGE=/vmlinuz ro intel_iommu=on default_hugepagesz=1G hugepagesz=1G hugepages=4" }));
-    const state = nodeState([allOn("ens1f0", 2)], { kernel: { iommu: "intel", hugepages1G: 8, hugepages2M: 0, writeBootloader: false } });
+    const h = await start(
+      x710Host(1, { cmdline: "BOOT_IMAGE=/vmlinuz ro intel_iommu=on default_hugepagesz=1G hugepagesz=1G hugepages=4" }),
+    );
+    const state = nodeState([allOn("ens1f0", 2)], {
+      kernel: { iommu: "intel", hugepages1G: 8, hugepages2M: 0, writeBootloader: false },
+    });
     const r = apply(h, state);
     assert.strictEqual(r.status, 0, r.stderr);
     const rep = parseNodeReport(r.stdout);
@@ -349,7 +527,9 @@ describe("nodeprep: sriov-node.sh apply on a simulated host", function () {
     assert.match(r.stderr, /a reboot is needed \(nothing was rebooted\)/);
     assert.ok(!fs.existsSync(`${h.etc}/default/grub.d/kubevirt-sriov.cfg`));
 
-    const h2 = await SimHost.start(x710Host(1, { cmdline: "ro intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8" }));
+    const h2 = await SimHost.start(
+      x710Host(1, { cmdline: "ro intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8" }),
+    );
     try {
       const ok = parseNodeReport(h2.run(["apply"], renderStateLines(state)).stdout);
       assert.deepStrictEqual(ok.kernelChanges, []);

@@ -36,7 +36,10 @@ class RemoteCommandLife {
   private run(command: string): string {
     this.dials++;
     if (!this.reachable) throw new Error("dial tcp 192.0.2.11:22: connect: no route to host");
-    const r = spawnSync("/bin/sh", ["-c", command], { encoding: "utf8", env: { PATH: process.env.PATH, KERNEL_RELEASE: "6.1.0-sim-amd64", LANG: "C" } });
+    const r = spawnSync("/bin/sh", ["-c", command], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, KERNEL_RELEASE: "6.1.0-sim-amd64", LANG: "C" },
+    });
     if (r.status !== 0) throw new Error(`remote command exited ${r.status}: ${r.stderr}`);
     return r.stdout;
   }
@@ -80,18 +83,34 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
     return c[c.length - 1];
   };
 
-  function prep(h: SimHost, state: NodeState, decommissioned = false, transformations: pulumi.ResourceTransformation[] = []): SriovNodePrep {
-    return new SriovNodePrep("k8s-node1", {
-      state, connection, sudo: false, decommissioned,
-      simulatedHost: { roots: { sysfs: h.sysfs, proc: h.proc, etc: h.etc, dev: h.dev }, pathPrefix: h.bin },
-    }, { transformations });
+  function prep(
+    h: SimHost,
+    state: NodeState,
+    decommissioned = false,
+    transformations: pulumi.ResourceTransformation[] = [],
+  ): SriovNodePrep {
+    return new SriovNodePrep(
+      "k8s-node1",
+      {
+        state,
+        connection,
+        sudo: false,
+        decommissioned,
+        simulatedHost: { roots: { sysfs: h.sysfs, proc: h.proc, etc: h.etc, dev: h.dev }, pathPrefix: h.bin },
+      },
+      { transformations },
+    );
   }
 
   it("owns the node as <project>/<stack>/<node entry>, in apply and revert alike", async () => {
     const h = await start(x710Host(1));
     const { owner: _owner, ...ownerless } = nodeState([allOn("ens1f0", 2)]);
     life = new RemoteCommandLife();
-    assert.strictEqual((await value(prep(h, ownerless).report)).owner, "kubevirt-sriov/test/k8s-node1", "the node says who applied");
+    assert.strictEqual(
+      (await value(prep(h, ownerless).report)).owner,
+      "kubevirt-sriov/test/k8s-node1",
+      "the node says who applied",
+    );
     const cmd = command();
     for (const verb of ["create", "delete"]) {
       assert.match(stateOf(cmd.inputs[verb]), /^owner kubevirt-sriov\/test\/k8s-node1$/m, verb);
@@ -101,10 +120,12 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
   it("registers the remote command with deleteBeforeReplace (a replacement reverts before it applies)", async () => {
     const h = await start(x710Host(1));
     const seen: pulumi.ResourceTransformationArgs[] = [];
-    prep(h, nodeState([allOn("ens1f0", 2)]), false, [(a) => {
-      seen.push(a);
-      return undefined;
-    }]);
+    prep(h, nodeState([allOn("ens1f0", 2)]), false, [
+      (a) => {
+        seen.push(a);
+        return undefined;
+      },
+    ]);
     const cmd = seen.find((a) => a.type === "command:remote:Command");
     assert.ok(cmd, "the remote command went through the component's transformations");
     assert.strictEqual((cmd.opts as pulumi.CustomResourceOptions).deleteBeforeReplace, true);
@@ -125,7 +146,11 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
     assert.strictEqual((await value(retired.report)).node, "k8s-node1", "the outputs keep the last report");
     const inputs = command().inputs;
     assert.deepStrictEqual([inputs.create, inputs.update, inputs.delete], [undefined, undefined, undefined]);
-    assert.strictEqual(unsecret(inputs.connection).host, "192.0.2.11", "the connection stays as it was (no diff there)");
+    assert.strictEqual(
+      unsecret(inputs.connection).host,
+      "192.0.2.11",
+      "the connection stays as it was (no diff there)",
+    );
     assert.strictEqual(life.dials, 1, "the update ran nothing");
     assert.strictEqual(await value(retired.vfioReady), true);
 
@@ -153,8 +178,14 @@ describe("nodeprep: SriovNodePrep's remote command over its life (Pulumi mocks)"
     const h = await start(x710Host(1));
     life = new RemoteCommandLife();
     const c = prep(h, nodeState([allOn("ens1f0", 4)]), true);
-    await assert.rejects(value(c.report), (e: unknown) => e instanceof pulumi.ResourceError &&
-      /node k8s-node1: decommissioned, but this stack never prepared it \(no report in the state\); cure: remove the node entry instead/.test(e.message));
+    await assert.rejects(
+      value(c.report),
+      (e: unknown) =>
+        e instanceof pulumi.ResourceError &&
+        /node k8s-node1: decommissioned, but this stack never prepared it \(no report in the state\); cure: remove the node entry instead/.test(
+          e.message,
+        ),
+    );
     assert.strictEqual(life.dials, 0);
     assert.strictEqual(h.pf("ens1f0").numVfs, 0);
   });

@@ -93,7 +93,10 @@ function bashMatches(re: string, words: string[]): boolean[] {
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
-  return r.stdout.trimEnd().split("\n").map((l) => l === "1");
+  return r.stdout
+    .trimEnd()
+    .split("\n")
+    .map((l) => l === "1");
 }
 
 /** A valid word per pattern, to mutate into near misses. */
@@ -124,7 +127,9 @@ function candidateWords(valid: string[]): fc.Arbitrary<string> {
   const near = fc.tuple(fc.constantFrom(...valid), fc.nat(), char, how).map(edit);
   const nearer = fc.tuple(near, fc.nat(), char, how).map(edit);
   // Past the length limits (15, 63, 100 or 253 characters).
-  const long = fc.tuple(fc.constantFrom(...valid), fc.integer({ min: 1, max: 300 })).map(([w, n]) => w + w.at(-1)!.repeat(n));
+  const long = fc
+    .tuple(fc.constantFrom(...valid), fc.integer({ min: 1, max: 300 }))
+    .map(([w, n]) => w + w.at(-1)!.repeat(n));
   return fc.oneof(near, nearer, long, fc.string({ unit: char, maxLength: 40 }));
 }
 
@@ -239,7 +244,10 @@ describe("nodeprep: the node script and the program agree on their formats", () 
       const bash = bashMatches(ere, words);
       assert.strictEqual(bash.length, words.length);
       const differ = words.filter((w, i) => bash[i] !== js.test(w));
-      assert.deepStrictEqual(differ.slice(0, 5).map((w) => `${JSON.stringify(w)}: bash says ${!js.test(w)}`), []);
+      assert.deepStrictEqual(
+        differ.slice(0, 5).map((w) => `${JSON.stringify(w)}: bash says ${!js.test(w)}`),
+        [],
+      );
       assert.ok(words.some((w) => js.test(w)) && words.some((w) => !js.test(w)), "the sample has words of both kinds");
     });
   }
@@ -248,7 +256,10 @@ describe("nodeprep: the node script and the program agree on their formats", () 
     const loose = scriptPatterns(script).get("POOL")!.replace("_.-", "_.:-");
     const words = ["voice:1", "voice"];
     assert.deepStrictEqual(bashMatches(loose, words), [true, true]);
-    assert.deepStrictEqual(words.map((w) => STATE_TOKEN_PATTERNS.POOL.test(w)), [false, true]);
+    assert.deepStrictEqual(
+      words.map((w) => STATE_TOKEN_PATTERNS.POOL.test(w)),
+      [false, true],
+    );
   });
 
   it("the script prints every key of the report schema, and no other key but the revert report's", () => {

@@ -32,11 +32,14 @@ describe("nodeprep: the host's identity", function () {
   it("refuses a host whose hostname is another node's (a typo in ssh.host), naming expected, found and the cure", async () => {
     const h = await start(x710Host(1, { iommu: false, hostname: "db-7.example.com", machineId: MID }));
     const r = apply(h, nodeState([allOn("ens1f0", 4)], boot));
-    assertNotTouched(r, h,
+    assertNotTouched(
+      r,
+      h,
       "sriov-node[k8s-node1]: error: this host is not node k8s-node1: expected the hostname k8s-node1 (or k8s-node1.<domain>), " +
-      `this host has hostname db-7.example.com, machine-id ${MID}; nothing was changed; ` +
-      "cure: if nodes[].ssh.host of node k8s-node1 points at the wrong machine, fix it in the stack config; " +
-      `if this is node k8s-node1 under another hostname (kubelet --hostname-override), set nodes[].identity.hostname: db-7.example.com (or identity.machineId: ${MID})`);
+        `this host has hostname db-7.example.com, machine-id ${MID}; nothing was changed; ` +
+        "cure: if nodes[].ssh.host of node k8s-node1 points at the wrong machine, fix it in the stack config; " +
+        `if this is node k8s-node1 under another hostname (kubelet --hostname-override), set nodes[].identity.hostname: db-7.example.com (or identity.machineId: ${MID})`,
+    );
     assert.strictEqual(h.pf("ens1f0").numVfs, 0);
   });
 
@@ -51,7 +54,10 @@ describe("nodeprep: the host's identity", function () {
     h.setHostname("k8s-node1.other.org");
     const r = apply(h, fqdnNode);
     assert.strictEqual(r.status, 2, "two FQDNs must be equal");
-    assert.match(r.stderr, /this host is not node k8s-node1\.example\.com: expected the hostname k8s-node1\.example\.com/);
+    assert.match(
+      r.stderr,
+      /this host is not node k8s-node1\.example\.com: expected the hostname k8s-node1\.example\.com/,
+    );
   });
 
   it("nodes[].identity.hostname: the host's name when the kubelet runs with --hostname-override", async () => {
@@ -61,9 +67,12 @@ describe("nodeprep: the host's identity", function () {
     const h2 = await SimHost.start(x710Host(1, { iommu: false, hostname: "srv-0043", machineId: MID }));
     try {
       const wrong = apply(h2, nodeState([allOn("ens1f0", 4)], { identity: { hostname: "srv-0042" }, ...boot }));
-      assertNotTouched(wrong, h2,
+      assertNotTouched(
+        wrong,
+        h2,
         `this host is not node k8s-node1: the stack config expects the hostname srv-0042 (nodes[].identity.hostname), this host has hostname srv-0043, machine-id ${MID}; nothing was changed; `,
-        "if the host was renamed, set identity.hostname: srv-0043");
+        "if the host was renamed, set identity.hostname: srv-0043",
+      );
     } finally {
       await h2.stop();
     }
@@ -72,15 +81,24 @@ describe("nodeprep: the host's identity", function () {
   it("nodes[].identity.machineId: pins /etc/machine-id instead of the hostname", async () => {
     const h = await start(x710Host(1, { iommu: false, hostname: "localhost", machineId: OTHER_MID }));
     const pinned = nodeState([allOn("ens1f0", 4)], { identity: { machineId: MID }, ...boot });
-    assertNotTouched(apply(h, pinned), h,
+    assertNotTouched(
+      apply(h, pinned),
+      h,
       `this host is not node k8s-node1: the stack config pins machine-id ${MID} (nodes[].identity.machineId), this host has hostname localhost, machine-id ${OTHER_MID}; nothing was changed; `,
-      `if the node was reinstalled (a new machine-id), set identity.machineId: ${OTHER_MID}`);
+      `if the node was reinstalled (a new machine-id), set identity.machineId: ${OTHER_MID}`,
+    );
     h.setMachineId(MID);
     const r = apply(h, nodeState([allOn("ens1f0", 2, "netdevice")], { identity: { machineId: MID } }));
     assert.strictEqual(r.status, 0, `the machine-id matches, the hostname is not checked: ${r.stderr}`);
-    const both = apply(h, nodeState([allOn("ens1f0", 2, "netdevice")], { identity: { machineId: MID, hostname: "k8s-node1" } }));
+    const both = apply(
+      h,
+      nodeState([allOn("ens1f0", 2, "netdevice")], { identity: { machineId: MID, hostname: "k8s-node1" } }),
+    );
     assert.strictEqual(both.status, 2, "both given: both checked");
-    assert.match(both.stderr, /expects the hostname k8s-node1 \(nodes\[\]\.identity\.hostname\), this host has hostname localhost/);
+    assert.match(
+      both.stderr,
+      /expects the hostname k8s-node1 \(nodes\[\]\.identity\.hostname\), this host has hostname localhost/,
+    );
   });
 
   it("the boot unit re-applies whatever the host's name became (identity is checked when Pulumi applies)", async () => {

@@ -18,23 +18,35 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
   describe("revert", () => {
     it("restores the VF count and autoprobe recorded on first apply, and removes what apply installed", async () => {
       const h = await start(x710Host(1, {}, { numVfs: 2 })); // the node came with 2 VFs on iavf
-      const state = nodeState([allOn("ens1f0", 8)], { kernel: { iommu: "intel", hugepages1G: 4, hugepages2M: 0, writeBootloader: true } });
+      const state = nodeState([allOn("ens1f0", 8)], {
+        kernel: { iommu: "intel", hugepages1G: 4, hugepages2M: 0, writeBootloader: true },
+      });
       assert.strictEqual(h.run(["apply"], renderStateLines(state)).status, 0);
       // A second apply with another count must not overwrite the original record.
       assert.strictEqual(h.run(["apply"], renderStateLines(nodeState([allOn("ens1f0", 6)]))).status, 0);
-      assert.strictEqual(fs.readFileSync(path.join(h.etc, "kubevirt-sriov/original", PF0), "utf8"),
-        `numvfs 2\nautoprobe 1\nname ens1f0\nup 0\nmtu 1500\nowner ${TEST_OWNER}\n`);
+      assert.strictEqual(
+        fs.readFileSync(path.join(h.etc, "kubevirt-sriov/original", PF0), "utf8"),
+        `numvfs 2\nautoprobe 1\nname ens1f0\nup 0\nmtu 1500\nowner ${TEST_OWNER}\n`,
+      );
       assert.strictEqual(h.pf("ens1f0").up, true, "apply brings the PF up");
 
       const before = h.writes().length;
       const r = h.run(["revert"], renderStateLines(state));
       assert.strictEqual(r.status, 0, r.stderr);
-      const numvfs = h.writes().slice(before).filter((w) => w.path.endsWith("/sriov_numvfs")).map((w) => w.value);
+      const numvfs = h
+        .writes()
+        .slice(before)
+        .filter((w) => w.path.endsWith("/sriov_numvfs"))
+        .map((w) => w.value);
       assert.deepStrictEqual(numvfs, ["0", "2"]);
       const pf = h.pf("ens1f0");
       assert.strictEqual(pf.numVfs, 2);
       assert.strictEqual(pf.autoprobe, 1);
-      assert.deepStrictEqual(pf.vfs.map((v) => v.driver), ["iavf", "iavf"], "the restored VFs went back to the host driver");
+      assert.deepStrictEqual(
+        pf.vfs.map((v) => v.driver),
+        ["iavf", "iavf"],
+        "the restored VFs went back to the host driver",
+      );
       assert.strictEqual(pf.up, false, "down again, as the first apply found it");
       assert.ok(!fs.existsSync(path.join(h.etc, "kubevirt-sriov")));
       assert.ok(!fs.existsSync(path.join(h.etc, "systemd/system", UNIT)));
@@ -71,10 +83,18 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const before = h.writes().length;
       const r = h.run(["revert"], renderStateLines(state));
       assert.strictEqual(r.status, 2, r.stderr);
-      assert.ok(r.stderr.includes(`PF ens1f0 (${PF0}): VF 0 (0000:10:02.0) is in use: its vfio group ${group} is held open by pid 4242 (qemu-kvm); revert destroys it`), r.stderr);
+      assert.ok(
+        r.stderr.includes(
+          `PF ens1f0 (${PF0}): VF 0 (0000:10:02.0) is in use: its vfio group ${group} is held open by pid 4242 (qemu-kvm); revert destroys it`,
+        ),
+        r.stderr,
+      );
       assert.match(r.stderr, /cure: stop the VMs and pods using them/);
       assert.strictEqual(h.writes().length, before);
-      assert.ok(fs.existsSync(path.join(h.etc, "kubevirt-sriov/original", PF0)), "the record survives a refused revert");
+      assert.ok(
+        fs.existsSync(path.join(h.etc, "kubevirt-sriov/original", PF0)),
+        "the record survives a refused revert",
+      );
 
       const forced = h.run(["revert"], renderStateLines({ ...state, allowDisruption: true }));
       assert.strictEqual(forced.status, 0, forced.stderr);
@@ -96,12 +116,16 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const lines = renderStateLines(nodeState([allOn("ens1f0", 4)]));
       assert.strictEqual(h.run(["apply"], lines).status, 0);
       const dir = path.join(h.etc, "kubevirt-sriov");
-      assert.strictEqual(fs.readFileSync(path.join(dir, "sriov-node.sh"), "utf8"), fs.readFileSync(SCRIPT_PATH, "utf8"));
+      assert.strictEqual(
+        fs.readFileSync(path.join(dir, "sriov-node.sh"), "utf8"),
+        fs.readFileSync(SCRIPT_PATH, "utf8"),
+      );
       assert.strictEqual(fs.statSync(path.join(dir, "sriov-node.sh")).mode & 0o777, 0o755);
       assert.strictEqual(fs.readFileSync(path.join(dir, "state", TEST_OWNER), "utf8"), lines);
 
       const unit = fs.readFileSync(path.join(h.etc, "systemd/system", UNIT), "utf8");
-      const section = (name: string) => (new RegExp(`^\\[${name}\\]\\n([^[]*)`, "m").exec(unit)?.[1] ?? "").trim().split("\n");
+      const section = (name: string) =>
+        (new RegExp(`^\\[${name}\\]\\n([^[]*)`, "m").exec(unit)?.[1] ?? "").trim().split("\n");
       assert.deepStrictEqual(section("Service"), [
         "Type=oneshot",
         "RemainAfterExit=yes",
@@ -116,7 +140,10 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       assert.ok(u.includes("After=systemd-udev-settle.service systemd-modules-load.service local-fs.target"));
       assert.ok(u.includes("DefaultDependencies=no"));
       assert.deepStrictEqual(section("Install"), ["WantedBy=multi-user.target kubelet.service"]);
-      assert.deepStrictEqual(h.mutatingCalls().filter((c) => c.startsWith("systemctl")), ["systemctl daemon-reload", `systemctl enable ${UNIT}`]);
+      assert.deepStrictEqual(
+        h.mutatingCalls().filter((c) => c.startsWith("systemctl")),
+        ["systemctl daemon-reload", `systemctl enable ${UNIT}`],
+      );
 
       // Same state again: no reload, no enable.
       assert.strictEqual(h.run(["apply"], lines).status, 0);
@@ -124,7 +151,14 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
     });
 
     it("the unit for the real roots has no Environment lines", () => {
-      const text = spawnSync("/bin/bash", ["-c", `source <(sed -n '/^unit_text()/,/^}/p' '${SCRIPT_PATH}'); S_NODE=n1 STATE_DIR=/etc/kubevirt-sriov SYSFS_ROOT=/sys PROC_ROOT=/proc ETC_ROOT=/etc DEV_ROOT=/dev unit_text`], { encoding: "utf8" });
+      const text = spawnSync(
+        "/bin/bash",
+        [
+          "-c",
+          `source <(sed -n '/^unit_text()/,/^}/p' '${SCRIPT_PATH}'); S_NODE=n1 STATE_DIR=/etc/kubevirt-sriov SYSFS_ROOT=/sys PROC_ROOT=/proc ETC_ROOT=/etc DEV_ROOT=/dev unit_text`,
+        ],
+        { encoding: "utf8" },
+      );
       assert.strictEqual(text.status, 0, text.stderr);
       assert.ok(!text.stdout.includes("Environment="));
       assert.match(text.stdout, /^ExecStart=\/bin\/bash \/etc\/kubevirt-sriov\/sriov-node\.sh apply-from-state$/m);
@@ -141,15 +175,24 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       assert.strictEqual(r.status, 0, r.stderr);
       const pf = h.pf("ens1f0");
       assert.strictEqual(pf.numVfs, 4);
-      assert.deepStrictEqual(pf.vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
-      assert.ok(!h.mutatingCalls().slice(calls).some((c) => c.startsWith("systemctl")), "the boot run does not touch systemd");
+      assert.deepStrictEqual(
+        pf.vfs.map((v) => v.driver),
+        Array(4).fill("vfio-pci"),
+      );
+      assert.ok(
+        !h
+          .mutatingCalls()
+          .slice(calls)
+          .some((c) => c.startsWith("systemctl")),
+        "the boot run does not touch systemd",
+      );
       assert.strictEqual(parseNodeReport(r.stdout).vfioReady, true);
     });
   });
 
   describe("discover", () => {
     it("reports exactly the simulated hardware: net SR-IOV PFs only, their VFs, IOMMU and vfio", async () => {
-      const hw = x710Host(2, { cmdline: "BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on \"weird\\arg\"" });
+      const hw = x710Host(2, { cmdline: 'BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on "weird\\arg"' });
       hw.pfs[1] = { ...hw.pfs[1], name: "ens2f0", numVfs: 3, numaNode: 1, vfDriver: "iavf" };
       hw.pfs.push({ bdf: "0000:30:00.0", name: "eno1", driver: "igb", sriov: false });
       hw.pfs.push({ bdf: "0000:40:00.0", name: null, class: "0x010802", driver: "nvme", totalVfs: 16 }); // SR-IOV NVMe
@@ -162,17 +205,44 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const d = parseDiscovery(r.stdout);
       const sim = h.state();
       assert.strictEqual(d.kernel, "6.1.0-sim-amd64");
-      assert.deepStrictEqual(d.iommu, { enabled: true, groups: 3 + 3 + 2, cmdline: "BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on \"weird\\arg\"" });
+      assert.deepStrictEqual(d.iommu, {
+        enabled: true,
+        groups: 3 + 3 + 2,
+        cmdline: 'BOOT_IMAGE=/vmlinuz ro quiet intel_iommu=on "weird\\arg"',
+      });
       assert.deepStrictEqual(d.vfio, { loaded: false, loadable: true, conflicts: [] });
-      assert.deepStrictEqual(d.pfs.map((p) => p.pciAddress), [PF0, "0000:11:00.0", "0000:50:00.0"]);
+      assert.deepStrictEqual(
+        d.pfs.map((p) => p.pciAddress),
+        [PF0, "0000:11:00.0", "0000:50:00.0"],
+      );
       assert.deepStrictEqual(d.pfs[0], {
-        name: "ens1f0", pciAddress: PF0, vendor: "0x8086", device: "0x1572", driver: "i40e", totalVfs: 64, numVfs: 0,
-        numaNode: 0, linkState: "up", mtu: 1500, vfs: [],
+        name: "ens1f0",
+        pciAddress: PF0,
+        vendor: "0x8086",
+        device: "0x1572",
+        driver: "i40e",
+        totalVfs: 64,
+        numVfs: 0,
+        numaNode: 0,
+        linkState: "up",
+        mtu: 1500,
+        vfs: [],
       });
       const simPf1 = sim.pfs.find((p) => p.bdf === "0000:11:00.0");
-      assert.deepStrictEqual(d.pfs[1].vfs, simPf1?.vfs.map((v) => ({ index: v.index, pciAddress: v.bdf, driver: v.driver, iommuGroup: String(v.iommuGroup) })));
+      assert.deepStrictEqual(
+        d.pfs[1].vfs,
+        simPf1?.vfs.map((v) => ({
+          index: v.index,
+          pciAddress: v.bdf,
+          driver: v.driver,
+          iommuGroup: String(v.iommuGroup),
+        })),
+      );
       assert.deepStrictEqual([d.pfs[1].linkState, d.pfs[1].numaNode, d.pfs[1].numVfs], ["down", 1, 3]);
-      assert.deepStrictEqual([d.pfs[2].name, d.pfs[2].driver, d.pfs[2].mtu, d.pfs[2].linkState], [null, null, null, "unknown"]);
+      assert.deepStrictEqual(
+        [d.pfs[2].name, d.pfs[2].driver, d.pfs[2].mtu, d.pfs[2].linkState],
+        [null, null, null, "unknown"],
+      );
       assert.deepStrictEqual(h.writes(), [], "discover writes nothing");
       assert.deepStrictEqual(h.mutatingCalls(), []);
     });
@@ -181,12 +251,21 @@ describe("nodeprep: sriov-node.sh revert, persistence and discover", function ()
       const h = await start(x710Host(1, { iommu: false, vfio: "missing" }, { numVfs: 2 }));
       const d = parseDiscovery(h.run(["discover"]).stdout);
       assert.deepStrictEqual([d.iommu.enabled, d.iommu.groups, d.vfio.loadable], [false, 0, false]);
-      assert.deepStrictEqual(d.pfs[0].vfs.map((v) => [v.driver, v.iommuGroup]), [["iavf", null], ["iavf", null]]);
+      assert.deepStrictEqual(
+        d.pfs[0].vfs.map((v) => [v.driver, v.iommuGroup]),
+        [
+          ["iavf", null],
+          ["iavf", null],
+        ],
+      );
     });
   });
 
   it("the node script and the simulator's shims are shellcheck-clean", () => {
-    const files = [SCRIPT_PATH, ...["ip", "modprobe", "systemctl"].map((f) => path.join(__dirname, "..", "sim", "shims", f))];
+    const files = [
+      SCRIPT_PATH,
+      ...["ip", "modprobe", "systemctl"].map((f) => path.join(__dirname, "..", "sim", "shims", f)),
+    ];
     const r = spawnSync("shellcheck", ["--severity=style", "--shell=bash", ...files], { encoding: "utf8" });
     if (r.error) throw new Error(`shellcheck is not installed (${r.error.message}); run .ci/install-node-test-deps.sh`);
     assert.strictEqual(r.status, 0, r.stdout + r.stderr);

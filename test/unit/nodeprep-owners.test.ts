@@ -46,12 +46,18 @@ describe("nodeprep: owners on one host", function () {
 
     const r = ok(run(h, "revert", test), "revert test");
     assert.deepStrictEqual([h.pf("ens1f0").numVfs, h.pf("ens2f0").numVfs], [1, 6], "prod's VFs are untouched");
-    assert.deepStrictEqual(h.pf("ens2f0").vfs.map((v) => v.driver), Array(6).fill("vfio-pci"));
+    assert.deepStrictEqual(
+      h.pf("ens2f0").vfs.map((v) => v.driver),
+      Array(6).fill("vfio-pci"),
+    );
     assert.ok(!fs.existsSync(path.join(stateDir(h), "original", PF0)), "test's record is gone");
     assert.ok(fs.existsSync(path.join(stateDir(h), "original", PF1)), "prod's record stays");
     assert.ok(!fs.existsSync(path.join(stateDir(h), "state", TEST_OWNER)));
     assert.ok(fs.existsSync(path.join(stateDir(h), "state", PROD)));
-    assert.ok(fs.existsSync(unitFile(h)) && fs.existsSync(path.join(h.systemdState, "enabled", UNIT)), "the boot unit stays for prod");
+    assert.ok(
+      fs.existsSync(unitFile(h)) && fs.existsSync(path.join(h.systemdState, "enabled", UNIT)),
+      "the boot unit stays for prod",
+    );
     assert.ok(!h.mutatingCalls().includes(`systemctl disable ${UNIT}`));
     assert.match(r.stderr, new RegExp(`the boot unit and .* stay for ${PROD}`));
     assert.deepStrictEqual(JSON.parse(r.stdout.trim().split("\n").pop() as string).revert.restoredPfs, [PF0]);
@@ -75,9 +81,18 @@ describe("nodeprep: owners on one host", function () {
     ok(run(h, "apply", nodeState([allOn("ens2f0", 3, "netdevice")], { owner: PROD })), "apply prod");
     reboot(h);
     const r = ok(h.run(["apply-from-state"], "", path.join(stateDir(h), "sriov-node.sh")), "apply-from-state");
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), Array(4).fill("vfio-pci"));
-    assert.deepStrictEqual(h.pf("ens2f0").vfs.map((v) => v.driver), Array(3).fill("iavf"));
-    const owners = r.stdout.trim().split("\n").map((l) => parseNodeReport(l).owner);
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      Array(4).fill("vfio-pci"),
+    );
+    assert.deepStrictEqual(
+      h.pf("ens2f0").vfs.map((v) => v.driver),
+      Array(3).fill("iavf"),
+    );
+    const owners = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => parseNodeReport(l).owner);
     assert.deepStrictEqual(owners, [PROD, TEST_OWNER], "one report per owner");
   });
 
@@ -88,13 +103,27 @@ describe("nodeprep: owners on one host", function () {
     const calls = h.mutatingCalls().length;
     // The same node under its FQDN: Pulumi creates the new entry before it deletes the old one.
     const renamed = nodeState([allOn("ens1f0", 8)], {
-      node: "k8s-node1.example.com", kernel: { iommu: "intel", hugepages1G: 2, hugepages2M: 0, writeBootloader: true },
+      node: "k8s-node1.example.com",
+      kernel: { iommu: "intel", hugepages1G: 2, hugepages2M: 0, writeBootloader: true },
     });
     const r = run(h, "apply", renamed);
     assert.strictEqual(r.status, 2, r.stderr);
-    assert.ok(r.stderr.includes(`PF ens1f0 (${PF0}) is claimed by two owners: ${TEST_OWNER} (its first apply recorded it in ${stateDir(h)}/original/${PF0}) and kubevirt-sriov/test/k8s-node1.example.com (this apply)`), r.stderr);
-    assert.match(r.stderr, new RegExp(`cure: if ${TEST_OWNER} is this node entry under its old name, .* remove it from its stack and run pulumi up there`));
-    assert.ok(r.stderr.includes(`bash ${stateDir(h)}/sriov-node.sh revert ${TEST_OWNER}`), "the cure for an owner gone for good");
+    assert.ok(
+      r.stderr.includes(
+        `PF ens1f0 (${PF0}) is claimed by two owners: ${TEST_OWNER} (its first apply recorded it in ${stateDir(h)}/original/${PF0}) and kubevirt-sriov/test/k8s-node1.example.com (this apply)`,
+      ),
+      r.stderr,
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `cure: if ${TEST_OWNER} is this node entry under its old name, .* remove it from its stack and run pulumi up there`,
+      ),
+    );
+    assert.ok(
+      r.stderr.includes(`bash ${stateDir(h)}/sriov-node.sh revert ${TEST_OWNER}`),
+      "the cure for an owner gone for good",
+    );
     assert.deepStrictEqual(h.writes().slice(writes), [], "no sysfs write");
     assert.deepStrictEqual(h.mutatingCalls().slice(calls), [], "no ip/modprobe/systemctl change");
     assert.ok(!fs.existsSync(path.join(h.etc, "default/grub.d/kubevirt-sriov.cfg")), "not even the grub snippet");
@@ -127,7 +156,12 @@ describe("nodeprep: owners on one host", function () {
     const script = path.join(stateDir(h), "sriov-node.sh");
     const ambiguous = h.run(["revert"], "", script);
     assert.strictEqual(ambiguous.status, 64);
-    assert.ok(ambiguous.stderr.includes(`holds 2 owners (${PROD} ${TEST_OWNER}); cure: name the one to revert: ${script} revert <owner>`), ambiguous.stderr);
+    assert.ok(
+      ambiguous.stderr.includes(
+        `holds 2 owners (${PROD} ${TEST_OWNER}); cure: name the one to revert: ${script} revert <owner>`,
+      ),
+      ambiguous.stderr,
+    );
     ok(h.run(["revert", PROD], "", script), "revert prod by name");
     assert.deepStrictEqual([h.pf("ens1f0").numVfs, h.pf("ens2f0").numVfs], [4, 0]);
     ok(h.run(["revert"], "", script), "revert the only owner left");
@@ -141,7 +175,12 @@ describe("nodeprep: owners on one host", function () {
     // What the previous script version left: one state file and records without an owner.
     const old = nodeState([allOn("ens1f0", 4)]);
     fs.mkdirSync(path.join(stateDir(h), "original"), { recursive: true });
-    fs.writeFileSync(path.join(stateDir(h), "state"), renderStateLines(old).replace(/^owner .*\n/m, "").replace(/^identity .*\n/m, ""));
+    fs.writeFileSync(
+      path.join(stateDir(h), "state"),
+      renderStateLines(old)
+        .replace(/^owner .*\n/m, "")
+        .replace(/^identity .*\n/m, ""),
+    );
     fs.writeFileSync(path.join(stateDir(h), "original", PF0), "numvfs 2\nautoprobe 1\nname ens1f0\n");
     fs.writeFileSync(path.join(stateDir(h), "original", PF1), "numvfs 2\nautoprobe 1\nname ens2f0\n"); // a PF it no longer configures
     ok(run(h, "apply", old), "apply with owners");
@@ -177,7 +216,13 @@ describe("nodeprep: owners on one host", function () {
       const calls = h.mutatingCalls().length;
       ok(run(h, "revert", state), "revert");
       assert.deepStrictEqual([h.pf("ens1f0").up, h.pf("ens1f0").mtu], [false, 1500]);
-      assert.deepStrictEqual(h.mutatingCalls().slice(calls).filter((c) => c.startsWith("ip ")), ["ip link set dev ens1f0 mtu 1500", "ip link set dev ens1f0 down"]);
+      assert.deepStrictEqual(
+        h
+          .mutatingCalls()
+          .slice(calls)
+          .filter((c) => c.startsWith("ip ")),
+        ["ip link set dev ens1f0 mtu 1500", "ip link set dev ens1f0 down"],
+      );
     });
 
     it("a PF that was up stays up; one whose MTU apply did not change keeps it", async () => {
@@ -187,7 +232,13 @@ describe("nodeprep: owners on one host", function () {
       const calls = h.mutatingCalls().length;
       ok(run(h, "revert", state), "revert");
       assert.deepStrictEqual([h.pf("ens1f0").up, h.pf("ens1f0").mtu], [true, 9000]);
-      assert.deepStrictEqual(h.mutatingCalls().slice(calls).filter((c) => c.startsWith("ip ")), []);
+      assert.deepStrictEqual(
+        h
+          .mutatingCalls()
+          .slice(calls)
+          .filter((c) => c.startsWith("ip ")),
+        [],
+      );
     });
   });
 });

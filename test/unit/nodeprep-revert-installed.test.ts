@@ -5,7 +5,13 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { NodeState, RemoteCommandOptions, renderRemoteCommand, renderRevertCommand, renderStateLines } from "../../render/nodeState";
+import {
+  NodeState,
+  RemoteCommandOptions,
+  renderRemoteCommand,
+  renderRevertCommand,
+  renderStateLines,
+} from "../../render/nodeState";
 import { RunResult, SimHost, simHostPerTest, x710Host } from "../sim/host";
 import { allOn, nodeState } from "../sim/states";
 
@@ -14,7 +20,10 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
   const start = simHostPerTest();
 
   // What SriovNodePrep sends to a simulated host: its roots and shims inline in the command.
-  const opts = (h: SimHost): RemoteCommandOptions => ({ roots: { sysfs: h.sysfs, proc: h.proc, etc: h.etc, dev: h.dev }, pathPrefix: h.bin });
+  const opts = (h: SimHost): RemoteCommandOptions => ({
+    roots: { sysfs: h.sysfs, proc: h.proc, etc: h.etc, dev: h.dev },
+    pathPrefix: h.bin,
+  });
   function remote(command: string): RunResult {
     const r = spawnSync("/bin/sh", ["-c", command], { encoding: "utf8", env: { PATH: process.env.PATH, LANG: "C" } });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -30,9 +39,16 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
     const cmd = renderRevertCommand(s);
     assert.ok(!cmd.includes("KUBEVIRT_SRIOV_SCRIPT"));
     assert.ok(cmd.includes(Buffer.from(renderStateLines(s)).toString("base64").slice(0, 60)));
-    assert.ok(Buffer.byteLength(cmd) * 10 < Buffer.byteLength(renderRemoteCommand("apply", s)), `${Buffer.byteLength(cmd)} bytes`);
+    assert.ok(
+      Buffer.byteLength(cmd) * 10 < Buffer.byteLength(renderRemoteCommand("apply", s)),
+      `${Buffer.byteLength(cmd)} bytes`,
+    );
     assert.ok(!cmd.slice("sh -c '".length, -2).includes("'"), "no single quote inside sh -c '...'");
-    assert.strictEqual(renderRevertCommand(s), renderRevertCommand(nodeState([allOn("ens1f0", 4)])), "deterministic: no diff, no run");
+    assert.strictEqual(
+      renderRevertCommand(s),
+      renderRevertCommand(nodeState([allOn("ens1f0", 4)])),
+      "deterministic: no diff, no run",
+    );
     assert.match(renderRevertCommand(s, { sudo: true }), /\nsudo -n env bash "\$s" revert <"\$d\/state"\n'$/);
     assert.throws(() => renderRevertCommand(s, { roots: { etc: "/tmp/x'; reboot" } }), /roots\.etc/);
   });
@@ -43,12 +59,18 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
     const a = applyOver(h, s);
     assert.strictEqual(a.status, 0, a.stderr);
     assert.ok(fs.existsSync(copy(h)));
-    assert.strictEqual(fs.readFileSync(copy(h), "utf8"), fs.readFileSync(path.join(__dirname, "..", "..", "node", "sriov-node.sh"), "utf8"));
+    assert.strictEqual(
+      fs.readFileSync(copy(h), "utf8"),
+      fs.readFileSync(path.join(__dirname, "..", "..", "node", "sriov-node.sh"), "utf8"),
+    );
     const r = revertOver(h, s);
     assert.strictEqual(r.status, 0, r.stderr);
     assert.match(r.stderr, /revert: \d+ writes/);
     assert.deepStrictEqual([h.pf("ens1f0").numVfs, h.pf("ens2f0").numVfs], [1, 1]);
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), ["iavf"]);
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      ["iavf"],
+    );
     assert.ok(!fs.existsSync(stateDir(h)), "the copy went with the last owner");
     assert.ok(!fs.existsSync(unit(h)));
     const again = revertOver(h, s);
@@ -57,8 +79,19 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
   });
 
   it("reverts a half-applied host: apply stopped at its second PF, the first PF and the grub snippet go back", async () => {
-    const h = await start(x710Host(2, { faults: [{ op: "numvfs", pf: "ens2f0", times: 1, errno: "EIO" }], cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro" }, { numVfs: 2 }));
-    const s = nodeState([allOn("ens1f0", 6), allOn("ens2f0", 4)], { kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: true } });
+    const h = await start(
+      x710Host(
+        2,
+        {
+          faults: [{ op: "numvfs", pf: "ens2f0", times: 1, errno: "EIO" }],
+          cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro",
+        },
+        { numVfs: 2 },
+      ),
+    );
+    const s = nodeState([allOn("ens1f0", 6), allOn("ens2f0", 4)], {
+      kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: true },
+    });
     const a = applyOver(h, s);
     assert.strictEqual(a.status, 3, a.stderr);
     assert.match(a.stderr, /ens2f0/);
@@ -66,14 +99,24 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
     assert.strictEqual(h.pf("ens1f0").numVfs, 6);
     assert.ok(fs.existsSync(copy(h)), "the copy is installed before the first write");
     assert.ok(!fs.existsSync(unit(h)), "the boot unit comes only with a finished apply");
-    assert.ok(!fs.existsSync(path.join(stateDir(h), "state")), "no saved state: the boot unit must not re-apply a failed apply");
+    assert.ok(
+      !fs.existsSync(path.join(stateDir(h), "state")),
+      "no saved state: the boot unit must not re-apply a failed apply",
+    );
     const grub = path.join(h.etc, "default", "grub.d", "kubevirt-sriov.cfg");
     assert.ok(fs.existsSync(grub), "the grub snippet was written before the PFs");
 
     const r = revertOver(h, s);
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.deepStrictEqual([h.pf("ens1f0").numVfs, h.pf("ens2f0").numVfs], [2, 2], "both PFs back to what the first apply found");
-    assert.deepStrictEqual(h.pf("ens1f0").vfs.map((v) => v.driver), ["iavf", "iavf"]);
+    assert.deepStrictEqual(
+      [h.pf("ens1f0").numVfs, h.pf("ens2f0").numVfs],
+      [2, 2],
+      "both PFs back to what the first apply found",
+    );
+    assert.deepStrictEqual(
+      h.pf("ens1f0").vfs.map((v) => v.driver),
+      ["iavf", "iavf"],
+    );
     assert.ok(!fs.existsSync(stateDir(h)));
     assert.ok(!fs.existsSync(grub));
   });
@@ -100,7 +143,9 @@ describe("nodeprep: delete reverts with the host's copy of the script", function
   it("an apply refused after writing the grub snippet keeps the copy, so the revert removes the snippet", async () => {
     // IOMMU off: the snippet is the cure, written although the apply is refused.
     const h = await start(x710Host(1, { iommu: false, cmdline: "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro" }));
-    const s = nodeState([allOn("ens1f0", 4)], { kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: true } });
+    const s = nodeState([allOn("ens1f0", 4)], {
+      kernel: { iommu: "intel", hugepages1G: 0, hugepages2M: 0, writeBootloader: true },
+    });
     const refused = applyOver(h, s);
     assert.strictEqual(refused.status, 2, refused.stderr);
     const grub = path.join(h.etc, "default", "grub.d", "kubevirt-sriov.cfg");

@@ -25,8 +25,16 @@ function fleetHost(): SimHardware {
   return { iommu: true, vfio: "loadable", cmdline: "BOOT_IMAGE=/vmlinuz ro intel_iommu=on iommu=pt", pfs };
 }
 
-function bySelector(selector: Omit<PfSelector, "where" | "count"> & { count?: number }, numVfs = 4, where = "profiles.r740.physicalFunctions[0]"): PfState {
-  return { selector: { count: 1, where, ...selector }, numVfs, vfGroups: [{ first: 0, last: numVfs - 1, driver: "vfio-pci", pool: "voice" }] };
+function bySelector(
+  selector: Omit<PfSelector, "where" | "count"> & { count?: number },
+  numVfs = 4,
+  where = "profiles.r740.physicalFunctions[0]",
+): PfState {
+  return {
+    selector: { count: 1, where, ...selector },
+    numVfs,
+    vfGroups: [{ first: 0, last: numVfs - 1, driver: "vfio-pci", pool: "voice" }],
+  };
 }
 
 describe("nodeprep: NIC selectors in sriov-node.sh", function () {
@@ -47,12 +55,24 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
 
   it("matches the first port of each E810 by vendor, device and port, applies both, reports them and saves them for the boot unit", async () => {
     const h = await start(fleetHost());
-    const state = nodeState([bySelector({ vendor: "8086", device: "159b", port: 0, count: 2 }), allOn("eno1", 2)], { profile: "r740" });
+    const state = nodeState([bySelector({ vendor: "8086", device: "159b", port: 0, count: 2 }), allOn("eno1", 2)], {
+      profile: "r740",
+    });
     const r = apply(h, state);
     assert.strictEqual(r.status, 0, r.stderr);
     const numVfs = Object.fromEntries(h.state().pfs.map((p) => [p.bdf, p.numVfs]));
-    assert.deepStrictEqual(numVfs, { "0000:10:00.0": 2, "0000:3b:00.0": 4, "0000:3b:00.1": 0, "0000:5e:00.0": 4, "0000:5e:00.1": 0 });
-    assert.deepStrictEqual(h.pf("ens2f0").vfs.map((v) => v.driver), Array(4).fill("vfio-pci"), "the selector's groups apply to every PF it matched");
+    assert.deepStrictEqual(numVfs, {
+      "0000:10:00.0": 2,
+      "0000:3b:00.0": 4,
+      "0000:3b:00.1": 0,
+      "0000:5e:00.0": 4,
+      "0000:5e:00.1": 0,
+    });
+    assert.deepStrictEqual(
+      h.pf("ens2f0").vfs.map((v) => v.driver),
+      Array(4).fill("vfio-pci"),
+      "the selector's groups apply to every PF it matched",
+    );
     assert.ok(!h.writes().some((w) => /0000:(3b|5e):00\.1\//.test(w.path)), "the second ports are not touched");
 
     const rep = parseNodeReport(r.stdout);
@@ -68,7 +88,14 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
     assert.match(saved, /^pf - 0000:3b:00\.0 4 -$/m);
     assert.match(saved, /^pf - 0000:5e:00\.0 4 -$/m);
     assert.match(saved, /^pf eno1 - 2 -$/m);
-    assert.deepStrictEqual(saved.split("\n").filter((l) => l.startsWith("group ")).map((l) => l.split(" ")[1]), ["0", "1", "2"], "one group per matched PF, renumbered");
+    assert.deepStrictEqual(
+      saved
+        .split("\n")
+        .filter((l) => l.startsWith("group "))
+        .map((l) => l.split(" ")[1]),
+      ["0", "1", "2"],
+      "one group per matched PF, renumbered",
+    );
 
     // Same state again: the same PFs, zero writes.
     const again = apply(h, state);
@@ -76,10 +103,14 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
     assert.strictEqual(parseNodeReport(again.stdout).apply.writes, 0, again.stderr);
 
     // After a reboot, the installed copy recreates exactly those VFs from the saved state.
-    for (const bdf of ["0000:3b:00.0", "0000:5e:00.0"]) fs.writeFileSync(path.join(h.sysfs, "bus/pci/devices", bdf, "sriov_numvfs"), "0\n");
+    for (const bdf of ["0000:3b:00.0", "0000:5e:00.0"])
+      fs.writeFileSync(path.join(h.sysfs, "bus/pci/devices", bdf, "sriov_numvfs"), "0\n");
     const boot = h.run(["apply-from-state"], "", path.join(h.etc, "kubevirt-sriov/sriov-node.sh"));
     assert.strictEqual(boot.status, 0, boot.stderr);
-    assert.deepStrictEqual(["ens1f0", "ens2f0", "ens1f1"].map((n) => h.pf(n).numVfs), [4, 4, 0]);
+    assert.deepStrictEqual(
+      ["ens1f0", "ens2f0", "ens1f1"].map((n) => h.pf(n).numVfs),
+      [4, 4, 0],
+    );
 
     // Revert restores every PF the selector claimed.
     const rev = h.run(["revert"], renderStateLines(state));
@@ -91,7 +122,9 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
     const h = await start(fleetHost());
     const r = apply(h, nodeState([bySelector({ pfName: "ens2*", port: 1 }, 2, "nodes[3].physicalFunctions[1]")]));
     assert.strictEqual(r.status, 0, r.stderr);
-    assert.deepStrictEqual(parseNodeReport(r.stdout).resolved, [{ entry: "nodes[3].physicalFunctions[1]", pciAddress: "0000:5e:00.1", name: "ens2f1" }]);
+    assert.deepStrictEqual(parseNodeReport(r.stdout).resolved, [
+      { entry: "nodes[3].physicalFunctions[1]", pciAddress: "0000:5e:00.1", name: "ens2f1" },
+    ]);
     assert.strictEqual(h.pf("ens2f1").numVfs, 2);
   });
 
@@ -99,16 +132,37 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
     const h = await start(fleetHost());
     const r = apply(h, nodeState([bySelector({ vendor: "15b3", device: "101d" })], { profile: "r740" }));
     assertRefusedUntouched(r, h);
-    assert.match(r.stderr, /error: node k8s-node1 \(profile r740\): the NIC selector profiles\.r740\.physicalFunctions\[0\] \(vendor 15b3, device 101d\) matches 0 PF\(s\) \(none\), 1 expected; SR-IOV PFs on this node: eno1 \(0000:10:00\.0, 8086:1572, port 0\), ens1f0 \(0000:3b:00\.0, 8086:159b, port 0\), ens1f1 \(0000:3b:00\.1, 8086:159b, port 1\), /);
-    assert.match(r.stderr, /cure: fix the selector \(lspci -nn shows vendor:device; a port counts from 0 on each NIC\), or give node k8s-node1 its own physicalFunctions/);
-    assert.match(r.stderr, /apply refused: 1 NIC selector\(s\) above do not match as the stack config expects; nothing was changed/);
+    assert.match(
+      r.stderr,
+      /error: node k8s-node1 \(profile r740\): the NIC selector profiles\.r740\.physicalFunctions\[0\] \(vendor 15b3, device 101d\) matches 0 PF\(s\) \(none\), 1 expected; SR-IOV PFs on this node: eno1 \(0000:10:00\.0, 8086:1572, port 0\), ens1f0 \(0000:3b:00\.0, 8086:159b, port 0\), ens1f1 \(0000:3b:00\.1, 8086:159b, port 1\), /,
+    );
+    assert.match(
+      r.stderr,
+      /cure: fix the selector \(lspci -nn shows vendor:device; a port counts from 0 on each NIC\), or give node k8s-node1 its own physicalFunctions/,
+    );
+    assert.match(
+      r.stderr,
+      /apply refused: 1 NIC selector\(s\) above do not match as the stack config expects; nothing was changed/,
+    );
   });
 
   it("more PFs than expected: refused before any write, naming what it matched and how to narrow it", async () => {
     const h = await start(fleetHost());
-    const r = apply(h, nodeState([bySelector({ vendor: "8086", device: "159b", port: 0 }), bySelector({ vendor: "8086", device: "1572" }, 2, "profiles.r740.physicalFunctions[1]")], { profile: "r740" }));
+    const r = apply(
+      h,
+      nodeState(
+        [
+          bySelector({ vendor: "8086", device: "159b", port: 0 }),
+          bySelector({ vendor: "8086", device: "1572" }, 2, "profiles.r740.physicalFunctions[1]"),
+        ],
+        { profile: "r740" },
+      ),
+    );
     assertRefusedUntouched(r, h);
-    assert.match(r.stderr, /the NIC selector profiles\.r740\.physicalFunctions\[0\] \(vendor 8086, device 159b, port 0\) matches 2 PF\(s\) \(ens1f0 \(0000:3b:00\.0, 8086:159b, port 0\), ens2f0 \(0000:5e:00\.0, 8086:159b, port 0\)\), 1 expected/);
+    assert.match(
+      r.stderr,
+      /the NIC selector profiles\.r740\.physicalFunctions\[0\] \(vendor 8086, device 159b, port 0\) matches 2 PF\(s\) \(ens1f0 \(0000:3b:00\.0, 8086:159b, port 0\), ens2f0 \(0000:5e:00\.0, 8086:159b, port 0\)\), 1 expected/,
+    );
     assert.match(r.stderr, /narrow it down \(device, name, port\) or set its count to 2 if every one is meant/);
     assert.ok(!/physicalFunctions\[1\] \(/.test(r.stderr), "the selector that matches as expected is not reported");
   });
@@ -117,7 +171,10 @@ describe("nodeprep: NIC selectors in sriov-node.sh", function () {
     const h = await start(fleetHost());
     const r = apply(h, nodeState([allOn("ens1f0", 2), bySelector({ pfName: "ens1f0" })]));
     assertRefusedUntouched(r, h);
-    assert.match(r.stderr, /PF ens1f0 \(0000:3b:00\.0, matched by profiles\.r740\.physicalFunctions\[0\]\) is listed twice in the desired state; cure: list each PF once: narrow the NIC selector/);
+    assert.match(
+      r.stderr,
+      /PF ens1f0 \(0000:3b:00\.0, matched by profiles\.r740\.physicalFunctions\[0\]\) is listed twice in the desired state; cure: list each PF once: narrow the NIC selector/,
+    );
   });
 
   it("a state with a malformed select line is bad input (64), not a refusal", async () => {

@@ -33,7 +33,13 @@ describe("nodeprep: the simulated sysfs enforces the kernel's SR-IOV rules", fun
     assert.strictEqual(write(dev(PF0, "sriov_numvfs"), "4"), "ok");
     assert.strictEqual(write(dev(PF0, "sriov_numvfs"), "4"), "ok");
     assert.strictEqual(write(dev(PF0, "sriov_numvfs"), "3"), "EBUSY");
-    assert.deepStrictEqual(fs.readdirSync(dev(PF0)).filter((f) => f.startsWith("virtfn")).sort(), ["virtfn0", "virtfn1", "virtfn2", "virtfn3"]);
+    assert.deepStrictEqual(
+      fs
+        .readdirSync(dev(PF0))
+        .filter((f) => f.startsWith("virtfn"))
+        .sort(),
+      ["virtfn0", "virtfn1", "virtfn2", "virtfn3"],
+    );
     assert.strictEqual(fs.readlinkSync(dev("0000:10:02.3", "physfn")), `../${PF0}`);
     assert.strictEqual(write(dev(PF0, "sriov_numvfs"), "0"), "ok");
     assert.ok(!fs.existsSync(dev("0000:10:02.0")), "VF device dirs vanish with the count");
@@ -41,7 +47,10 @@ describe("nodeprep: the simulated sysfs enforces the kernel's SR-IOV rules", fun
   });
 
   it("a PF without SR-IOV has no sriov_* files", () => {
-    assert.deepStrictEqual(fs.readdirSync(dev("0000:20:00.0")).filter((f) => f.startsWith("sriov")), []);
+    assert.deepStrictEqual(
+      fs.readdirSync(dev("0000:20:00.0")).filter((f) => f.startsWith("sriov")),
+      [],
+    );
     // kernfs cannot create files: writing a missing attribute fails like on a real host.
     assert.strictEqual(write(dev("0000:20:00.0", "sriov_numvfs"), "2"), "EACCES");
   });
@@ -57,7 +66,9 @@ describe("nodeprep: the simulated sysfs enforces the kernel's SR-IOV rules", fun
     assert.strictEqual(write(dev(vf, "driver_override"), "vfio-pci"), "ok");
     assert.strictEqual(write(drv("vfio-pci", "bind"), vf), "ok");
     assert.strictEqual(fs.readlinkSync(dev(vf, "driver")), "../../../bus/pci/drivers/vfio-pci");
-    assert.ok(fs.existsSync(path.join(h.dev, "vfio", fs.readlinkSync(dev(vf, "iommu_group")).split("/").pop() as string)));
+    assert.ok(
+      fs.existsSync(path.join(h.dev, "vfio", fs.readlinkSync(dev(vf, "iommu_group")).split("/").pop() as string)),
+    );
     assert.strictEqual(write(drv("vfio-pci", "bind"), vf), "EBUSY");
     assert.strictEqual(write(drv("iavf", "unbind"), vf), "ENODEV", "only the owning driver unbinds");
     assert.strictEqual(write(dev(vf, "driver_override"), ""), "ok");
@@ -71,10 +82,13 @@ describe("nodeprep: the simulated sysfs enforces the kernel's SR-IOV rules", fun
     assert.ok(fs.existsSync(path.join(h.sysfs, "class/net/ens1f0v1/device")));
     write(drv("iavf", "unbind"), "0000:10:02.1");
     assert.ok(!fs.existsSync(path.join(h.sysfs, "class/net/ens1f0v1")));
-    assert.deepStrictEqual(h.writes().map((w) => [w.path.split("/").pop(), w.value, w.result]), [
-      ["sriov_numvfs", "2", "ok"],
-      ["unbind", "0000:10:02.1", "ok"],
-    ]);
+    assert.deepStrictEqual(
+      h.writes().map((w) => [w.path.split("/").pop(), w.value, w.result]),
+      [
+        ["sriov_numvfs", "2", "ok"],
+        ["unbind", "0000:10:02.1", "ok"],
+      ],
+    );
   });
 
   it("no IOMMU groups when the IOMMU is off, and vfio-pci refuses group-less devices", async () => {
@@ -120,13 +134,19 @@ describe("nodeprep: the simulated igb PF refuses what igb refuses, and has a car
     }
     assert.strictEqual(ip("link set dev enp32s0 up"), "ok");
     assert.deepStrictEqual([attr("carrier"), attr("operstate"), attr("speed")], ["0", "down", "-1"], "autonegotiating");
-    assert.match(fs.readFileSync(path.join(h.sysfs, ".sim/ip/link/enp32s0"), "utf8"), /<NO-CARRIER,BROADCAST,MULTICAST,UP> .* state DOWN/);
+    assert.match(
+      fs.readFileSync(path.join(h.sysfs, ".sim/ip/link/enp32s0"), "utf8"),
+      /<NO-CARRIER,BROADCAST,MULTICAST,UP> .* state DOWN/,
+    );
     await new Promise((r) => setTimeout(r, 500));
     assert.deepStrictEqual([attr("carrier"), attr("operstate"), attr("speed")], ["1", "up", "1000"]);
     assert.strictEqual(ip("link set dev enp32s0 vf 0 max_tx_rate 2000"), "EINVAL", "above the 1000 Mb/s link");
     assert.strictEqual(ip("link set dev enp32s0 vf 0 max_tx_rate 100"), "ok");
     const vf = h.pf("enp32s0").vfs[0];
-    assert.deepStrictEqual([vf.trust, vf.spoofchk, vf.vlan, vf.qos, vf.maxTxRate, vf.linkState], [true, false, 100, 3, 100, "auto"]);
+    assert.deepStrictEqual(
+      [vf.trust, vf.spoofchk, vf.vlan, vf.qos, vf.maxTxRate, vf.linkState],
+      [true, false, 100, 3, 100, "auto"],
+    );
   });
 
   it("a port without cable never gets carrier; other drivers keep taking every setting", async () => {

@@ -31,10 +31,16 @@ describe("nodeprep: renderRemoteCommand over a real SSH connection", function ()
   it("apply binds the VFs and returns a parseable report; revert undoes it", async () => {
     const s = sshd as TestSshd;
     host = await SimHost.start(x710Host(1, {}, { numVfs: 1 }));
-    const state = nodeState([{ name: "ens1f0", numVfs: 6, vfGroups: [
-      { first: 0, last: 3, driver: "vfio-pci", pool: "voice", vlan: 200 },
-      { first: 4, last: 5, driver: "netdevice", pool: "sig" },
-    ] }]);
+    const state = nodeState([
+      {
+        name: "ens1f0",
+        numVfs: 6,
+        vfGroups: [
+          { first: 0, last: 3, driver: "vfio-pci", pool: "voice", vlan: 200 },
+          { first: 4, last: 5, driver: "netdevice", pool: "sig" },
+        ],
+      },
+    ]);
 
     const applied = s.exec(renderRemoteCommand("apply", state, opts(host)));
     assert.strictEqual(applied.status, 0, applied.stderr);
@@ -42,9 +48,18 @@ describe("nodeprep: renderRemoteCommand over a real SSH connection", function ()
     assert.strictEqual(report.node, "k8s-node1");
     assert.strictEqual(report.vfioReady, true);
     const pf = host.pf("ens1f0");
-    assert.deepStrictEqual(pf.vfs.map((v) => v.driver), ["vfio-pci", "vfio-pci", "vfio-pci", "vfio-pci", "iavf", "iavf"]);
-    assert.deepStrictEqual(pf.vfs.map((v) => v.vlan), [200, 200, 200, 200, 0, 0]);
-    assert.deepStrictEqual(report.pfs[0].vfs.map((v) => v.driver), pf.vfs.map((v) => v.driver));
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.driver),
+      ["vfio-pci", "vfio-pci", "vfio-pci", "vfio-pci", "iavf", "iavf"],
+    );
+    assert.deepStrictEqual(
+      pf.vfs.map((v) => v.vlan),
+      [200, 200, 200, 200, 0, 0],
+    );
+    assert.deepStrictEqual(
+      report.pfs[0].vfs.map((v) => v.driver),
+      pf.vfs.map((v) => v.driver),
+    );
     assert.match(applied.stderr, /apply: \d+ writes/);
     assert.ok(!applied.stdout.includes("PRIVATE KEY") && !applied.stderr.includes("PRIVATE KEY"));
     assert.ok(!applied.stdout.includes(s.privateKey.split("\n")[1]));
@@ -57,7 +72,10 @@ describe("nodeprep: renderRemoteCommand over a real SSH connection", function ()
     assert.strictEqual(reverted.status, 0, reverted.stderr);
     const after = host.pf("ens1f0");
     assert.strictEqual(after.numVfs, 1);
-    assert.deepStrictEqual(after.vfs.map((v) => v.driver), ["iavf"]);
+    assert.deepStrictEqual(
+      after.vfs.map((v) => v.driver),
+      ["iavf"],
+    );
   });
 
   it("a refused apply comes back as a non-zero exit with the node's message", async () => {
@@ -65,7 +83,10 @@ describe("nodeprep: renderRemoteCommand over a real SSH connection", function ()
     host = await SimHost.start(x710Host(1, { vfio: "missing" }));
     const r = s.exec(renderRemoteCommand("apply", nodeState([allOn("ens1f0", 2)]), opts(host)));
     assert.strictEqual(r.status, 2);
-    assert.match(r.stderr, /sriov-node\[k8s-node1\]: error: the vfio-pci driver is not available .*PF ens1f0 \(0000:10:00\.0\)/);
+    assert.match(
+      r.stderr,
+      /sriov-node\[k8s-node1\]: error: the vfio-pci driver is not available .*PF ens1f0 \(0000:10:00\.0\)/,
+    );
     assert.strictEqual(r.stdout, "");
     assert.deepStrictEqual(host.writes(), []);
   });

@@ -7,7 +7,10 @@ import { memoryMi, planPlatform } from "../../plan";
 const POOLS = ["pool_a", "pool_b", "pool_c"];
 
 const nodeArb: fc.Arbitrary<NodeSpec> = fc.record({
-  pfs: fc.array(fc.record({ pool: fc.constantFrom(...POOLS), numVfs: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 3 }),
+  pfs: fc.array(fc.record({ pool: fc.constantFrom(...POOLS), numVfs: fc.integer({ min: 0, max: 6 }) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   cpus: fc.integer({ min: 0, max: 24 }),
   hp1: fc.integer({ min: 0, max: 24 }),
   hp2: fc.integer({ min: 0, max: 4096 }),
@@ -53,7 +56,9 @@ function nodeInput(n: NodeSpec, i: number): PlatformInput["nodes"][number] {
 
 /** One network per (pool, slot) so a VM's interfaces never share a network. */
 function toRaw(nodes: NodeSpec[], vms: VmSpec[]): PlatformInput {
-  const networks = POOLS.flatMap((pool) => [0, 1, 2].map((slot) => ({ name: `${pool.replace("_", "-")}-${slot}`, pool })));
+  const networks = POOLS.flatMap((pool) =>
+    [0, 1, 2].map((slot) => ({ name: `${pool.replace("_", "-")}-${slot}`, pool })),
+  );
   return {
     nodes: nodes.map(nodeInput),
     pools: POOLS.map((name) => ({ name })),
@@ -66,22 +71,34 @@ function toRaw(nodes: NodeSpec[], vms: VmSpec[]): PlatformInput {
       memory: `${v.memGi}Gi`,
       nodeSelector: v.zone === undefined ? {} : ({ zone: v.zone } as Record<string, string>),
       tuning: { dedicatedCpus: v.dedicated, isolateEmulatorThread: v.dedicated && v.isolate, hugepages: v.hugepages },
-      interfaces: v.pools.map((pool, slot) => ({ network: `${pool.replace("_", "-")}-${slot}`, address: `10.${slot}.${i >> 8}.${i & 255}/8` })),
+      interfaces: v.pools.map((pool, slot) => ({
+        network: `${pool.replace("_", "-")}-${slot}`,
+        address: `10.${slot}.${i >> 8}.${i & 255}/8`,
+      })),
     })),
   };
 }
 
-const fleet = fc.record({ nodes: fc.array(nodeArb, { minLength: 1, maxLength: 6 }), vms: fc.array(vmArb, { maxLength: 24 }) });
+const fleet = fc.record({
+  nodes: fc.array(nodeArb, { minLength: 1, maxLength: 6 }),
+  vms: fc.array(vmArb, { maxLength: 24 }),
+});
 
 /** Fleets that often fit, so that "stays feasible" is tested on non-trivial plans. */
 const roomyNodeArb: fc.Arbitrary<NodeSpec> = fc.record({
-  pfs: fc.array(fc.record({ pool: fc.constantFrom(...POOLS), numVfs: fc.integer({ min: 2, max: 8 }) }), { minLength: 2, maxLength: 4 }),
+  pfs: fc.array(fc.record({ pool: fc.constantFrom(...POOLS), numVfs: fc.integer({ min: 2, max: 8 }) }), {
+    minLength: 2,
+    maxLength: 4,
+  }),
   cpus: fc.integer({ min: 8, max: 48 }),
   hp1: fc.integer({ min: 8, max: 48 }),
   hp2: fc.integer({ min: 1024, max: 8192 }),
   zone: fc.constantFrom("a", "b"),
 });
-const roomyFleet = fc.record({ nodes: fc.array(roomyNodeArb, { minLength: 1, maxLength: 6 }), vms: fc.array(vmArb, { minLength: 1, maxLength: 12 }) });
+const roomyFleet = fc.record({
+  nodes: fc.array(roomyNodeArb, { minLength: 1, maxLength: 6 }),
+  vms: fc.array(vmArb, { minLength: 1, maxLength: 12 }),
+});
 
 describe("planner: properties", () => {
   it("never places beyond any node's VFs per pool, dedicated CPUs or hugepages", () => {
@@ -115,7 +132,8 @@ describe("planner: properties", () => {
         });
         // The plan's own bookkeeping agrees.
         for (const np of plan.nodes) {
-          for (const q of [np.dedicatedCpus, np.hugepages1Gi, np.hugepages2Mi]) assert.ok(q.free >= 0 && q.requested + q.free === q.supply);
+          for (const q of [np.dedicatedCpus, np.hugepages1Gi, np.hugepages2Mi])
+            assert.ok(q.free >= 0 && q.requested + q.free === q.supply);
         }
         for (const pp of plan.pools) for (const b of pp.byNode) assert.ok(b.free >= 0 && b.requested <= b.supply);
       }),

@@ -5,7 +5,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { multiNodeConfig } from "../fixtures/stacks";
 import {
-  byType, k8s, LAB_MANIFEST, runProgram, SSH_KEY_CONFIG, TEST_PRIVATE_KEY, withLabManifest,
+  byType,
+  k8s,
+  LAB_MANIFEST,
+  runProgram,
+  SSH_KEY_CONFIG,
+  TEST_PRIVATE_KEY,
+  withLabManifest,
 } from "../harness/program";
 import type { Registration } from "../harness/mocks";
 import type { ProgramResult } from "../harness/runProgram";
@@ -22,7 +28,11 @@ describe("program under mocks: kubecon-demo", function () {
   this.timeout(120_000);
   let r: ProgramResult;
   before(() => {
-    r = runProgram({ stack: "kubecon-demo", platform: withLabManifest(loadStackConfig("kubecon-demo")), config: SSH_KEY_CONFIG });
+    r = runProgram({
+      stack: "kubecon-demo",
+      platform: withLabManifest(loadStackConfig("kubecon-demo")),
+      config: SSH_KEY_CONFIG,
+    });
     assert.equal(r.error, undefined, r.error?.message);
   });
 
@@ -36,16 +46,22 @@ describe("program under mocks: kubecon-demo", function () {
     assert.equal(ds.inputs.metadata.namespace, "kube-system");
     assert.equal(ds.inputs.spec.template.spec.hostNetwork, true);
     assert.equal(ds.inputs.spec.template.spec.hostPID, true);
-    assert.deepEqual(images(ds), ["ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0-thick", "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0-thick"]);
+    assert.deepEqual(images(ds), [
+      "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0-thick",
+      "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.3.0-thick",
+    ]);
   });
 
   it("device plugin: sriovdp-config with the demo's pools, DaemonSet on SR-IOV nodes with the config hash", () => {
     const cm = k8s(r, "ConfigMap", "sriovdp-config");
     const conf = JSON.parse(cm.inputs.data["config.json"]);
-    assert.deepEqual(conf.resourceList.map((x: any) => [x.resourcePrefix, x.resourceName, x.selectors[0].rootDevices]), [
-      ["intel.com", "sriov_net_A", ["0000:02:00.0#0-7", "0000:02:00.2#0-7"]],
-      ["intel.com", "sriov_net_B", ["0000:02:00.1#0-7", "0000:02:00.3#0-7"]],
-    ]);
+    assert.deepEqual(
+      conf.resourceList.map((x: any) => [x.resourcePrefix, x.resourceName, x.selectors[0].rootDevices]),
+      [
+        ["intel.com", "sriov_net_A", ["0000:02:00.0#0-7", "0000:02:00.2#0-7"]],
+        ["intel.com", "sriov_net_B", ["0000:02:00.1#0-7", "0000:02:00.3#0-7"]],
+      ],
+    );
     assert.equal(cm.inputs.metadata.annotations["kubevirt-sriov/nodes"], "1");
     const ds = k8s(r, "DaemonSet", "kube-sriov-device-plugin");
     const spec = ds.inputs.spec.template.spec;
@@ -57,14 +73,25 @@ describe("program under mocks: kubecon-demo", function () {
     assert.match(ds.inputs.spec.template.metadata.annotations["kubevirt-sriov/config-hash"], /^[0-9a-f]{16}$/);
     assert.match(ds.inputs.spec.template.metadata.annotations["kubevirt-sriov/vf-hash"], /^[0-9a-f]{16}$/);
     const mounts = spec.containers[0].volumeMounts.map((m: any) => m.mountPath).sort();
-    assert.deepEqual(mounts, ["/etc/pcidp", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet/plugins_registry", "/var/log", "/var/run/k8s.cni.cncf.io/devinfo/dp"]);
+    assert.deepEqual(mounts, [
+      "/etc/pcidp",
+      "/var/lib/kubelet/device-plugins",
+      "/var/lib/kubelet/plugins_registry",
+      "/var/log",
+      "/var/run/k8s.cni.cncf.io/devinfo/dp",
+    ]);
   });
 
   it("SR-IOV CNI: unprivileged DaemonSet", () => {
     const ds = k8s(r, "DaemonSet", "kube-sriov-cni-ds");
     const c = ds.inputs.spec.template.spec.containers[0];
     assert.equal(c.image, "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.10.0");
-    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
     assert.equal(ds.inputs.spec.template.spec.hostNetwork, undefined);
   });
 
@@ -100,13 +127,23 @@ describe("program under mocks: kubecon-demo", function () {
     assert.equal(c.connection.user, "root");
     assert.ok(!JSON.stringify(c.create).includes("test-key-material"), "no key in the command");
     assert.ok(JSON.stringify(cmds[0].inputs.connection).includes(SECRET_SIG), "the connection is secret");
-    assert.ok(JSON.stringify(c.connection.privateKey).includes(SECRET_SIG) || cmds[0].inputs.connection[SECRET_SIG], "the key is secret");
+    assert.ok(
+      JSON.stringify(c.connection.privateKey).includes(SECRET_SIG) || cmds[0].inputs.connection[SECRET_SIG],
+      "the key is secret",
+    );
     assert.ok(!JSON.stringify(r.outputs).includes("test-key-material"), "no key in the outputs");
     assert.match(c.create, /sriov-node\.sh" apply/);
     assert.equal(c.update, undefined, "a change re-runs create");
-    assert.match(c.delete, /s="\$\{ETC_ROOT:-\/etc\}\/kubevirt-sriov\/sriov-node\.sh"\n[\s\S]*\nbash "\$s" revert <"\$d\/state"\n'$/, "delete reverts with the node's copy of the script");
+    assert.match(
+      c.delete,
+      /s="\$\{ETC_ROOT:-\/etc\}\/kubevirt-sriov\/sriov-node\.sh"\n[\s\S]*\nbash "\$s" revert <"\$d\/state"\n'$/,
+      "delete reverts with the node's copy of the script",
+    );
     const patch = byType(r, "kubernetes:core/v1:NodePatch");
-    assert.deepEqual(patch.map((p) => [p.inputs.metadata.name, p.inputs.metadata.labels["kubevirt-sriov/sriov-node"]]), [["k8s-node1", "true"]]);
+    assert.deepEqual(
+      patch.map((p) => [p.inputs.metadata.name, p.inputs.metadata.labels["kubevirt-sriov/sriov-node"]]),
+      [["k8s-node1", "true"]],
+    );
   });
 
   it("the PBX and load generator VMs on sriov-net", () => {
@@ -125,20 +162,43 @@ describe("program under mocks: kubecon-demo", function () {
 
   it("typed outputs: versions, images, pools, networks, KubeVirt namespace, nodes, VMs, plan", () => {
     const o = r.outputs as any;
-    assert.deepEqual(o.versions, { multus: "v4.3.0", sriovDevicePlugin: "v3.11.0", sriovCni: "v2.10.0", networkResourcesInjector: "v1.9.0", kubevirt: "v1.9.0" });
+    assert.deepEqual(o.versions, {
+      multus: "v4.3.0",
+      sriovDevicePlugin: "v3.11.0",
+      sriovCni: "v2.10.0",
+      networkResourcesInjector: "v1.9.0",
+      kubevirt: "v1.9.0",
+    });
     assert.equal(o.networkResourcesInjector, null);
     assert.equal(o.images.sriovCni, "ghcr.io/k8snetworkplumbingwg/sriov-cni:v2.10.0");
-    assert.deepEqual(o.pools.map((p: any) => [p.resourceName, p.vfCount, p.nodes]), [
-      ["intel.com/sriov_net_A", 16, [{ node: "k8s-node1", vfs: 16 }]],
-      ["intel.com/sriov_net_B", 16, [{ node: "k8s-node1", vfs: 16 }]],
+    assert.deepEqual(
+      o.pools.map((p: any) => [p.resourceName, p.vfCount, p.nodes]),
+      [
+        ["intel.com/sriov_net_A", 16, [{ node: "k8s-node1", vfs: 16 }]],
+        ["intel.com/sriov_net_B", 16, [{ node: "k8s-node1", vfs: 16 }]],
+      ],
+    );
+    assert.deepEqual(o.networks, [
+      {
+        ref: "default/sriov-net",
+        namespace: "default",
+        name: "sriov-net",
+        resourceName: "intel.com/sriov_net_A",
+        vlan: 0,
+      },
     ]);
-    assert.deepEqual(o.networks, [{ ref: "default/sriov-net", namespace: "default", name: "sriov-net", resourceName: "intel.com/sriov_net_A", vlan: 0 }]);
     assert.equal(o.kubevirtNamespace, "kubevirt");
     assert.equal(o.nodes[0].node, "k8s-node1");
     assert.equal(o.nodes[0].vfioReady, true);
-    assert.deepEqual(o.nodes[0].physicalFunctions.map((p: any) => [p.pciAddress, p.numVfs, p.drivers]), [
-      ["0000:02:00.0", 8, ["vfio-pci"]], ["0000:02:00.1", 8, ["vfio-pci"]], ["0000:02:00.2", 8, ["vfio-pci"]], ["0000:02:00.3", 8, ["vfio-pci"]],
-    ]);
+    assert.deepEqual(
+      o.nodes[0].physicalFunctions.map((p: any) => [p.pciAddress, p.numVfs, p.drivers]),
+      [
+        ["0000:02:00.0", 8, ["vfio-pci"]],
+        ["0000:02:00.1", 8, ["vfio-pci"]],
+        ["0000:02:00.2", 8, ["vfio-pci"]],
+        ["0000:02:00.3", 8, ["vfio-pci"]],
+      ],
+    );
     assert.deepEqual(o.vms.map((v: any) => v.name).sort(), ["pbx", "sipp"]);
     assert.equal(o.plan.feasible, true);
   });
@@ -151,12 +211,19 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     const cfg = withLabManifest(multiNodeConfig());
     cfg.nodes[1].ssh.privateKeySecret = "opsKey";
     cfg.nodes[1].bastion.privateKeySecret = "opsKey";
-    r = runProgram({ stack: "staging", platform: cfg, config: { ...SSH_KEY_CONFIG, opsKey: { value: TEST_PRIVATE_KEY, secret: true } } });
+    r = runProgram({
+      stack: "staging",
+      platform: cfg,
+      config: { ...SSH_KEY_CONFIG, opsKey: { value: TEST_PRIVATE_KEY, secret: true } },
+    });
     assert.equal(r.error, undefined, r.error?.message);
   });
 
   it("one command per node, bastion and host key wired, sudo for a non-root user", () => {
-    const cmds = byType(r, "command:remote:Command").map((c) => ({ ...c, inputs: { ...c.inputs, connection: unsecret(c.inputs.connection) } as Record<string, any> }));
+    const cmds = byType(r, "command:remote:Command").map((c) => ({
+      ...c,
+      inputs: { ...c.inputs, connection: unsecret(c.inputs.connection) } as Record<string, any>,
+    }));
     assert.equal(cmds.length, 2);
     const a = cmds.find((c) => c.inputs.connection.host === "10.0.0.11")!;
     const b = cmds.find((c) => c.inputs.connection.host === "10.0.0.12")!;
@@ -172,13 +239,25 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     assert.deepEqual(Object.keys(cm.inputs.data).sort(), ["worker-a.json", "worker-b.json"]);
     const ds = k8s(r, "DaemonSet", "kube-sriov-device-plugin");
     assert.ok(ds.inputs.spec.template.spec.containers[0].args.includes("--config-file=/etc/pcidp/$(NODE_NAME).json"));
-    assert.deepEqual(images(ds), ["registry.local:5000/mirror/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0"]);
-    const nads = byType(r, "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition");
-    assert.deepEqual(nads.map((n) => [n.inputs.metadata.namespace, n.inputs.metadata.name, JSON.parse(n.inputs.spec.config).vlan, n.inputs.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"]]).sort(), [
-      ["default", "pods", 0, "example.com/pods_net"],
-      ["voip", "media", 100, "intel.com/media_a"],
-      ["voip", "sig", 200, "intel.com/signalling"],
+    assert.deepEqual(images(ds), [
+      "registry.local:5000/mirror/k8snetworkplumbingwg/sriov-network-device-plugin:v3.11.0",
     ]);
+    const nads = byType(r, "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition");
+    assert.deepEqual(
+      nads
+        .map((n) => [
+          n.inputs.metadata.namespace,
+          n.inputs.metadata.name,
+          JSON.parse(n.inputs.spec.config).vlan,
+          n.inputs.metadata.annotations["k8s.v1.cni.cncf.io/resourceName"],
+        ])
+        .sort(),
+      [
+        ["default", "pods", 0, "example.com/pods_net"],
+        ["voip", "media", 100, "intel.com/media_a"],
+        ["voip", "sig", 200, "intel.com/signalling"],
+      ],
+    );
     const cr = k8s(r, "KubeVirt", "kubevirt");
     assert.equal(cr.inputs.spec.imageRegistry, "registry.local:5000/mirror/kubevirt");
     assert.deepEqual(cr.inputs.spec.infra.nodePlacement.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
@@ -205,10 +284,16 @@ describe("program under mocks: multi-node, multi-pool stack", function () {
     }
     const components = r.resources.filter((x) => x.type.startsWith("kubevirt-sriov:"));
     assert.deepEqual([...new Set(components.map((c) => c.type))].sort(), [
-      "kubevirt-sriov:cluster:Kubevirt", "kubevirt-sriov:cluster:Multus", "kubevirt-sriov:cluster:NodeLabels", "kubevirt-sriov:cluster:SriovCni",
-      "kubevirt-sriov:cluster:SriovDevicePlugin", "kubevirt-sriov:cluster:SriovNetworks", "kubevirt-sriov:cluster:Whereabouts",
+      "kubevirt-sriov:cluster:Kubevirt",
+      "kubevirt-sriov:cluster:Multus",
+      "kubevirt-sriov:cluster:NodeLabels",
+      "kubevirt-sriov:cluster:SriovCni",
+      "kubevirt-sriov:cluster:SriovDevicePlugin",
+      "kubevirt-sriov:cluster:SriovNetworks",
+      "kubevirt-sriov:cluster:Whereabouts",
       "kubevirt-sriov:index:SriovPlatform",
-      "kubevirt-sriov:node:SriovNodePrep", "kubevirt-sriov:voip:VoipVm",
+      "kubevirt-sriov:node:SriovNodePrep",
+      "kubevirt-sriov:voip:VoipVm",
     ]);
     assert.ok(components.every((c) => c.name.startsWith("staging")));
   });
@@ -223,9 +308,15 @@ describe("program under mocks: bad input", function () {
     cfg.networks[1].vlan = 5000;
     const r = runProgram({ stack: "bad", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
-    assert.match(r.error!.message, /kubevirt-sriov:platform\.pools\[0\]\.name: "media-a" has characters the device plugin refuses/);
+    assert.match(
+      r.error!.message,
+      /kubevirt-sriov:platform\.pools\[0\]\.name: "media-a" has characters the device plugin refuses/,
+    );
     assert.match(r.error!.message, /kubevirt-sriov:platform\.networks\[1\]\.vlan: VLAN 5000 is outside 0–4094/);
-    assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    assert.deepEqual(
+      r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"),
+      [],
+    );
   });
 
   it("VMs needing more VFs than exist fail with the pool, the demand and the supply", () => {
@@ -235,18 +326,34 @@ describe("program under mocks: bad input", function () {
     cfg.vms.push({ name: "pbx2", role: "pbx", interfaces: [{ network: "sriov-net", address: "10.56.217.11/24" }] });
     const r = runProgram({ stack: "short", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
-    assert.match(r.error!.message, /kubevirt-sriov:platform\.pools\[0\]: pool "sriov_net_A": VMs request 3 VFs but the nodes supply 1 — /);
+    assert.match(
+      r.error!.message,
+      /kubevirt-sriov:platform\.pools\[0\]: pool "sriov_net_A": VMs request 3 VFs but the nodes supply 1 — /,
+    );
     assert.match(r.error!.message, /VM default\/pbx2 fits on no node/);
-    assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    assert.deepEqual(
+      r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"),
+      [],
+    );
   });
 
   it("a missing secret and a plaintext secret are refused by name", () => {
     const r1 = runProgram({ stack: "nosecret", platform: withLabManifest(loadStackConfig("kubecon-demo")) });
     assert.equal(r1.error?.name, "RunError");
-    assert.match(r1.error!.message, /kubevirt-sriov:sshPrivateKey: not set \(needed by nodes\[0\]\.ssh\) — run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- /);
-    const r2 = runProgram({ stack: "plain", platform: withLabManifest(loadStackConfig("kubecon-demo")), config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: false } } });
+    assert.match(
+      r1.error!.message,
+      /kubevirt-sriov:sshPrivateKey: not set \(needed by nodes\[0\]\.ssh\) — run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- /,
+    );
+    const r2 = runProgram({
+      stack: "plain",
+      platform: withLabManifest(loadStackConfig("kubecon-demo")),
+      config: { sshPrivateKey: { value: TEST_PRIVATE_KEY, secret: false } },
+    });
     assert.match(r2.error!.message, /sshPrivateKey: is stored in plaintext/);
-    assert.deepEqual(r2.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    assert.deepEqual(
+      r2.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"),
+      [],
+    );
   });
 
   it("a tampered operator manifest is refused before any resource", () => {
@@ -254,7 +361,13 @@ describe("program under mocks: bad input", function () {
     cfg.kubevirt = { operatorManifest: { file: LAB_MANIFEST, sha256: "0".repeat(64) } };
     const r = runProgram({ stack: "tampered", platform: cfg, config: SSH_KEY_CONFIG });
     assert.equal(r.error?.name, "RunError");
-    assert.match(r.error!.message, /kubevirt\.operatorManifest: the KubeVirt v1\.9\.0 operator manifest from .* has SHA-256 [0-9a-f]{64}, expected 0{64} — /);
-    assert.deepEqual(r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
+    assert.match(
+      r.error!.message,
+      /kubevirt\.operatorManifest: the KubeVirt v1\.9\.0 operator manifest from .* has SHA-256 [0-9a-f]{64}, expected 0{64} — /,
+    );
+    assert.deepEqual(
+      r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack"),
+      [],
+    );
   });
 });

@@ -3,7 +3,14 @@ import { mirrorOperatorManifest, verifyOperatorManifest } from "../../config/ope
 import { parsePlatform } from "../../config/validate";
 import { renderDevicePluginConfigMap, renderNodeDevicePluginConfig } from "../../render/devicePlugin";
 import { agentImages, mirrorImage } from "../../render/images";
-import { effectiveDisabledGates, effectiveFeatureGates, gateDemand, renderKubevirtCr, sha256Hex, versionAtLeast } from "../../render/kubevirt";
+import {
+  effectiveDisabledGates,
+  effectiveFeatureGates,
+  gateDemand,
+  renderKubevirtCr,
+  sha256Hex,
+  versionAtLeast,
+} from "../../render/kubevirt";
 import { renderNad, renderSriovCniConfig } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
 import { multiNodeConfig } from "../fixtures/stacks";
@@ -18,8 +25,18 @@ describe("device-plugin config.json", () => {
     assert.equal(cm.configFile, "/etc/pcidp/config.json");
     assert.deepEqual(JSON.parse(cm.data["config.json"]), {
       resourceList: [
-        { resourceName: "sriov_net_A", resourcePrefix: "intel.com", deviceType: "netDevice", selectors: [{ drivers: ["vfio-pci"], rootDevices: ["0000:02:00.0#0-7", "0000:02:00.2#0-7"] }] },
-        { resourceName: "sriov_net_B", resourcePrefix: "intel.com", deviceType: "netDevice", selectors: [{ drivers: ["vfio-pci"], rootDevices: ["0000:02:00.1#0-7", "0000:02:00.3#0-7"] }] },
+        {
+          resourceName: "sriov_net_A",
+          resourcePrefix: "intel.com",
+          deviceType: "netDevice",
+          selectors: [{ drivers: ["vfio-pci"], rootDevices: ["0000:02:00.0#0-7", "0000:02:00.2#0-7"] }],
+        },
+        {
+          resourceName: "sriov_net_B",
+          resourcePrefix: "intel.com",
+          deviceType: "netDevice",
+          selectors: [{ drivers: ["vfio-pci"], rootDevices: ["0000:02:00.1#0-7", "0000:02:00.3#0-7"] }],
+        },
       ],
     });
   });
@@ -31,18 +48,35 @@ describe("device-plugin config.json", () => {
     assert.deepEqual(Object.keys(cm.data).sort(), ["worker-a.json", "worker-b.json"]);
     assert.equal(cm.configFile, "/etc/pcidp/$(NODE_NAME).json");
     const a = JSON.parse(cm.data["worker-a.json"]);
-    assert.deepEqual(a.resourceList.map((r: { resourceName: string }) => r.resourceName), ["media_a", "signalling", "pods_net"]);
-    assert.deepEqual(a.resourceList[0].selectors, [{ drivers: ["vfio-pci"], vendors: ["8086"], devices: ["154c"], pfNames: ["ens1f0#0-7"] }]);
-    assert.deepEqual(a.resourceList[2], { resourceName: "pods_net", resourcePrefix: "example.com", deviceType: "netDevice", selectors: [{ pfNames: ["ens1f1#0-7"] }] });
+    assert.deepEqual(
+      a.resourceList.map((r: { resourceName: string }) => r.resourceName),
+      ["media_a", "signalling", "pods_net"],
+    );
+    assert.deepEqual(a.resourceList[0].selectors, [
+      { drivers: ["vfio-pci"], vendors: ["8086"], devices: ["154c"], pfNames: ["ens1f0#0-7"] },
+    ]);
+    assert.deepEqual(a.resourceList[2], {
+      resourceName: "pods_net",
+      resourcePrefix: "example.com",
+      deviceType: "netDevice",
+      selectors: [{ pfNames: ["ens1f1#0-7"] }],
+    });
     const b = JSON.parse(cm.data["worker-b.json"]);
-    assert.deepEqual(b.resourceList.map((r: { resourceName: string }) => r.resourceName), ["media_a", "signalling"]);
+    assert.deepEqual(
+      b.resourceList.map((r: { resourceName: string }) => r.resourceName),
+      ["media_a", "signalling"],
+    );
     assert.deepEqual(b.resourceList[1].selectors, [{ drivers: ["vfio-pci"], rootDevices: ["0000:3b:00.0#8-15"] }]);
   });
 
   it("every node the plugin may run on has a file with at least one resource; a node without VFs gets neither", () => {
     // The plugin exits at start on a missing file or an empty resourceList (v3.11.0 main.go).
     const cfg = multiNodeConfig() as any;
-    cfg.nodes.push({ name: "worker-c", ssh: { host: "10.0.0.13" }, physicalFunctions: [{ name: "ens9f0", numVfs: 0 }] });
+    cfg.nodes.push({
+      name: "worker-c",
+      ssh: { host: "10.0.0.13" },
+      physicalFunctions: [{ name: "ens9f0", numVfs: 0 }],
+    });
     const cm = renderDevicePluginConfigMap(parsePlatform(cfg));
     assert.deepEqual(cm.nodes, ["worker-a", "worker-b"]);
     for (const node of cm.nodes) {
@@ -55,7 +89,11 @@ describe("device-plugin config.json", () => {
 
   it("a node without VFs does not make an otherwise uniform fleet per-node", () => {
     const cfg = loadStackConfig("kubecon-demo") as any;
-    cfg.nodes.push({ ...structuredClone(cfg.nodes[0]), name: "spare", physicalFunctions: [{ pciAddress: "0000:09:00.0", numVfs: 0 }] });
+    cfg.nodes.push({
+      ...structuredClone(cfg.nodes[0]),
+      name: "spare",
+      physicalFunctions: [{ pciAddress: "0000:09:00.0", numVfs: 0 }],
+    });
     const cm = renderDevicePluginConfigMap(parsePlatform(cfg));
     assert.equal(cm.mode, "uniform");
     assert.ok(!cm.nodes.includes("spare"));
@@ -81,20 +119,47 @@ describe("NetworkAttachmentDefinition", () => {
   it("kubecon-demo sriov-net: resourceName annotation and an sriov CNI config with vlan 0 written", () => {
     const m = parsePlatform(loadStackConfig("kubecon-demo"));
     const nad = renderNad(m.networks.get("default/sriov-net")!);
-    assert.deepEqual(nad.metadata, { name: "sriov-net", namespace: "default", annotations: { "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov_net_A" } });
+    assert.deepEqual(nad.metadata, {
+      name: "sriov-net",
+      namespace: "default",
+      annotations: { "k8s.v1.cni.cncf.io/resourceName": "intel.com/sriov_net_A" },
+    });
     assert.deepEqual(JSON.parse(nad.spec.config), {
-      cniVersion: "1.0.0", name: "sriov-net", type: "sriov", vlan: 0, spoofchk: "off", trust: "on", ipam: {}, capabilities: { mac: true },
+      cniVersion: "1.0.0",
+      name: "sriov-net",
+      type: "sriov",
+      vlan: 0,
+      spoofchk: "off",
+      trust: "on",
+      ipam: {},
+      capabilities: { mac: true },
     });
   });
 
   it("every CNI option maps to the plugin's key", () => {
     const m = parsePlatform(multiNodeConfig());
     assert.deepEqual(renderSriovCniConfig(m.networks.get("voip/media")!), {
-      cniVersion: "1.0.0", name: "media", type: "sriov", vlan: 100, vlanQoS: 5, spoofchk: "off", trust: "on", max_tx_rate: 1000, ipam: {},
+      cniVersion: "1.0.0",
+      name: "media",
+      type: "sriov",
+      vlan: 100,
+      vlanQoS: 5,
+      spoofchk: "off",
+      trust: "on",
+      max_tx_rate: 1000,
+      ipam: {},
       capabilities: { mac: true },
     });
-    assert.deepEqual(renderSriovCniConfig(m.networks.get("voip/sig")!).ipam, { type: "host-local", subnet: "192.168.200.0/24", rangeStart: "192.168.200.100", rangeEnd: "192.168.200.200" });
-    assert.deepEqual(renderSriovCniConfig(m.networks.get("default/pods")!).ipam, { type: "whereabouts", range: "10.10.0.0/16" });
+    assert.deepEqual(renderSriovCniConfig(m.networks.get("voip/sig")!).ipam, {
+      type: "host-local",
+      subnet: "192.168.200.0/24",
+      rangeStart: "192.168.200.100",
+      rangeEnd: "192.168.200.200",
+    });
+    assert.deepEqual(renderSriovCniConfig(m.networks.get("default/pods")!).ipam, {
+      type: "whereabouts",
+      range: "10.10.0.0/16",
+    });
     const cfg = multiNodeConfig() as any;
     cfg.networks[0] = { ...cfg.networks[0], vlanProto: "802.1ad", linkState: "enable", minTxRate: 10 };
     const c = renderSriovCniConfig(parsePlatform(cfg).networks.get("voip/media")!);
@@ -106,8 +171,13 @@ describe("NetworkAttachmentDefinition", () => {
   it("declares the mac capability always and ips with static IPAM, so Multus passes a pod's or VM's requests on", () => {
     const cfg = multiNodeConfig() as any;
     cfg.networks[0] = { ...cfg.networks[0], ipam: { type: "static" } };
-    assert.deepEqual(renderSriovCniConfig(parsePlatform(cfg).networks.get("voip/media")!).capabilities, { mac: true, ips: true });
-    assert.deepEqual(renderSriovCniConfig(parsePlatform(multiNodeConfig()).networks.get("voip/sig")!).capabilities, { mac: true });
+    assert.deepEqual(renderSriovCniConfig(parsePlatform(cfg).networks.get("voip/media")!).capabilities, {
+      mac: true,
+      ips: true,
+    });
+    assert.deepEqual(renderSriovCniConfig(parsePlatform(multiNodeConfig()).networks.get("voip/sig")!).capabilities, {
+      mac: true,
+    });
   });
 });
 
@@ -121,7 +191,7 @@ describe("KubeVirt CR", () => {
     assert.deepEqual(dev.disabledFeatureGates, ["ExternalNetResourceInjection"]);
     assert.equal(dev.featureGates, undefined);
     assert.equal(dev.useEmulation, false);
-    assert.ok(!JSON.stringify(cr).includes("\"SRIOV\""));
+    assert.ok(!JSON.stringify(cr).includes('"SRIOV"'));
   });
 
   it("v1.8 needs no disabled gate; the injector option keeps the gate on", () => {
@@ -135,7 +205,9 @@ describe("KubeVirt CR", () => {
     const m = parsePlatform(multiNodeConfig());
     const kv = { ...m.config.kubevirt, useEmulation: true, featureGates: ["CPUManager"] };
     const cr = renderKubevirtCr(kv, "registry.local:5000/mirror", gateDemand(m));
-    assert.deepEqual((cr.spec.infra as any).nodePlacement.nodeSelector, { "node-role.kubernetes.io/control-plane": "" });
+    assert.deepEqual((cr.spec.infra as any).nodePlacement.nodeSelector, {
+      "node-role.kubernetes.io/control-plane": "",
+    });
     assert.equal(cr.spec.workloads, undefined);
     assert.equal(cr.spec.imageRegistry, "registry.local:5000/mirror/kubevirt");
     assert.equal(cr.spec.imageTag, "v1.9.0");
@@ -145,7 +217,8 @@ describe("KubeVirt CR", () => {
   it("dedicated CPUs turn CPUManager on (Alpha in v1.9, off by default), once, next to the configured gates", () => {
     const m = parsePlatform(loadStackConfig("kubecon-demo"));
     assert.equal(gateDemand(m).dedicatedCpus, true);
-    const dev = (renderKubevirtCr(m.config.kubevirt, undefined, gateDemand(m)).spec.configuration as any).developerConfiguration;
+    const dev = (renderKubevirtCr(m.config.kubevirt, undefined, gateDemand(m)).spec.configuration as any)
+      .developerConfiguration;
     assert.deepEqual(dev.featureGates, ["CPUManager"]);
     const kv = { ...m.config.kubevirt, featureGates: ["Snapshot", "CPUManager"] };
     assert.deepEqual(effectiveFeatureGates(kv, gateDemand(m)), ["Snapshot", "CPUManager"]);
@@ -163,7 +236,10 @@ describe("KubeVirt CR", () => {
 
   it("a gate the stack disables on purpose is not turned back on (the planner refuses such a stack)", () => {
     const m = parsePlatform(loadStackConfig("kubecon-demo"));
-    assert.deepEqual(effectiveFeatureGates({ ...m.config.kubevirt, disabledFeatureGates: ["CPUManager"] }, gateDemand(m)), []);
+    assert.deepEqual(
+      effectiveFeatureGates({ ...m.config.kubevirt, disabledFeatureGates: ["CPUManager"] }, gateDemand(m)),
+      [],
+    );
   });
 
   it("version comparison", () => {
@@ -181,7 +257,10 @@ describe("KubeVirt CR", () => {
     assert.ok(!bad.ok && /expected 0{64}$/.test(bad.problem) && /^the file was changed/.test(bad.fix));
     const none = verifyOperatorManifest(text, "f.yaml", "v1.9.0", undefined);
     assert.ok(!none.ok && none.fix.includes(`set kubevirt.operatorManifest.sha256: ${sha256Hex(text)}`));
-    assert.equal(mirrorOperatorManifest("image: quay.io/kubevirt/virt-operator:v1.9.0", "reg.local/m"), "image: reg.local/m/kubevirt/virt-operator:v1.9.0");
+    assert.equal(
+      mirrorOperatorManifest("image: quay.io/kubevirt/virt-operator:v1.9.0", "reg.local/m"),
+      "image: reg.local/m/kubevirt/virt-operator:v1.9.0",
+    );
   });
 });
 
@@ -208,7 +287,13 @@ describe("node desired state", () => {
     const m = parsePlatform(multiNodeConfig());
     const s = renderNodeState(m.nodes[0]);
     assert.equal(s.node, "worker-a");
-    assert.deepEqual(s.pfs.map((p) => [p.name, p.pciAddress, p.numVfs]), [["ens1f0", undefined, 16], ["ens1f1", undefined, 8]]);
+    assert.deepEqual(
+      s.pfs.map((p) => [p.name, p.pciAddress, p.numVfs]),
+      [
+        ["ens1f0", undefined, 16],
+        ["ens1f1", undefined, 8],
+      ],
+    );
     assert.deepEqual(s.pfs[0].vfGroups, [
       { first: 0, last: 7, driver: "vfio-pci", pool: "media_a" },
       { first: 8, last: 15, driver: "vfio-pci", pool: "signalling" },

@@ -7,7 +7,6 @@ import { ConfigError } from "../../config/errors";
 import { listStacks, ReportCliError, runReport } from "../../report/cli";
 import { ROOT } from "../harness/stacks";
 
-
 describe("report CLI", () => {
   let root: string;
   const lines: string[] = [];
@@ -16,7 +15,10 @@ describe("report CLI", () => {
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "report-cli-"));
     fs.mkdirSync(path.join(root, "stacks"));
-    fs.copyFileSync(path.join(ROOT, "stacks", "Pulumi.kubecon-demo.yaml"), path.join(root, "stacks", "Pulumi.kubecon-demo.yaml"));
+    fs.copyFileSync(
+      path.join(ROOT, "stacks", "Pulumi.kubecon-demo.yaml"),
+      path.join(root, "stacks", "Pulumi.kubecon-demo.yaml"),
+    );
     lines.length = 0;
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -24,14 +26,26 @@ describe("report CLI", () => {
   it("refuses an unknown stack and lists the stacks that exist", () => {
     fs.writeFileSync(path.join(root, "stacks", "Pulumi.prod-east.yaml"), "config: {}\n");
     assert.deepStrictEqual(listStacks(path.join(root, "stacks")), ["kubecon-demo", "prod-east"]);
-    assert.throws(() => runReport("kubecon", { root, log }), (e: unknown) => e instanceof ReportCliError && e.message === 'unknown stack "kubecon": no stacks/Pulumi.kubecon.yaml — stacks that exist: kubecon-demo, prod-east');
+    assert.throws(
+      () => runReport("kubecon", { root, log }),
+      (e: unknown) =>
+        e instanceof ReportCliError &&
+        e.message ===
+          'unknown stack "kubecon": no stacks/Pulumi.kubecon.yaml — stacks that exist: kubecon-demo, prod-east',
+    );
     assert.throws(() => runReport("../stacks/Pulumi.kubecon-demo", { root, log }), ReportCliError);
   });
 
   it("says which key is missing, and passes config errors through", () => {
     fs.writeFileSync(path.join(root, "stacks", "Pulumi.empty.yaml"), "config: {}\n");
-    assert.throws(() => runReport("empty", { root, log }), /stacks\/Pulumi\.empty\.yaml has no config key "kubevirt-sriov:platform"/);
-    fs.writeFileSync(path.join(root, "stacks", "Pulumi.bad.yaml"), "config:\n  kubevirt-sriov:platform:\n    nodes: []\n    pools: []\n");
+    assert.throws(
+      () => runReport("empty", { root, log }),
+      /stacks\/Pulumi\.empty\.yaml has no config key "kubevirt-sriov:platform"/,
+    );
+    fs.writeFileSync(
+      path.join(root, "stacks", "Pulumi.bad.yaml"),
+      "config:\n  kubevirt-sriov:platform:\n    nodes: []\n    pools: []\n",
+    );
     assert.throws(() => runReport("bad", { root, log }), ConfigError);
   });
 
@@ -42,7 +56,10 @@ describe("report CLI", () => {
     const md = fs.readFileSync(path.join(root, "reports", "kubecon-demo.md"), "utf8");
     assert.match(md, /```mermaid\nflowchart LR/);
     assert.ok(!md.includes("kubecon-demo.svg"));
-    assert.match(lines[0], /Graphviz ".*no-such-dot" not found: skipping reports\/kubecon-demo\.svg \(install it with \.ci\/install-report-deps\.sh\)/);
+    assert.match(
+      lines[0],
+      /Graphviz ".*no-such-dot" not found: skipping reports\/kubecon-demo\.svg \(install it with \.ci\/install-report-deps\.sh\)/,
+    );
   });
 
   it("renders the SVG with Graphviz and links it", () => {
@@ -52,9 +69,13 @@ describe("report CLI", () => {
     // Graphviz writes '-' as an entity.
     const svg = fs.readFileSync(path.join(root, "reports", "kubecon-demo.svg"), "utf8").replace(/&#45;/g, "-");
     assert.match(svg, /<svg /);
-    for (const label of ["k8s-node1", "0000:02:00.3", "sriov_net_B", "default/sriov-net", "default/sipp"]) assert.ok(svg.includes(label), label);
+    for (const label of ["k8s-node1", "0000:02:00.3", "sriov_net_B", "default/sriov-net", "default/sipp"])
+      assert.ok(svg.includes(label), label);
     assert.match(fs.readFileSync(run.markdownPath, "utf8"), /\[kubecon-demo\.svg\]\(kubecon-demo\.svg\)/);
-    assert.match(lines.at(-1) ?? "", /wrote reports\/kubecon-demo\.md and reports\/kubecon-demo\.svg: feasible, 0 warnings/);
+    assert.match(
+      lines.at(-1) ?? "",
+      /wrote reports\/kubecon-demo\.md and reports\/kubecon-demo\.svg: feasible, 0 warnings/,
+    );
   });
 
   it("keeps the checked-in kubecon-demo report current", () => {
@@ -62,6 +83,10 @@ describe("report CLI", () => {
     const fresh = fs.readFileSync(path.join(root, "reports", "kubecon-demo.md"), "utf8");
     const kept = fs.readFileSync(path.join(ROOT, "reports", "kubecon-demo.md"), "utf8");
     // The kept one links its SVG; otherwise they are the same.
-    assert.strictEqual(kept.replace("Offline rendering (Graphviz): [kubecon-demo.svg](kubecon-demo.svg)\n\n", ""), fresh, "run `npm run report -- kubecon-demo`");
+    assert.strictEqual(
+      kept.replace("Offline rendering (Graphviz): [kubecon-demo.svg](kubecon-demo.svg)\n\n", ""),
+      fresh,
+      "run `npm run report -- kubecon-demo`",
+    );
   });
 });

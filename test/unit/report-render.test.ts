@@ -17,7 +17,10 @@ function parseReport(md: string) {
   for (const l of lines) {
     if (/^#{2,3} /.test(l)) current = l.replace(/^#+ /, "");
     else if (current && l.startsWith("| ") && !/^\| -/.test(l)) {
-      const cells = l.slice(2, -2).split(" | ").map((c) => c.trim());
+      const cells = l
+        .slice(2, -2)
+        .split(" | ")
+        .map((c) => c.trim());
       tables.set(current, [...(tables.get(current) ?? []), cells]);
     }
   }
@@ -151,7 +154,10 @@ describe("report: problems and large fleets", () => {
     const plan = planPlatform(model);
     const md = renderReport("tiny", model, plan);
     assert.match(md, /- Verdict: \*\*not feasible\*\*/);
-    assert.match(md, /- capacity: kubevirt-sriov:platform\.pools\[0\]: pool "sriov_net_A": VMs request 10 VFs but the nodes supply 8 — add VFs/);
+    assert.match(
+      md,
+      /- capacity: kubevirt-sriov:platform\.pools\[0\]: pool "sriov_net_A": VMs request 10 VFs but the nodes supply 8 — add VFs/,
+    );
     assert.match(md, /- kubevirt-sriov:platform\.pools\[1\]: pool "idle" has no VFs on any node/);
     assert.match(md, /\| default\/v9 \| — \(not placed\) \|/);
     assert.ok(!md.includes("Offline rendering"));
@@ -166,7 +172,10 @@ describe("report: problems and large fleets", () => {
     const model = parsePlatform(raw);
     const plan = planPlatform(model);
     const g = dotGraph(renderDot(model, plan, { maxNodes: 2, maxVms: 1 }));
-    assert.deepStrictEqual([...g.vertices.keys()].filter((k) => k.startsWith("node_")), ["node_0", "node_1", "node_more"]);
+    assert.deepStrictEqual(
+      [...g.vertices.keys()].filter((k) => k.startsWith("node_")),
+      ["node_0", "node_1", "node_more"],
+    );
     assert.strictEqual(g.vertices.get("node_more"), "3 more nodes");
     assert.strictEqual(g.vertices.get("vm_more"), "3 more VMs");
     assert.ok(g.edges.includes("node_more>pool_0"));
@@ -176,7 +185,8 @@ describe("report: problems and large fleets", () => {
   it("escapes labels for Mermaid, Markdown tables and DOT", () => {
     const raw = platform({ vms: [vm("pbx", ["net-a"], { nodeSelector: { weird: "a" } })] });
     const model = parsePlatform(raw);
-    // The schema refuses such a selector (not Kubernetes label syntax); the renderers escape whatever reaches them anyway.
+    // The schema refuses such a selector (not Kubernetes label syntax); the renderers escape
+    // whatever reaches them anyway.
     model.vms[0].config.nodeSelector = { 'we"ird': "a|b" };
     const plan = planPlatform(model);
     const md = renderReport('x"y', model, plan);

@@ -28,8 +28,14 @@ function kubeconDemoWithLabManifest(): Record<string, any> {
 
 describe("secret parts of the platform key", () => {
   it("finds every {secure: …} leaf with its config path", () => {
-    const value = { vms: [{ name: "a" }, { name: "b", custom: { userData: { secure: "v1:abc" } } }], nodes: [{ ssh: { host: { secure: "v1:x" } } }] };
-    assert.deepEqual(securePaths(value), [["vms", 1, "custom", "userData"], ["nodes", 0, "ssh", "host"]]);
+    const value = {
+      vms: [{ name: "a" }, { name: "b", custom: { userData: { secure: "v1:abc" } } }],
+      nodes: [{ ssh: { host: { secure: "v1:x" } } }],
+    };
+    assert.deepEqual(securePaths(value), [
+      ["vms", 1, "custom", "userData"],
+      ["nodes", 0, "ssh", "host"],
+    ]);
   });
 
   it("accepts a secret custom user data, refuses a secret the program would render in plaintext", () => {
@@ -41,9 +47,23 @@ describe("secret parts of the platform key", () => {
   });
 
   it("a secret key without a readable stack file is refused with the reason", () => {
-    assert.throws(() => secretPartsOf(ROOT_KEY, true, undefined, "prod"), (e: ConfigError) => /stack file \(Pulumi\.prod\.yaml\) that says which part is secret could not be read/.test(e.message));
+    assert.throws(
+      () => secretPartsOf(ROOT_KEY, true, undefined, "prod"),
+      (e: ConfigError) =>
+        /stack file \(Pulumi\.prod\.yaml\) that says which part is secret could not be read/.test(e.message),
+    );
     assert.deepEqual([...secretPartsOf(ROOT_KEY, false, undefined, "prod")], []);
-    assert.deepEqual([...secretPartsOf(ROOT_KEY, true, { [ROOT_KEY]: { vms: [{}, { custom: { userData: { secure: "v1:q" } } }] } }, "prod")], [1]);
+    assert.deepEqual(
+      [
+        ...secretPartsOf(
+          ROOT_KEY,
+          true,
+          { [ROOT_KEY]: { vms: [{}, { custom: { userData: { secure: "v1:q" } } }] } },
+          "prod",
+        ),
+      ],
+      [1],
+    );
   });
 
   it("reads the stack file from the project's stackConfigDir", () => {
@@ -64,7 +84,10 @@ describe("program under mocks: custom user data set with --secret", function () 
   this.timeout(120_000);
   let dir: string;
 
-  /** A project dir with a stack file whose custom user data is an encrypted leaf, as `pulumi config set --secret --path` writes it. */
+  /**
+   * A project dir with a stack file whose custom user data is an encrypted leaf, as
+   * `pulumi config set --secret --path` writes it.
+   */
   function project(platform: Record<string, any>, secureLeaf: (p: Record<string, any>) => void): string {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-secret-"));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: kubevirt-sriov\nruntime: nodejs\n");
@@ -98,20 +121,27 @@ describe("program under mocks: custom user data set with --secret", function () 
   it("goes only into the VM's Secret, as a secret; the VM spec holds no user data and, carrying its hash, is secret", () => {
     const r = runWithSecretLeaf((p) => (p.vms[0].custom.userData = { secure: "v1:encrypted" }));
     assert.equal(r.error, undefined, r.error?.message);
-    const secret = r.resources.find((x) => x.type === "kubernetes:core/v1:Secret" && x.inputs.metadata?.name === "kamailio-cloudinit");
+    const secret = r.resources.find(
+      (x) => x.type === "kubernetes:core/v1:Secret" && x.inputs.metadata?.name === "kamailio-cloudinit",
+    );
     assert.ok(secret, "a cloud-init Secret for the custom VM");
     assert.ok(isSecretValue(secret.inputs.stringData));
     const vm = r.resources.find((x) => x.type === "kubernetes:kubevirt.io/v1:VirtualMachine")!;
     assert.ok(!JSON.stringify(vm.inputs).includes("hunter2"), "no user data in the VM object");
     assert.ok(isSecretValue(vm.inputs.spec), "the spec (with the user data's hash) is secret");
     assert.ok(vm.inputs.spec.value.template.metadata.annotations["kubevirt-sriov/cloud-init-sha256"]);
-    assert.deepEqual(vm.inputs.spec.value.template.spec.volumes[1].cloudInitNoCloud.secretRef, { name: "kamailio-cloudinit" });
+    assert.deepEqual(vm.inputs.spec.value.template.spec.volumes[1].cloudInitNoCloud.secretRef, {
+      name: "kamailio-cloudinit",
+    });
     assert.ok(!JSON.stringify(r.outputs ?? {}).includes("hunter2"), "no user data in the outputs");
   });
 
   it("a secret leaf the program cannot keep secret fails the run, naming it", () => {
     const r = runWithSecretLeaf((p) => (p.nodes[0].ssh.host = { secure: "v1:encrypted" }));
-    assert.match(r.error?.message ?? "", /kubevirt-sriov:platform\.nodes\[0\]\.ssh\.host: is set with --secret, but the program renders it into plain Kubernetes objects/);
+    assert.match(
+      r.error?.message ?? "",
+      /kubevirt-sriov:platform\.nodes\[0\]\.ssh\.host: is set with --secret, but the program renders it into plain Kubernetes objects/,
+    );
     assert.ok(!r.resources.some((x) => x.type.startsWith("kubernetes:")), "nothing registered");
   });
 });
@@ -141,7 +171,10 @@ describe("secret config keys named as namespace:key", () => {
     p.nodes[0].ssh.passwordSecret = ":bmcPassword";
     const refused = `${CONFIG_ROOT}.nodes[0].ssh.passwordSecret: ":bmcPassword" must be the name of a config key, like `;
     const accepts = "sshPrivateKey or ops:bmcPassword";
-    assert.throws(() => parsePlatform(p), (e: ConfigError) => e.message.includes(`${refused}${accepts}`));
+    assert.throws(
+      () => parsePlatform(p),
+      (e: ConfigError) => e.message.includes(`${refused}${accepts}`),
+    );
   });
 
   it("a secret named both ways is one secret, needed once", () => {
@@ -150,10 +183,13 @@ describe("secret config keys named as namespace:key", () => {
     p.nodes[0].ssh.privateKeySecret = "sshPrivateKey";
     p.nodes[0].bastion = { host: "jump.example.internal", passwordSecret: "ops:bmcPassword" };
     const needed = requiredSecrets(sshPlan(parsePlatform(p)));
-    assert.deepEqual([...needed], [
-      ["kubevirt-sriov:sshPrivateKey", { usedBy: "nodes[0].ssh", holds: "private key" }],
-      ["ops:bmcPassword", { usedBy: "nodes[0].bastion", holds: "password" }],
-    ]);
+    assert.deepEqual(
+      [...needed],
+      [
+        ["kubevirt-sriov:sshPrivateKey", { usedBy: "nodes[0].ssh", holds: "private key" }],
+        ["ops:bmcPassword", { usedBy: "nodes[0].bastion", holds: "password" }],
+      ],
+    );
   });
 
   it("each secret is read from its own namespace", () => {
@@ -168,20 +204,30 @@ describe("secret config keys named as namespace:key", () => {
 
   it("a missing or plaintext secret is named as namespace:key, with the command that sets it", () => {
     const needed = requiredSecrets(sshPlan(parsePlatform(withOpsPassword())));
-    assert.throws(() => readSecretKeys(needed, () => undefined), (e: ConfigError) =>
-      e.message === "missing or unsafe secrets (1 problem):\n" +
-        "  - ops:bmcPassword: not set (needed by nodes[0].ssh) — run: pulumi config set --secret ops:bmcPassword");
-    assert.throws(() => readSecretKeys(needed, () => ({ value: "pw", secret: false })), (e: ConfigError) =>
-      e.message.endsWith(
-        "  - ops:bmcPassword: is stored in plaintext in the stack file — " +
-          "re-set it with: pulumi config set --secret ops:bmcPassword",
-      ));
+    assert.throws(
+      () => readSecretKeys(needed, () => undefined),
+      (e: ConfigError) =>
+        e.message ===
+        "missing or unsafe secrets (1 problem):\n" +
+          "  - ops:bmcPassword: not set (needed by nodes[0].ssh) — run: pulumi config set --secret ops:bmcPassword",
+    );
+    assert.throws(
+      () => readSecretKeys(needed, () => ({ value: "pw", secret: false })),
+      (e: ConfigError) =>
+        e.message.endsWith(
+          "  - ops:bmcPassword: is stored in plaintext in the stack file — " +
+            "re-set it with: pulumi config set --secret ops:bmcPassword",
+        ),
+    );
     const key = requiredSecrets(sshPlan(parsePlatform(loadStackConfig("kubecon-demo"))));
-    assert.throws(() => readSecretKeys(key, () => undefined), (e: ConfigError) =>
-      e.message.endsWith(
-        "  - kubevirt-sriov:sshPrivateKey: not set (needed by nodes[0].ssh) — " +
-          `run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- "$(cat ~/.ssh/id_ed25519)"`,
-      ));
+    assert.throws(
+      () => readSecretKeys(key, () => undefined),
+      (e: ConfigError) =>
+        e.message.endsWith(
+          "  - kubevirt-sriov:sshPrivateKey: not set (needed by nodes[0].ssh) — " +
+            `run: pulumi config set --secret kubevirt-sriov:sshPrivateKey -- "$(cat ~/.ssh/id_ed25519)"`,
+        ),
+    );
   });
 });
 
@@ -205,7 +251,11 @@ describe("program under mocks: a password in another namespace", function () {
   });
 
   it("the same key in the project's namespace is not it: the run names ops:bmcPassword", () => {
-    const r = runProgram({ stack: "ops", platform: platform(), config: { bmcPassword: { value: "pw", secret: true } } });
+    const r = runProgram({
+      stack: "ops",
+      platform: platform(),
+      config: { bmcPassword: { value: "pw", secret: true } },
+    });
     assert.equal(r.error?.name, "RunError");
     const line = "ops:bmcPassword: not set (needed by nodes[0].ssh) — run: pulumi config set --secret ops:bmcPassword";
     assert.ok(r.error!.message.split("\n").includes(`  - ${line}`), r.error!.message);

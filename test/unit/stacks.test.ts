@@ -33,10 +33,17 @@ describe("every shipped stack renders under mocks, with only the warnings it doc
       assert.equal(r.error, undefined, `${file}: ${r.error?.message}`);
       const expected = expectedWarnings(text);
       const unexpected = r.warnings.filter((w) => !expected.some((e) => w.includes(e)));
-      assert.deepEqual(unexpected, [], `${file} logs warnings it does not document (add "# expect-warning: <text>" or fix the stack)`);
+      assert.deepEqual(
+        unexpected,
+        [],
+        `${file} logs warnings it does not document (add "# expect-warning: <text>" or fix the stack)`,
+      );
       const stale = expected.filter((e) => !r.warnings.some((w) => w.includes(e)));
       assert.deepEqual(stale, [], `${file} documents warnings the program no longer logs`);
-      assert.ok(r.resources.some((x) => x.type === "kubevirt-sriov:index:SriovPlatform"), `${file} built no platform`);
+      assert.ok(
+        r.resources.some((x) => x.type === "kubevirt-sriov:index:SriovPlatform"),
+        `${file} built no platform`,
+      );
     });
   }
 });

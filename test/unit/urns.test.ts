@@ -41,13 +41,16 @@ describe("URNs of the shipped stacks stay stable (existing stacks update in plac
   this.timeout(300_000);
 
   it("the drift check tells kept, aliased, lost and new URNs apart", () => {
-    const d = urnDrift(["u:a", "u:b", "u:c", "u:d"], [
-      { urn: "u:a", aliases: [] },
-      { urn: "u:b2", aliases: ["u:b"] },
-      { urn: "u:c2", aliases: ["u:c"] },
-      { urn: "u:c3", aliases: ["u:c"] },
-      { urn: "u:e", aliases: [] },
-    ]);
+    const d = urnDrift(
+      ["u:a", "u:b", "u:c", "u:d"],
+      [
+        { urn: "u:a", aliases: [] },
+        { urn: "u:b2", aliases: ["u:b"] },
+        { urn: "u:c2", aliases: ["u:c"] },
+        { urn: "u:c3", aliases: ["u:c"] },
+        { urn: "u:e", aliases: [] },
+      ],
+    );
     assert.deepEqual(d.lost, ["u:d"]);
     assert.deepEqual(d.ambiguous, ["u:c ← u:c2, u:c3"]);
     assert.deepEqual(d.added, ["u:c2", "u:c3", "u:e"]);

@@ -51,9 +51,15 @@ describe("PBX: Asterisk starts only once its SIP address is configured", functio
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kvs-unit-"));
     try {
       // A stand-in for the package's unit (verify checks that ExecStart exists).
-      fs.writeFileSync(path.join(dir, "asterisk.service"), "[Unit]\nDescription=Asterisk stand-in\n[Service]\nExecStart=/bin/sleep 1\n");
+      fs.writeFileSync(
+        path.join(dir, "asterisk.service"),
+        "[Unit]\nDescription=Asterisk stand-in\n[Service]\nExecStart=/bin/sleep 1\n",
+      );
       fs.mkdirSync(path.join(dir, "asterisk.service.d"));
-      fs.writeFileSync(path.join(dir, "asterisk.service.d", "10-kubevirt-sriov-network.conf"), renderAsteriskDropIn(settings()));
+      fs.writeFileSync(
+        path.join(dir, "asterisk.service.d", "10-kubevirt-sriov-network.conf"),
+        renderAsteriskDropIn(settings()),
+      );
       const r = spawnSync("systemd-analyze", ["verify", "--man=no", "asterisk.service"], {
         cwd: dir,
         env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
@@ -64,7 +70,11 @@ describe("PBX: Asterisk starts only once its SIP address is configured", functio
       assert.ok(!r.stderr.includes("10-kubevirt-sriov-network.conf"), r.stderr);
       // And it did read the drop-in: a broken copy is reported.
       fs.appendFileSync(path.join(dir, "asterisk.service.d", "10-kubevirt-sriov-network.conf"), "Bogus=1\n");
-      const bad = spawnSync("systemd-analyze", ["verify", "--man=no", "asterisk.service"], { cwd: dir, env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` }, encoding: "utf8" });
+      const bad = spawnSync("systemd-analyze", ["verify", "--man=no", "asterisk.service"], {
+        cwd: dir,
+        env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+        encoding: "utf8",
+      });
       assert.match(bad.stderr, /10-kubevirt-sriov-network\.conf:\d+: Unknown key 'Bogus'/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

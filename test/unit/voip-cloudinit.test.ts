@@ -17,12 +17,34 @@ function richModel(): PlatformModel {
   return demoModel((raw: RawConfig) => {
     raw.networks.push({ name: "sig", namespace: "voip", pool: "sriov_net_B", subnet: "10.56.218.0/24", mtu: 9000 });
     raw.vms[0].sshAuthorizedKeys = [KEY];
-    raw.vms[0].interfaces.push({ network: "voip/sig", address: "10.56.218.10/24", gateway: "10.56.218.1", mac: "12:34:56:12:34:56" });
+    raw.vms[0].interfaces.push({
+      network: "voip/sig",
+      address: "10.56.218.10/24",
+      gateway: "10.56.218.1",
+      mac: "12:34:56:12:34:56",
+    });
     raw.vms[1].loadgen.runAtBoot = true;
     raw.vms.push(
-      { name: "pbx-prompt", role: "pbx", pbx: { extension: "7000", answer: "prompt-echo", allowFrom: "10.56.217.0/25" }, interfaces: [{ network: "sriov-net", address: "10.56.217.11/24" }] },
-      { name: "sipp-manual", role: "loadgen", guestUser: "tester", loadgen: { target: "pbx-prompt", extension: "7000", rate: 2.5 }, interfaces: [{ network: "sriov-net", address: "10.56.217.21/24" }] },
-      { name: "kamailio", role: "custom", kind: "VirtualMachineInstance", custom: { userData: CUSTOM_USER_DATA }, interfaces: [{ network: "sriov-net", address: "10.56.217.30/24", gateway: "10.56.217.1" }] },
+      {
+        name: "pbx-prompt",
+        role: "pbx",
+        pbx: { extension: "7000", answer: "prompt-echo", allowFrom: "10.56.217.0/25" },
+        interfaces: [{ network: "sriov-net", address: "10.56.217.11/24" }],
+      },
+      {
+        name: "sipp-manual",
+        role: "loadgen",
+        guestUser: "tester",
+        loadgen: { target: "pbx-prompt", extension: "7000", rate: 2.5 },
+        interfaces: [{ network: "sriov-net", address: "10.56.217.21/24" }],
+      },
+      {
+        name: "kamailio",
+        role: "custom",
+        kind: "VirtualMachineInstance",
+        custom: { userData: CUSTOM_USER_DATA },
+        interfaces: [{ network: "sriov-net", address: "10.56.217.30/24", gateway: "10.56.217.1" }],
+      },
     );
   });
 }
@@ -40,10 +62,18 @@ function run(cmd: string, args: string[]) {
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** Top-level keys of cloud-config that some cloud-init module reads (cloud-init's own schema; Debian's python, not a venv's). */
+/**
+ * Top-level keys of cloud-config that some cloud-init module reads (cloud-init's own schema;
+ * Debian's python, not a venv's).
+ */
 function knownCloudConfigKeys(): Set<string> {
-  const dir = run("/usr/bin/python3", ["-c", "import os, cloudinit.config.schemas as s; print(os.path.dirname(s.__file__))"]).out.trim();
-  const schema = JSON.parse(fs.readFileSync(path.join(dir, "schema-cloud-config-v1.json"), "utf8")) as { $defs: Record<string, { properties?: Record<string, unknown> }> };
+  const dir = run("/usr/bin/python3", [
+    "-c",
+    "import os, cloudinit.config.schemas as s; print(os.path.dirname(s.__file__))",
+  ]).out.trim();
+  const schema = JSON.parse(fs.readFileSync(path.join(dir, "schema-cloud-config-v1.json"), "utf8")) as {
+    $defs: Record<string, { properties?: Record<string, unknown> }>;
+  };
   const keys = new Set<string>();
   for (const def of Object.values(schema.$defs)) for (const k of Object.keys(def.properties ?? {})) keys.add(k);
   return keys;
@@ -73,14 +103,22 @@ const fileIn = (doc: UserDataDoc, p: string) => {
 
 const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/);
-const ethernetV2 = z.object({
-  match: z.object({ macaddress: mac }).strict(),
-  "set-name": z.string().regex(/^[a-z][a-z0-9]{0,14}$/),
-  dhcp4: z.boolean(),
-  addresses: z.array(cidr).min(1).optional(),
-  mtu: z.number().int().min(68).max(9702).optional(),
-  routes: z.array(z.object({ to: cidr, via: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/), metric: z.number().int().min(0) }).strict()).optional(),
-}).strict();
+const ethernetV2 = z
+  .object({
+    match: z.object({ macaddress: mac }).strict(),
+    "set-name": z.string().regex(/^[a-z][a-z0-9]{0,14}$/),
+    dhcp4: z.boolean(),
+    addresses: z.array(cidr).min(1).optional(),
+    mtu: z.number().int().min(68).max(9702).optional(),
+    routes: z
+      .array(
+        z
+          .object({ to: cidr, via: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}$/), metric: z.number().int().min(0) })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
 const networkConfigV2 = z.object({ version: z.literal(2), ethernets: z.record(z.string(), ethernetV2) }).strict();
 
 describe("cloud-init documents of the VoIP VMs", () => {
@@ -123,7 +161,15 @@ describe("cloud-init documents of the VoIP VMs", () => {
 
     it("creates the guest user with sudo and the configured SSH keys, passwords locked", () => {
       const pbx = parseUserData(renderUserData(vmNamed(model, "pbx"), model));
-      assert.deepEqual(pbx.users, [{ name: "voip", shell: "/bin/bash", sudo: "ALL=(ALL) NOPASSWD:ALL", lock_passwd: true, ssh_authorized_keys: [KEY] }]);
+      assert.deepEqual(pbx.users, [
+        {
+          name: "voip",
+          shell: "/bin/bash",
+          sudo: "ALL=(ALL) NOPASSWD:ALL",
+          lock_passwd: true,
+          ssh_authorized_keys: [KEY],
+        },
+      ]);
       const manual = parseUserData(renderUserData(vmNamed(model, "sipp-manual"), model));
       assert.equal(manual.users[0].name, "tester");
       assert.equal(manual.users[0].ssh_authorized_keys, undefined);
@@ -132,27 +178,44 @@ describe("cloud-init documents of the VoIP VMs", () => {
     it("PBX: installs asterisk, writes its three files and the network drop-in after the package, then restarts it", () => {
       const doc = parseUserData(renderUserData(vmNamed(model, "pbx"), model));
       assert.deepEqual(doc.packages, ["asterisk"]);
-      assert.deepEqual(doc.write_files.map((f) => [f.path, f.defer, f.permissions]), [
-        ["/etc/asterisk/pjsip.conf", true, "0644"],
-        ["/etc/asterisk/extensions.conf", true, "0644"],
-        ["/etc/asterisk/modules.conf", true, "0644"],
-        ["/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf", true, "0644"],
-      ]);
+      assert.deepEqual(
+        doc.write_files.map((f) => [f.path, f.defer, f.permissions]),
+        [
+          ["/etc/asterisk/pjsip.conf", true, "0644"],
+          ["/etc/asterisk/extensions.conf", true, "0644"],
+          ["/etc/asterisk/modules.conf", true, "0644"],
+          ["/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf", true, "0644"],
+        ],
+      );
       assert.match(fileIn(doc, "/etc/asterisk/pjsip.conf").content, /^bind = 10\.56\.217\.10:5060$/m);
-      assert.match(fileIn(doc, "/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf").content, /ip -o addr show to 10\.56\.217\.10\/32/);
+      assert.match(
+        fileIn(doc, "/etc/systemd/system/asterisk.service.d/10-kubevirt-sriov-network.conf").content,
+        /ip -o addr show to 10\.56\.217\.10\/32/,
+      );
       // daemon-reload first: the drop-in must be in effect for the restart and every later boot.
-      assert.deepEqual(doc.runcmd, [["systemctl", "daemon-reload"], ["systemctl", "enable", "asterisk"], ["systemctl", "restart", "asterisk"]]);
+      assert.deepEqual(doc.runcmd, [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "asterisk"],
+        ["systemctl", "restart", "asterisk"],
+      ]);
     });
 
     it("load generator: sip-tester, the load-test script, the wait script and the unit; enabled only with runAtBoot", () => {
       const atBoot = parseUserData(renderUserData(vmNamed(model, "sipp"), model));
       assert.deepEqual(atBoot.packages, ["sip-tester"]);
-      assert.deepEqual(atBoot.write_files.map((f) => [f.path, f.permissions]), [
-        [LOADTEST_SCRIPT, "0755"],
-        [WAIT_SCRIPT, "0755"],
-        [`/etc/systemd/system/${LOADTEST_UNIT}`, "0644"],
+      assert.deepEqual(
+        atBoot.write_files.map((f) => [f.path, f.permissions]),
+        [
+          [LOADTEST_SCRIPT, "0755"],
+          [WAIT_SCRIPT, "0755"],
+          [`/etc/systemd/system/${LOADTEST_UNIT}`, "0644"],
+        ],
+      );
+      assert.deepEqual(atBoot.runcmd, [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", LOADTEST_UNIT],
+        ["systemctl", "start", "--no-block", LOADTEST_UNIT],
       ]);
-      assert.deepEqual(atBoot.runcmd, [["systemctl", "daemon-reload"], ["systemctl", "enable", LOADTEST_UNIT], ["systemctl", "start", "--no-block", LOADTEST_UNIT]]);
       const manual = parseUserData(renderUserData(vmNamed(model, "sipp-manual"), model));
       assert.deepEqual(manual.runcmd, [["systemctl", "daemon-reload"]]);
 
@@ -189,7 +252,12 @@ describe("cloud-init documents of the VoIP VMs", () => {
     });
 
     it("the structural schema refuses what v2 does not know (so it can fail)", () => {
-      const bad = { version: 2, ethernets: { eth0: { match: { macaddress: "02:00:00:00:00:01" }, "set-name": "eth0", dhcp4: true, gateway: "10.0.0.1" } } };
+      const bad = {
+        version: 2,
+        ethernets: {
+          eth0: { match: { macaddress: "02:00:00:00:00:01" }, "set-name": "eth0", dhcp4: true, gateway: "10.0.0.1" },
+        },
+      };
       assert.equal(networkConfigV2.safeParse(bad).success, false);
     });
 
@@ -199,7 +267,12 @@ describe("cloud-init documents of the VoIP VMs", () => {
         version: 2,
         ethernets: {
           mgmt0: { match: { macaddress: managementMac(pbx) }, "set-name": "mgmt0", dhcp4: true },
-          sriov0: { match: { macaddress: pbx.interfaces[0].mac }, "set-name": "sriov0", dhcp4: false, addresses: ["10.56.217.10/24"] },
+          sriov0: {
+            match: { macaddress: pbx.interfaces[0].mac },
+            "set-name": "sriov0",
+            dhcp4: false,
+            addresses: ["10.56.217.10/24"],
+          },
           sriov1: {
             match: { macaddress: "12:34:56:12:34:56" },
             "set-name": "sriov1",
@@ -214,13 +287,30 @@ describe("cloud-init documents of the VoIP VMs", () => {
 
     // cloud-init's own parser and renderers: ENI and networkd as on Debian 12 images
     // (cloud-init 22.4), netplan as on Ubuntu 24.04.
-    const renderers: Array<[string, string, string]> = [["debian", "eni", "etc/network/interfaces.d/50-cloud-init"], ["debian", "networkd", "etc/systemd/network"], ["ubuntu", "netplan", "etc/netplan/50-cloud-init.yaml"]];
+    const renderers: Array<[string, string, string]> = [
+      ["debian", "eni", "etc/network/interfaces.d/50-cloud-init"],
+      ["debian", "networkd", "etc/systemd/network"],
+      ["ubuntu", "netplan", "etc/netplan/50-cloud-init.yaml"],
+    ];
     for (const [distro, kind, where] of renderers) {
       it(`cloud-init converts every network-config to ${kind} (${distro}) with each MAC and address`, () => {
         for (const vm of model.vms) {
           const file = writeTemp(`${vm.config.name}.network-config`, renderNetworkData(vm));
           const out = path.join(work, `${vm.config.name}-${kind}`);
-          const r = run("cloud-init", ["devel", "net-convert", "-p", file, "-k", "yaml", "-D", distro, "-O", kind, "-d", out]);
+          const r = run("cloud-init", [
+            "devel",
+            "net-convert",
+            "-p",
+            file,
+            "-k",
+            "yaml",
+            "-D",
+            distro,
+            "-O",
+            kind,
+            "-d",
+            out,
+          ]);
           assert.equal(r.code, 0, `${vm.ref} → ${kind}:\n${r.out}`);
           const rendered = readTree(path.join(out, where)).toLowerCase();
           for (const m of [managementMac(vm), ...vm.interfaces.map((i) => i.mac)]) {
@@ -228,14 +318,31 @@ describe("cloud-init documents of the VoIP VMs", () => {
             const haystack = kind === "eni" ? readTree(out).toLowerCase() : rendered;
             assert.ok(haystack.includes(m), `${vm.ref} → ${kind}: MAC ${m} missing`);
           }
-          for (const i of vm.interfaces) assert.ok(rendered.includes(i.config.address), `${vm.ref} → ${kind}: ${i.config.address} missing`);
+          for (const i of vm.interfaces)
+            assert.ok(rendered.includes(i.config.address), `${vm.ref} → ${kind}: ${i.config.address} missing`);
         }
       });
     }
 
     it("cloud-init's converter does fail on a broken network-config", () => {
-      const file = writeTemp("broken.network-config", "version: 2\nethernets:\n  x:\n    match: {macaddress: 1}\n    routes: [{to: default, via: 10.0.0.1}]\n");
-      const r = run("cloud-init", ["devel", "net-convert", "-p", file, "-k", "yaml", "-D", "debian", "-O", "networkd", "-d", path.join(work, "broken")]);
+      const file = writeTemp(
+        "broken.network-config",
+        "version: 2\nethernets:\n  x:\n    match: {macaddress: 1}\n    routes: [{to: default, via: 10.0.0.1}]\n",
+      );
+      const r = run("cloud-init", [
+        "devel",
+        "net-convert",
+        "-p",
+        file,
+        "-k",
+        "yaml",
+        "-D",
+        "debian",
+        "-O",
+        "networkd",
+        "-d",
+        path.join(work, "broken"),
+      ]);
       assert.notEqual(r.code, 0);
     });
   });
@@ -244,6 +351,9 @@ describe("cloud-init documents of the VoIP VMs", () => {
 function readTree(p: string): string {
   if (!fs.existsSync(p)) return "";
   if (fs.statSync(p).isFile()) return fs.readFileSync(p, "utf8");
-  return fs.readdirSync(p).sort().map((f) => readTree(path.join(p, f))).join("\n");
+  return fs
+    .readdirSync(p)
+    .sort()
+    .map((f) => readTree(path.join(p, f)))
+    .join("\n");
 }
-

@@ -25,8 +25,15 @@ async function build(
     await outputValue(c.vm.urn);
     if (c.cloudInitSecret) await outputValue(c.cloudInitSecret.urn);
     const fields = {
-      name: c.vmName, namespace: c.namespace, kind: c.kind, role: c.role, nodeSelector: c.nodeSelector,
-      sriovInterfaces: c.sriovInterfaces, management: c.management, sipUri: c.sipUri, loadTest: c.loadTest,
+      name: c.vmName,
+      namespace: c.namespace,
+      kind: c.kind,
+      role: c.role,
+      nodeSelector: c.nodeSelector,
+      sriovInterfaces: c.sriovInterfaces,
+      management: c.management,
+      sipUri: c.sipUri,
+      loadTest: c.loadTest,
     };
     // The component's output fields, as one object without the absent ones (what the stack exports).
     outputs.set(name, JSON.parse(JSON.stringify(await outputValue(pulumi.output(fields)))) as VoipVmOutput);
@@ -43,7 +50,8 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
     ({ mocks, outputs } = await build(model, ["pbx", "sipp"]));
   });
 
-  const vmObject = (name: string) => mocks.one("kubernetes:kubevirt.io/v1:VirtualMachine", `kubecon-demo-vm-default-${name}-vm`).inputs;
+  const vmObject = (name: string) =>
+    mocks.one("kubernetes:kubevirt.io/v1:VirtualMachine", `kubecon-demo-vm-default-${name}-vm`).inputs;
 
   it("registers the component under its stable type token, one per VM", () => {
     const components = mocks.resources.filter((r) => r.type === "kubevirt-sriov:voip:VoipVm").map((r) => r.name);
@@ -72,7 +80,10 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
         { name: "default", masquerade: {}, macAddress: managementMac(vm) },
         { name: "sriov0", sriov: {}, macAddress: vm.interfaces[0].mac },
       ]);
-      assert.deepEqual(spec.networks, [{ name: "default", pod: {} }, { name: "sriov0", multus: { networkName: "default/sriov-net" } }]);
+      assert.deepEqual(spec.networks, [
+        { name: "default", pod: {} },
+        { name: "sriov0", multus: { networkName: "default/sriov-net" } },
+      ]);
     }
     assert.notEqual(vmNamed(model, "pbx").interfaces[0].mac, vmNamed(model, "sipp").interfaces[0].mac);
   });
@@ -80,9 +91,17 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
   it("tuning: pinned CPUs with an isolated emulator thread, 1Gi hugepages, Guaranteed resources, no balloon or graphics", () => {
     for (const name of ["pbx", "sipp"]) {
       const spec = vmObject(name).spec.template.spec;
-      assert.deepEqual(spec.domain.cpu, { cores: 2, model: "host-passthrough", dedicatedCpuPlacement: true, isolateEmulatorThread: true });
+      assert.deepEqual(spec.domain.cpu, {
+        cores: 2,
+        model: "host-passthrough",
+        dedicatedCpuPlacement: true,
+        isolateEmulatorThread: true,
+      });
       assert.deepEqual(spec.domain.memory, { hugepages: { pageSize: "1Gi" } });
-      assert.deepEqual(spec.domain.resources, { requests: { cpu: "2", memory: "2Gi" }, limits: { cpu: "2", memory: "2Gi" } });
+      assert.deepEqual(spec.domain.resources, {
+        requests: { cpu: "2", memory: "2Gi" },
+        limits: { cpu: "2", memory: "2Gi" },
+      });
       assert.equal(spec.domain.devices.autoattachMemBalloon, false);
       assert.equal(spec.domain.devices.autoattachGraphicsDevice, false);
       assert.equal(spec.domain.ioThreadsPolicy, "auto");
@@ -93,8 +112,14 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
   it("PBX: user-data (over KubeVirt's inline limit) in the VM's Secret, network-config inline", () => {
     const pbx = vmNamed(model, "pbx");
     const vol = vmObject("pbx").spec.template.spec.volumes;
-    assert.deepEqual(vol[0], { name: "containerdisk", containerDisk: { image: "quay.io/containerdisks/ubuntu:24.04" } });
-    assert.deepEqual(vol[1], { name: "cloudinitdisk", cloudInitNoCloud: { secretRef: { name: "pbx-cloudinit" }, networkData: renderNetworkData(pbx) } });
+    assert.deepEqual(vol[0], {
+      name: "containerdisk",
+      containerDisk: { image: "quay.io/containerdisks/ubuntu:24.04" },
+    });
+    assert.deepEqual(vol[1], {
+      name: "cloudinitdisk",
+      cloudInitNoCloud: { secretRef: { name: "pbx-cloudinit" }, networkData: renderNetworkData(pbx) },
+    });
     const secret = mocks.one("kubernetes:core/v1:Secret", "kubecon-demo-vm-default-pbx-cloudinit").inputs;
     assert.deepEqual(secret.stringData.value, { userdata: renderUserData(pbx, model) });
   });
@@ -103,7 +128,10 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
     const sipp = vmNamed(model, "sipp");
     const vol = vmObject("sipp").spec.template.spec.volumes;
     assert.deepEqual(vol[0].containerDisk, { image: "quay.io/containerdisks/debian:12" });
-    assert.deepEqual(vol[1].cloudInitNoCloud, { secretRef: { name: "sipp-cloudinit" }, networkData: renderNetworkData(sipp) });
+    assert.deepEqual(vol[1].cloudInitNoCloud, {
+      secretRef: { name: "sipp-cloudinit" },
+      networkData: renderNetworkData(sipp),
+    });
     const secret = mocks.one("kubernetes:core/v1:Secret", "kubecon-demo-vm-default-sipp-cloudinit").inputs;
     assert.equal(secret.metadata.name, "sipp-cloudinit");
     assert.equal(secret.metadata.namespace, "default");
@@ -119,7 +147,14 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
       kind: "VirtualMachine",
       role: "pbx",
       nodeSelector: { "kubevirt.io/cpumanager": "true" },
-      sriovInterfaces: [{ network: "default/sriov-net", mac: vmNamed(model, "pbx").interfaces[0].mac, guestIp: "10.56.217.10", guestInterface: "sriov0" }],
+      sriovInterfaces: [
+        {
+          network: "default/sriov-net",
+          mac: vmNamed(model, "pbx").interfaces[0].mac,
+          guestIp: "10.56.217.10",
+          guestInterface: "sriov0",
+        },
+      ],
       management: { console: "virtctl console pbx -n default", ssh: "virtctl ssh voip@vm/pbx/default" },
       sipUri: "sip:100@10.56.217.10:5060",
     });
@@ -131,7 +166,8 @@ describe("VoipVm component (mocks): the kubecon-demo VMs", () => {
       target: "sip:100@10.56.217.10:5060",
     });
     assert.equal(sipp?.sipUri, undefined);
-    for (const name of ["pbx", "sipp"]) assert.deepEqual(outputs.get(name), renderVmOutput(vmNamed(model, name), model));
+    for (const name of ["pbx", "sipp"])
+      assert.deepEqual(outputs.get(name), renderVmOutput(vmNamed(model, name), model));
   });
 });
 
@@ -158,7 +194,9 @@ describe("VoipVm component (mocks): variants", () => {
     const orphan: PlatformModel = { ...model, vms: model.vms.filter((v) => v.config.name === "sipp") };
     assert.throws(
       () => new VoipVm("orphan", { vm: vmNamed(model, "sipp"), model: orphan }),
-      (e: unknown) => e instanceof pulumi.ResourceError && /VM default\/sipp: load generator default\/sipp: no PBX VM named "pbx"/.test(e.message),
+      (e: unknown) =>
+        e instanceof pulumi.ResourceError &&
+        /VM default\/sipp: load generator default\/sipp: no PBX VM named "pbx"/.test(e.message),
     );
   });
 });

@@ -60,7 +60,11 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
 
 /** SIPp's statistics CSV: ';'-separated, header row first, one row per dump; the last row is the final one. */
 function lastStats(file: string): Record<string, string> {
-  const rows = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(";"));
+  const rows = fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(";"));
   assert.ok(rows.length >= 2, `no statistics rows in ${file}`);
   const header = rows[0];
   const last = rows[rows.length - 1];
@@ -69,10 +73,15 @@ function lastStats(file: string): Record<string, string> {
 
 /** What bash makes of the script's `exec` line: the argv the kernel would get. */
 function argvOfExecLine(script: string, marker: string): string[] {
-  const line = script.split("\n").map((l) => l.trim()).find((l) => l.startsWith(marker));
+  const line = script
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith(marker));
   assert.ok(line, `no line starting with ${marker}`);
   const words = line.slice(marker.length);
-  const r = spawnSync("bash", ["-c", `printf '%s\\0' ${words.replace(/ >\/dev\/null 2>&1; then$/, "")}`], { encoding: "utf8" });
+  const r = spawnSync("bash", ["-c", `printf '%s\\0' ${words.replace(/ >\/dev\/null 2>&1; then$/, "")}`], {
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split("\0").slice(0, -1);
 }
@@ -98,11 +107,35 @@ describe("load generator: the SIPp run", () => {
 
   it("renders the exact SIPp command", () => {
     assert.deepEqual(renderSippArgs(production), [
-      "-sn", "uac", "-s", "100", "-r", "10", "-l", "50", "-m", "1000", "-d", "5000",
-      "-i", "10.56.217.20", "-p", "5060", "10.56.217.10:5060",
-      "-trace_stat", "-stf", "/var/log/voip-loadtest/stats.csv", "-fd", "10",
-      "-trace_err", "-error_file", "/var/log/voip-loadtest/errors.log",
-      "-timeout", "270s", "-timeout_error", "-nostdin",
+      "-sn",
+      "uac",
+      "-s",
+      "100",
+      "-r",
+      "10",
+      "-l",
+      "50",
+      "-m",
+      "1000",
+      "-d",
+      "5000",
+      "-i",
+      "10.56.217.20",
+      "-p",
+      "5060",
+      "10.56.217.10:5060",
+      "-trace_stat",
+      "-stf",
+      "/var/log/voip-loadtest/stats.csv",
+      "-fd",
+      "10",
+      "-trace_err",
+      "-error_file",
+      "/var/log/voip-loadtest/errors.log",
+      "-timeout",
+      "270s",
+      "-timeout_error",
+      "-nostdin",
     ]);
   });
 
@@ -117,12 +150,18 @@ describe("load generator: the SIPp run", () => {
     const script = renderLoadtestScript(production, "default/pbx");
     assert.deepEqual(argvOfExecLine(script, "exec "), [SIPP_BINARY, ...renderSippArgs(production)]);
     const odd: SippRun = { ...production, extension: "*9#", statsFile: "/tmp/it's here/stats.csv" };
-    assert.deepEqual(argvOfExecLine(renderLoadtestScript(odd, "default/pbx"), "exec "), [SIPP_BINARY, ...renderSippArgs(odd)]);
+    assert.deepEqual(argvOfExecLine(renderLoadtestScript(odd, "default/pbx"), "exec "), [
+      SIPP_BINARY,
+      ...renderSippArgs(odd),
+    ]);
   });
 
   it("the wait script probes with one call of the same argv, statistics kept apart", () => {
     const probe = probeRun(production);
-    assert.deepEqual(argvOfExecLine(renderWaitScript(production, "default/pbx"), "if "), [SIPP_BINARY, ...renderSippArgs(probe)]);
+    assert.deepEqual(argvOfExecLine(renderWaitScript(production, "default/pbx"), "if "), [
+      SIPP_BINARY,
+      ...renderSippArgs(probe),
+    ]);
     assert.equal(probe.statsFile, "/var/log/voip-loadtest/probe-stats.csv");
   });
 
@@ -138,7 +177,10 @@ describe("load generator: the SIPp run", () => {
       uasPort = await freeUdpPort();
       const log = fs.openSync(path.join(work, "uas.log"), "w");
       // Output to a file: a full pipe would stall SIPp mid-test.
-      uas = spawn("sipp", ["-sn", "uas", "-i", "127.0.0.1", "-p", String(uasPort), "-nostdin"], { cwd: work, stdio: ["ignore", log, log] });
+      uas = spawn("sipp", ["-sn", "uas", "-i", "127.0.0.1", "-p", String(uasPort), "-nostdin"], {
+        cwd: work,
+        stdio: ["ignore", log, log],
+      });
       fs.closeSync(log);
       for (let i = 0; i < 100 && !(await udpPortTaken(uasPort)); i++) await sleep(50);
       assert.ok(await udpPortTaken(uasPort), `SIPp UAS did not bind 127.0.0.1:${uasPort}`);
@@ -146,7 +188,8 @@ describe("load generator: the SIPp run", () => {
 
     after(async () => {
       await stop(uas);
-      if (uas?.pid !== undefined) assert.throws(() => process.kill(uas?.pid as number, 0), /ESRCH/, "SIPp UAS still running");
+      if (uas?.pid !== undefined)
+        assert.throws(() => process.kill(uas?.pid as number, 0), /ESRCH/, "SIPp UAS still running");
       fs.rmSync(work, { recursive: true, force: true });
     });
 
@@ -186,7 +229,9 @@ describe("load generator: the SIPp run", () => {
       const b = renderSippArgs(local);
       assert.equal(a.length, b.length);
       // Each changed word named by its option; the bare word is the target.
-      const changed = a.map((w, i) => (w === b[i] ? undefined : a[i - 1].startsWith("-") ? a[i - 1] : "target")).filter((x) => x !== undefined);
+      const changed = a
+        .map((w, i) => (w === b[i] ? undefined : a[i - 1].startsWith("-") ? a[i - 1] : "target"))
+        .filter((x) => x !== undefined);
       assert.deepEqual(changed, ["-r", "-l", "-m", "-d", "-i", "-p", "target", "-stf", "-error_file", "-timeout"]);
     });
 

@@ -24,10 +24,12 @@ function specOf(name: string, edit?: (raw: RawConfig) => void) {
   return { model, vm, spec };
 }
 
-const tune = (vm: string, tuning: Record<string, unknown>, extra: Record<string, unknown> = {}) => (raw: RawConfig) => {
-  const v = raw.vms.find((x: RawConfig) => x.name === vm);
-  Object.assign(v, extra, { tuning });
-};
+const tune =
+  (vm: string, tuning: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  (raw: RawConfig) => {
+    const v = raw.vms.find((x: RawConfig) => x.name === vm);
+    Object.assign(v, extra, { tuning });
+  };
 
 describe("voip VM spec: NICs, disks, cloud-init", () => {
   it("puts a masquerade NIC on the pod network first, then one SR-IOV NIC per interface", () => {
@@ -51,7 +53,10 @@ describe("voip VM spec: NICs, disks, cloud-init", () => {
       { name: "sriov0", sriov: {}, macAddress: deriveMac("default/pbx", "default/sriov-net") },
       { name: "sriov1", sriov: {}, macAddress: "02:00:00:00:00:01" },
     ]);
-    assert.deepEqual(spec.networks?.map((n) => n.multus?.networkName), [undefined, "default/sriov-net", "voip/sriov-sig"]);
+    assert.deepEqual(
+      spec.networks?.map((n) => n.multus?.networkName),
+      [undefined, "default/sriov-net", "voip/sriov-sig"],
+    );
   });
 
   it("boots the role's container disk and attaches the cloud-init disk", () => {
@@ -60,7 +65,10 @@ describe("voip VM spec: NICs, disks, cloud-init", () => {
       { name: "containerdisk", disk: { bus: "virtio" }, bootOrder: 1 },
       { name: "cloudinitdisk", disk: { bus: "virtio" } },
     ]);
-    assert.deepEqual(spec.volumes?.[0], { name: "containerdisk", containerDisk: { image: "quay.io/containerdisks/ubuntu:24.04" } });
+    assert.deepEqual(spec.volumes?.[0], {
+      name: "containerdisk",
+      containerDisk: { image: "quay.io/containerdisks/ubuntu:24.04" },
+    });
     assert.equal(specOf("sipp").spec.volumes?.[0].containerDisk?.image, "quay.io/containerdisks/debian:12");
   });
 
@@ -107,8 +115,16 @@ describe("voip VM spec: NICs, disks, cloud-init", () => {
 describe("voip VM spec: latency tuning", () => {
   it("renders the schema defaults as pinned, isolated, 1Gi-backed, balloon-free, headless", () => {
     const { spec } = specOf("pbx");
-    assert.deepEqual(spec.domain.cpu, { cores: 2, model: "host-passthrough", dedicatedCpuPlacement: true, isolateEmulatorThread: true });
-    assert.deepEqual(spec.domain.resources, { requests: { cpu: "2", memory: "2Gi" }, limits: { cpu: "2", memory: "2Gi" } });
+    assert.deepEqual(spec.domain.cpu, {
+      cores: 2,
+      model: "host-passthrough",
+      dedicatedCpuPlacement: true,
+      isolateEmulatorThread: true,
+    });
+    assert.deepEqual(spec.domain.resources, {
+      requests: { cpu: "2", memory: "2Gi" },
+      limits: { cpu: "2", memory: "2Gi" },
+    });
     assert.deepEqual(spec.domain.memory, { hugepages: { pageSize: "1Gi" } });
     assert.equal(spec.domain.devices.autoattachMemBalloon, false);
     assert.equal(spec.domain.devices.autoattachGraphicsDevice, false);
@@ -127,10 +143,21 @@ describe("voip VM spec: latency tuning", () => {
   it("requests whole CPUs equal to limits and to cpu.cores", () => {
     const { spec } = specOf("pbx", (raw) => Object.assign(raw.vms[0], { cpus: 6, memory: "8Gi" }));
     assert.equal(spec.domain.cpu?.cores, 6);
-    assert.deepEqual(spec.domain.resources, { requests: { cpu: "6", memory: "8Gi" }, limits: { cpu: "6", memory: "8Gi" } });
+    assert.deepEqual(spec.domain.resources, {
+      requests: { cpu: "6", memory: "8Gi" },
+      limits: { cpu: "6", memory: "8Gi" },
+    });
   });
 
-  const table: Array<[string, Record<string, unknown>, Record<string, unknown>, (s: ReturnType<typeof specOf>["spec"]) => unknown, unknown]> = [
+  const table: Array<
+    [
+      string,
+      Record<string, unknown>,
+      Record<string, unknown>,
+      (s: ReturnType<typeof specOf>["spec"]) => unknown,
+      unknown,
+    ]
+  > = [
     ["hugepages 2Mi", { hugepages: "2Mi" }, {}, (s) => s.domain.memory, { hugepages: { pageSize: "2Mi" } }],
     ["hugepages none", { hugepages: "none" }, {}, (s) => s.domain.memory, undefined],
     ["NUMA passthrough", { numaPassthrough: true }, {}, (s) => s.domain.cpu?.numa, { guestMappingPassthrough: {} }],
@@ -141,7 +168,13 @@ describe("voip VM spec: latency tuning", () => {
     ["shared IO thread", { ioThreads: "shared" }, {}, (s) => s.domain.ioThreadsPolicy, "shared"],
     ["no IO threads", { ioThreads: "none" }, {}, (s) => s.domain.ioThreadsPolicy, undefined],
     ["emulator thread shared", { isolateEmulatorThread: false }, {}, (s) => s.domain.cpu?.isolateEmulatorThread, false],
-    ["user node selector merged", {}, { nodeSelector: { "kubevirt-sriov/pool": "media" } }, (s) => s.nodeSelector, { "kubevirt-sriov/pool": "media", "kubevirt.io/cpumanager": "true" }],
+    [
+      "user node selector merged",
+      {},
+      { nodeSelector: { "kubevirt-sriov/pool": "media" } },
+      (s) => s.nodeSelector,
+      { "kubevirt-sriov/pool": "media", "kubevirt.io/cpumanager": "true" },
+    ],
   ];
   for (const [title, tuning, extra, pick, expected] of table) {
     it(`${title}`, () => {
@@ -153,29 +186,44 @@ describe("voip VM spec: latency tuning", () => {
 
 describe("voip VM spec: tuning prerequisites (parsePlatform)", () => {
   const fails = (edit: (raw: RawConfig) => void, path: string, words: RegExp) => {
-    assert.throws(() => demoModel(edit), (e: unknown) => {
-      assert.ok(e instanceof ConfigError, String(e));
-      const line = e.message.split("\n").find((l) => l.includes(`kubevirt-sriov:platform.${path}:`));
-      assert.ok(line, `no problem at ${path} in:\n${e.message}`);
-      assert.match(line, words);
-      return true;
-    });
+    assert.throws(
+      () => demoModel(edit),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        const line = e.message.split("\n").find((l) => l.includes(`kubevirt-sriov:platform.${path}:`));
+        assert.ok(line, `no problem at ${path} in:\n${e.message}`);
+        assert.match(line, words);
+        return true;
+      },
+    );
   };
 
   it("an isolated emulator thread needs dedicated CPUs", () => {
     fails(tune("pbx", { dedicatedCpus: false }), "vms[0].tuning.isolateEmulatorThread", /needs dedicated CPUs/);
   });
   it("NUMA passthrough needs hugepages", () => {
-    fails(tune("pbx", { numaPassthrough: true, hugepages: "none" }), "vms[0].tuning.numaPassthrough", /needs dedicated CPUs and hugepages/);
+    fails(
+      tune("pbx", { numaPassthrough: true, hugepages: "none" }),
+      "vms[0].tuning.numaPassthrough",
+      /needs dedicated CPUs and hugepages/,
+    );
   });
   it("NUMA passthrough needs dedicated CPUs", () => {
-    fails(tune("sipp", { numaPassthrough: true, dedicatedCpus: false, isolateEmulatorThread: false }), "vms[1].tuning.numaPassthrough", /needs dedicated CPUs/);
+    fails(
+      tune("sipp", { numaPassthrough: true, dedicatedCpus: false, isolateEmulatorThread: false }),
+      "vms[1].tuning.numaPassthrough",
+      /needs dedicated CPUs/,
+    );
   });
   it("1Gi hugepages need memory in whole Gi", () => {
     fails((raw) => (raw.vms[0].memory = "1536Mi"), "vms[0].memory", /not a whole number of 1Gi hugepages/);
   });
   it("2Mi hugepages need an even number of Mi", () => {
-    fails(tune("pbx", { hugepages: "2Mi" }, { memory: "1025Mi" }), "vms[0].memory", /not a whole number of 2Mi hugepages/);
+    fails(
+      tune("pbx", { hugepages: "2Mi" }, { memory: "1025Mi" }),
+      "vms[0].memory",
+      /not a whole number of 2Mi hugepages/,
+    );
   });
   it("a load generator must target a PBX of the stack", () => {
     fails((raw) => (raw.vms[1].loadgen.target = "sipp"), "vms[1].loadgen.target", /not a PBX VM/);
@@ -196,13 +244,22 @@ describe("voip VM spec: MAC addresses", () => {
   });
 
   it("follow the configured MAC when one is given", () => {
-    const vm = vmNamed(demoModel((raw) => (raw.vms[0].interfaces[0].mac = "02:de:ad:be:ef:01")), "pbx");
+    const vm = vmNamed(
+      demoModel((raw) => (raw.vms[0].interfaces[0].mac = "02:de:ad:be:ef:01")),
+      "pbx",
+    );
     assert.equal(renderVmiSpec(vm, "u", "n").domain.devices.interfaces?.[1].macAddress, "02:de:ad:be:ef:01");
   });
 
   it("change with the VM's name or namespace", () => {
-    const renamed = vmNamed(demoModel((raw) => Object.assign(raw.vms[0], { name: "pbx2" }) && (raw.vms[1].loadgen.target = "pbx2")), "pbx2");
-    const moved = vmNamed(demoModel((raw) => (raw.vms[0].namespace = "voip")), "pbx");
+    const renamed = vmNamed(
+      demoModel((raw) => Object.assign(raw.vms[0], { name: "pbx2" }) && (raw.vms[1].loadgen.target = "pbx2")),
+      "pbx2",
+    );
+    const moved = vmNamed(
+      demoModel((raw) => (raw.vms[0].namespace = "voip")),
+      "pbx",
+    );
     const base = vmNamed(demoModel(), "pbx");
     assert.notEqual(renamed.interfaces[0].mac, base.interfaces[0].mac);
     assert.notEqual(moved.interfaces[0].mac, base.interfaces[0].mac);
@@ -211,21 +268,27 @@ describe("voip VM spec: MAC addresses", () => {
 
   it("are locally administered unicast, and the management MAC never equals an SR-IOV one", () => {
     const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/);
-    fc.assert(fc.property(name, name, name, (ns, vmName, net) => {
-      const vmRef = `${ns}/${vmName}`;
-      const mac = deriveMac(vmRef, `${ns}/${net}`);
-      assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
-      assert.equal(deriveMac(vmRef, `${ns}/${net}`), mac);
-      const vm = { ref: vmRef, interfaces: [] } as unknown as VmModel;
-      assert.notEqual(managementMac(vm), mac);
-      assert.match(managementMac(vm), /^02(:[0-9a-f]{2}){5}$/);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(name, name, name, (ns, vmName, net) => {
+        const vmRef = `${ns}/${vmName}`;
+        const mac = deriveMac(vmRef, `${ns}/${net}`);
+        assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+        assert.equal(deriveMac(vmRef, `${ns}/${net}`), mac);
+        const vm = { ref: vmRef, interfaces: [] } as unknown as VmModel;
+        assert.notEqual(managementMac(vm), mac);
+        assert.match(managementMac(vm), /^02(:[0-9a-f]{2}){5}$/);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it("the guest NIC plan and the spec agree on every MAC", () => {
     const { vm, spec } = specOf("sipp");
     const nics = planGuestNics(vm);
-    assert.deepEqual(spec.domain.devices.interfaces?.map((i) => i.macAddress), [nics.management.mac, ...nics.sriov.map((n) => n.mac)]);
+    assert.deepEqual(
+      spec.domain.devices.interfaces?.map((i) => i.macAddress),
+      [nics.management.mac, ...nics.sriov.map((n) => n.mac)],
+    );
   });
 });
 
@@ -237,7 +300,11 @@ describe("voip VM objects", () => {
     assert.equal(obj.kind, "VirtualMachine");
     if (obj.kind !== "VirtualMachine") return;
     assert.equal(obj.apiVersion, "kubevirt.io/v1");
-    assert.deepEqual(obj.metadata, { name: "sipp", namespace: "default", labels: { "app.kubernetes.io/part-of": "kubevirt-sriov", "kubevirt-sriov/role": "loadgen" } });
+    assert.deepEqual(obj.metadata, {
+      name: "sipp",
+      namespace: "default",
+      labels: { "app.kubernetes.io/part-of": "kubevirt-sriov", "kubevirt-sriov/role": "loadgen" },
+    });
     assert.equal(obj.spec.runStrategy, "Always");
     assert.equal(obj.spec.running, undefined);
     assert.deepEqual(obj.spec.template.metadata?.labels, obj.metadata?.labels);
@@ -245,7 +312,10 @@ describe("voip VM objects", () => {
   });
 
   it("a VirtualMachineInstance carries the spec itself", () => {
-    const vm = vmNamed(demoModel((raw) => (raw.vms[0].kind = "VirtualMachineInstance")), "pbx");
+    const vm = vmNamed(
+      demoModel((raw) => (raw.vms[0].kind = "VirtualMachineInstance")),
+      "pbx",
+    );
     const obj = renderVmObject(vm, "u", "n");
     assert.equal(obj.kind, "VirtualMachineInstance");
     if (obj.kind !== "VirtualMachineInstance") return;
@@ -258,7 +328,9 @@ describe("voip VM objects", () => {
     const vm = vmNamed(demoModel(), "sipp");
     const hash = (u: string) => {
       const o = renderVmObject(vm, u, "n");
-      return o.kind === "VirtualMachine" ? o.spec.template.metadata?.annotations?.[CLOUD_INIT_HASH_ANNOTATION] : undefined;
+      return o.kind === "VirtualMachine"
+        ? o.spec.template.metadata?.annotations?.[CLOUD_INIT_HASH_ANNOTATION]
+        : undefined;
     };
     assert.match(hash("a") ?? "", /^[0-9a-f]{64}$/);
     assert.notEqual(hash("a"), hash("b"));
@@ -270,7 +342,13 @@ describe("voip VM objects", () => {
     const model = demoModel((raw) => {
       raw.vms[0].tuning = { numaPassthrough: true, ioThreads: "shared", memBalloon: true, graphics: true };
       raw.vms[0].nodeSelector = { zone: "a" };
-      raw.vms.push({ name: "vmi", role: "custom", kind: "VirtualMachineInstance", custom: { userData: "#cloud-config\n" }, interfaces: [{ network: "sriov-net", address: "10.56.217.30/24", gateway: "10.56.217.1" }] });
+      raw.vms.push({
+        name: "vmi",
+        role: "custom",
+        kind: "VirtualMachineInstance",
+        custom: { userData: "#cloud-config\n" },
+        interfaces: [{ network: "sriov-net", address: "10.56.217.30/24", gateway: "10.56.217.1" }],
+      });
     });
     for (const vm of model.vms) {
       const obj = renderVmObject(vm, renderUserData(vm, model), renderNetworkData(vm));
@@ -281,7 +359,12 @@ describe("voip VM objects", () => {
 
   it("the OpenAPI check catches an unknown field (so it can fail)", () => {
     const doc = loadOpenApi();
-    const problems = conform(doc, "v1.VirtualMachine", { spec: { template: { spec: { domain: { devices: {}, cpu: { dedicatedCPUs: true } } } } } }, "vm");
+    const problems = conform(
+      doc,
+      "v1.VirtualMachine",
+      { spec: { template: { spec: { domain: { devices: {}, cpu: { dedicatedCPUs: true } } } } } },
+      "vm",
+    );
     assert.deepEqual(problems, ["vm.spec.template.spec.domain.cpu.dedicatedCPUs: not in v1.CPU"]);
   });
 });
@@ -308,9 +391,14 @@ interface OpenApi {
  */
 function loadOpenApi(): OpenApi {
   const name = path.join("shared", "reference", "kubevirt-v1.9.0-openapi.json");
-  const candidates = [process.env.KUBEVIRT_OPENAPI, path.join(ROOT, "..", name), path.join("/work", name)].filter((f): f is string => !!f);
+  const candidates = [process.env.KUBEVIRT_OPENAPI, path.join(ROOT, "..", name), path.join("/work", name)].filter(
+    (f): f is string => !!f,
+  );
   const file = candidates.find((f) => fs.existsSync(f));
-  if (!file) throw new Error(`KubeVirt v1.9.0 OpenAPI not found (looked at ${candidates.join(", ")}); set KUBEVIRT_OPENAPI to its path`);
+  if (!file)
+    throw new Error(
+      `KubeVirt v1.9.0 OpenAPI not found (looked at ${candidates.join(", ")}); set KUBEVIRT_OPENAPI to its path`,
+    );
   return JSON.parse(fs.readFileSync(file, "utf8")) as OpenApi;
 }
 
@@ -330,11 +418,20 @@ function check(doc: OpenApi, schema: Schema, value: unknown, at: string): string
 
 function checkDef(doc: OpenApi, name: string, schema: Schema, value: unknown, at: string): string[] {
   const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
-  const actual = Array.isArray(value) ? "array" : value === null ? "null" : Number.isInteger(value) ? "integer" : typeof value === "number" ? "number" : typeof value;
+  const actual = Array.isArray(value)
+    ? "array"
+    : value === null
+      ? "null"
+      : Number.isInteger(value)
+        ? "integer"
+        : typeof value === "number"
+          ? "number"
+          : typeof value;
   if (types.length > 0 && !types.includes(actual) && !(actual === "integer" && types.includes("number"))) {
     return [`${at}: ${actual} where ${name} wants ${types.join("|")}`];
   }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not one of ${schema.enum.join(", ")}`];
+  if (schema.enum !== undefined && !schema.enum.includes(value))
+    return [`${at}: ${JSON.stringify(value)} not one of ${schema.enum.join(", ")}`];
   const out: string[] = [];
   if (Array.isArray(value)) {
     if (schema.items) value.forEach((v, i) => out.push(...check(doc, schema.items as Schema, v, `${at}[${i}]`)));
@@ -346,8 +443,10 @@ function checkDef(doc: OpenApi, name: string, schema: Schema, value: unknown, at
   for (const [k, v] of Object.entries(obj)) {
     const prop = schema.properties?.[k];
     if (prop !== undefined) out.push(...check(doc, prop, v, `${at}.${k}`));
-    else if (typeof schema.additionalProperties === "object") out.push(...check(doc, schema.additionalProperties, v, `${at}.${k}`));
-    else if (schema.properties !== undefined || schema.additionalProperties === false) out.push(`${at}.${k}: not in ${name}`);
+    else if (typeof schema.additionalProperties === "object")
+      out.push(...check(doc, schema.additionalProperties, v, `${at}.${k}`));
+    else if (schema.properties !== undefined || schema.additionalProperties === false)
+      out.push(`${at}.${k}: not in ${name}`);
   }
   return out;
 }
