@@ -9,6 +9,10 @@ bash .ci/setup.sh
 echo "==> type check" >&2
 npx tsc -p tsconfig.json --noEmit
 
+echo "==> format and lint (prettier, eslint)" >&2
+npx prettier --check . >/dev/null || { npx prettier --list-different . >&2; echo "run: npm run format" >&2; exit 1; }
+npx eslint .
+
 echo "==> unit tests" >&2
 npx mocha
 
