@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { GateDemand } from "../config/kubevirtGates";
 import type { KubevirtConfig } from "../config/schema";
-import { effectiveDisabledGates, effectiveFeatureGates, renderKubevirtCr } from "../render/kubevirt";
+import { effectiveDisabledGates, effectiveFeatureGates, type GateDemand } from "../config/kubevirtGates";
+import { renderKubevirtCr } from "../render/kubevirt";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
 import { TOKENS } from "./tokens";

@@ -7,7 +7,7 @@ import { configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { devicePluginNodes, renderDevicePluginConfigMap } from "../render/devicePlugin";
 import { agentImages, whereaboutsImage } from "../render/images";
-import { gateDemand } from "../render/kubevirt";
+import { gateDemand } from "../config/kubevirtGates";
 import { renderNodeState } from "../render/nodePlan";
 import { InjectorOutput, NetworkOutput, NodePrepOutput, renderVmOutput, VoipVmOutput } from "../render/outputs";
 import { usesWhereabouts } from "../render/whereabouts";

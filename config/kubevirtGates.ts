@@ -10,6 +10,8 @@
 // - NUMA guestMappingPassthrough: the NUMA gate, GA since v1.4.0 (always on); before that it
 //   had to be enabled.
 // - hugepages: no gate in any release.
+import type { KubevirtConfig } from "./schema";
+import type { PlatformModel } from "./model";
 import { versionAtLeast } from "./versions";
 
 export const CPU_MANAGER_GATE = "CPUManager";
@@ -42,6 +44,40 @@ export function requiredFeatureGates(version: string, demand: GateDemand): Requi
   if (demand.dedicatedCpus) gates.push({ gate: CPU_MANAGER_GATE, setting: "tuning.dedicatedCpus" });
   if (demand.numaPassthrough && !versionAtLeast(version, NUMA_GATE_GA)) {
     gates.push({ gate: NUMA_GATE, setting: "tuning.numaPassthrough" });
+  }
+  return gates;
+}
+
+/**
+ * Gates to disable. From v1.9 ExternalNetResourceInjection is on by default and then
+ * virt-controller stops requesting the VF named by the NAD: unless the
+ * network-resources-injector runs, SR-IOV VMs would start without a VF.
+ */
+export function effectiveDisabledGates(kv: KubevirtConfig): string[] {
+  const gates = [...kv.disabledFeatureGates];
+  if (versionAtLeast(kv.version, "v1.9.0") && !kv.networkResourcesInjector && !gates.includes(INJECTION_GATE)) {
+    gates.push(INJECTION_GATE);
+  }
+  return gates;
+}
+
+/** What the stack's VMs ask for that KubeVirt gates (see config/kubevirtGates.ts). */
+export function gateDemand(model: PlatformModel): GateDemand {
+  return {
+    dedicatedCpus: model.vms.some((vm) => vm.config.tuning.dedicatedCpus),
+    numaPassthrough: model.vms.some((vm) => vm.config.tuning.numaPassthrough),
+  };
+}
+
+/**
+ * Gates to enable: the configured ones plus those the VMs need (CPUManager for dedicated CPUs:
+ * Alpha, so off unless listed). A gate the stack disables on purpose is left off here; the
+ * planner refuses that stack with the reason.
+ */
+export function effectiveFeatureGates(kv: KubevirtConfig, demand: GateDemand): string[] {
+  const gates = [...kv.featureGates];
+  for (const { gate } of requiredFeatureGates(kv.version, demand)) {
+    if (!gates.includes(gate) && !kv.disabledFeatureGates.includes(gate)) gates.push(gate);
   }
   return gates;
 }

@@ -3,10 +3,14 @@
 // one pass over nodes, pools or VMs with precomputed indexes.
 import type { PathSegment } from "../config/errors";
 import type { NodeModel, PfModel, PlatformModel } from "../config/model";
-import { requiredFeatureGates } from "../config/kubevirtGates";
+import {
+  effectiveDisabledGates,
+  effectiveFeatureGates,
+  gateDemand,
+  INJECTION_GATE,
+  requiredFeatureGates,
+} from "../config/kubevirtGates";
 import { configPath } from "../config/validate";
-import { INJECTION_GATE } from "../config/kubevirtGates";
-import { effectiveDisabledGates, effectiveFeatureGates, gateDemand } from "../render/kubevirt";
 import type { DiscoveredNode, DiscoveredPf, InjectionState, KubevirtPlan, PlanProblem } from "./types";
 
 /** From this release KubeVirt turns ExternalNetResourceInjection on by default (beta). */

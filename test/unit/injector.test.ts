@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import { X509Certificate } from "crypto";
 import { injectorSettings } from "../../config/schema";
 import { parsePlatform } from "../../config/validate";
-import { effectiveDisabledGates } from "../../render/kubevirt";
+import { effectiveDisabledGates } from "../../config/kubevirtGates";
 import {
   INJECTOR,
   injectorRbac,

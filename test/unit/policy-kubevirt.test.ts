@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import { parsePlatform } from "../../config/validate";
 import { kubevirtFeatureGates, kubevirtInjectionGate } from "../../policies/rules/kubevirtGate";
-import { gateDemand, renderKubevirtCr } from "../../render/kubevirt";
+import { gateDemand } from "../../config/kubevirtGates";
+import { renderKubevirtCr } from "../../render/kubevirt";
 import { loadStackConfig } from "../harness/stacks";
 import { rangeSize, vfDemandWithinSupply } from "../../policies/rules/vfDemand";
 import { vmDedicatedCpuResources, vmSriovMacAddresses } from "../../policies/rules/vmHygiene";

@@ -3,14 +3,8 @@ import { mirrorOperatorManifest, verifyOperatorManifest } from "../../config/ope
 import { parsePlatform } from "../../config/validate";
 import { renderDevicePluginConfigMap, renderNodeDevicePluginConfig } from "../../render/devicePlugin";
 import { agentImages, mirrorImage } from "../../render/images";
-import {
-  effectiveDisabledGates,
-  effectiveFeatureGates,
-  gateDemand,
-  renderKubevirtCr,
-  sha256Hex,
-  versionAtLeast,
-} from "../../render/kubevirt";
+import { effectiveDisabledGates, effectiveFeatureGates, gateDemand } from "../../config/kubevirtGates";
+import { renderKubevirtCr, sha256Hex, versionAtLeast } from "../../render/kubevirt";
 import { renderNad, renderSriovCniConfig } from "../../render/nad";
 import { renderNodeState } from "../../render/nodePlan";
 import { multiNodeConfig } from "../fixtures/stacks";
