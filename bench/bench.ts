@@ -1,6 +1,6 @@
 // npm run bench -- [--nodes 500 --pfs 2 --vfs 32 --pools 8 --networks 16 --vms 2000]
 //                  [--runs 5] [--scales 50,500,2000] [--out BENCHMARKS.md] [--skip-lab]
-// npm run bench -- --engine [--engine-scales 100,300] [--runs 3]   the real-engine fleet only
+// npm run bench -- --engine [--engine-scales 100,300] [--runs 3] [--engine-checkpoints skip|every] [--engine-port-base 31100]   the real-engine fleet only
 // npm run bench -- --preview [--runs 5]                            the no-op preview breakdown only
 // Prints a table and writes BENCHMARKS.md. Every figure: median of --runs runs, with min and max.
 import { execFileSync } from "child_process";
@@ -30,7 +30,7 @@ function stat(xs: number[]): Stat {
 
 const fmt = (s: Stat, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
-function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; preview: boolean; memory: boolean } {
+function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; enginePortBase: number; skipCheckpoints: boolean; preview: boolean; memory: boolean } {
   const a = process.argv.slice(2);
   const get = (k: string) => {
     const i = a.indexOf(`--${k}`);
@@ -54,6 +54,9 @@ function args(): { shape: FleetShape; runs: number; scales: number[]; out: strin
     skipLab: a.includes("--skip-lab"),
     engine: a.includes("--engine"),
     engineScales: (get("engine-scales") ?? "100,300").split(",").map(Number),
+    // Loopback ports of the engine bench's labs: clear of the e2e labs (22200-25100).
+    enginePortBase: num("engine-port-base", 31100),
+    skipCheckpoints: (get("engine-checkpoints") ?? "skip") !== "every",
     preview: a.includes("--preview"),
     memory: a.includes("--memory"),
   };
@@ -178,8 +181,13 @@ async function main(): Promise<void> {
   if (o.engine) {
     // Only the real-engine section is regenerated; every other section of the file stays.
     const rows: EngineRow[] = [];
-    for (const [i, n] of o.engineScales.entries()) rows.push(await engineScale(n, o.runs, 30100 + i * 1000));
-    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", ENGINE_INTRO, "", engineTable(rows, o.runs)].join("\n");
+    const settings = { skipCheckpoints: o.skipCheckpoints };
+    for (const [i, n] of o.engineScales.entries()) {
+      rows.push(await engineScale(n, o.runs, o.enginePortBase + i * 1000, settings));
+      // Every sample, for a table composed by hand from several invocations.
+      fs.writeFileSync(`${o.out}.engine.json`, JSON.stringify({ command, settings, loadavg: os.loadavg(), rows }, null, 1));
+    }
+    const body = [`Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`, "", ENGINE_INTRO, "", engineTable(rows, o.runs, settings)].join("\n");
     const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
     fs.writeFileSync(o.out, replaceSection(previous, ENGINE_SECTION, body));
     console.log(body);

@@ -209,10 +209,32 @@ interface Runner {
   stack: string;
 }
 
-async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number): Promise<OpSample> {
+/**
+ * How the engine runs, the same for the program and the floor. `skipCheckpoints`:
+ * PULUMI_SKIP_CHECKPOINTS=true, the file backend writes the state once at the end of an operation
+ * instead of after every step (it rewrites the whole checkpoint each time: quadratic in resources).
+ */
+export interface EngineSettings {
+  skipCheckpoints: boolean;
+}
+
+export function engineSettingsText(s: EngineSettings): string {
+  return s.skipCheckpoints
+    ? "`PULUMI_SKIP_CHECKPOINTS=true` (the file backend saves the state once, at the end of each operation), the engine's default parallelism"
+    : "checkpoints after every step (Pulumi's default), the engine's default parallelism";
+}
+
+function engineEnv(lab: Lab, s: EngineSettings): NodeJS.ProcessEnv {
+  const env = lab.env();
+  if (s.skipCheckpoints) env.PULUMI_SKIP_CHECKPOINTS = "true";
+  else delete env.PULUMI_SKIP_CHECKPOINTS;
+  return env;
+}
+
+async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number, settings: EngineSettings): Promise<OpSample> {
   const before = { api: await apiRequests(lab), ssh: sessions() };
   const t0 = process.hrtime.bigint();
-  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], { cwd: r.cwd, env: lab.env(), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], { cwd: r.cwd, env: engineEnv(lab, settings), stdio: ["ignore", "pipe", "pipe"] });
   const w = new TreeWatcher(child.pid as number);
   w.start();
   const chunks: string[] = [];
@@ -235,10 +257,10 @@ function emptyOps(): Record<EngineOp, OpSample[]> {
   return { preview: [], up: [], "no-op up": [], "one-node change": [], destroy: [] };
 }
 
-async function sequence(lab: Lab, r: Runner, into: Record<EngineOp, OpSample[]>, change: () => void, sessions: () => number, label: string): Promise<void> {
+async function sequence(lab: Lab, r: Runner, into: Record<EngineOp, OpSample[]>, change: () => void, sessions: () => number, label: string, settings: EngineSettings): Promise<void> {
   const log = (op: EngineOp, s: OpSample) => process.stderr.write(`  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions\n`);
   const step = async (op: EngineOp, args: string[]) => {
-    const s = await runOp(lab, r, args, sessions);
+    const s = await runOp(lab, r, args, sessions, settings);
     into[op].push(s);
     log(op, s);
   };
@@ -261,7 +283,7 @@ function stackShape(lab: Lab): { resources: number; custom: number; meanBytes: n
   return { resources: ours.length, custom: custom.length, meanBytes: Math.round(bytes / Math.max(1, custom.length)) };
 }
 
-export async function engineScale(nodes: number, runs: number, portBase: number): Promise<EngineRow> {
+export async function engineScale(nodes: number, runs: number, portBase: number, settings: EngineSettings): Promise<EngineRow> {
   const lab = new Lab({ dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-engine-${nodes}-`)), portBase, quiet: true, nodeCount: 1 });
   try {
     await lab.start();
@@ -299,11 +321,11 @@ export async function engineScale(nodes: number, runs: number, portBase: number)
           row.floorBytes = shape.meanBytes;
         }
         setPlatform(oneNodeChange);
-      }, sessions, label);
+      }, sessions, label, settings);
       floorCli(["config", "set", "count", String(row.floorObjects), "--stack", "floor"]);
       floorCli(["config", "set", "bytes", String(Math.max(0, row.floorBytes - 120)), "--stack", "floor"]);
       spawnPulumi(lab, floorDir, ["config", "rm", "changed", "--stack", "floor"]); // absent on the first run
-      await sequence(lab, floorRunner, row.floor, () => floorCli(["config", "set", "changed", "0", "--stack", "floor"]), sessions, `${nodes} nodes, run ${i + 1}/${runs}, floor`);
+      await sequence(lab, floorRunner, row.floor, () => floorCli(["config", "set", "changed", "0", "--stack", "floor"]), sessions, `${nodes} nodes, run ${i + 1}/${runs}, floor`, settings);
     }
     return row;
   } finally {
@@ -318,8 +340,8 @@ function spawnPulumi(lab: Lab, cwd: string, args: string[]): { status: number | 
 }
 
 /** The section body: one table per scale, then what is simulated. */
-export function engineTable(rows: EngineRow[], runs: number): string {
-  const out: string[] = [];
+export function engineTable(rows: EngineRow[], runs: number, settings: EngineSettings): string {
+  const out: string[] = [`Engine settings, the same for the program and the floor: ${engineSettingsText(settings)}.`, ""];
   const med = (xs: OpSample[], k: keyof OpSample): Stat => stat(xs.map((x) => x[k]));
   for (const r of rows) {
     out.push(`**${r.nodes} nodes, ${4 * r.nodes} VMs**: ${r.resources} resources in the program's state (${r.floorObjects} of them custom: Kubernetes objects and commands, mean ${r.floorBytes} bytes of inputs); the floor registers ${r.floorObjects} ConfigMaps of that size through the same engine and Kubernetes provider.`, "");
