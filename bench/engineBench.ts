@@ -198,7 +198,12 @@ for (let i = 0; i < count - 1; i++) {
 function floorProject(lab: Lab): string {
   const dir = path.join(lab.dir, "engine-floor");
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name: "kvsfloor", runtime: { name: "nodejs", options: { typescript: true } } }));
+  // Compiled as the program is (tsconfig.pulumi.json: no type check on every run); without a tsconfig ts-node would type-check the floor.
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), yaml.dump({ name: "kvsfloor", runtime: { name: "nodejs", options: { typescript: true, tsconfig: path.join(dir, "tsconfig.json") } } }));
+  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
+    compilerOptions: { strict: true, target: "ES2022", module: "node16", moduleResolution: "node16", lib: ["ES2022"], types: ["node"], esModuleInterop: true, skipLibCheck: true, noCheck: true },
+    files: ["index.ts"],
+  }, null, 2));
   fs.writeFileSync(path.join(dir, "index.ts"), FLOOR_PROGRAM);
   if (!fs.existsSync(path.join(dir, "node_modules"))) fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
   return dir;
