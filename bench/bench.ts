@@ -1,6 +1,6 @@
 // npm run bench -- [--nodes 500 --pfs 2 --vfs 32 --pools 8 --networks 16 --vms 2000]
 //                  [--runs 5] [--scales 50,500,2000] [--out BENCHMARKS.md] [--skip-lab]
-// npm run bench -- --engine [--engine-scales 100,300] [--runs 3] [--engine-checkpoints skip|every] [--engine-port-base 31100]   the real-engine fleet only
+// npm run bench -- --engine [--engine-scales 100,300] [--runs 3] [--engine-checkpoints skip|every] [--engine-port-base 31100] [--engine-profile DIR]   the real-engine fleet only
 // npm run bench -- --preview [--runs 5]                            the no-op preview breakdown only
 // Prints a table and writes BENCHMARKS.md. Every figure: median of --runs runs, with min and max.
 import { execFileSync } from "child_process";
@@ -30,7 +30,7 @@ function stat(xs: number[]): Stat {
 
 const fmt = (s: Stat, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
-function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; enginePortBase: number; skipCheckpoints: boolean; preview: boolean; memory: boolean } {
+function args(): { shape: FleetShape; runs: number; scales: number[]; out: string; skipLab: boolean; engine: boolean; engineScales: number[]; enginePortBase: number; skipCheckpoints: boolean; engineProfile?: string; preview: boolean; memory: boolean } {
   const a = process.argv.slice(2);
   const get = (k: string) => {
     const i = a.indexOf(`--${k}`);
@@ -57,6 +57,7 @@ function args(): { shape: FleetShape; runs: number; scales: number[]; out: strin
     // Loopback ports of the engine bench's labs: clear of the e2e labs (22200-25100).
     enginePortBase: num("engine-port-base", 31100),
     skipCheckpoints: (get("engine-checkpoints") ?? "skip") !== "every",
+    engineProfile: get("engine-profile"),
     preview: a.includes("--preview"),
     memory: a.includes("--memory"),
   };
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   if (o.engine) {
     // Only the real-engine section is regenerated; every other section of the file stays.
     const rows: EngineRow[] = [];
-    const settings = { skipCheckpoints: o.skipCheckpoints };
+    const settings = { skipCheckpoints: o.skipCheckpoints, profileDir: o.engineProfile && path.resolve(o.engineProfile) };
     for (const [i, n] of o.engineScales.entries()) {
       rows.push(await engineScale(n, o.runs, o.enginePortBase + i * 1000, settings));
       // Every sample, for a table composed by hand from several invocations.

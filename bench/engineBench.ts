@@ -33,6 +33,15 @@ export interface OpSample {
   providersMb: number;
   apiRequests: number;
   sshSessions: number;
+  /** CPU seconds (user + system) by process: the engine, the language host, each provider. */
+  cpuSeconds: CpuSeconds;
+}
+
+export interface CpuSeconds {
+  engine: number;
+  langhost: number;
+  kubernetes: number;
+  command: number;
 }
 
 export interface EngineRow {
@@ -49,6 +58,8 @@ const PROGRAM_PROJECT = "kubevirt-sriov";
 /** Peak RSS (VmHWM) of a process tree, polled until the root exits: by process name. */
 class TreeWatcher {
   private readonly peak = new Map<number, { name: string; kb: number }>();
+  /** Last seen utime + stime, in clock ticks, by pid. */
+  private readonly ticks = new Map<number, { name: string; ticks: number }>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly root: number) {}
@@ -85,10 +96,24 @@ class TreeWatcher {
         const kb = Number(/^VmHWM:\s*(\d+)/m.exec(st)?.[1] ?? 0);
         const prev = this.peak.get(pid);
         if (!prev || kb > prev.kb) this.peak.set(pid, { name, kb });
+        const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+        this.ticks.set(pid, { name, ticks: Number(rest[11]) + Number(rest[12]) });
       } catch {
         // gone
       }
     }
+  }
+
+  /** CPU seconds by process (as last polled: a process that lived under 200 ms is missed). */
+  cpu(): CpuSeconds {
+    const sum = (pred: (n: string) => boolean) => [...this.ticks.values()].filter((t) => pred(t.name)).reduce((a, t) => a + t.ticks / 100, 0);
+    return {
+      engine: (this.ticks.get(this.root)?.ticks ?? 0) / 100,
+      langhost: sum((n) => n.startsWith("pulumi-language") || n === "node"),
+      kubernetes: sum((n) => n.startsWith("pulumi-resource-k")),
+      command: sum((n) => n.startsWith("pulumi-resource-c")),
+    };
   }
 
   /** Peak MB of the engine (the CLI), the language host (its Go host and the program's node) and the providers. */
@@ -221,6 +246,8 @@ interface Runner {
  */
 export interface EngineSettings {
   skipCheckpoints: boolean;
+  /** Profiles of every operation here: the engine's (`pulumi --profiling`: CPU, heap, execution trace) and the program's node (`--cpu-prof`). */
+  profileDir?: string;
 }
 
 export function engineSettingsText(s: EngineSettings): string {
@@ -229,17 +256,20 @@ export function engineSettingsText(s: EngineSettings): string {
     : "checkpoints after every step (Pulumi's default), the engine's default parallelism";
 }
 
-function engineEnv(lab: Lab, s: EngineSettings): NodeJS.ProcessEnv {
+function engineEnv(lab: Lab, s: EngineSettings, tag: string): NodeJS.ProcessEnv {
   const env = lab.env();
+  if (s.profileDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${path.join(s.profileDir, `${tag}-node`)}`;
   if (s.skipCheckpoints) env.PULUMI_SKIP_CHECKPOINTS = "true";
   else delete env.PULUMI_SKIP_CHECKPOINTS;
   return env;
 }
 
-async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number, settings: EngineSettings): Promise<OpSample> {
+async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number, settings: EngineSettings, tag: string): Promise<OpSample> {
   const before = { api: await apiRequests(lab), ssh: sessions() };
   const t0 = process.hrtime.bigint();
-  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], { cwd: r.cwd, env: engineEnv(lab, settings), stdio: ["ignore", "pipe", "pipe"] });
+  const profiling = settings.profileDir ? ["--profiling", path.join(settings.profileDir, `${tag}-engine`)] : [];
+  if (settings.profileDir) fs.mkdirSync(settings.profileDir, { recursive: true });
+  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, ...profiling, "--stack", r.stack, "--non-interactive"], { cwd: r.cwd, env: engineEnv(lab, settings, tag), stdio: ["ignore", "pipe", "pipe"] });
   const w = new TreeWatcher(child.pid as number);
   w.start();
   const chunks: string[] = [];
@@ -255,7 +285,7 @@ async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number
     const errors = out.split("\n").filter((l) => /error/i.test(l)).slice(0, 30).join("\n");
     throw new Error(`pulumi ${args.join(" ")} (${r.cwd}) exited ${code} (whole output: ${log}):\n${errors}`);
   }
-  return { seconds, ...w.result(), apiRequests: (await apiRequests(lab)) - before.api, sshSessions: sessions() - before.ssh };
+  return { seconds, ...w.result(), cpuSeconds: w.cpu(), apiRequests: (await apiRequests(lab)) - before.api, sshSessions: sessions() - before.ssh };
 }
 
 function emptyOps(): Record<EngineOp, OpSample[]> {
@@ -263,9 +293,9 @@ function emptyOps(): Record<EngineOp, OpSample[]> {
 }
 
 async function sequence(lab: Lab, r: Runner, into: Record<EngineOp, OpSample[]>, change: () => void, sessions: () => number, label: string, settings: EngineSettings): Promise<void> {
-  const log = (op: EngineOp, s: OpSample) => process.stderr.write(`  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions\n`);
+  const log = (op: EngineOp, s: OpSample) => process.stderr.write(`  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions; CPU s: engine ${s.cpuSeconds.engine.toFixed(1)}, language host ${s.cpuSeconds.langhost.toFixed(1)}, kubernetes ${s.cpuSeconds.kubernetes.toFixed(1)}, command ${s.cpuSeconds.command.toFixed(1)}\n`);
   const step = async (op: EngineOp, args: string[]) => {
-    const s = await runOp(lab, r, args, sessions, settings);
+    const s = await runOp(lab, r, args, sessions, settings, `${label.replace(/[^a-z0-9]+/gi, "-")}-${op.replace(/ /g, "-")}`);
     into[op].push(s);
     log(op, s);
   };
@@ -347,7 +377,8 @@ function spawnPulumi(lab: Lab, cwd: string, args: string[]): { status: number | 
 /** The section body: one table per scale, then what is simulated. */
 export function engineTable(rows: EngineRow[], runs: number, settings: EngineSettings): string {
   const out: string[] = [`Engine settings, the same for the program and the floor: ${engineSettingsText(settings)}.`, ""];
-  const med = (xs: OpSample[], k: keyof OpSample): Stat => stat(xs.map((x) => x[k]));
+  const med = (xs: OpSample[], k: Exclude<keyof OpSample, "cpuSeconds">): Stat => stat(xs.map((x) => x[k]));
+  const cpu = (xs: OpSample[], k: keyof CpuSeconds): string => stat(xs.map((x) => x.cpuSeconds[k])).median.toFixed(1);
   for (const r of rows) {
     out.push(`**${r.nodes} nodes, ${4 * r.nodes} VMs**: ${r.resources} resources in the program's state (${r.floorObjects} of them custom: Kubernetes objects and commands, mean ${r.floorBytes} bytes of inputs); the floor registers ${r.floorObjects} ConfigMaps of that size through the same engine and Kubernetes provider.`, "");
     out.push("| operation | program s | floor s | time ratio | engine peak RSS MB (program / floor) | language host peak RSS MB (program / floor) | API requests (program / floor) | SSH sessions |");
@@ -358,6 +389,16 @@ export function engineTable(rows: EngineRow[], runs: number, settings: EngineSet
       if (p.length === 0) continue;
       const ratio = med(p, "seconds").median / med(f, "seconds").median;
       out.push(`| ${op} | ${fmt(med(p, "seconds"), 1)} | ${fmt(med(f, "seconds"), 1)} | ${ratio.toFixed(2)} | ${med(p, "engineMb").median.toFixed(0)} / ${med(f, "engineMb").median.toFixed(0)} | ${med(p, "langhostMb").median.toFixed(0)} / ${med(f, "langhostMb").median.toFixed(0)} | ${med(p, "apiRequests").median.toFixed(0)} / ${med(f, "apiRequests").median.toFixed(0)} | ${med(p, "sshSessions").median.toFixed(0)} |`);
+    }
+    out.push("");
+    out.push("Where the time goes: CPU seconds by process (median, program / floor).", "");
+    out.push("| operation | engine | language host | Kubernetes provider | Command provider (program) |");
+    out.push("|---|---|---|---|---|");
+    for (const op of ENGINE_OPS) {
+      const p = r.program[op];
+      const f = r.floor[op];
+      if (p.length === 0) continue;
+      out.push(`| ${op} | ${cpu(p, "engine")} / ${cpu(f, "engine")} | ${cpu(p, "langhost")} / ${cpu(f, "langhost")} | ${cpu(p, "kubernetes")} / ${cpu(f, "kubernetes")} | ${cpu(p, "command")} |`);
     }
     out.push("");
   }
