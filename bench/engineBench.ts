@@ -92,7 +92,9 @@ class TreeWatcher {
       if (!inTree(pid)) continue;
       try {
         const st = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-        const name = /^Name:\s*(\S+)/m.exec(st)?.[1] ?? "?";
+        // Names in status are cut at 15 characters (both providers are "pulumi-resource"): argv[0]'s base name.
+        const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        const name = argv0 ? path.basename(argv0) : /^Name:\s*(\S+)/m.exec(st)?.[1] ?? "?";
         const kb = Number(/^VmHWM:\s*(\d+)/m.exec(st)?.[1] ?? 0);
         const prev = this.peak.get(pid);
         if (!prev || kb > prev.kb) this.peak.set(pid, { name, kb });
@@ -111,8 +113,8 @@ class TreeWatcher {
     return {
       engine: (this.ticks.get(this.root)?.ticks ?? 0) / 100,
       langhost: sum((n) => n.startsWith("pulumi-language") || n === "node"),
-      kubernetes: sum((n) => n.startsWith("pulumi-resource-k")),
-      command: sum((n) => n.startsWith("pulumi-resource-c")),
+      kubernetes: sum((n) => n.startsWith("pulumi-resource-kubernetes")),
+      command: sum((n) => n.startsWith("pulumi-resource-command")),
     };
   }
 
@@ -122,7 +124,7 @@ class TreeWatcher {
       [...this.peak].filter(([pid, p]) => pred(p.name, pid)).reduce((a, [, p]) => combine(a, p.kb / 1024), 0);
     return {
       engineMb: this.peak.get(this.root)?.kb ? (this.peak.get(this.root)?.kb ?? 0) / 1024 : 0,
-      // Names are cut at 15 characters: pulumi-language-nodejs -> pulumi-language; the program runs in node.
+      // The Go host pulumi-language-nodejs; the program runs in node.
       langhostMb: mb((n) => n.startsWith("pulumi-language"), (a, b) => a + b) + mb((n) => n === "node", Math.max),
       providersMb: mb((n) => n.startsWith("pulumi-resource"), (a, b) => a + b),
     };
@@ -256,9 +258,31 @@ export function engineSettingsText(s: EngineSettings): string {
     : "checkpoints after every step (Pulumi's default), the engine's default parallelism";
 }
 
+const CPU_PROF_PRELOAD = `const inspector = require("inspector");
+const fs = require("fs");
+const path = require("path");
+const dir = process.env.KVS_CPU_PROF_DIR;
+if (dir) {
+  const session = new inspector.Session();
+  session.connect();
+  session.post("Profiler.enable", () => session.post("Profiler.start"));
+  process.on("exit", () => session.post("Profiler.stop", (err, r) => {
+    if (!err) fs.writeFileSync(path.join(dir, process.pid + ".cpuprofile"), JSON.stringify(r.profile));
+  }));
+}
+`;
+
 function engineEnv(lab: Lab, s: EngineSettings, tag: string): NodeJS.ProcessEnv {
   const env = lab.env();
-  if (s.profileDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${path.join(s.profileDir, `${tag}-node`)}`;
+  if (s.profileDir) {
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded inspector session writes the profile at exit.
+    const dir = path.join(s.profileDir, `${tag}-node`);
+    fs.mkdirSync(dir, { recursive: true });
+    const preload = path.join(s.profileDir, "cpu-prof.js");
+    fs.writeFileSync(preload, CPU_PROF_PRELOAD);
+    env.NODE_OPTIONS = `--require ${preload}`;
+    env.KVS_CPU_PROF_DIR = dir;
+  }
   if (s.skipCheckpoints) env.PULUMI_SKIP_CHECKPOINTS = "true";
   else delete env.PULUMI_SKIP_CHECKPOINTS;
   return env;
