@@ -186,6 +186,20 @@ export function engineFleet(nodes: number, real: { port: number; hostKey: string
   return p;
 }
 
+/**
+ * Linux's limit on one environment string (MAX_ARG_STRLEN). The Node.js language host hands the
+ * program its whole stack configuration in one, PULUMI_CONFIG: past this the program never starts
+ * ("fork/exec node: argument list too long", pulumi/pulumi#8680).
+ */
+export const ENV_STRING_MAX = 128 * 1024;
+
+/** Bytes of the PULUMI_CONFIG string the language host would pass for this fleet (host keys as long as the lab's ed25519 keys; other config keys not counted). */
+export function engineConfigBytes(nodes: number): number {
+  const key = `ssh-ed25519 ${"A".repeat(68)}`;
+  const p = engineFleet(nodes, { port: 31101, hostKey: key }, { port: 31160, hostKey: key });
+  return Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify({ [`${PROGRAM_PROJECT}:platform`]: JSON.stringify(p) })}`) + 1;
+}
+
 /** The one-node change: node 1's first PF gets 2 VFs more (its second pool's range grows with it). */
 function oneNodeChange(p: Record<string, any>): void {
   const pf = p.nodes[0].physicalFunctions[0];
@@ -253,9 +267,10 @@ export interface EngineSettings {
 }
 
 export function engineSettingsText(s: EngineSettings): string {
+  const parallel = `the engine's default parallelism (\`--parallel\` ${4 * os.cpus().length}: 4 × the cores)`;
   return s.skipCheckpoints
-    ? "`PULUMI_SKIP_CHECKPOINTS=true` (the file backend saves the state once, at the end of each operation), the engine's default parallelism"
-    : "checkpoints after every step (Pulumi's default), the engine's default parallelism";
+    ? `\`PULUMI_SKIP_CHECKPOINTS=true\` (the file backend saves the state once, at the end of each operation), ${parallel}`
+    : `checkpoints after every step (Pulumi's default), ${parallel}`;
 }
 
 const CPU_PROF_PRELOAD = `const inspector = require("inspector");
