@@ -1,6 +1,6 @@
 // npm run bench -- [--nodes 500 --pfs 2 --vfs 32 --pools 8 --networks 16 --vms 2000]
 //                  [--runs 5] [--scales 50,500,2000] [--out BENCHMARKS.md] [--skip-lab]
-// npm run bench -- --engine [--engine-scales 100,300] [--runs 3]   the real-engine fleet only
+// npm run bench -- --engine [--engine-scales 100,300] [--runs 3] [--engine-checkpoints skip|every] [--engine-port-base 31100] [--engine-profile DIR]   the real-engine fleet only
 // npm run bench -- --preview [--runs 5]                            the no-op preview breakdown only
 // Prints a table and writes BENCHMARKS.md. Every figure: median of --runs runs, with min and max.
 import { execFileSync } from "child_process";
@@ -14,7 +14,7 @@ import { renderNodeState } from "../render/nodePlan";
 import { TEST_PRIVATE_KEY } from "../test/harness/program";
 import type { ProgramRequest, ProgramSummary } from "../test/harness/runProgram";
 import { DEFAULT_FLEET, FleetForm, FleetShape, generateFleet } from "./fleet";
-import { EngineRow, engineScale, engineTable } from "./engineBench";
+import { ENV_STRING_MAX, engineConfigBytes, EngineRow, engineScale, engineTable } from "./engineBench";
 import { labBenchmarks } from "./labBench";
 import { previewBreakdown, previewTable } from "./previewBench";
 
@@ -42,6 +42,9 @@ function args(): {
   skipLab: boolean;
   engine: boolean;
   engineScales: number[];
+  enginePortBase: number;
+  skipCheckpoints: boolean;
+  engineProfile?: string;
   preview: boolean;
   memory: boolean;
 } {
@@ -72,6 +75,10 @@ function args(): {
     skipLab: a.includes("--skip-lab"),
     engine: a.includes("--engine"),
     engineScales: (get("engine-scales") ?? "100,300").split(",").map(Number),
+    // Loopback ports of the engine bench's labs: clear of the e2e labs (22200-25100).
+    enginePortBase: num("engine-port-base", 31100),
+    skipCheckpoints: (get("engine-checkpoints") ?? "skip") !== "every",
+    engineProfile: get("engine-profile"),
     preview: a.includes("--preview"),
     memory: a.includes("--memory"),
   };
@@ -269,13 +276,37 @@ async function main(): Promise<void> {
   if (o.engine) {
     // Only the real-engine section is regenerated; every other section of the file stays.
     const rows: EngineRow[] = [];
-    for (const [i, n] of o.engineScales.entries()) rows.push(await engineScale(n, o.runs, 30100 + i * 1000));
+    const settings = {
+      skipCheckpoints: o.skipCheckpoints,
+      profileDir: o.engineProfile && path.resolve(o.engineProfile),
+    };
+    const cannot: string[] = [];
+    for (const [i, n] of o.engineScales.entries()) {
+      const bytes = engineConfigBytes(n);
+      if (bytes > ENV_STRING_MAX) {
+        // Found out only after the lab has started, otherwise: the program's first preview fails.
+        cannot.push(
+          `**${n} nodes: cannot start.** The stack configuration is ${bytes.toLocaleString("en")} bytes as \`PULUMI_CONFIG\`, over the ${ENV_STRING_MAX.toLocaleString("en")} bytes Linux allows one environment string: the Node.js language host passes the whole configuration in it, and \`node\` never starts ("argument list too long", pulumi/pulumi#8680).`,
+        );
+        console.error(
+          `${n} nodes: skipped, the stack configuration (${bytes} bytes) is over the ${ENV_STRING_MAX}-byte limit of one environment string`,
+        );
+        continue;
+      }
+      rows.push(await engineScale(n, o.runs, o.enginePortBase + i * 1000, settings));
+      // Every sample, for a table composed by hand from several invocations.
+      fs.writeFileSync(
+        `${o.out}.engine.json`,
+        JSON.stringify({ command, settings, loadavg: os.loadavg(), rows }, null, 1),
+      );
+    }
     const body = [
       `Machine: ${machine}. Command: \`${command}\`. Measured ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0].toFixed(1)} at the end (the machine is shared).`,
       "",
       ENGINE_INTRO,
       "",
-      engineTable(rows, o.runs),
+      engineTable(rows, o.runs, settings),
+      ...cannot.flatMap((c) => ["", c]),
     ].join("\n");
     const previous = fs.existsSync(o.out) ? fs.readFileSync(o.out, "utf8") : "# Benchmarks\n";
     fs.writeFileSync(o.out, replaceSection(previous, ENGINE_SECTION, body));
@@ -342,7 +373,7 @@ const PREVIEW_INTRO =
   "The lab stack (3 simulated nodes, 40 resources) previewed with no changes, against programs that isolate each part, on the same engine, language host and backend. Target: ≤ 1.5 × the empty program.";
 export const ENGINE_SECTION = "Real engine: a fleet through the lab (`--engine`)";
 const ENGINE_INTRO = [
-  "The program on a synthetic fleet (2 PFs × 8 VFs per node, 2 pools, 4 networks, 4 VMs per node, `bench/engineBench.ts`) through the lab's real engine: Pulumi CLI 3.248.0, the lab's Node.js language host, the Kubernetes provider 4.25.0 and Command provider, a real kube-apiserver 1.37 and etcd on loopback, a file backend. The engine floor is a program registering as many ConfigMaps of the program's mean input size through the same engine, language host and Kubernetes provider. Target: ≤ 1.5 × the floor for every operation; a no-op `up` opens no SSH session.",
+  "The program on a synthetic fleet (2 PFs × 8 VFs per node, 2 pools, 4 networks, 4 VMs per node, `bench/engineBench.ts`) through the lab's real engine: Pulumi CLI 3.248.0, the lab's Node.js language host, the Kubernetes provider 4.25.0 and Command provider, a real kube-apiserver 1.37 and etcd on loopback, a file backend. The engine floor is a program registering as many ConfigMaps of the program's mean input size through the same engine, language host and Kubernetes provider, compiled the same way (no type check). Target: ≤ 1.5 × the floor for every operation; a no-op `up` opens no SSH session.",
   "",
   "What is simulated: node 1 is a lab node (FUSE sysfs enforcing the kernel's SR-IOV rules, its own sshd, the real node script). Every other node is a stub node behind one shared sshd (`bench/stub-node.sh`): a real SSH session per command, the exact command the program sends (script and state unpacked with base64, gzip and mktemp), each node's own `/etc/kubevirt-sriov` with the script copy the revert needs; the node script itself is not run there and the report is the one the real script printed for node 1's layout. The one-node change gives node 1's first PF 2 more VFs (the real script runs).",
 ].join("\n");

@@ -33,6 +33,15 @@ export interface OpSample {
   providersMb: number;
   apiRequests: number;
   sshSessions: number;
+  /** CPU seconds (user + system) by process: the engine, the language host, each provider. */
+  cpuSeconds: CpuSeconds;
+}
+
+export interface CpuSeconds {
+  engine: number;
+  langhost: number;
+  kubernetes: number;
+  command: number;
 }
 
 export interface EngineRow {
@@ -49,6 +58,8 @@ const PROGRAM_PROJECT = "kubevirt-sriov";
 /** Peak RSS (VmHWM) of a process tree, polled until the root exits: by process name. */
 class TreeWatcher {
   private readonly peak = new Map<number, { name: string; kb: number }>();
+  /** Last seen utime + stime, in clock ticks, by pid. */
+  private readonly ticks = new Map<number, { name: string; ticks: number }>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly root: number) {}
@@ -81,14 +92,31 @@ class TreeWatcher {
       if (!inTree(pid)) continue;
       try {
         const st = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-        const name = /^Name:\s*(\S+)/m.exec(st)?.[1] ?? "?";
+        // Names in status are cut at 15 characters (both providers are "pulumi-resource"): argv[0]'s base name.
+        const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+        const name = argv0 ? path.basename(argv0) : (/^Name:\s*(\S+)/m.exec(st)?.[1] ?? "?");
         const kb = Number(/^VmHWM:\s*(\d+)/m.exec(st)?.[1] ?? 0);
         const prev = this.peak.get(pid);
         if (!prev || kb > prev.kb) this.peak.set(pid, { name, kb });
+        const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+        this.ticks.set(pid, { name, ticks: Number(rest[11]) + Number(rest[12]) });
       } catch {
         // gone
       }
     }
+  }
+
+  /** CPU seconds by process (as last polled: a process that lived under 200 ms is missed). */
+  cpu(): CpuSeconds {
+    const sum = (pred: (n: string) => boolean) =>
+      [...this.ticks.values()].filter((t) => pred(t.name)).reduce((a, t) => a + t.ticks / 100, 0);
+    return {
+      engine: (this.ticks.get(this.root)?.ticks ?? 0) / 100,
+      langhost: sum((n) => n.startsWith("pulumi-language") || n === "node"),
+      kubernetes: sum((n) => n.startsWith("pulumi-resource-kubernetes")),
+      command: sum((n) => n.startsWith("pulumi-resource-command")),
+    };
   }
 
   /** Peak MB of the engine (the CLI), the language host (its Go host and the program's node) and the providers. */
@@ -97,7 +125,7 @@ class TreeWatcher {
       [...this.peak].filter(([pid, p]) => pred(p.name, pid)).reduce((a, [, p]) => combine(a, p.kb / 1024), 0);
     return {
       engineMb: this.peak.get(this.root)?.kb ? (this.peak.get(this.root)?.kb ?? 0) / 1024 : 0,
-      // Names are cut at 15 characters: pulumi-language-nodejs -> pulumi-language; the program runs in node.
+      // The Go host pulumi-language-nodejs; the program runs in node.
       langhostMb:
         mb(
           (n) => n.startsWith("pulumi-language"),
@@ -182,8 +210,7 @@ export function engineFleet(
   real: { port: number; hostKey: string },
   stub: { port: number; hostKey: string },
 ): Record<string, any> {
-  // A deep copy (structuredClone would keep the sharing): the generated nodes share one layout
-  // object, and the one-node change edits node 1's.
+  // A deep copy (structuredClone would keep the sharing): the generated nodes share one layout object, and the one-node change edits node 1's.
   const p = JSON.parse(
     JSON.stringify(
       generateFleet({ nodes, pfsPerNode: 2, vfsPerPf: 8, pools: 2, networks: 4, vms: 4 * nodes }, "per-node"),
@@ -199,6 +226,22 @@ export function engineFleet(
   // The program does not make the workloads' namespace (the cluster owns it): the lab's default.
   for (const x of [...p.networks, ...p.vms] as { namespace: string }[]) x.namespace = "default";
   return p;
+}
+
+/**
+ * Linux's limit on one environment string (MAX_ARG_STRLEN). The Node.js language host hands the
+ * program its whole stack configuration in one, PULUMI_CONFIG: past this the program never starts
+ * ("fork/exec node: argument list too long", pulumi/pulumi#8680).
+ */
+export const ENV_STRING_MAX = 128 * 1024;
+
+/** Bytes of the PULUMI_CONFIG string the language host would pass for this fleet (host keys as long as the lab's ed25519 keys; other config keys not counted). */
+export function engineConfigBytes(nodes: number): number {
+  const key = `ssh-ed25519 ${"A".repeat(68)}`;
+  const p = engineFleet(nodes, { port: 31101, hostKey: key }, { port: 31160, hostKey: key });
+  return (
+    Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify({ [`${PROGRAM_PROJECT}:platform`]: JSON.stringify(p) })}`) + 1
+  );
 }
 
 /** The one-node change: node 1's first PF gets 2 VFs more (its second pool's range grows with it). */
@@ -240,9 +283,34 @@ for (let i = 0; i < count - 1; i++) {
 function floorProject(lab: Lab): string {
   const dir = path.join(lab.dir, "engine-floor");
   fs.mkdirSync(dir, { recursive: true });
+  // Compiled as the program is (tsconfig.pulumi.json: no type check on every run); without a tsconfig ts-node would type-check the floor.
   fs.writeFileSync(
     path.join(dir, "Pulumi.yaml"),
-    yaml.dump({ name: "kvsfloor", runtime: { name: "nodejs", options: { typescript: true } } }),
+    yaml.dump({
+      name: "kvsfloor",
+      runtime: { name: "nodejs", options: { typescript: true, tsconfig: path.join(dir, "tsconfig.json") } },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          strict: true,
+          target: "ES2022",
+          module: "node16",
+          moduleResolution: "node16",
+          lib: ["ES2022"],
+          types: ["node"],
+          esModuleInterop: true,
+          skipLibCheck: true,
+          noCheck: true,
+        },
+        files: ["index.ts"],
+      },
+      null,
+      2,
+    ),
   );
   fs.writeFileSync(path.join(dir, "index.ts"), FLOOR_PROGRAM);
   if (!fs.existsSync(path.join(dir, "node_modules")))
@@ -255,14 +323,71 @@ interface Runner {
   stack: string;
 }
 
-async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number): Promise<OpSample> {
+/**
+ * How the engine runs, the same for the program and the floor. `skipCheckpoints`:
+ * PULUMI_SKIP_CHECKPOINTS=true, the file backend writes the state once at the end of an operation
+ * instead of after every step (it rewrites the whole checkpoint each time: quadratic in resources).
+ */
+export interface EngineSettings {
+  skipCheckpoints: boolean;
+  /** Profiles of every operation here: the engine's (`pulumi --profiling`: CPU, heap, execution trace) and the program's node (`--cpu-prof`). */
+  profileDir?: string;
+}
+
+export function engineSettingsText(s: EngineSettings): string {
+  const parallel = `the engine's default parallelism (\`--parallel\` ${4 * os.cpus().length}: 4 × the cores)`;
+  return s.skipCheckpoints
+    ? `\`PULUMI_SKIP_CHECKPOINTS=true\` (the file backend saves the state once, at the end of each operation), ${parallel}`
+    : `checkpoints after every step (Pulumi's default), ${parallel}`;
+}
+
+const CPU_PROF_PRELOAD = `const inspector = require("inspector");
+const fs = require("fs");
+const path = require("path");
+const dir = process.env.KVS_CPU_PROF_DIR;
+if (dir) {
+  const session = new inspector.Session();
+  session.connect();
+  session.post("Profiler.enable", () => session.post("Profiler.start"));
+  process.on("exit", () => session.post("Profiler.stop", (err, r) => {
+    if (!err) fs.writeFileSync(path.join(dir, process.pid + ".cpuprofile"), JSON.stringify(r.profile));
+  }));
+}
+`;
+
+function engineEnv(lab: Lab, s: EngineSettings, tag: string): NodeJS.ProcessEnv {
+  const env = lab.env();
+  if (s.profileDir) {
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded inspector session writes the profile at exit.
+    const dir = path.join(s.profileDir, `${tag}-node`);
+    fs.mkdirSync(dir, { recursive: true });
+    const preload = path.join(s.profileDir, "cpu-prof.js");
+    fs.writeFileSync(preload, CPU_PROF_PRELOAD);
+    env.NODE_OPTIONS = `--require ${preload}`;
+    env.KVS_CPU_PROF_DIR = dir;
+  }
+  if (s.skipCheckpoints) env.PULUMI_SKIP_CHECKPOINTS = "true";
+  else delete env.PULUMI_SKIP_CHECKPOINTS;
+  return env;
+}
+
+async function runOp(
+  lab: Lab,
+  r: Runner,
+  args: string[],
+  sessions: () => number,
+  settings: EngineSettings,
+  tag: string,
+): Promise<OpSample> {
   const before = { api: await apiRequests(lab), ssh: sessions() };
   const t0 = process.hrtime.bigint();
-  const child = spawn(path.join(lab.bin(), "pulumi"), [...args, "--stack", r.stack, "--non-interactive"], {
-    cwd: r.cwd,
-    env: lab.env(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const profiling = settings.profileDir ? ["--profiling", path.join(settings.profileDir, `${tag}-engine`)] : [];
+  if (settings.profileDir) fs.mkdirSync(settings.profileDir, { recursive: true });
+  const child = spawn(
+    path.join(lab.bin(), "pulumi"),
+    [...args, ...profiling, "--stack", r.stack, "--non-interactive"],
+    { cwd: r.cwd, env: engineEnv(lab, settings, tag), stdio: ["ignore", "pipe", "pipe"] },
+  );
   const w = new TreeWatcher(child.pid as number);
   w.start();
   const chunks: string[] = [];
@@ -285,6 +410,7 @@ async function runOp(lab: Lab, r: Runner, args: string[], sessions: () => number
   return {
     seconds,
     ...w.result(),
+    cpuSeconds: w.cpu(),
     apiRequests: (await apiRequests(lab)) - before.api,
     sshSessions: sessions() - before.ssh,
   };
@@ -301,13 +427,21 @@ async function sequence(
   change: () => void,
   sessions: () => number,
   label: string,
+  settings: EngineSettings,
 ): Promise<void> {
   const log = (op: EngineOp, s: OpSample) =>
     process.stderr.write(
-      `  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions\n`,
+      `  ${label} ${op}: ${s.seconds.toFixed(1)} s, engine ${s.engineMb.toFixed(0)} MB, language host ${s.langhostMb.toFixed(0)} MB, ${s.apiRequests} API requests, ${s.sshSessions} SSH sessions; CPU s: engine ${s.cpuSeconds.engine.toFixed(1)}, language host ${s.cpuSeconds.langhost.toFixed(1)}, kubernetes ${s.cpuSeconds.kubernetes.toFixed(1)}, command ${s.cpuSeconds.command.toFixed(1)}\n`,
     );
   const step = async (op: EngineOp, args: string[]) => {
-    const s = await runOp(lab, r, args, sessions);
+    const s = await runOp(
+      lab,
+      r,
+      args,
+      sessions,
+      settings,
+      `${label.replace(/[^a-z0-9]+/gi, "-")}-${op.replace(/ /g, "-")}`,
+    );
     into[op].push(s);
     log(op, s);
   };
@@ -334,7 +468,12 @@ function stackShape(lab: Lab): { resources: number; custom: number; meanBytes: n
   return { resources: ours.length, custom: custom.length, meanBytes: Math.round(bytes / Math.max(1, custom.length)) };
 }
 
-export async function engineScale(nodes: number, runs: number, portBase: number): Promise<EngineRow> {
+export async function engineScale(
+  nodes: number,
+  runs: number,
+  portBase: number,
+  settings: EngineSettings,
+): Promise<EngineRow> {
   const lab = new Lab({
     dir: fs.mkdtempSync(path.join(os.tmpdir(), `kvs-engine-${nodes}-`)),
     portBase,
@@ -396,6 +535,7 @@ export async function engineScale(nodes: number, runs: number, portBase: number)
         },
         sessions,
         label,
+        settings,
       );
       floorCli(["config", "set", "count", String(row.floorObjects), "--stack", "floor"]);
       floorCli(["config", "set", "bytes", String(Math.max(0, row.floorBytes - 120)), "--stack", "floor"]);
@@ -407,6 +547,7 @@ export async function engineScale(nodes: number, runs: number, portBase: number)
         () => floorCli(["config", "set", "changed", "0", "--stack", "floor"]),
         sessions,
         `${nodes} nodes, run ${i + 1}/${runs}, floor`,
+        settings,
       );
     }
     return row;
@@ -426,9 +567,13 @@ function spawnPulumi(lab: Lab, cwd: string, args: string[]): { status: number | 
 }
 
 /** The section body: one table per scale, then what is simulated. */
-export function engineTable(rows: EngineRow[], runs: number): string {
-  const out: string[] = [];
-  const med = (xs: OpSample[], k: keyof OpSample): Stat => stat(xs.map((x) => x[k]));
+export function engineTable(rows: EngineRow[], runs: number, settings: EngineSettings): string {
+  const out: string[] = [
+    `Engine settings, the same for the program and the floor: ${engineSettingsText(settings)}.`,
+    "",
+  ];
+  const med = (xs: OpSample[], k: Exclude<keyof OpSample, "cpuSeconds">): Stat => stat(xs.map((x) => x[k]));
+  const cpu = (xs: OpSample[], k: keyof CpuSeconds): string => stat(xs.map((x) => x.cpuSeconds[k])).median.toFixed(1);
   for (const r of rows) {
     out.push(
       `**${r.nodes} nodes, ${4 * r.nodes} VMs**: ${r.resources} resources in the program's state (${r.floorObjects} of them custom: Kubernetes objects and commands, mean ${r.floorBytes} bytes of inputs); the floor registers ${r.floorObjects} ConfigMaps of that size through the same engine and Kubernetes provider.`,
@@ -445,6 +590,18 @@ export function engineTable(rows: EngineRow[], runs: number): string {
       const ratio = med(p, "seconds").median / med(f, "seconds").median;
       out.push(
         `| ${op} | ${fmt(med(p, "seconds"), 1)} | ${fmt(med(f, "seconds"), 1)} | ${ratio.toFixed(2)} | ${med(p, "engineMb").median.toFixed(0)} / ${med(f, "engineMb").median.toFixed(0)} | ${med(p, "langhostMb").median.toFixed(0)} / ${med(f, "langhostMb").median.toFixed(0)} | ${med(p, "apiRequests").median.toFixed(0)} / ${med(f, "apiRequests").median.toFixed(0)} | ${med(p, "sshSessions").median.toFixed(0)} |`,
+      );
+    }
+    out.push("");
+    out.push("Where the time goes: CPU seconds by process (median, program / floor).", "");
+    out.push("| operation | engine | language host | Kubernetes provider | Command provider (program) |");
+    out.push("|---|---|---|---|---|");
+    for (const op of ENGINE_OPS) {
+      const p = r.program[op];
+      const f = r.floor[op];
+      if (p.length === 0) continue;
+      out.push(
+        `| ${op} | ${cpu(p, "engine")} / ${cpu(f, "engine")} | ${cpu(p, "langhost")} / ${cpu(f, "langhost")} | ${cpu(p, "kubernetes")} / ${cpu(f, "kubernetes")} | ${cpu(p, "command")} |`,
       );
     }
     out.push("");
