@@ -34,6 +34,19 @@ export class ReportCliError extends Error {
   }
 }
 
+/** Linux's MAX_ARG_STRLEN: the most one environment string (name=value) may hold. */
+export const CONFIG_ENV_LIMIT = 128 * 1024;
+
+/**
+ * Bytes of `PULUMI_CONFIG=…`, the one environment variable in which Pulumi's Node.js language
+ * host hands the program the whole stack config (pulumi/pulumi#8680): an object of every key,
+ * each structured value as JSON text. Past CONFIG_ENV_LIMIT the program never starts.
+ */
+export function pulumiConfigEnvBytes(config: Record<string, unknown>): number {
+  const values = Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
+  return Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify(Object.fromEntries(values))}`);
+}
+
 const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;
 
 export function listStacks(stacksDir: string): string[] {
@@ -69,6 +82,21 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
     throw new ReportCliError(
       `${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`,
     );
+
+  // Checked here because the program cannot: past the limit it is never started.
+  const envBytes = pulumiConfigEnvBytes(doc?.config ?? {});
+  const shrink =
+    "write nodes with a profile and patterns (stacks/Pulumi.fleet-example.yaml), or split the fleet into several stacks";
+  if (envBytes > CONFIG_ENV_LIMIT) {
+    throw new ReportCliError(
+      `${path.relative(options.root, file)}: the stack config takes ${envBytes} bytes as PULUMI_CONFIG, over the ${CONFIG_ENV_LIMIT} bytes Linux allows one environment string, so \`pulumi up\` would fail before the program starts ("argument list too long", pulumi/pulumi#8680) — ${shrink}`,
+    );
+  }
+  if (envBytes > 0.75 * CONFIG_ENV_LIMIT) {
+    log(
+      `warning: the stack config takes ${envBytes} of the ${CONFIG_ENV_LIMIT} bytes Pulumi's Node.js host can pass the program (PULUMI_CONFIG); past that \`pulumi up\` fails before the program starts — ${shrink}`,
+    );
+  }
 
   const model = parsePlatform(raw);
   const plan = planPlatform(model);

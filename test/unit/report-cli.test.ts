@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError } from "../../config/errors";
-import { listStacks, ReportCliError, runReport } from "../../report/cli";
+import { CONFIG_ENV_LIMIT, listStacks, pulumiConfigEnvBytes, ReportCliError, runReport } from "../../report/cli";
 import { ROOT } from "../harness/stacks";
 
 describe("report CLI", () => {
@@ -34,6 +34,41 @@ describe("report CLI", () => {
           'unknown stack "kubecon": no stacks/Pulumi.kubecon.yaml — stacks that exist: kubecon-demo, prod-east',
     );
     assert.throws(() => runReport("../stacks/Pulumi.kubecon-demo", { root, log }), ReportCliError);
+  });
+
+  it("measures the config as Pulumi's Node.js host passes it (PULUMI_CONFIG: every key, structured values as JSON text)", () => {
+    const config = { "kubevirt-sriov:platform": { a: [1, "x"] }, "kubevirt-sriov:note": "hi" };
+    const env = 'PULUMI_CONFIG={"kubevirt-sriov:platform":"{\\"a\\":[1,\\"x\\"]}","kubevirt-sriov:note":"hi"}';
+    assert.strictEqual(pulumiConfigEnvBytes(config), Buffer.byteLength(env));
+  });
+
+  it("warns when the stack config nears the 128 KiB Pulumi can pass the program, and refuses it past that", () => {
+    const demo = path.join(root, "stacks", "Pulumi.kubecon-demo.yaml");
+    const text = fs.readFileSync(demo, "utf8");
+    const padded = (bytes: number) =>
+      text.replace(/^config:\n/m, `config:\n  kubevirt-sriov:note: "${"x".repeat(bytes)}"\n`);
+    fs.writeFileSync(demo, padded(CONFIG_ENV_LIMIT - 20_000));
+    runReport("kubecon-demo", { root, log, dot: "/nonexistent/dot" });
+    assert.ok(
+      lines.some((l) => /^warning: the stack config takes \d+ of the 131072 bytes/.test(l)),
+      lines.join("\n"),
+    );
+    fs.writeFileSync(demo, padded(CONFIG_ENV_LIMIT));
+    assert.throws(
+      () => runReport("kubecon-demo", { root, log, dot: "/nonexistent/dot" }),
+      (e: unknown) =>
+        e instanceof ReportCliError &&
+        /stacks\/Pulumi\.kubecon-demo\.yaml: the stack config takes \d+ bytes as PULUMI_CONFIG, over the 131072 bytes .* \("argument list too long", pulumi\/pulumi#8680\) — write nodes with a profile/.test(
+          e.message,
+        ),
+    );
+    lines.length = 0;
+    fs.writeFileSync(demo, text);
+    runReport("kubecon-demo", { root, log, dot: "/nonexistent/dot" });
+    assert.deepStrictEqual(
+      lines.filter((l) => l.startsWith("warning:")),
+      [],
+    );
   });
 
   it("says which key is missing, and passes config errors through", () => {
