@@ -14,6 +14,9 @@ export const AGENT_TOLERATIONS = [
   { operator: "Exists", effect: "NoExecute" },
 ];
 
+/** Where the node agents run unless the stack sets `agentNamespace` (the schema's default). */
+export const DEFAULT_AGENT_NAMESPACE = "kube-system";
+
 /** On every node this stack prepares: the SR-IOV node agents run on these nodes only. */
 export const SRIOV_NODE_LABEL = "kubevirt-sriov/sriov-node";
 

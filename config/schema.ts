@@ -2,6 +2,7 @@
 // Every TypeScript type of the config is inferred from here; defaults live here too.
 import { z } from "zod";
 import { DEFAULT_VERSIONS } from "./versions";
+import { DEFAULT_AGENT_NAMESPACE } from "./labels";
 
 // ---- where the configuration lives: the one copy of its name -----------------------------
 
@@ -1038,7 +1039,7 @@ export const platform = z
       .strict()
       .default({}),
     /** Namespace of the node agents (Multus, device plugin, CNI). */
-    agentNamespace: dnsLabel.default("kube-system"),
+    agentNamespace: dnsLabel.default(DEFAULT_AGENT_NAMESPACE),
     /** SSH defaults for every node (a node's own ssh settings win). */
     ssh: z
       .object({

@@ -19,7 +19,7 @@
 // namespace), so the allow-list is exact. A stack whose pack config names the wrong namespace
 // fails closed: its agents are flagged, and the message says which setting fixes it.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { AGENT_OBJECTS } from "../../config/labels";
+import { AGENT_OBJECTS, DEFAULT_AGENT_NAMESPACE } from "../../config/labels";
 import { WHEREABOUTS } from "../../render/whereabouts";
 import { arr, containersOf, isPodBearing, metaOf, obj, podSpecOf, str } from "./common";
 
@@ -35,8 +35,6 @@ export const NODE_AGENT_WORKLOADS = [
   AGENT_OBJECTS.sriovCniDaemonSet,
   WHEREABOUTS.daemonSet,
 ] as const;
-/** The program's default `agentNamespace` (config/schema.ts), and so this policy's. */
-export const DEFAULT_AGENT_NAMESPACE = "kube-system";
 
 /**
  * FIELD-NOTES: `kube-multus-ds` (hostNetwork, hostPID, privileged, hostPaths incl. `/`),
