@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { PlatformModel, usesSelectors } from "../config/model";
 import { childName, keyedChildName, previousChildName, renamedFrom } from "../config/names";
-import { CONFIG_ROOT } from "../config/schema";
 import { configPath } from "../config/validate";
 import { DiscoveredNode, Plan, planPlatform } from "../plan";
 import { devicePluginNodes, renderDevicePluginConfigMap } from "../render/devicePlugin";
@@ -212,7 +211,7 @@ export class SriovPlatform extends pulumi.ComponentResource {
       const plan = planPlatform(model, discovery);
       // The nodes are already prepared: what discovery reveals is reported, not undone.
       for (const w of plan.warnings) pulumi.log.warn(w, this);
-      for (const e of plan.errors) pulumi.log.warn(formatProblem(CONFIG_ROOT, e), this);
+      for (const e of plan.errors) pulumi.log.warn(formatProblem(model.root, e), this);
       return plan;
     });
     this.networks = networks.networks;

@@ -97,6 +97,8 @@ export interface PlatformModel {
   pools: Map<string, PoolModel>;
   networks: Map<string, NetworkModel>;
   vms: VmModel[];
+  /** What its problems are reported under: the stack's config key, or the platform file's name. */
+  root: string;
 }
 
 /**

@@ -42,7 +42,7 @@ export function platformConfigValue(text: string | undefined, stack: string, roo
         {
           path: [],
           problem: `is not set in stack "${stack}", and it holds the whole configuration (nodes, pools, networks, VMs)`,
-          fix: `add a "${root}:" map under "config:" in stacks/Pulumi.${stack}.yaml (copy it from ${EXAMPLE}), or set its keys one by one, e.g. pulumi config set --path '${CONFIG_KEY}.nodes[0].name' worker-1`,
+          fix: `add a "${root}:" map under "config:" in stacks/Pulumi.${stack}.yaml (copy it from ${EXAMPLE}), or set its keys one by one, e.g. pulumi config set --path '${CONFIG_KEY}.nodes[0].name' worker-1; a fleet past ~100 KB goes in a file the stack names: pulumi config set platformFile fleets/${stack}.yaml`,
         },
       ],
       "missing stack configuration",
@@ -74,7 +74,7 @@ export function parsePlatform(raw: unknown, root: string = CONFIG_ROOT): Platfor
   const model = crossCheck(parsed.data, expansion.sources, problems, located);
   if (problems.size > 0 || located.length > 0)
     throw new ConfigError(root, locateProblems(expansion.sources, problems.all, located));
-  return model;
+  return { ...model, root };
 }
 
 /** A config path as `pulumi config set --path` takes it after the key: `nodes[3].hostKeys["r740-017"]`. */
@@ -225,7 +225,7 @@ function crossCheck(
   sources: readonly NodeSource[],
   problems: ProblemList,
   located: ConfigProblem[],
-): PlatformModel {
+): Omit<PlatformModel, "root"> {
   checkAddons(cfg, problems);
   for (const p of childNameCollisions(cfg)) problems.add(p.path, p.problem, p.fix);
 

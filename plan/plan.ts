@@ -14,7 +14,7 @@ const MAX_VM_ERRORS = 20;
 export function planPlatform(
   model: PlatformModel,
   discovery?: ReadonlyMap<string, DiscoveredNode>,
-  root: string = CONFIG_ROOT,
+  root: string = model.root,
 ): Plan {
   const { dims, demands, placement, supply, requested } = place(model);
   const errors: PlanProblem[] = [];
