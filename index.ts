@@ -5,7 +5,8 @@ import { ConfigError } from "./config/errors";
 import { readSecretKeys, requiredSecrets, SecretUse, sshPlan } from "./config/ssh";
 import { CONFIG_KEY, CONFIG_NAMESPACE, CONFIG_ROOT } from "./config/schema";
 import { readStackConfigFile, secretPartsOf } from "./config/secretPaths";
-import { parsePlatform, platformConfigValue } from "./config/validate";
+import { PLATFORM_FILE_KEY, platformSource } from "./config/platformFile";
+import { parsePlatform } from "./config/validate";
 import { loadOperatorManifest } from "./config/operatorManifest";
 import { SriovPlatform } from "./components/platform";
 import { connectionsFor } from "./components/connections";
@@ -19,18 +20,18 @@ export = async (): Promise<StackOutputsInput> => {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stack = pulumi.getStack();
   try {
-    // A missing key is a config error naming it (requireObject would throw the SDK's own error).
-    const model = parsePlatform(platformConfigValue(config.get(CONFIG_KEY), stack));
-    // The value comes back decrypted as a whole: find which parts of it were set with --secret.
+    // The stack's key or a file it names (large fleets); a missing key is a config error naming
+    // it (requireObject would throw the SDK's own error).
+    const source = platformSource(config.get(CONFIG_KEY), config.get(PLATFORM_FILE_KEY), stack);
+    const model = parsePlatform(source.raw, source.root);
+    // The value comes back decrypted as a whole: find which parts of it were set with --secret
+    // (a platform file holds none: platformSource refuses them).
     const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-    const secretUserData = secretPartsOf(
-      CONFIG_ROOT,
-      isSecret?.(CONFIG_ROOT) ?? false,
-      readStackConfigFile(stack),
-      stack,
-    );
+    const secretUserData = source.fromFile
+      ? new Set<number>()
+      : secretPartsOf(CONFIG_ROOT, isSecret?.(CONFIG_ROOT) ?? false, readStackConfigFile(stack), stack);
     const plan = planPlatform(model);
-    for (const w of assertFeasible(plan, model.config.allowOvercommit)) pulumi.log.warn(w);
+    for (const w of assertFeasible(plan, model.config.allowOvercommit, model.root)) pulumi.log.warn(w);
 
     const ssh = sshPlan(model);
     const secrets = readSecrets(requiredSecrets(ssh));

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { ConfigError } from "../config/errors";
+import { PLATFORM_FILE_ROOT, platformSource } from "../config/platformFile";
 import { CONFIG_ROOT } from "../config/schema";
 import { parsePlatform } from "../config/validate";
 import { planPlatform } from "../plan/plan";
@@ -77,16 +78,23 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
   }
   const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
   const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
-  const raw = doc?.config?.[CONFIG_ROOT];
-  if (raw === undefined)
+  const inline = doc?.config?.[CONFIG_ROOT];
+  const platformFile = doc?.config?.[PLATFORM_FILE_ROOT];
+  if (inline === undefined && platformFile === undefined)
     throw new ReportCliError(
       `${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`,
     );
+  // As the engine would hand them to the program: the platform as JSON text, the file's name as is.
+  const source = platformSource(
+    inline === undefined ? undefined : JSON.stringify(inline),
+    platformFile === undefined ? undefined : String(platformFile),
+    stack,
+    options.root,
+  );
 
   // Checked here because the program cannot: past the limit it is never started.
   const envBytes = pulumiConfigEnvBytes(doc?.config ?? {});
-  const shrink =
-    "write nodes with a profile and patterns (stacks/Pulumi.fleet-example.yaml), or split the fleet into several stacks";
+  const shrink = `move the platform into a file the stack names (pulumi config set platformFile fleets/${stack}.yaml), or write nodes with a profile and patterns (stacks/Pulumi.fleet-example.yaml)`;
   if (envBytes > CONFIG_ENV_LIMIT) {
     throw new ReportCliError(
       `${path.relative(options.root, file)}: the stack config takes ${envBytes} bytes as PULUMI_CONFIG, over the ${CONFIG_ENV_LIMIT} bytes Linux allows one environment string, so \`pulumi up\` would fail before the program starts ("argument list too long", pulumi/pulumi#8680) — ${shrink}`,
@@ -98,7 +106,7 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
     );
   }
 
-  const model = parsePlatform(raw);
+  const model = parsePlatform(source.raw, source.root);
   const plan = planPlatform(model);
 
   const outDir = path.join(options.root, "reports");

@@ -908,7 +908,7 @@ describe("stack config validation", () => {
       () => platformConfigValue(undefined, "prod-east"),
       (e: unknown) =>
         e instanceof ConfigError &&
-        /^missing stack configuration \(1 problem\):\n {2}- kubevirt-sriov:platform: is not set in stack "prod-east", .* — add a "kubevirt-sriov:platform:" map under "config:" in stacks\/Pulumi\.prod-east\.yaml \(copy it from stacks\/Pulumi\.example\.yaml\), or set its keys one by one, e\.g\. pulumi config set --path 'platform\.nodes\[0\]\.name' worker-1$/.test(
+        /^missing stack configuration \(1 problem\):\n {2}- kubevirt-sriov:platform: is not set in stack "prod-east", .* — add a "kubevirt-sriov:platform:" map under "config:" in stacks\/Pulumi\.prod-east\.yaml \(copy it from stacks\/Pulumi\.example\.yaml\), or set its keys one by one, e\.g\. pulumi config set --path 'platform\.nodes\[0\]\.name' worker-1; a fleet past ~100 KB goes in a file the stack names: pulumi config set platformFile fleets\/prod-east\.yaml$/.test(
           e.message,
         ),
     );

@@ -58,7 +58,7 @@ describe("report CLI", () => {
       () => runReport("kubecon-demo", { root, log, dot: "/nonexistent/dot" }),
       (e: unknown) =>
         e instanceof ReportCliError &&
-        /stacks\/Pulumi\.kubecon-demo\.yaml: the stack config takes \d+ bytes as PULUMI_CONFIG, over the 131072 bytes .* \("argument list too long", pulumi\/pulumi#8680\) — write nodes with a profile/.test(
+        /stacks\/Pulumi\.kubecon-demo\.yaml: the stack config takes \d+ bytes as PULUMI_CONFIG, over the 131072 bytes .* \("argument list too long", pulumi\/pulumi#8680\) — move the platform into a file the stack names \(pulumi config set platformFile fleets\/kubecon-demo\.yaml\)/.test(
           e.message,
         ),
     );
