@@ -12,6 +12,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { CONFIG_ENV_LIMIT, PLATFORM_FILE_ROOT, pulumiConfigEnvBytes } from "../config/platformFile";
+import { CONFIG_ROOT } from "../config/schema";
 import { parsePlatform } from "../config/validate";
 import { Lab, REPO } from "../lab/lab";
 import { labHardware } from "../lab/nodes";
@@ -231,17 +233,16 @@ export function engineFleet(
 /**
  * Linux's limit on one environment string (MAX_ARG_STRLEN). The Node.js language host hands the
  * program its whole stack configuration in one, PULUMI_CONFIG: past this the program never starts
- * ("fork/exec node: argument list too long", pulumi/pulumi#8680).
+ * ("fork/exec node: argument list too long", pulumi/pulumi#8680), so a larger fleet is written to
+ * a platform file the stack names (`kubevirt-sriov:platformFile`).
  */
-export const ENV_STRING_MAX = 128 * 1024;
+export const ENV_STRING_MAX = CONFIG_ENV_LIMIT;
 
 /** Bytes of the PULUMI_CONFIG string the language host would pass for this fleet (host keys as long as the lab's ed25519 keys; other config keys not counted). */
 export function engineConfigBytes(nodes: number): number {
   const key = `ssh-ed25519 ${"A".repeat(68)}`;
   const p = engineFleet(nodes, { port: 31101, hostKey: key }, { port: 31160, hostKey: key });
-  return (
-    Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify({ [`${PROGRAM_PROJECT}:platform`]: JSON.stringify(p) })}`) + 1
-  );
+  return pulumiConfigEnvBytes({ [CONFIG_ROOT]: p });
 }
 
 /** The one-node change: node 1's first PF gets 2 VFs more (its second pool's range grows with it). */
@@ -330,6 +331,8 @@ interface Runner {
  */
 export interface EngineSettings {
   skipCheckpoints: boolean;
+  /** Hand the program its fleet in a platform file even when it would fit in the stack config. */
+  platformFile?: boolean;
   /** Profiles of every operation here: the engine's (`pulumi --profiling`: CPU, heap, execution trace) and the program's node (`--cpu-prof`). */
   profileDir?: string;
 }
@@ -492,13 +495,25 @@ export async function engineScale(
       );
     await stubReport(fleet(), path.join(stub.dir, "report.json"));
     for (const n of fleet().nodes as { name: string }[]) await lab.controlPlane.ensureNode(n.name);
-    const setPlatform = (edit?: (p: Record<string, any>) => void) =>
-      lab.editPlatform((p) => {
-        for (const k of Object.keys(p)) delete p[k];
-        const f = fleet();
-        edit?.(f);
-        Object.assign(p, f);
-      });
+    // A fleet over the limit (or any, when asked) goes in a platform file, as a user's would.
+    const viaFile = settings.platformFile === true || engineConfigBytes(nodes) > CONFIG_ENV_LIMIT;
+    const setPlatform = (edit?: (p: Record<string, any>) => void) => {
+      const f = fleet();
+      edit?.(f);
+      if (!viaFile) {
+        lab.editPlatform((p) => {
+          for (const k of Object.keys(p)) delete p[k];
+          Object.assign(p, f);
+        });
+        return;
+      }
+      const file = path.join(lab.projectDir, "fleet.yaml");
+      fs.writeFileSync(file, yaml.dump(f, { lineWidth: 200 }));
+      const doc = yaml.load(fs.readFileSync(lab.configFile, "utf8")) as { config: Record<string, unknown> };
+      delete doc.config[CONFIG_ROOT];
+      doc.config[PLATFORM_FILE_ROOT] = file;
+      fs.writeFileSync(lab.configFile, yaml.dump(doc, { lineWidth: 200 }));
+    };
     const sessions = () => real.sessions() + stub.sessions();
     const floorDir = floorProject(lab);
     const floorRunner: Runner = { cwd: floorDir, stack: "floor" };

@@ -12,6 +12,20 @@ import { CONFIG_NAMESPACE, CONFIG_ROOT } from "./schema";
 import { securePaths } from "./secretPaths";
 import { platformConfigValue } from "./validate";
 
+/** Linux's MAX_ARG_STRLEN: the most one environment string (name=value) may hold. */
+export const CONFIG_ENV_LIMIT = 128 * 1024;
+
+/**
+ * Bytes of `PULUMI_CONFIG=…` with the NUL that ends it (MAX_ARG_STRLEN counts it): the one
+ * environment variable in which Pulumi's Node.js language host hands the program the whole stack
+ * config (pulumi/pulumi#8680), an object of every key, each structured value as JSON text. Past
+ * CONFIG_ENV_LIMIT the program never starts.
+ */
+export function pulumiConfigEnvBytes(config: Record<string, unknown>): number {
+  const values = Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
+  return Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify(Object.fromEntries(values))}`) + 1;
+}
+
 /** The stack config key naming the platform file (relative to the project directory). */
 export const PLATFORM_FILE_KEY = "platformFile";
 export const PLATFORM_FILE_ROOT = `${CONFIG_NAMESPACE}:${PLATFORM_FILE_KEY}`;

@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { ConfigError } from "../config/errors";
-import { PLATFORM_FILE_ROOT, platformSource } from "../config/platformFile";
+import { CONFIG_ENV_LIMIT, PLATFORM_FILE_ROOT, platformSource, pulumiConfigEnvBytes } from "../config/platformFile";
+
+export { CONFIG_ENV_LIMIT, pulumiConfigEnvBytes };
 import { CONFIG_ROOT } from "../config/schema";
 import { parsePlatform } from "../config/validate";
 import { planPlatform } from "../plan/plan";
@@ -33,19 +35,6 @@ export class ReportCliError extends Error {
     super(message);
     this.name = "ReportCliError";
   }
-}
-
-/** Linux's MAX_ARG_STRLEN: the most one environment string (name=value) may hold. */
-export const CONFIG_ENV_LIMIT = 128 * 1024;
-
-/**
- * Bytes of `PULUMI_CONFIG=…`, the one environment variable in which Pulumi's Node.js language
- * host hands the program the whole stack config (pulumi/pulumi#8680): an object of every key,
- * each structured value as JSON text. Past CONFIG_ENV_LIMIT the program never starts.
- */
-export function pulumiConfigEnvBytes(config: Record<string, unknown>): number {
-  const values = Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]);
-  return Buffer.byteLength(`PULUMI_CONFIG=${JSON.stringify(Object.fromEntries(values))}`);
 }
 
 const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;

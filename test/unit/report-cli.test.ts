@@ -39,7 +39,7 @@ describe("report CLI", () => {
   it("measures the config as Pulumi's Node.js host passes it (PULUMI_CONFIG: every key, structured values as JSON text)", () => {
     const config = { "kubevirt-sriov:platform": { a: [1, "x"] }, "kubevirt-sriov:note": "hi" };
     const env = 'PULUMI_CONFIG={"kubevirt-sriov:platform":"{\\"a\\":[1,\\"x\\"]}","kubevirt-sriov:note":"hi"}';
-    assert.strictEqual(pulumiConfigEnvBytes(config), Buffer.byteLength(env));
+    assert.strictEqual(pulumiConfigEnvBytes(config), Buffer.byteLength(env) + 1); // and its NUL
   });
 
   it("warns when the stack config nears the 128 KiB Pulumi can pass the program, and refuses it past that", () => {
