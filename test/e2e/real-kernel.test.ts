@@ -128,6 +128,20 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
     }
   });
 
+  // The lab directory (consoles included) is gone after the run: on a failure, print what the
+  // guests saw while they still run (a CI run once saw a node's sshd close a session with no exit
+  // status, and nothing was left to read).
+  afterEach(async function () {
+    if (this.currentTest?.state !== "failed") return;
+    for (const guest of lab.guests) {
+      const seen = await guest
+        .run("journalctl -b --no-pager -n 80 _COMM=sshd; echo; dmesg | tail -n 40", { timeoutMs: 30_000 })
+        .catch((e: unknown) => `(cannot read it over SSH: ${(e as Error).message})`);
+      const tail = fs.existsSync(guest.console) ? fs.readFileSync(guest.console, "utf8").slice(-3000) : "";
+      process.stderr.write(`\n==== ${guest.console}: sshd journal, kernel log, console tail ====\n${seen}\n${tail}\n`);
+    }
+  });
+
   after(async () => {
     if (process.env.KUBEVIRT_SRIOV_E2E_TIMINGS)
       fs.writeFileSync(process.env.KUBEVIRT_SRIOV_E2E_TIMINGS, JSON.stringify(timings, null, 2));
