@@ -134,6 +134,11 @@ export class Guest {
   readonly console: string;
   readonly knownHosts: string;
 
+  /** QEMU's own stdout and stderr (an assertion or a crash shows here, not on the console). */
+  get qemuLog(): string {
+    return logFile(this.labDir, this.daemon);
+  }
+
   /**
    * labDir: the lab directory; adminKey: the private key the lab itself logs in with (its public
    * half, with every key in authorizedKeys, goes into the guest's authorized_keys).
@@ -417,9 +422,7 @@ export class Guest {
     for (;;) {
       const seconds = Math.round((Date.now() - t0) / 1000);
       if (!this.running())
-        throw new Error(
-          `${this.name}: QEMU is not running (see ${logFile(this.labDir, this.daemon)} and ${this.console})`,
-        );
+        throw new Error(`${this.name}: QEMU is not running (see ${this.qemuLog} and ${this.console})`);
       if (await sshBanner(this.spec.sshPort)) {
         const id = await this.bootId();
         if (id !== undefined && id !== notBoot) return (Date.now() - t0) / 1000;

@@ -137,8 +137,11 @@ describe("real kernels: QEMU guests with igb SR-IOV NICs, prepared through the r
       const seen = await guest
         .run("journalctl -b --no-pager -n 80 _COMM=sshd; echo; dmesg | tail -n 40", { timeoutMs: 30_000 })
         .catch((e: unknown) => `(cannot read it over SSH: ${(e as Error).message})`);
-      const tail = fs.existsSync(guest.console) ? fs.readFileSync(guest.console, "utf8").slice(-3000) : "";
-      process.stderr.write(`\n==== ${guest.console}: sshd journal, kernel log, console tail ====\n${seen}\n${tail}\n`);
+      const tail = (file: string, n: number) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").slice(-n) : "");
+      process.stderr.write(
+        `\n==== ${guest.name}: sshd journal, kernel log, console tail, QEMU log tail ====\n${seen}\n` +
+          `${tail(guest.console, 3000)}\n---- ${guest.qemuLog}\n${tail(guest.qemuLog, 2000)}\n`,
+      );
     }
   });
 
