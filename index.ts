@@ -10,6 +10,7 @@ import { parsePlatform } from "./config/validate";
 import { loadOperatorManifest } from "./config/operatorManifest";
 import { SriovPlatform } from "./components/platform";
 import { connectionsFor } from "./components/connections";
+import { skipPromiseStacks } from "./components/promiseStacks";
 import { assertFeasible, planPlatform } from "./plan";
 import { renderStaticOutputs, StackOutputs } from "./render/outputs";
 
@@ -17,6 +18,7 @@ import { renderStaticOutputs, StackOutputs } from "./render/outputs";
 type StackOutputsInput = { [K in keyof StackOutputs]: pulumi.Input<StackOutputs[K]> };
 
 export = async (): Promise<StackOutputsInput> => {
+  skipPromiseStacks();
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const stack = pulumi.getStack();
   try {
