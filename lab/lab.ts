@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { CONFIG_ROOT } from "../config/schema";
+import { build as buildProgram } from "../build";
 import { ControlPlane } from "./controlPlane";
 import { daemonPid, stopDaemon } from "./processes";
 import { labHardware, LabNode } from "./nodes";
@@ -192,6 +193,9 @@ export class Lab {
     const bin = this.bin();
 
     this.checkMode();
+    // The engine runs main.js, which runs bin/ when it is current: built here, every pulumi run in
+    // the lab runs the compiled program (test/unit/program-build.test.ts covers the other path).
+    if (buildProgram()) step("program compiled into bin/ (node build.js)");
     step(`control plane: etcd, kube-apiserver, kube-controller-manager (${this.controlPlane.url})`);
     await this.controlPlane.start();
     // Kubelets register their own Nodes; otherwise the lab makes them.

@@ -17,6 +17,8 @@ export interface ProgramRequest {
   /** The program's working directory (default: the repository), where it looks for the stack file. */
   projectDir?: string;
   preview?: boolean;
+  /** The module to run as the program (default: index.ts; main.js to go through the engine's entry point). */
+  entry?: string;
   /** Benchmarks: print counts, wall time and peak RSS instead of every resource. */
   summary?: boolean;
   /** Benchmarks: add up the state's size (resource inputs and outputs, stack outputs) in the summary. */
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   let program: () => Promise<Record<string, unknown>>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    program = require("../../index") as () => Promise<Record<string, unknown>>;
+    program = require(req.entry ?? "../../index") as () => Promise<Record<string, unknown>>;
   } catch (e) {
     report(e);
     return;
