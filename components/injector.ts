@@ -15,6 +15,7 @@ import {
 } from "../render/injector";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { agentIdentity } from "./rbac";
 import { TOKENS } from "./tokens";
 
 /**
@@ -93,23 +94,9 @@ export class NetworkResourcesInjector extends pulumi.ComponentResource {
     );
 
     const rbac = injectorRbac();
-    const sa = new k8s.core.v1.ServiceAccount(
-      childName(name, "sa"),
-      { metadata: { name: INJECTOR.name, namespace: ns, labels } },
-      parent,
-    );
-    const clusterRole = new k8s.rbac.v1.ClusterRole(
-      childName(name, "role"),
-      { metadata: { name: INJECTOR.name, labels }, rules: rbac.cluster },
-      parent,
-    );
-    const clusterBinding = new k8s.rbac.v1.ClusterRoleBinding(
-      childName(name, "binding"),
-      {
-        metadata: { name: INJECTOR.name, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-      },
+    const { serviceAccount: sa, binding: clusterBinding } = agentIdentity(
+      name,
+      { namespace: ns, labels, serviceAccount: INJECTOR.name, rules: rbac.cluster },
       parent,
     );
     const role = new k8s.rbac.v1.Role(

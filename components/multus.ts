@@ -4,6 +4,7 @@ import { renderMultusDaemonConfig } from "../render/multus";
 import { AGENT_IMAGE_LAYOUTS } from "../config/agentImages";
 import { AGENT_OBJECTS, AGENT_TOLERATIONS, awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { agentIdentity } from "./rbac";
 import { TOKENS } from "./tokens";
 
 export interface MultusArgs {
@@ -109,26 +110,9 @@ export class Multus extends pulumi.ComponentResource {
       parent,
     );
 
-    const sa = new k8s.core.v1.ServiceAccount(
-      childName(name, "sa"),
-      { metadata: { name: "multus", namespace: ns, labels } },
-      parent,
-    );
-    const role = new k8s.rbac.v1.ClusterRole(
-      childName(name, "role"),
-      {
-        metadata: { name: "multus", labels },
-        rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })),
-      },
-      parent,
-    );
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(
-      childName(name, "binding"),
-      {
-        metadata: { name: "multus", labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
-      },
+    const { binding } = agentIdentity(
+      name,
+      { namespace: ns, labels, serviceAccount: "multus", rules: MULTUS_RBAC_RULES.map((r) => ({ ...r })) },
       parent,
     );
     const config = new k8s.core.v1.ConfigMap(

@@ -10,6 +10,7 @@ import {
 } from "../render/whereabouts";
 import { awaitAnnotations, PART_OF } from "../config/labels";
 import { childName } from "../config/names";
+import { agentIdentity } from "./rbac";
 import { TOKENS } from "./tokens";
 
 export interface WhereaboutsArgs {
@@ -45,25 +46,15 @@ export class Whereabouts extends pulumi.ComponentResource {
         new k8s.apiextensions.v1.CustomResourceDefinition(childName(name, doc.spec.names.plural, "crd"), doc, parent),
     );
 
-    const sa = new k8s.core.v1.ServiceAccount(
-      childName(name, "sa"),
-      { metadata: { name: WHEREABOUTS.serviceAccount, namespace: ns, labels } },
-      parent,
-    );
-    const role = new k8s.rbac.v1.ClusterRole(
-      childName(name, "role"),
+    const { binding } = agentIdentity(
+      name,
       {
-        metadata: { name: WHEREABOUTS.clusterRole, labels },
+        namespace: ns,
+        labels,
+        serviceAccount: WHEREABOUTS.serviceAccount,
+        clusterRole: WHEREABOUTS.clusterRole,
+        clusterRoleBinding: WHEREABOUTS.clusterRoleBinding,
         rules: whereaboutsClusterRoleRules(),
-      },
-      parent,
-    );
-    const binding = new k8s.rbac.v1.ClusterRoleBinding(
-      childName(name, "binding"),
-      {
-        metadata: { name: WHEREABOUTS.clusterRoleBinding, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
       },
       parent,
     );
