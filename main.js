@@ -15,7 +15,8 @@ if (choice.kind === "compiled") {
   let tsNode;
   try {
     tsNode = require("ts-node");
-  } catch {
+  } catch (e) {
+    if (e?.code !== "MODULE_NOT_FOUND") throw e;
     throw new Error(
       `kubevirt-sriov: cannot run the program: ${choice.reason}, and ts-node (a devDependency) is not ` +
         "installed to compile it on the fly. Run `npm ci && npm run build` in the project directory.",
