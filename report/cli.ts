@@ -7,8 +7,6 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { ConfigError } from "../config/errors";
 import { CONFIG_ENV_LIMIT, PLATFORM_FILE_ROOT, platformSource, pulumiConfigEnvBytes } from "../config/platformFile";
-
-export { CONFIG_ENV_LIMIT, pulumiConfigEnvBytes };
 import { CONFIG_ROOT } from "../config/schema";
 import { parsePlatform } from "../config/validate";
 import { planPlatform } from "../plan/plan";
@@ -71,7 +69,7 @@ export function runReport(stack: string, options: ReportCliOptions): ReportRun {
   const platformFile = doc?.config?.[PLATFORM_FILE_ROOT];
   if (inline === undefined && platformFile === undefined)
     throw new ReportCliError(
-      `${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml)`,
+      `${path.relative(options.root, file)} has no config key "${CONFIG_ROOT}" — add the platform block (see stacks/Pulumi.kubecon-demo.yaml), or name a platform file with "${PLATFORM_FILE_ROOT}"`,
     );
   // As the engine would hand them to the program: the platform as JSON text, the file's name as is.
   const source = platformSource(

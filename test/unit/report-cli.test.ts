@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError } from "../../config/errors";
-import { CONFIG_ENV_LIMIT, listStacks, pulumiConfigEnvBytes, ReportCliError, runReport } from "../../report/cli";
+import { CONFIG_ENV_LIMIT, pulumiConfigEnvBytes } from "../../config/platformFile";
+import { listStacks, ReportCliError, runReport } from "../../report/cli";
 import { ROOT } from "../harness/stacks";
 
 describe("report CLI", () => {
