@@ -236,6 +236,9 @@ refresh_maps() { # DRV_OF[bdf]=driver, NET_OF[bdf]=netdev; rebuilt only after ch
   done
   while read -r name target; do
     target=${target%/net/*}
+    # A netdev renamed or removed between find's listing and its readlink has no target: skip it
+    # (an empty key is an error in bash; a CI run on a real kernel hit this while VFs appeared).
+    [[ -n $name && -n ${target##*/} ]] || continue
     NET_OF[${target##*/}]=$name
   done < <(find "$SYSFS_ROOT/class/net/" -mindepth 1 -maxdepth 1 -type l -printf '%f %l\n' 2>/dev/null || true)
   MAPS_AT=$WRITES
